@@ -1,0 +1,455 @@
+//! Every frame on the wire: tolerant decoding of what arrives, strict encoding of what we send.
+//!
+//! Client → broker: producer messages (`furniture_created|updated|deleted`), `ping`, and this
+//! project's `sync` request. Broker → client: the `connection` welcome, `furniture_notification`,
+//! `pong`, and this project's `sync` reply. Decoding never panics: whatever cannot be used becomes
+//! an [`IgnoredReason`] or [`ServerFrame::Invalid`] that the caller can count and show.
+//!
+//! # The `sync` extension
+//!
+//! A client asks `{"type": "sync", "since": 41}` (or without `since` for the catalog alone). Our
+//! broker answers that client only with
+//! `{"type": "sync", "seq": 57, "complete": true, "catalog": [entry...], "missed": [notification...]}`:
+//! `seq` is the last sequence number broadcast (0 before the first), `catalog` the current items
+//! as `{"furniture": {...}, "seq": n, "timestamp": "..."}` (the last change of each), `missed` the
+//! notifications with `since < seq` still in the broker's history, oldest first, and `complete`
+//! is false when the history no longer reaches back to `since` (a gap: the catalog is still
+//! exact, the feed is not). The Python broker ignores the request.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::message::Action;
+use crate::record::Furniture;
+use crate::time::Timestamp;
+use crate::WELCOME_TEXT;
+
+/// A producer's message: one change to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProducerMessage {
+    pub action: Action,
+    pub furniture: Furniture,
+}
+
+impl ProducerMessage {
+    /// The frame exactly as the Python producer sends it:
+    /// `{"type": "furniture_created", "furniture": {...}}`.
+    pub fn encode(&self) -> String {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            furniture: &'a Map<String, Value>,
+        }
+        to_json(&Out { kind: self.action.producer_type(), furniture: &self.furniture.0 })
+    }
+}
+
+/// A client's request for the catalog and the notifications after `since`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyncRequest {
+    /// The last `seq` the client has seen; `None` asks for the catalog alone.
+    pub since: Option<u64>,
+}
+
+impl SyncRequest {
+    /// `{"type":"sync","since":n}`, or `{"type":"sync"}` without `since`.
+    pub fn encode(&self) -> String {
+        match self.since {
+            Some(n) => format!(r#"{{"type":"sync","since":{n}}}"#),
+            None => r#"{"type":"sync"}"#.to_owned(),
+        }
+    }
+}
+
+/// What a frame from a client asks the broker to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientFrame {
+    /// Broadcast this change to everyone.
+    Publish(ProducerMessage),
+    /// Answer with a `pong` to this client only.
+    Ping,
+    /// Answer with the catalog and missed notifications (extension).
+    Sync(SyncRequest),
+    /// Log and ignore; the connection stays open.
+    Ignored(IgnoredReason),
+}
+
+/// Why a client frame was ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IgnoredReason {
+    /// Not JSON at all (the parser's message).
+    NotJson(String),
+    /// JSON, but not an object.
+    NotAnObject,
+    /// An object without a string `type`.
+    MissingType,
+    /// A `type` the broker does not handle.
+    UnknownType(String),
+    /// A producer message whose `furniture` is present but not an object (the Python broker drops
+    /// these too).
+    FurnitureNotObject,
+}
+
+impl IgnoredReason {
+    /// A short stable label for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            IgnoredReason::NotJson(_) => "not_json",
+            IgnoredReason::NotAnObject => "not_an_object",
+            IgnoredReason::MissingType => "missing_type",
+            IgnoredReason::UnknownType(_) => "unknown_type",
+            IgnoredReason::FurnitureNotObject => "furniture_not_object",
+        }
+    }
+}
+
+impl std::fmt::Display for IgnoredReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IgnoredReason::NotJson(e) => write!(f, "not JSON: {e}"),
+            IgnoredReason::NotAnObject => f.write_str("JSON but not an object"),
+            IgnoredReason::MissingType => f.write_str("no string `type`"),
+            IgnoredReason::UnknownType(t) => write!(f, "unknown type {t:?}"),
+            IgnoredReason::FurnitureNotObject => f.write_str("`furniture` is not an object"),
+        }
+    }
+}
+
+/// Decodes a text frame a client sent to the broker. Never panics.
+pub fn decode_client(text: &str) -> ClientFrame {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return ClientFrame::Ignored(IgnoredReason::NotJson(e.to_string())),
+    };
+    let Value::Object(mut obj) = value else {
+        return ClientFrame::Ignored(IgnoredReason::NotAnObject);
+    };
+    let kind = match obj.get("type") {
+        Some(Value::String(s)) => s.clone(),
+        _ => return ClientFrame::Ignored(IgnoredReason::MissingType),
+    };
+    if let Some(action) = Action::from_producer_type(&kind) {
+        return match obj.remove("furniture") {
+            None => ClientFrame::Publish(ProducerMessage { action, furniture: Furniture::default() }),
+            Some(Value::Object(m)) => ClientFrame::Publish(ProducerMessage { action, furniture: Furniture(m) }),
+            Some(_) => ClientFrame::Ignored(IgnoredReason::FurnitureNotObject),
+        };
+    }
+    match kind.as_str() {
+        "ping" => ClientFrame::Ping,
+        "sync" => ClientFrame::Sync(SyncRequest { since: obj.get("since").and_then(lenient_u64) }),
+        _ => ClientFrame::Ignored(IgnoredReason::UnknownType(kind)),
+    }
+}
+
+/// One broadcast change, as every client receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub action: Action,
+    /// The record exactly as the producer sent it (empty when it sent none).
+    pub furniture: Furniture,
+    /// The broker's text (see [`crate::notification_text`]); empty when missing.
+    pub message: String,
+    /// When the broker broadcast it; `None` when missing or unreadable.
+    pub timestamp: Option<Timestamp>,
+    /// This project's broker numbers every broadcast; the Python broker does not.
+    pub seq: Option<u64>,
+}
+
+impl Notification {
+    /// The frame our broker sends: the Python broker's keys in its order, plus `seq`.
+    pub fn encode(&self) -> String {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            action: &'static str,
+            furniture: &'a Map<String, Value>,
+            message: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            timestamp: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            seq: Option<u64>,
+        }
+        to_json(&Out {
+            kind: "furniture_notification",
+            action: self.action.as_str(),
+            furniture: &self.furniture.0,
+            message: &self.message,
+            timestamp: self.timestamp.map(|t| t.to_string()),
+            seq: self.seq,
+        })
+    }
+
+    fn from_object(obj: &Map<String, Value>) -> Result<Notification, String> {
+        let action = match obj.get("action") {
+            Some(Value::String(s)) => {
+                Action::from_action(s).ok_or_else(|| format!("unknown action {s:?}"))?
+            }
+            _ => return Err("notification without an action".to_owned()),
+        };
+        Ok(Notification {
+            action,
+            furniture: match obj.get("furniture") {
+                Some(Value::Object(m)) => Furniture(m.clone()),
+                _ => Furniture::default(),
+            },
+            message: obj.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            timestamp: timestamp_of(obj),
+            seq: obj.get("seq").and_then(lenient_u64),
+        })
+    }
+}
+
+/// The broker's answer to a [`SyncRequest`] (extension).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncReply {
+    /// The last `seq` broadcast; the catalog reflects every notification up to it.
+    pub seq: u64,
+    /// False when the history no longer reaches back to the requested `since`.
+    pub complete: bool,
+    pub catalog: Vec<crate::catalog::CatalogEntry>,
+    pub missed: Vec<Notification>,
+}
+
+/// Encodes a sync reply. `missed` are already-encoded notification frames (the broker keeps its
+/// history encoded, so nothing is serialised twice).
+pub fn encode_sync_reply<'a>(
+    seq: u64,
+    complete: bool,
+    catalog: impl IntoIterator<Item = &'a crate::catalog::CatalogEntry>,
+    missed: impl IntoIterator<Item = &'a str>,
+) -> String {
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        furniture: &'a Map<String, Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timestamp: Option<String>,
+    }
+    let mut out = format!(r#"{{"type":"sync","seq":{seq},"complete":{complete},"catalog":["#);
+    for (i, e) in catalog.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&to_json(&Entry {
+            furniture: &e.furniture.0,
+            seq: e.seq,
+            timestamp: e.timestamp.map(|t| t.to_string()),
+        }));
+    }
+    out.push_str(r#"],"missed":["#);
+    for (i, frame) in missed.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(frame);
+    }
+    out.push_str("]}");
+    out
+}
+
+/// The welcome frame, to the new client only.
+pub fn encode_welcome(client_count: usize, now: Timestamp) -> String {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        message: &'a str,
+        timestamp: String,
+        client_count: usize,
+    }
+    to_json(&Out { kind: "connection", message: WELCOME_TEXT, timestamp: now.to_string(), client_count })
+}
+
+/// The answer to a `ping`.
+pub fn encode_pong(now: Timestamp) -> String {
+    format!(r#"{{"type":"pong","timestamp":"{now}"}}"#)
+}
+
+/// What a frame from the broker says, decoded tolerantly.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerFrame {
+    /// The `connection` welcome.
+    Welcome { message: String, client_count: Option<u64>, timestamp: Option<Timestamp> },
+    Notification(Notification),
+    Pong { timestamp: Option<Timestamp> },
+    Sync(SyncReply),
+    /// A JSON object with a `type` we do not know: count it, show it in diagnostics.
+    Unknown { kind: String },
+    /// Anything unusable: not JSON, not an object, a notification without a valid action.
+    Invalid(String),
+}
+
+/// Decodes a text frame from a broker (ours or the Python one). Never panics.
+pub fn decode_server(text: &str) -> ServerFrame {
+    let obj = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(obj)) => obj,
+        Ok(_) => return ServerFrame::Invalid("JSON but not an object".to_owned()),
+        Err(e) => return ServerFrame::Invalid(format!("not JSON: {e}")),
+    };
+    let kind = obj.get("type").and_then(Value::as_str).unwrap_or_default();
+    match kind {
+        "connection" => ServerFrame::Welcome {
+            message: obj.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            client_count: obj.get("client_count").and_then(lenient_u64),
+            timestamp: timestamp_of(&obj),
+        },
+        "furniture_notification" => match Notification::from_object(&obj) {
+            Ok(n) => ServerFrame::Notification(n),
+            Err(e) => ServerFrame::Invalid(e),
+        },
+        "pong" => ServerFrame::Pong { timestamp: timestamp_of(&obj) },
+        "sync" => ServerFrame::Sync(sync_reply_of(&obj)),
+        "" => ServerFrame::Invalid("no string `type`".to_owned()),
+        other => ServerFrame::Unknown { kind: other.to_owned() },
+    }
+}
+
+fn sync_reply_of(obj: &Map<String, Value>) -> SyncReply {
+    let list = |key: &str| obj.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let catalog = list("catalog")
+        .iter()
+        .filter_map(Value::as_object)
+        .filter_map(|e| {
+            let furniture = Furniture(e.get("furniture")?.as_object()?.clone());
+            Some(crate::catalog::CatalogEntry {
+                furniture,
+                seq: e.get("seq").and_then(lenient_u64),
+                timestamp: timestamp_of(e),
+            })
+        })
+        .collect();
+    let missed = list("missed")
+        .iter()
+        .filter_map(Value::as_object)
+        .filter_map(|n| Notification::from_object(n).ok())
+        .collect();
+    SyncReply {
+        seq: obj.get("seq").and_then(lenient_u64).unwrap_or(0),
+        complete: obj.get("complete").and_then(Value::as_bool).unwrap_or(false),
+        catalog,
+        missed,
+    }
+}
+
+fn timestamp_of(obj: &Map<String, Value>) -> Option<Timestamp> {
+    obj.get("timestamp").and_then(Value::as_str).and_then(Timestamp::parse)
+}
+
+/// A non-negative integer sent as a number or as a string of digits.
+fn lenient_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    // Serialising maps with string keys and plain values cannot fail.
+    serde_json::to_string(value).expect("JSON values always serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn producer_frames_decode_to_publishes() {
+        let f = decode_client(r#"{"type": "furniture_updated", "furniture": {"furniture_id": "a"}}"#);
+        let ClientFrame::Publish(p) = f else { panic!("{f:?}") };
+        assert_eq!(p.action, Action::Updated);
+        assert_eq!(p.furniture.id().as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn missing_furniture_is_an_empty_record_and_non_objects_are_ignored() {
+        assert_eq!(
+            decode_client(r#"{"type":"furniture_updated"}"#),
+            ClientFrame::Publish(ProducerMessage { action: Action::Updated, furniture: Furniture::default() })
+        );
+        for bad in [r#"{"type":"furniture_updated","furniture":null}"#, r#"{"type":"furniture_deleted","furniture":"texto"}"#] {
+            assert_eq!(decode_client(bad), ClientFrame::Ignored(IgnoredReason::FurnitureNotObject));
+        }
+    }
+
+    #[test]
+    fn everything_else_is_ignored_with_a_reason() {
+        assert!(matches!(decode_client("not json at all"), ClientFrame::Ignored(IgnoredReason::NotJson(_))));
+        assert_eq!(decode_client("[1,2]"), ClientFrame::Ignored(IgnoredReason::NotAnObject));
+        assert_eq!(decode_client(r#"{"type": 5}"#), ClientFrame::Ignored(IgnoredReason::MissingType));
+        assert_eq!(
+            decode_client(r#"{"type": "something_else"}"#),
+            ClientFrame::Ignored(IgnoredReason::UnknownType("something_else".into()))
+        );
+        assert_eq!(decode_client(r#"{"type":"ping"}"#), ClientFrame::Ping);
+    }
+
+    #[test]
+    fn sync_requests_round_trip() {
+        for req in [SyncRequest { since: None }, SyncRequest { since: Some(41) }] {
+            assert_eq!(decode_client(&req.encode()), ClientFrame::Sync(req));
+        }
+        assert_eq!(decode_client(r#"{"type":"sync","since":"7"}"#), ClientFrame::Sync(SyncRequest { since: Some(7) }));
+    }
+
+    #[test]
+    fn notifications_round_trip_with_seq_and_key_order() {
+        let n = Notification {
+            action: Action::Created,
+            furniture: Furniture::new("1", "Mesa", "d", 75, 120, "roble", "Ana"),
+            message: "🪑 Nuevo mueble creado: Mesa - roble (120x75cm)".into(),
+            timestamp: Timestamp::parse("2024-01-15T14:30:00Z"),
+            seq: Some(9),
+        };
+        let text = n.encode();
+        assert!(text.starts_with(r#"{"type":"furniture_notification","action":"created","furniture":{"furniture_id":"1","nombre""#), "{text}");
+        assert_eq!(decode_server(&text), ServerFrame::Notification(n));
+    }
+
+    #[test]
+    fn welcome_and_pong_encode_as_the_python_broker_does() {
+        let now = Timestamp::parse("2024-01-15T14:30:00.123456Z").unwrap();
+        let v: Value = serde_json::from_str(&encode_welcome(3, now)).unwrap();
+        assert_eq!(v, json!({"type": "connection", "message": WELCOME_TEXT, "timestamp": "2024-01-15T14:30:00.123456Z", "client_count": 3}));
+        let v: Value = serde_json::from_str(&encode_pong(now)).unwrap();
+        assert_eq!(v, json!({"type": "pong", "timestamp": "2024-01-15T14:30:00.123456Z"}));
+    }
+
+    #[test]
+    fn sync_replies_round_trip() {
+        let entry = crate::catalog::CatalogEntry {
+            furniture: Furniture::new("1", "Mesa", "d", 75, 120, "roble", "Ana"),
+            seq: Some(3),
+            timestamp: Timestamp::parse("2024-01-15T14:30:00Z"),
+        };
+        let n = Notification {
+            action: Action::Deleted,
+            furniture: Furniture::new("2", "Silla", "d", 90, 40, "pino", "Ana"),
+            message: "🗑️ Mueble eliminado: Silla".into(),
+            timestamp: Timestamp::parse("2024-01-15T14:31:00Z"),
+            seq: Some(4),
+        };
+        let text = encode_sync_reply(4, false, [&entry], [n.encode().as_str()]);
+        let ServerFrame::Sync(reply) = decode_server(&text) else { panic!("{text}") };
+        assert_eq!(reply, SyncReply { seq: 4, complete: false, catalog: vec![entry], missed: vec![n] });
+    }
+
+    #[test]
+    fn server_frames_tolerate_strings_nulls_and_junk() {
+        assert_eq!(
+            decode_server(r#"{"type":"connection","client_count":"3","timestamp":null}"#),
+            ServerFrame::Welcome { message: String::new(), client_count: Some(3), timestamp: None }
+        );
+        assert!(matches!(decode_server("{"), ServerFrame::Invalid(_)));
+        assert!(matches!(decode_server("null"), ServerFrame::Invalid(_)));
+        assert!(matches!(decode_server(r#"{"type":"furniture_notification","action":"exploded"}"#), ServerFrame::Invalid(_)));
+        assert_eq!(decode_server(r#"{"type":"news"}"#), ServerFrame::Unknown { kind: "news".into() });
+        let ServerFrame::Notification(n) = decode_server(r#"{"type":"furniture_notification","action":"updated","furniture":"x","seq":"12"}"#) else { panic!() };
+        assert_eq!((n.furniture, n.seq, n.timestamp), (Furniture::default(), Some(12), None));
+    }
+}

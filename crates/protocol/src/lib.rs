@@ -1,0 +1,31 @@
+//! The wire contract of the furniture notification system, shared by the dashboard, the broker and
+//! the notifier. Pure data: no I/O, no async, no browser APIs.
+//!
+//! # Layout
+//!
+//! - [`record`]: the furniture record as received, with tolerant typed accessors.
+//! - [`python`]: how Python's `str()` prints a parsed JSON value, for the message texts.
+//! - [`message`]: actions and the broker's exact message texts.
+//! - [`time`]: timestamps in both of Python's `isoformat()` forms, parsed and produced.
+//! - [`frame`]: every frame on the wire, decoded tolerantly and encoded strictly, including this
+//!   project's `sync` extension.
+//! - [`catalog`]: the catalog reducer: created and updated upsert by `furniture_id`, deleted removes.
+
+pub mod catalog;
+pub mod frame;
+pub mod message;
+pub mod python;
+pub mod record;
+pub mod time;
+
+pub use catalog::{Applied, Catalog, CatalogEntry};
+pub use frame::{
+    decode_client, decode_server, encode_pong, encode_sync_reply, encode_welcome, ClientFrame,
+    IgnoredReason, Notification, ProducerMessage, ServerFrame, SyncReply, SyncRequest,
+};
+pub use message::{notification_text, Action};
+pub use record::Furniture;
+pub use time::Timestamp;
+
+/// The welcome text the Python broker sends to every new connection, exactly.
+pub const WELCOME_TEXT: &str = "Conectado al servidor de notificaciones de muebles";
