@@ -1,1 +1,165 @@
+//! The producer client of the furniture notification broker, as the catalog's back end uses it:
+//! open a WebSocket, send one change, close. Failures are values, never panics, and connecting is
+//! bounded by a timeout so a dead broker never holds up the caller.
+//!
+//! # Layout
+//!
+//! - [`Notifier`]: one-shot sends, the Python producer's pattern; and [`Notifier::connect`] for a
+//!   long-lived [`Publisher`] (demo and load traffic).
+//! - [`demo`]: a plausible, varied stream of catalog changes in Spanish.
+//! - `main.rs`: the `furniture-notify` command.
 
+pub mod demo;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+pub use furniture_protocol::{Action, Furniture, ProducerMessage};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// The broker address when `WEBSOCKET_URL` is not set, as in the Python producer.
+pub const DEFAULT_URL: &str = "ws://localhost:8765";
+
+/// How long connecting may take by default, handshake included.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a change could not be delivered to the broker.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("invalid broker URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("cannot reach the broker at {url}: no answer within {}s", timeout.as_secs_f32())]
+    Timeout { url: String, timeout: Duration },
+    #[error("cannot reach the broker at {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("the broker at {url} closed the connection before the change was sent: {reason}")]
+    Send { url: String, reason: String },
+}
+
+/// Sends changes to one broker.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    url: String,
+    connect_timeout: Duration,
+}
+
+impl Notifier {
+    /// A notifier for `url` (`ws://` or `wss://`; path and query are passed through untouched).
+    pub fn new(url: impl Into<String>) -> Notifier {
+        Notifier { url: url.into(), connect_timeout: DEFAULT_CONNECT_TIMEOUT }
+    }
+
+    /// The broker from `WEBSOCKET_URL`, or [`DEFAULT_URL`].
+    pub fn from_env() -> Notifier {
+        Notifier::new(std::env::var("WEBSOCKET_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned()))
+    }
+
+    /// Sets the connect timeout (default [`DEFAULT_CONNECT_TIMEOUT`]).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Notifier {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The broker's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Sends one change on a connection opened for it, then closes it: what the Python producer
+    /// does after every create, update or delete.
+    pub async fn send(&self, msg: &ProducerMessage) -> Result<(), NotifyError> {
+        let mut ws = self.open().await?;
+        ws.send(Message::text(msg.encode())).await.map_err(|e| self.send_error(e))?;
+        // A polite close; the broker's frames to us (our own notification) are not needed.
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            let _ = ws.close(None).await;
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Opens a long-lived connection for many changes.
+    pub async fn connect(&self) -> Result<Publisher, NotifyError> {
+        let ws = self.open().await?;
+        let (sink, mut stream) = ws.split();
+        // The broker sends every notification to the sender too; read them so it never sees us
+        // as a slow consumer.
+        let drain = tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
+        Ok(Publisher { url: self.url.clone(), sink, drain })
+    }
+
+    async fn open(&self) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, NotifyError> {
+        if !(self.url.starts_with("ws://") || self.url.starts_with("wss://")) {
+            return Err(NotifyError::InvalidUrl {
+                url: self.url.clone(),
+                reason: "it must start with ws:// or wss://".to_owned(),
+            });
+        }
+        match tokio::time::timeout(self.connect_timeout, tokio_tungstenite::connect_async(self.url.as_str())).await {
+            Err(_) => Err(NotifyError::Timeout { url: self.url.clone(), timeout: self.connect_timeout }),
+            Ok(Err(e)) => Err(self.connect_error(e)),
+            Ok(Ok((ws, _response))) => Ok(ws),
+        }
+    }
+
+    fn connect_error(&self, e: tokio_tungstenite::tungstenite::Error) -> NotifyError {
+        use tokio_tungstenite::tungstenite::Error as E;
+        match e {
+            E::Url(reason) => NotifyError::InvalidUrl { url: self.url.clone(), reason: reason.to_string() },
+            E::Http(response) => NotifyError::Connect {
+                url: self.url.clone(),
+                reason: format!("the server answered HTTP {} instead of a WebSocket", response.status()),
+            },
+            other => NotifyError::Connect { url: self.url.clone(), reason: other.to_string() },
+        }
+    }
+
+    fn send_error(&self, e: tokio_tungstenite::tungstenite::Error) -> NotifyError {
+        NotifyError::Send { url: self.url.clone(), reason: e.to_string() }
+    }
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
+
+/// A long-lived connection to a broker for sending many changes.
+pub struct Publisher {
+    url: String,
+    sink: Sink,
+    drain: tokio::task::JoinHandle<()>,
+}
+
+impl Publisher {
+    /// Sends one change.
+    pub async fn send(&mut self, msg: &ProducerMessage) -> Result<(), NotifyError> {
+        self.send_text(msg.encode()).await
+    }
+
+    /// Sends any text frame (for tests and tools that need raw frames).
+    pub async fn send_text(&mut self, text: String) -> Result<(), NotifyError> {
+        self.sink
+            .send(Message::text(text))
+            .await
+            .map_err(|e| NotifyError::Send { url: self.url.clone(), reason: e.to_string() })
+    }
+
+    /// True once the broker has closed the connection.
+    pub fn is_closed(&self) -> bool {
+        self.drain.is_finished()
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.sink.close()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), &mut self.drain).await;
+        self.drain.abort();
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.drain.abort();
+    }
+}

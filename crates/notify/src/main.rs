@@ -1,1 +1,207 @@
-fn main(){}
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use furniture_notify::demo::DemoGenerator;
+use furniture_notify::{Action, Furniture, Notifier, ProducerMessage, Publisher, DEFAULT_URL};
+use serde_json::Value;
+
+/// Sends furniture catalog changes to the notification broker, like the catalog's back end does.
+#[derive(Parser)]
+#[command(name = "furniture-notify", version, after_help = "Exit status: 0 when sent, 1 when the broker could not be reached or refused the change, 2 for usage errors.")]
+struct Cli {
+    /// Broker address; path and query (a publish token, say) are passed through untouched.
+    #[arg(long, env = "WEBSOCKET_URL", default_value = DEFAULT_URL, global = true)]
+    url: String,
+
+    /// Seconds to wait for the broker to accept the connection.
+    #[arg(long, default_value_t = 5.0, global = true)]
+    timeout: f64,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Announce a new item (`furniture_created`).
+    Created(Record),
+    /// Announce a changed item (`furniture_updated`).
+    Updated(Record),
+    /// Announce a deleted item (`furniture_deleted`), with its last record.
+    Deleted(Record),
+    /// Send a plausible, varied stream of changes until stopped (Ctrl-C), so screens come alive.
+    Demo(Demo),
+}
+
+/// The record's fields; an omitted flag leaves the key out of the record.
+#[derive(Args)]
+struct Record {
+    /// `furniture_id`: the catalog id (a new 24-hex-digit id is made up when omitted).
+    #[arg(long)]
+    id: Option<String>,
+    /// `nombre`: the name.
+    #[arg(long)]
+    nombre: Option<String>,
+    /// `descripcion`: the description.
+    #[arg(long)]
+    descripcion: Option<String>,
+    /// `altura`: height in cm.
+    #[arg(long)]
+    altura: Option<i64>,
+    /// `ancho`: width in cm.
+    #[arg(long)]
+    ancho: Option<i64>,
+    /// `material`: the material.
+    #[arg(long)]
+    material: Option<String>,
+    /// `autor_username`: who created the item.
+    #[arg(long)]
+    autor: Option<String>,
+}
+
+#[derive(Args)]
+struct Demo {
+    /// Changes per second.
+    #[arg(long, default_value_t = 1.0)]
+    rate: f64,
+    /// Stop after this many changes (default: never).
+    #[arg(long)]
+    count: Option<u64>,
+    /// Stop after this many seconds (default: never).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Most items alive at once.
+    #[arg(long, default_value_t = 24)]
+    max_items: usize,
+    /// Seed of the random stream (default: from the clock); the same seed repeats the stream.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print nothing per change.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl Record {
+    fn into_furniture(self) -> Furniture {
+        let mut m = serde_json::Map::new();
+        let id = self.id.unwrap_or_else(|| format!("{:024x}", fastrand::u128(..) >> 32));
+        m.insert("furniture_id".into(), id.into());
+        let mut put = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                m.insert(k.into(), v);
+            }
+        };
+        put("nombre", self.nombre.map(Value::from));
+        put("descripcion", self.descripcion.map(Value::from));
+        put("altura", self.altura.map(Value::from));
+        put("ancho", self.ancho.map(Value::from));
+        put("material", self.material.map(Value::from));
+        put("autor_username", self.autor.map(Value::from));
+        Furniture(m)
+    }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if !(cli.timeout.is_finite() && cli.timeout > 0.0) {
+        eprintln!("furniture-notify: --timeout must be a positive number of seconds");
+        return ExitCode::from(2);
+    }
+    let notifier = Notifier::new(cli.url).with_connect_timeout(Duration::from_secs_f64(cli.timeout));
+    let (action, record) = match cli.command {
+        Command::Created(r) => (Action::Created, r),
+        Command::Updated(r) => (Action::Updated, r),
+        Command::Deleted(r) => (Action::Deleted, r),
+        Command::Demo(demo) => return run_demo(&notifier, demo).await,
+    };
+    let msg = ProducerMessage { action, furniture: record.into_furniture() };
+    match notifier.send(&msg).await {
+        Ok(()) => {
+            println!("sent {} {} to {}", action.producer_type(), msg.furniture.id().unwrap_or_default(), notifier.url());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("furniture-notify: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
+    if !(demo.rate.is_finite() && demo.rate > 0.0) {
+        eprintln!("furniture-notify: --rate must be a positive number of changes per second");
+        return ExitCode::from(2);
+    }
+    let seed = demo.seed.unwrap_or_else(|| fastrand::u64(..));
+    let mut gen = DemoGenerator::new(seed, demo.max_items);
+    let period = Duration::from_secs_f64(1.0 / demo.rate);
+    let started = Instant::now();
+    let deadline = demo.duration.map(|s| started + Duration::from_secs_f64(s.max(0.0)));
+    let mut publisher: Option<Publisher> = None;
+    let mut sent = 0u64;
+    let mut retry = Duration::from_millis(250);
+    let mut next = tokio::time::Instant::now();
+    eprintln!("demo: {} changes/s to {} (seed {seed}); Ctrl-C stops", demo.rate, notifier.url());
+    let mut pending = gen.next_message();
+    loop {
+        if demo.count.is_some_and(|c| sent >= c) || deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            () = tokio::time::sleep_until(next) => {}
+        }
+        if publisher.as_ref().is_some_and(Publisher::is_closed) {
+            publisher = None;
+        }
+        let p = match publisher.as_mut() {
+            Some(p) => p,
+            None => match notifier.connect().await {
+                Ok(p) => {
+                    retry = Duration::from_millis(250);
+                    publisher.insert(p)
+                }
+                Err(e) => {
+                    eprintln!("demo: {e}; retrying in {:.1}s", retry.as_secs_f32());
+                    next = tokio::time::Instant::now() + retry;
+                    retry = (retry * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            },
+        };
+        match p.send(&pending).await {
+            Ok(()) => {
+                sent += 1;
+                if !demo.quiet {
+                    let f = &pending.furniture;
+                    println!(
+                        "{:>6} {:<8} {} ({}, {}x{} cm)",
+                        sent,
+                        pending.action.as_str(),
+                        f.nombre().unwrap_or_default(),
+                        f.material().unwrap_or_default(),
+                        f.ancho().unwrap_or_default(),
+                        f.altura().unwrap_or_default()
+                    );
+                }
+                pending = gen.next_message();
+                next += period;
+                let now = tokio::time::Instant::now();
+                if next < now {
+                    next = now;
+                }
+            }
+            Err(e) => {
+                eprintln!("demo: {e}; reconnecting");
+                publisher = None;
+            }
+        }
+    }
+    if let Some(p) = publisher {
+        p.close().await;
+    }
+    eprintln!("demo: sent {sent} changes in {:.1}s", started.elapsed().as_secs_f32());
+    ExitCode::SUCCESS
+}

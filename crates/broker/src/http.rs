@@ -1,0 +1,123 @@
+//! One port for everything: a WebSocket upgrade on any path goes to the broker, any other GET is
+//! served from the built dashboard.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_http::services::ServeDir;
+use tracing::warn;
+
+use crate::hub::{Hub, Refused};
+use crate::{connection, Config};
+
+/// The marker the broker adds to the dashboard's page, telling it to connect back to the same
+/// origin.
+pub const SAME_ORIGIN_META: &str = r#"<meta name="furniture-broker" content="same-origin">"#;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub hub: Arc<Hub>,
+    pub config: Arc<Config>,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new().fallback(entry).with_state(state)
+}
+
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+async fn entry(State(app): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+    if is_websocket_upgrade(req.headers()) {
+        return upgrade(app, peer, req).await;
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    match req.uri().path() {
+        "/" | "/index.html" => index(&app.config).await,
+        "/healthz" => "ok\n".into_response(),
+        _ => {
+            let files = ServeDir::new(&app.config.dashboard_dir);
+            match tower::ServiceExt::oneshot(files, req).await {
+                Ok(res) => res.into_response(),
+                Err(never) => match never {},
+            }
+        }
+    }
+}
+
+async fn upgrade(app: AppState, peer: SocketAddr, req: Request) -> Response {
+    let (mut parts, _body) = req.into_parts();
+    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    if app.shutdown.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    let reg = match app.hub.register(&app.shutdown) {
+        Ok(reg) => reg,
+        Err(Refused::TooManyConnections) => {
+            warn!(%peer, limit = app.config.max_connections, "connection refused: too many connections");
+            return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
+        }
+    };
+    let hub = app.hub.clone();
+    let config = app.config.clone();
+    let tasks = app.tasks.clone();
+    let id = reg.id;
+    let failed_hub = app.hub.clone();
+    ws.max_message_size(app.config.max_frame_bytes)
+        .max_frame_size(app.config.max_frame_bytes)
+        .on_failed_upgrade(move |e| {
+            failed_hub.unregister(id);
+            warn!(%peer, error = %e, "WebSocket upgrade failed");
+        })
+        .on_upgrade(move |socket| tasks.track_future(connection::serve(socket, peer, hub, reg, config)))
+}
+
+async fn index(config: &Config) -> Response {
+    let path = config.dashboard_dir.join("index.html");
+    match tokio::fs::read_to_string(&path).await {
+        Ok(page) => {
+            let page = match page.find("</head>") {
+                Some(at) => format!("{}{SAME_ORIGIN_META}\n{}", &page[..at], &page[at..]),
+                None => format!("{SAME_ORIGIN_META}\n{page}"),
+            };
+            ([(header::CACHE_CONTROL, "no-cache")], Html(page)).into_response()
+        }
+        Err(e) => {
+            warn!(path = %path.display(), error = %e, "dashboard not found");
+            (
+                StatusCode::NOT_FOUND,
+                Html(format!(
+                    "<!doctype html><meta charset=utf-8><title>Dashboard not built</title>\
+                     <p>This broker serves the dashboard from <code>{}</code>, which has no \
+                     <code>index.html</code>. Build it with <code>trunk build --release</code> at \
+                     the project's root, or point <code>--dashboard-dir</code> at a built one. \
+                     WebSocket clients are served as usual.</p>",
+                    html_escape(&config.dashboard_dir.display().to_string())
+                )),
+            )
+                .into_response()
+        }
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}

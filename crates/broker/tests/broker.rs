@@ -1,0 +1,383 @@
+//! The broker on port 0, driven by the real notifier and plain WebSocket viewers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use furniture_broker::{run, Config};
+use furniture_notify::{Action, Furniture, Notifier, ProducerMessage};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+const WAIT: Duration = Duration::from_secs(5);
+
+struct Broker {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Broker {
+    async fn start(tweak: impl FnOnce(&mut Config)) -> Broker {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = Config::on(addr);
+        tweak(&mut config);
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(listener, config, shutdown.clone()));
+        Broker { addr, shutdown, task }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    fn notifier(&self) -> Notifier {
+        Notifier::new(self.url())
+    }
+
+    async fn viewer(&self) -> (Ws, Value) {
+        let (mut ws, _) = connect_async(self.url()).await.unwrap();
+        let welcome = next_json(&mut ws).await;
+        (ws, welcome)
+    }
+}
+
+/// The next text frame as JSON (protocol pings are answered by the library while reading).
+async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time").expect("open").expect("ok");
+        match msg {
+            Message::Text(t) => return serde_json::from_str(&t).expect("every frame is JSON"),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+/// Reads until the close frame and returns its code.
+async fn close_code(ws: &mut Ws) -> Option<CloseCode> {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("closed in time") {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+fn mesa(id: &str, nombre: &str) -> Furniture {
+    Furniture::new(id, nombre, "Mesa elegante de comedor", 75, 120, "roble", "Juan")
+}
+
+/// The welcome carries the exact count of open connections, including the new one, as clients
+/// come and go.
+#[tokio::test]
+async fn welcome_counts_open_connections() {
+    let broker = Broker::start(|_| {}).await;
+    let (a, w1) = broker.viewer().await;
+    assert_eq!(w1["type"], "connection");
+    assert_eq!(w1["message"], "Conectado al servidor de notificaciones de muebles");
+    assert_eq!(w1["client_count"], 1);
+    assert!(furniture_protocol::Timestamp::parse(w1["timestamp"].as_str().unwrap()).is_some());
+    let (_b, w2) = broker.viewer().await;
+    assert_eq!(w2["client_count"], 2);
+    drop(a);
+    // The broker notices the dropped socket; poll until the count reflects it.
+    let mut count = 0;
+    for _ in 0..50 {
+        let (_c, w) = broker.viewer().await;
+        count = w["client_count"].as_u64().unwrap();
+        if count == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(count, 2, "a, which left, is no longer counted");
+}
+
+/// Every connection, the producer's own included, gets each notification once, in order, with
+/// `seq` increasing by one, the record unchanged and the Python broker's exact message text.
+#[tokio::test]
+async fn every_connection_gets_every_notification_in_order() {
+    let broker = Broker::start(|_| {}).await;
+    let mut viewers = Vec::new();
+    for _ in 0..3 {
+        viewers.push(broker.viewer().await.0);
+    }
+    let mut producer = broker.notifier().connect().await.unwrap();
+    let mut sender_view = broker.viewer().await.0;
+    let changes = [
+        (Action::Created, mesa("a", "Mesa de Roble")),
+        (Action::Updated, mesa("a", "Mesa de Roble XL")),
+        (Action::Deleted, mesa("a", "Mesa de Roble XL")),
+    ];
+    for (action, furniture) in &changes {
+        producer.send(&ProducerMessage { action: *action, furniture: furniture.clone() }).await.unwrap();
+    }
+    // One-shot sends, as the Python producer does, from a different connection each time.
+    broker.notifier().send(&ProducerMessage { action: Action::Created, furniture: mesa("b", "Silla") }).await.unwrap();
+    viewers.push(sender_view);
+    for ws in &mut viewers {
+        let mut seqs = Vec::new();
+        for (i, (action, furniture)) in changes.iter().enumerate() {
+            let n = next_json(ws).await;
+            assert_eq!(n["type"], "furniture_notification");
+            assert_eq!(n["action"], action.as_str());
+            assert_eq!(n["furniture"], Value::Object(furniture.0.clone()));
+            let want = ["🪑 Nuevo mueble creado: Mesa de Roble - roble (120x75cm)", "🔄 Mueble actualizado: Mesa de Roble XL - 120x75cm", "🗑️ Mueble eliminado: Mesa de Roble XL"][i];
+            assert_eq!(n["message"], want);
+            seqs.push(n["seq"].as_u64().unwrap());
+        }
+        assert_eq!(next_json(ws).await["furniture"]["furniture_id"], "b");
+        assert_eq!(seqs, vec![seqs[0], seqs[0] + 1, seqs[0] + 2]);
+    }
+    sender_view = viewers.pop().unwrap();
+    drop(sender_view);
+    producer.close().await;
+}
+
+/// `{"type": "ping"}` gets a pong with a timestamp, to the sender only.
+#[tokio::test]
+async fn ping_gets_pong() {
+    let broker = Broker::start(|_| {}).await;
+    let (mut a, _) = broker.viewer().await;
+    let (mut b, _) = broker.viewer().await;
+    a.send(Message::text(r#"{"type": "ping"}"#)).await.unwrap();
+    let pong = next_json(&mut a).await;
+    assert_eq!(pong["type"], "pong");
+    assert!(furniture_protocol::Timestamp::parse(pong["timestamp"].as_str().unwrap()).is_some());
+    // b got nothing: the next thing it sees is a notification sent after the ping.
+    broker.notifier().send(&ProducerMessage { action: Action::Created, furniture: mesa("p", "x") }).await.unwrap();
+    assert_eq!(next_json(&mut b).await["type"], "furniture_notification");
+}
+
+/// Garbage, unknown types and non-object records are ignored, nothing is broadcast, and the
+/// connection stays open.
+#[tokio::test]
+async fn garbage_is_ignored_and_the_connection_kept() {
+    let broker = Broker::start(|_| {}).await;
+    let (mut viewer, _) = broker.viewer().await;
+    let (mut sender, _) = broker.viewer().await;
+    for junk in [
+        "not json at all",
+        r#"{"type": "something_else", "furniture": {"nombre": "nope"}}"#,
+        r#"{"type": "furniture_updated", "furniture": null}"#,
+        r#"{"type": "furniture_deleted", "furniture": "texto"}"#,
+        "[1, 2, 3]",
+        r#"{"type": "furniture_created", "furniture": {"altura": NaN}}"#,
+        "",
+    ] {
+        sender.send(Message::text(junk)).await.unwrap();
+    }
+    sender.send(Message::text(r#"{"type": "ping"}"#)).await.unwrap();
+    assert_eq!(next_json(&mut sender).await["type"], "pong", "nothing broadcast before the pong");
+    broker.notifier().send(&ProducerMessage { action: Action::Created, furniture: mesa("g", "ok") }).await.unwrap();
+    let n = next_json(&mut viewer).await;
+    assert_eq!((n["furniture"]["furniture_id"].clone(), n["seq"].clone()), (json!("g"), json!(1)));
+}
+
+/// A frame above the 1 MiB limit closes that connection with 1009; others carry on.
+#[tokio::test]
+async fn oversized_frames_close_with_1009() {
+    let broker = Broker::start(|_| {}).await;
+    let (mut big, _) = broker.viewer().await;
+    let (mut other, _) = broker.viewer().await;
+    let huge = format!(r#"{{"type":"furniture_created","furniture":{{"nombre":"{}"}}}}"#, "x".repeat(1 << 20));
+    let _ = big.send(Message::text(huge)).await;
+    assert_eq!(close_code(&mut big).await, Some(CloseCode::Size));
+    // Exactly at the limit is still accepted.
+    let (mut edge, _) = broker.viewer().await;
+    let prefix = r#"{"type":"furniture_created","furniture":{"furniture_id":"e","nombre":""#;
+    let suffix = r#""}}"#;
+    let fill = (1 << 20) - prefix.len() - suffix.len();
+    edge.send(Message::text(format!("{prefix}{}{suffix}", "y".repeat(fill)))).await.unwrap();
+    let n = next_json(&mut other).await;
+    assert_eq!(n["furniture"]["furniture_id"], "e");
+}
+
+/// Shutting down closes every client with 1001 and `run` returns.
+#[tokio::test]
+async fn shutdown_closes_every_client_with_1001() {
+    let broker = Broker::start(|_| {}).await;
+    let (mut a, _) = broker.viewer().await;
+    let (mut b, _) = broker.viewer().await;
+    broker.shutdown.cancel();
+    assert_eq!(close_code(&mut a).await, Some(CloseCode::Away));
+    assert_eq!(close_code(&mut b).await, Some(CloseCode::Away));
+    tokio::time::timeout(WAIT, broker.task).await.expect("run returns").unwrap().unwrap();
+}
+
+/// A client that never answers protocol pings is closed with 1011 after interval + timeout.
+#[tokio::test]
+async fn silent_peers_are_dropped_by_the_ping_deadline() {
+    let broker = Broker::start(|c| {
+        c.ping_interval_secs = 1;
+        c.ping_timeout_secs = 1;
+    })
+    .await;
+    let (mut ws, _) = broker.viewer().await;
+    // Not reading means tungstenite never answers the ping.
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    assert_eq!(close_code(&mut ws).await, Some(CloseCode::Error));
+}
+
+/// A client that reads (and so answers pings) stays connected past several ping rounds.
+#[tokio::test]
+async fn live_peers_survive_ping_rounds() {
+    let broker = Broker::start(|c| {
+        c.ping_interval_secs = 1;
+        c.ping_timeout_secs = 1;
+    })
+    .await;
+    let (mut ws, _) = broker.viewer().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(3500);
+    let mut pings = 0;
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
+        match msg {
+            Message::Ping(_) => pings += 1,
+            Message::Close(f) => panic!("closed: {f:?}"),
+            _ => {}
+        }
+    }
+    assert!(pings >= 2, "saw {pings} pings");
+}
+
+/// A viewer that stops reading is cut off with 1008 once its queue is full; the others get
+/// everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_reader_is_cut_off_at_its_queue_bound() {
+    let broker = Broker::start(|c| c.client_queue = 32).await;
+    let (mut stalled, _) = broker.viewer().await;
+    let (mut healthy, _) = broker.viewer().await;
+    let producer = broker.notifier();
+    let body = "z".repeat(64 * 1024);
+    let total = 400; // 25 MiB: far beyond what socket buffers absorb.
+    // The producer stays at most 8 frames ahead of the healthy reader, which therefore never
+    // fills its 32-frame queue, while the stalled one falls behind without bound.
+    let (seen_tx, mut seen_rx) = tokio::sync::watch::channel(0usize);
+    let reader = tokio::spawn(async move {
+        let mut seen = 0;
+        while seen < total {
+            match tokio::time::timeout(WAIT, healthy.next()).await.expect("in time").expect("open").expect("ok") {
+                Message::Text(t) => {
+                    seen += 1;
+                    assert!(t.ends_with(&format!(r#""seq":{seen}}}"#)), "in order");
+                    let _ = seen_tx.send(seen);
+                }
+                Message::Close(f) => panic!("healthy reader closed: {f:?}"),
+                _ => {}
+            }
+        }
+    });
+    for i in 0..total {
+        seen_rx.wait_for(|seen| i < seen + 8).await.unwrap();
+        producer.send(&ProducerMessage { action: Action::Created, furniture: mesa(&format!("s{i}"), &body) }).await.unwrap();
+    }
+    reader.await.unwrap();
+    assert_eq!(close_code(&mut stalled).await, Some(CloseCode::Policy));
+}
+
+/// The `sync` extension answers with the catalog as it stands and the missed notifications, and
+/// says when history no longer reaches back.
+#[tokio::test]
+async fn sync_returns_catalog_and_missed_notifications() {
+    let broker = Broker::start(|c| c.history = 3).await;
+    let n = broker.notifier();
+    for (action, id) in [(Action::Created, "a"), (Action::Created, "b"), (Action::Created, "c"), (Action::Deleted, "b"), (Action::Updated, "a")] {
+        n.send(&ProducerMessage { action, furniture: mesa(id, id) }).await.unwrap();
+    }
+    let (mut ws, _) = broker.viewer().await;
+    ws.send(Message::text(r#"{"type":"sync","since":3}"#)).await.unwrap();
+    let reply = next_json(&mut ws).await;
+    assert_eq!(reply["type"], "sync");
+    assert_eq!(reply["seq"], 5);
+    assert_eq!(reply["complete"], true);
+    let ids: Vec<_> = reply["catalog"].as_array().unwrap().iter().map(|e| e["furniture"]["furniture_id"].clone()).collect();
+    assert_eq!(ids, vec![json!("a"), json!("c")]);
+    let missed: Vec<_> = reply["missed"].as_array().unwrap().iter().map(|m| m["seq"].clone()).collect();
+    assert_eq!(missed, vec![json!(4), json!(5)]);
+    // Seq 1 is gone from a 3-long history: the reply says so and still carries the catalog.
+    ws.send(Message::text(r#"{"type":"sync","since":1}"#)).await.unwrap();
+    let reply = next_json(&mut ws).await;
+    assert_eq!(reply["complete"], false);
+    assert_eq!(reply["missed"].as_array().unwrap().len(), 3);
+    assert_eq!(reply["catalog"].as_array().unwrap().len(), 2);
+}
+
+/// Connections beyond the cap are refused with HTTP 503; the open ones are unaffected.
+#[tokio::test]
+async fn connections_beyond_the_cap_are_refused() {
+    let broker = Broker::start(|c| c.max_connections = 2).await;
+    let (_a, _) = broker.viewer().await;
+    let (mut b, _) = broker.viewer().await;
+    let err = connect_async(broker.url()).await.expect_err("third is refused");
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(resp) => assert_eq!(resp.status(), 503),
+        other => panic!("{other:?}"),
+    }
+    b.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
+    assert_eq!(next_json(&mut b).await["type"], "pong");
+}
+
+/// The notifier reports an unreachable broker as an error value within its timeout.
+#[tokio::test]
+async fn notifier_reports_unreachable_brokers() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let err = Notifier::new(format!("ws://{addr}"))
+        .send(&ProducerMessage { action: Action::Created, furniture: mesa("x", "x") })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().starts_with(&format!("cannot reach the broker at ws://{addr}")), "{err}");
+    let err = Notifier::new("http://localhost:1").send(&ProducerMessage { action: Action::Created, furniture: mesa("x", "x") }).await.unwrap_err();
+    assert!(err.to_string().contains("ws://"), "{err}");
+    // A listener that never answers the handshake: bounded by the connect timeout.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let started = std::time::Instant::now();
+    let err = Notifier::new(format!("ws://{silent_addr}"))
+        .with_connect_timeout(Duration::from_millis(300))
+        .send(&ProducerMessage { action: Action::Created, furniture: mesa("x", "x") })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, furniture_notify::NotifyError::Timeout { .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    drop(silent);
+}
+
+/// A plain GET serves the built dashboard with the same-origin marker; other files as they are.
+#[tokio::test]
+async fn http_serves_the_dashboard_with_the_same_origin_marker() {
+    let dir = std::env::temp_dir().join(format!("furniture-broker-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<html><head><title>t</title></head><body></body></html>").unwrap();
+    std::fs::write(dir.join("app.js"), "console.log(1)").unwrap();
+    let d = dir.clone();
+    let broker = Broker::start(move |c| c.dashboard_dir = d).await;
+    let get = |path: &str| {
+        let addr = broker.addr;
+        let path = path.to_owned();
+        async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.unwrap();
+            out
+        }
+    };
+    let page = get("/").await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains(r#"<meta name="furniture-broker" content="same-origin">"#));
+    assert!(get("/app.js").await.contains("console.log(1)"));
+    assert!(get("/missing.js").await.starts_with("HTTP/1.1 404"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
