@@ -1,0 +1,68 @@
+//! The catalog: one card per item, keyed so that an update re-renders one card.
+
+use leptos::prelude::*;
+
+use crate::app::Live;
+use crate::components::action_label;
+use crate::state::catalog_view::Card;
+use crate::state::format::{ago, or_dash, size};
+
+/// The catalog grid.
+#[component]
+pub fn CatalogPanel() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let cards = move || live.catalog.with(|c| c.cards());
+    let empty = move || live.catalog.with(|c| c.cards().is_empty());
+    view! {
+        <section class="panel catalog-panel" aria-labelledby="catalog-title">
+            <h2 id="catalog-title">"Catálogo"</h2>
+            <Show when=empty>
+                <p class="empty">"Todavía no hay muebles. Aparecerán aquí en cuanto se creen."</p>
+            </Show>
+            <ul class="catalog" data-testid="catalog">
+                <For each=cards key=|c: &Card| (c.id.clone(), c.version) let:card>
+                    <CatalogCard card=card/>
+                </For>
+            </ul>
+        </section>
+    }
+}
+
+/// One item's card.
+#[component]
+fn CatalogCard(
+    /// The item as it stands.
+    card: Card,
+) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let f = &card.furniture;
+    let deleted = card.deleted_ms.is_some();
+    let changed_ms = card.changed_ms;
+    let when = move || if changed_ms > 0.0 { ago(changed_ms, live.now.get()) } else { String::new() };
+    let class = format!(
+        "card action-{}{}",
+        card.last_action.as_str(),
+        if deleted { " deleted" } else { "" }
+    );
+    let badge = deleted.then(|| view! { <span class="badge deleted-badge">"Eliminado"</span> });
+    let recent = (!deleted && changed_ms > 0.0).then(|| {
+        view! { <span class="badge">{action_label(card.last_action)}</span> }
+    });
+    view! {
+        <li class=class data-testid="catalog-item" data-furniture-id=card.id.clone()
+            data-deleted=deleted.then_some("true")>
+            <div class="card-head">
+                <h3 class="card-name">{or_dash(f.nombre())}</h3>
+                {badge}
+                {recent}
+            </div>
+            <p class="card-desc">{or_dash(f.descripcion())}</p>
+            <dl class="card-facts">
+                <div><dt>"Material"</dt><dd class="material">{or_dash(f.material())}</dd></div>
+                <div><dt>"Medidas"</dt><dd class="size">{size(f)}</dd></div>
+                <div><dt>"Autor"</dt><dd>{or_dash(f.autor())}</dd></div>
+            </dl>
+            <p class="card-foot"><span class="card-id">{card.id.clone()}</span><span class="card-when">{when}</span></p>
+        </li>
+    }
+}

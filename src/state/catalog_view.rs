@@ -1,0 +1,250 @@
+//! The catalog as the screen shows it: the broker's catalog reducer plus what the eye needs:
+//! deleted items that linger greyed for a while, and a version per card so that an update
+//! re-renders exactly one card.
+
+use std::collections::{BTreeMap, HashMap};
+
+use furniture_protocol::{Action, Applied, Catalog, CatalogEntry, Furniture, Notification, Timestamp};
+
+/// How long a deleted item stays visible, greyed, by default.
+pub const DEFAULT_LINGER_MS: f64 = 8_000.0;
+
+/// One card on screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Card {
+    pub id: String,
+    pub furniture: Furniture,
+    /// Changes whenever the card's content does (keyed rendering uses `(id, version)`).
+    pub version: u64,
+    /// The last action applied to it.
+    pub last_action: Action,
+    /// When this page last saw it change (ms since the epoch).
+    pub changed_ms: f64,
+    /// The broker's time of its last change, when known.
+    pub timestamp: Option<Timestamp>,
+    /// Set while a deleted item is still shown.
+    pub deleted_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+struct Meta {
+    version: u64,
+    last_action: Action,
+    changed_ms: f64,
+}
+
+/// The live catalog plus lingering deleted cards.
+#[derive(Debug, Clone)]
+pub struct CatalogView {
+    catalog: Catalog,
+    meta: HashMap<String, Meta>,
+    ghosts: BTreeMap<String, Card>,
+    linger_ms: f64,
+    next_version: u64,
+}
+
+impl Default for CatalogView {
+    fn default() -> Self {
+        CatalogView::new(Catalog::default(), DEFAULT_LINGER_MS)
+    }
+}
+
+impl CatalogView {
+    pub fn new(catalog: Catalog, linger_ms: f64) -> CatalogView {
+        CatalogView { catalog, meta: HashMap::new(), ghosts: BTreeMap::new(), linger_ms, next_version: 1 }
+    }
+
+    fn bump(&mut self) -> u64 {
+        self.next_version += 1;
+        self.next_version
+    }
+
+    /// Applies one notification; returns what the catalog did.
+    pub fn apply(&mut self, n: &Notification, now_ms: f64) -> Applied {
+        let applied = self.catalog.apply(n);
+        match &applied {
+            Applied::Inserted(id) | Applied::Updated(id) => {
+                self.ghosts.remove(id);
+                let version = self.bump();
+                self.meta.insert(id.clone(), Meta { version, last_action: n.action, changed_ms: now_ms });
+            }
+            Applied::Removed(id) => {
+                self.meta.remove(id);
+                let version = self.bump();
+                self.ghosts.insert(
+                    id.clone(),
+                    Card {
+                        id: id.clone(),
+                        furniture: n.furniture.clone(),
+                        version,
+                        last_action: Action::Deleted,
+                        changed_ms: now_ms,
+                        timestamp: n.timestamp,
+                        deleted_ms: Some(now_ms),
+                    },
+                );
+            }
+            Applied::Skipped(_) => {}
+        }
+        applied
+    }
+
+    /// Replaces the catalog with the broker's (a resync). Items that vanished linger as deleted;
+    /// unchanged items keep their card.
+    pub fn replace(&mut self, entries: Vec<CatalogEntry>, now_ms: f64) {
+        let old: HashMap<String, CatalogEntry> =
+            self.catalog.iter().map(|(id, e)| (id.clone(), e.clone())).collect();
+        self.catalog.replace(entries);
+        for (id, entry) in &old {
+            if self.catalog.get(id).is_none() {
+                self.meta.remove(id);
+                let version = self.bump();
+                self.ghosts.insert(
+                    id.clone(),
+                    Card {
+                        id: id.clone(),
+                        furniture: entry.furniture.clone(),
+                        version,
+                        last_action: Action::Deleted,
+                        changed_ms: now_ms,
+                        timestamp: entry.timestamp,
+                        deleted_ms: Some(now_ms),
+                    },
+                );
+            }
+        }
+        let ids: Vec<(String, bool)> = self
+            .catalog
+            .iter()
+            .map(|(id, e)| (id.clone(), old.get(id).is_some_and(|o| o.furniture == e.furniture)))
+            .collect();
+        for (id, unchanged) in ids {
+            if unchanged && self.meta.contains_key(&id) {
+                continue;
+            }
+            self.ghosts.remove(&id);
+            let version = self.bump();
+            let last_action = if old.contains_key(&id) { Action::Updated } else { Action::Created };
+            self.meta.insert(id, Meta { version, last_action, changed_ms: now_ms });
+        }
+    }
+
+    /// Drops deleted cards that have lingered long enough; true when any went.
+    pub fn prune(&mut self, now_ms: f64) -> bool {
+        let before = self.ghosts.len();
+        let linger = self.linger_ms;
+        self.ghosts.retain(|_, c| c.deleted_ms.is_some_and(|d| now_ms - d < linger));
+        self.ghosts.len() != before
+    }
+
+    /// True when some deleted card has lingered long enough to go.
+    pub fn has_expired(&self, now_ms: f64) -> bool {
+        self.ghosts.values().any(|c| c.deleted_ms.is_some_and(|d| now_ms - d >= self.linger_ms))
+    }
+
+    /// Number of live items (deleted ones not counted).
+    pub fn len(&self) -> usize {
+        self.catalog.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.catalog.is_empty()
+    }
+
+    /// Every card, live and lingering, sorted by name (case-insensitive), then id.
+    pub fn cards(&self) -> Vec<Card> {
+        let mut cards: Vec<Card> = self
+            .catalog
+            .iter()
+            .map(|(id, e)| {
+                let meta = self.meta.get(id);
+                Card {
+                    id: id.clone(),
+                    furniture: e.furniture.clone(),
+                    version: meta.map_or(0, |m| m.version),
+                    last_action: meta.map_or(Action::Created, |m| m.last_action),
+                    changed_ms: meta.map_or(0.0, |m| m.changed_ms),
+                    timestamp: e.timestamp,
+                    deleted_ms: None,
+                }
+            })
+            .chain(self.ghosts.values().cloned())
+            .collect();
+        cards.sort_by_cached_key(|c| (c.furniture.nombre().unwrap_or_default().to_lowercase(), c.id.clone()));
+        cards
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(action: Action, id: &str, nombre: &str) -> Notification {
+        Notification { action, furniture: Furniture::new(id, nombre, "", 1, 1, "m", "u"), message: String::new(), timestamp: None, seq: None }
+    }
+
+    #[test]
+    fn an_update_changes_one_cards_version_only() {
+        let mut v = CatalogView::default();
+        v.apply(&note(Action::Created, "a", "A"), 0.0);
+        v.apply(&note(Action::Created, "b", "B"), 0.0);
+        let before = v.cards();
+        v.apply(&note(Action::Updated, "b", "B2"), 1.0);
+        let after = v.cards();
+        assert_eq!(before[0].version, after[0].version);
+        assert_ne!(before[1].version, after[1].version);
+        assert_eq!(after[1].furniture.nombre().as_deref(), Some("B2"));
+    }
+
+    #[test]
+    fn deleted_items_linger_greyed_then_go() {
+        let mut v = CatalogView::new(Catalog::default(), 1000.0);
+        v.apply(&note(Action::Created, "a", "A"), 0.0);
+        v.apply(&note(Action::Deleted, "a", "A"), 100.0);
+        assert_eq!(v.len(), 0);
+        let cards = v.cards();
+        assert_eq!(cards.len(), 1);
+        assert_eq!(cards[0].deleted_ms, Some(100.0));
+        assert!(!v.has_expired(1099.0));
+        assert!(!v.prune(1099.0));
+        assert!(v.has_expired(1100.0));
+        assert!(v.prune(1100.0));
+        assert!(v.cards().is_empty());
+    }
+
+    #[test]
+    fn recreating_a_lingering_item_revives_it() {
+        let mut v = CatalogView::default();
+        v.apply(&note(Action::Created, "a", "A"), 0.0);
+        v.apply(&note(Action::Deleted, "a", "A"), 1.0);
+        v.apply(&note(Action::Created, "a", "A again"), 2.0);
+        let cards = v.cards();
+        assert_eq!(cards.len(), 1);
+        assert_eq!(cards[0].deleted_ms, None);
+    }
+
+    #[test]
+    fn a_resync_replaces_items_and_keeps_unchanged_cards() {
+        let mut v = CatalogView::default();
+        v.apply(&note(Action::Created, "a", "A"), 0.0);
+        v.apply(&note(Action::Created, "b", "B"), 0.0);
+        let a_version = v.cards()[0].version;
+        let entry = |id: &str, n: &str| CatalogEntry { furniture: Furniture::new(id, n, "", 1, 1, "m", "u"), seq: None, timestamp: None };
+        v.replace(vec![entry("a", "A"), entry("c", "C")], 5.0);
+        let cards = v.cards();
+        let ids: Vec<_> = cards.iter().map(|c| (c.id.as_str(), c.deleted_ms.is_some())).collect();
+        assert_eq!(ids, [("a", false), ("b", true), ("c", false)]);
+        assert_eq!(cards[0].version, a_version);
+        assert_eq!(v.len(), 2);
+    }
+
+    #[test]
+    fn cards_sort_by_name() {
+        let mut v = CatalogView::default();
+        for (id, n) in [("1", "silla"), ("2", "Armario"), ("3", "mesa")] {
+            v.apply(&note(Action::Created, id, n), 0.0);
+        }
+        let names: Vec<_> = v.cards().iter().map(|c| c.furniture.nombre().unwrap()).collect();
+        assert_eq!(names, ["Armario", "mesa", "silla"]);
+    }
+}

@@ -1,0 +1,130 @@
+//! The connection's state as shown on screen, and the reconnect backoff.
+
+/// What the screen says about the connection.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ConnState {
+    /// The first attempt since the page opened.
+    Connecting,
+    /// Connected and receiving.
+    Live,
+    /// Waiting to try again: attempt number and when (ms since the epoch).
+    Reconnecting { attempt: u32, next_try_ms: f64 },
+    /// The browser reports no network; retrying continues.
+    Offline { attempt: u32, next_try_ms: f64 },
+}
+
+impl ConnState {
+    /// The `data-state` value: `connecting`, `live`, `reconnecting`, `offline`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnState::Connecting => "connecting",
+            ConnState::Live => "live",
+            ConnState::Reconnecting { .. } => "reconnecting",
+            ConnState::Offline { .. } => "offline",
+        }
+    }
+
+    /// The label on screen at `now_ms`.
+    pub fn label(self, now_ms: f64) -> String {
+        let secs = |t: f64| ((t - now_ms) / 1000.0).ceil().max(0.0) as u64;
+        match self {
+            ConnState::Connecting => "Conectando…".to_owned(),
+            ConnState::Live => "En vivo".to_owned(),
+            ConnState::Reconnecting { attempt, next_try_ms } if next_try_ms > now_ms => {
+                format!("Reconectando · intento {attempt} en {} s", secs(next_try_ms))
+            }
+            ConnState::Reconnecting { attempt, .. } => format!("Reconectando · intento {attempt}…"),
+            ConnState::Offline { .. } => "Sin red · reintentando".to_owned(),
+        }
+    }
+}
+
+/// Exponential backoff with full jitter: attempt `n` waits a uniformly random time in
+/// `[0, min(cap, base · 2ⁿ⁻¹)]`, at least `floor`. The attempt count resets once a connection
+/// has been stable for `stable_ms`.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    /// First ceiling in ms (default 1000).
+    pub base_ms: f64,
+    /// Largest ceiling in ms (default 30 000).
+    pub cap_ms: f64,
+    /// Shortest wait in ms, so a flapping broker is not hammered (default 250).
+    pub floor_ms: f64,
+    /// A connection that lasted this long resets the attempt count (default 10 000).
+    pub stable_ms: f64,
+    attempt: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { base_ms: 1000.0, cap_ms: 30_000.0, floor_ms: 250.0, stable_ms: 10_000.0, attempt: 0 }
+    }
+}
+
+impl Backoff {
+    /// The next attempt's number and wait in ms, given a uniform random number in `[0, 1)`.
+    pub fn next_delay(&mut self, random: f64) -> (u32, f64) {
+        self.attempt = self.attempt.saturating_add(1);
+        let exp = (self.attempt - 1).min(30) as i32;
+        let ceiling = (self.base_ms * 2f64.powi(exp)).min(self.cap_ms);
+        let delay = (random.clamp(0.0, 1.0) * ceiling).max(self.floor_ms.min(ceiling));
+        (self.attempt, delay)
+    }
+
+    /// Call when a connection ends after lasting `lasted_ms`: a stable one resets the count.
+    pub fn connection_ended(&mut self, lasted_ms: f64) {
+        if lasted_ms >= self.stable_ms {
+            self.attempt = 0;
+        }
+    }
+
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ceilings_double_up_to_the_cap() {
+        let mut b = Backoff::default();
+        let ceilings: Vec<f64> = (0..8).map(|_| b.next_delay(0.999_999).1.round()).collect();
+        assert_eq!(ceilings, [1000.0, 2000.0, 4000.0, 8000.0, 16000.0, 30000.0, 30000.0, 30000.0]);
+    }
+
+    #[test]
+    fn jitter_spreads_over_the_whole_window_with_a_floor() {
+        let mut b = Backoff::default();
+        for _ in 0..5 {
+            b.next_delay(0.5);
+        }
+        let mut low = b.clone();
+        let mut mid = b.clone();
+        assert_eq!(low.next_delay(0.0).1, 250.0);
+        assert_eq!(mid.next_delay(0.5).1, 15_000.0);
+    }
+
+    #[test]
+    fn it_never_gives_up_and_resets_after_a_stable_connection() {
+        let mut b = Backoff::default();
+        for _ in 0..10_000 {
+            let (_, d) = b.next_delay(0.3);
+            assert!(d > 0.0 && d <= 30_000.0);
+        }
+        assert_eq!(b.attempt(), 10_000);
+        b.connection_ended(500.0);
+        assert_eq!(b.attempt(), 10_000, "a short connection does not reset");
+        b.connection_ended(10_000.0);
+        assert_eq!(b.next_delay(0.999).0, 1);
+    }
+
+    #[test]
+    fn labels_count_down() {
+        let s = ConnState::Reconnecting { attempt: 3, next_try_ms: 5_500.0 };
+        assert_eq!(s.label(1_000.0), "Reconectando · intento 3 en 5 s");
+        assert_eq!(s.as_str(), "reconnecting");
+        assert_eq!(ConnState::Live.as_str(), "live");
+    }
+}

@@ -1,0 +1,240 @@
+//! The feed: notifications newest first, capped, without duplicates, with gap markers where
+//! changes may be missing.
+
+use std::collections::{HashSet, VecDeque};
+
+use furniture_protocol::{Action, Notification};
+
+/// Default number of entries the feed keeps.
+pub const DEFAULT_FEED_CAP: usize = 500;
+
+/// One line of the feed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedEntry {
+    Change(Change),
+    /// Changes between these instants (ms since the epoch, local clock) may be missing.
+    Gap { key: u64, from_ms: f64, to_ms: f64, reason: GapReason },
+}
+
+/// Why a gap is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapReason {
+    /// The connection was down and the broker cannot replay (the Python broker).
+    Disconnected,
+    /// Our broker's history no longer reached back to the last change seen.
+    HistoryTooShort,
+}
+
+/// A notification as the feed shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// Unique within this page, for keyed rendering.
+    pub key: u64,
+    pub notification: Notification,
+    /// When this page received it (ms since the epoch).
+    pub received_ms: f64,
+    /// Arrived through a resync rather than live.
+    pub replayed: bool,
+}
+
+impl FeedEntry {
+    pub fn key(&self) -> u64 {
+        match self {
+            FeedEntry::Change(c) => c.key,
+            FeedEntry::Gap { key, .. } => *key,
+        }
+    }
+}
+
+/// The feed, newest first, holding at most `cap` entries.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    entries: VecDeque<FeedEntry>,
+    cap: usize,
+    next_key: u64,
+    /// `seq`s of the changes held, to drop duplicates (bounded by `cap`).
+    seqs: HashSet<u64>,
+    /// Highest `seq` that fell off the end: anything at or below it would be a duplicate or
+    /// would fall off at once.
+    trimmed_below: Option<u64>,
+    /// Highest `seq` seen, for the next resync.
+    last_seq: Option<u64>,
+    counts: [u64; 3],
+}
+
+impl Default for Feed {
+    fn default() -> Self {
+        Feed::with_cap(DEFAULT_FEED_CAP)
+    }
+}
+
+impl Feed {
+    pub fn with_cap(cap: usize) -> Feed {
+        Feed { entries: VecDeque::new(), cap: cap.max(1), next_key: 1, seqs: HashSet::new(), trimmed_below: None, last_seq: None, counts: [0; 3] }
+    }
+
+    /// Adds a notification at the top unless its `seq` was already seen (or is older than the
+    /// oldest held). Returns true when it was added.
+    pub fn push(&mut self, n: &Notification, now_ms: f64, replayed: bool) -> bool {
+        if let Some(seq) = n.seq {
+            if self.seqs.contains(&seq) || self.trimmed_below.is_some_and(|t| seq <= t) {
+                return false;
+            }
+            self.seqs.insert(seq);
+            self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
+        }
+        self.counts[Action::ALL.iter().position(|a| *a == n.action).unwrap_or(0)] += 1;
+        let key = self.take_key();
+        self.insert_sorted(FeedEntry::Change(Change { key, notification: n.clone(), received_ms: now_ms, replayed }));
+        true
+    }
+
+    /// Adds a gap marker at the top.
+    pub fn push_gap(&mut self, from_ms: f64, to_ms: f64, reason: GapReason) {
+        let key = self.take_key();
+        self.entries.push_front(FeedEntry::Gap { key, from_ms, to_ms, reason });
+        self.trim();
+    }
+
+    /// Entries, newest first.
+    pub fn iter(&self) -> impl Iterator<Item = &FeedEntry> {
+        self.entries.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The highest `seq` seen so far.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.last_seq
+    }
+
+    /// Changes received per action since the page opened (created, updated, deleted).
+    pub fn count(&self, action: Action) -> u64 {
+        self.counts[Action::ALL.iter().position(|a| *a == action).unwrap_or(0)]
+    }
+
+    fn take_key(&mut self) -> u64 {
+        let k = self.next_key;
+        self.next_key += 1;
+        k
+    }
+
+    /// Newest first by `seq` when both have one (replays can arrive after live changes),
+    /// otherwise by arrival.
+    fn insert_sorted(&mut self, entry: FeedEntry) {
+        let seq_of = |e: &FeedEntry| match e {
+            FeedEntry::Change(c) => c.notification.seq,
+            FeedEntry::Gap { .. } => None,
+        };
+        let at = match seq_of(&entry) {
+            Some(seq) => self
+                .entries
+                .iter()
+                .position(|e| seq_of(e).is_none_or(|s| s < seq))
+                .unwrap_or(self.entries.len()),
+            None => 0,
+        };
+        self.entries.insert(at, entry);
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        while self.entries.len() > self.cap {
+            if let Some(FeedEntry::Change(c)) = self.entries.pop_back() {
+                if let Some(seq) = c.notification.seq {
+                    self.seqs.remove(&seq);
+                    self.trimmed_below = Some(self.trimmed_below.map_or(seq, |t| t.max(seq)));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use furniture_protocol::Furniture;
+
+    fn note(seq: Option<u64>, id: &str) -> Notification {
+        Notification {
+            action: Action::Created,
+            furniture: Furniture::new(id, id, "", 1, 1, "m", "u"),
+            message: String::new(),
+            timestamp: None,
+            seq,
+        }
+    }
+
+    fn ids(f: &Feed) -> Vec<String> {
+        f.iter()
+            .map(|e| match e {
+                FeedEntry::Change(c) => c.notification.furniture.id().unwrap(),
+                FeedEntry::Gap { .. } => "gap".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn newest_first_and_capped_at_the_bound() {
+        let mut f = Feed::with_cap(3);
+        for i in 0..5 {
+            assert!(f.push(&note(None, &i.to_string()), 0.0, false));
+        }
+        assert_eq!(ids(&f), ["4", "3", "2"]);
+        assert_eq!(f.len(), 3);
+        assert_eq!(f.count(Action::Created), 5);
+    }
+
+    #[test]
+    fn the_default_cap_holds() {
+        let mut f = Feed::default();
+        for i in 0..(DEFAULT_FEED_CAP as u64 + 50) {
+            f.push(&note(Some(i + 1), "x"), 0.0, false);
+        }
+        assert_eq!(f.len(), DEFAULT_FEED_CAP);
+        assert_eq!(f.last_seq(), Some(DEFAULT_FEED_CAP as u64 + 50));
+    }
+
+    #[test]
+    fn duplicate_seqs_are_dropped() {
+        let mut f = Feed::default();
+        assert!(f.push(&note(Some(1), "a"), 0.0, false));
+        assert!(!f.push(&note(Some(1), "a"), 0.0, true));
+        assert_eq!(f.len(), 1);
+    }
+
+    #[test]
+    fn replays_older_than_the_retained_window_are_dropped() {
+        let mut f = Feed::with_cap(2);
+        for seq in 1..=4 {
+            f.push(&note(Some(seq), "x"), 0.0, false);
+        }
+        assert!(!f.push(&note(Some(2), "x"), 0.0, true));
+        assert_eq!(f.len(), 2);
+    }
+
+    #[test]
+    fn replays_slot_in_by_seq() {
+        let mut f = Feed::default();
+        f.push(&note(Some(5), "e"), 0.0, false);
+        f.push(&note(Some(3), "c"), 0.0, true);
+        f.push(&note(Some(4), "d"), 0.0, true);
+        assert_eq!(ids(&f), ["e", "d", "c"]);
+        assert_eq!(f.last_seq(), Some(5));
+    }
+
+    #[test]
+    fn gaps_go_on_top() {
+        let mut f = Feed::default();
+        f.push(&note(None, "a"), 0.0, false);
+        f.push_gap(1.0, 2.0, GapReason::Disconnected);
+        f.push(&note(None, "b"), 3.0, false);
+        assert_eq!(ids(&f), ["b", "gap", "a"]);
+    }
+}

@@ -1,0 +1,9 @@
+//! The dashboard's state, as plain Rust driven by values: frames, "now" in milliseconds, random
+//! numbers. No signals and no browser APIs here, so all of it is tested natively.
+
+pub mod catalog_view;
+pub mod connection;
+pub mod feed;
+pub mod format;
+pub mod toasts;
+pub mod url;

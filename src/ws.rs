@@ -1,0 +1,121 @@
+//! The connection loop: connect, read frames, keep the socket honest with application pings,
+//! and reconnect forever with jittered exponential backoff.
+
+use std::rc::Rc;
+
+use futures_util::{select, SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message};
+use gloo_timers::future::{IntervalStream, TimeoutFuture};
+
+use crate::browser::{now_ms, online};
+use crate::state::connection::{Backoff, ConnState};
+
+/// What the loop reports.
+pub enum WsEvent {
+    /// The connection state changed.
+    State(ConnState),
+    /// A text frame arrived.
+    Frame(String),
+}
+
+/// Settings of the connection loop.
+#[derive(Clone, Debug)]
+pub struct ConnectionOptions {
+    /// Send `{"type":"ping"}` after this long without any frame (default 15 s).
+    pub ping_after_ms: f64,
+    /// Reconnect when nothing arrives this long after a ping (default 10 s).
+    pub pong_deadline_ms: f64,
+    /// Give up on a connection attempt that has not opened after this long (default 10 s).
+    pub connect_timeout_ms: f64,
+    /// Reconnect backoff (see [`Backoff`] for its defaults).
+    pub backoff: Backoff,
+}
+
+impl Default for ConnectionOptions {
+    fn default() -> Self {
+        ConnectionOptions { ping_after_ms: 15_000.0, pong_deadline_ms: 10_000.0, connect_timeout_ms: 10_000.0, backoff: Backoff::default() }
+    }
+}
+
+/// The handler gets every event and may answer a frame with one frame to send back.
+pub type Handler = Rc<dyn Fn(WsEvent) -> Option<String>>;
+
+/// Starts the loop; it runs for the life of the page.
+pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler) {
+    leptos::task::spawn_local(async move {
+        let mut backoff = options.backoff.clone();
+        handler(WsEvent::State(ConnState::Connecting));
+        loop {
+            let lasted = match WebSocket::open(&url) {
+                Ok(ws) => session(ws, &options, &handler).await,
+                Err(e) => {
+                    leptos::logging::warn!("cannot open {url}: {e}");
+                    0.0
+                }
+            };
+            backoff.connection_ended(lasted);
+            let (attempt, delay) = backoff.next_delay(js_sys::Math::random());
+            let next_try_ms = now_ms() + delay;
+            handler(WsEvent::State(if online() {
+                ConnState::Reconnecting { attempt, next_try_ms }
+            } else {
+                ConnState::Offline { attempt, next_try_ms }
+            }));
+            TimeoutFuture::new(delay as u32).await;
+        }
+    });
+}
+
+/// One connection, until it closes or goes silent. Returns how long it was live, in ms.
+async fn session(ws: WebSocket, options: &ConnectionOptions, handler: &Handler) -> f64 {
+    let (mut tx, rx) = ws.split();
+    let mut rx = rx.fuse();
+    let mut ticks = IntervalStream::new(1_000).fuse();
+    let mut live_since: Option<f64> = None;
+    let started = now_ms();
+    let mut last_rx = started;
+    let mut ping_sent: Option<f64> = None;
+    loop {
+        select! {
+            msg = rx.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    let now = now_ms();
+                    if live_since.is_none() {
+                        live_since = Some(now);
+                        handler(WsEvent::State(ConnState::Live));
+                    }
+                    last_rx = now;
+                    ping_sent = None;
+                    if let Some(reply) = handler(WsEvent::Frame(text)) {
+                        if tx.send(Message::Text(reply)).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                Some(Ok(Message::Bytes(_))) => {}
+                Some(Err(_)) | None => break,
+            },
+            _ = ticks.next() => {
+                let now = now_ms();
+                if live_since.is_none() && now - started > options.connect_timeout_ms {
+                    leptos::logging::warn!("no answer in {} ms: trying again", options.connect_timeout_ms);
+                    break;
+                }
+                match ping_sent {
+                    Some(sent) if now - sent > options.pong_deadline_ms => {
+                        leptos::logging::warn!("no answer to ping in {} ms: reconnecting", options.pong_deadline_ms);
+                        break;
+                    }
+                    None if live_since.is_some() && now - last_rx > options.ping_after_ms => {
+                        ping_sent = Some(now);
+                        if tx.send(Message::Text(r#"{"type":"ping"}"#.to_owned())).await.is_err() {
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    live_since.map_or(0.0, |since| now_ms() - since)
+}
