@@ -11,7 +11,7 @@ use crate::browser::now_ms;
 use crate::components::{catalog::CatalogPanel, feed::FeedPanel, status::StatusBar, toasts::ToastStack};
 use crate::state::catalog_view::CatalogView;
 use crate::state::connection::ConnState;
-use crate::state::feed::{Feed, GapReason};
+use crate::state::feed::{Feed, GapReason, Origin};
 use crate::state::toasts::Toasts;
 use crate::ws::{connect_forever, ConnectionOptions, WsEvent};
 
@@ -48,6 +48,8 @@ pub struct Live {
     pub diagnostics: RwSignal<Diagnostics>,
     /// The clock, ticking every second, for countdowns and "n min ago".
     pub now: RwSignal<f64>,
+    /// The broker's `seq` numbering last seen (our broker's `stream`).
+    stream: RwSignal<Option<String>>,
     /// Set while disconnected: since when (ms).
     down_since: RwSignal<Option<f64>>,
     /// After a reconnect, the outage waiting to be filled by `sync`: (from, to, welcome at).
@@ -67,6 +69,7 @@ impl Live {
             source: RwSignal::new(CatalogSource::LiveSince(now)),
             diagnostics: RwSignal::new(Diagnostics::default()),
             now: RwSignal::new(now),
+            stream: RwSignal::new(None),
             down_since: RwSignal::new(None),
             pending_gap: RwSignal::new(None),
         }
@@ -90,8 +93,15 @@ impl Live {
     fn on_frame(&self, text: &str) -> Option<String> {
         let now = now_ms();
         match decode_server(text) {
-            ServerFrame::Welcome { client_count, .. } => {
+            ServerFrame::Welcome { client_count, stream, .. } => {
                 self.clients.set(client_count);
+                if stream.is_some() && stream != self.stream.get_untracked() {
+                    if self.stream.get_untracked().is_some() {
+                        // The broker started its numbering over: our last seq means nothing now.
+                        self.feed.update(Feed::new_stream);
+                    }
+                    self.stream.set(stream);
+                }
                 if let Some(from) = self.down_since.get_untracked() {
                     self.down_since.set(None);
                     self.pending_gap.set(Some((from, now, now)));
@@ -101,7 +111,7 @@ impl Live {
                 Some(SyncRequest { since: Some(since) }.encode())
             }
             ServerFrame::Notification(n) => {
-                let fresh = self.feed.try_update(|f| f.push(&n, now, false)).unwrap_or(false);
+                let fresh = self.feed.try_update(|f| f.push(&n, now, Origin::Live)).unwrap_or(false);
                 if fresh {
                     self.catalog.update(|c| {
                         c.apply(&n, now);
@@ -115,9 +125,10 @@ impl Live {
             }
             ServerFrame::Sync(reply) => {
                 let first_sync = !matches!(self.source.get_untracked(), CatalogSource::Synced { .. });
+                let origin = if first_sync { Origin::History } else { Origin::Recovered };
                 self.feed.update(|f| {
                     for n in &reply.missed {
-                        f.push(n, now, true);
+                        f.push(n, now, origin);
                     }
                 });
                 self.catalog.update(|c| c.replace(reply.catalog, now));

@@ -4,8 +4,7 @@ use leptos::prelude::*;
 
 use crate::app::Live;
 use crate::browser::local_clock;
-use crate::components::action_icon;
-use crate::state::feed::{Change, FeedEntry, GapReason};
+use crate::state::feed::{Change, FeedEntry, GapReason, Origin};
 use crate::state::format::or_dash;
 
 /// The notification feed.
@@ -42,14 +41,17 @@ fn FeedItem(
     view! {
         <li class=format!("feed-item action-{}", n.action.as_str()) data-testid="feed-item"
             data-action=n.action.as_str() data-furniture-id=id.clone().unwrap_or_default()>
-            <span class="feed-icon" aria-hidden="true">{action_icon(n.action)}</span>
             <div class="feed-body">
                 <p class="feed-message">{message}</p>
                 <p class="feed-meta">
                     <time>{local_clock(when)}</time>
                     {n.furniture.autor().map(|a| view! { <span>" · " {a}</span> })}
                     {n.seq.map(|s| view! { <span class="seq">" · #" {s}</span> })}
-                    {change.replayed.then(|| view! { <span class="replayed">" · recuperado"</span> })}
+                    {match change.origin {
+                        Origin::Live => None,
+                        Origin::History => Some(view! { <span class="history">" · anterior"</span> }),
+                        Origin::Recovered => Some(view! { <span class="replayed">" · recuperado"</span> }),
+                    }}
                 </p>
             </div>
         </li>

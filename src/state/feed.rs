@@ -33,8 +33,20 @@ pub struct Change {
     pub notification: Notification,
     /// When this page received it (ms since the epoch).
     pub received_ms: f64,
-    /// Arrived through a resync rather than live.
-    pub replayed: bool,
+    pub origin: Origin,
+    /// The broker numbering (`stream`) its `seq` belongs to, counted from 0 on this page.
+    pub generation: u32,
+}
+
+/// How a change reached this page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// As it happened.
+    Live,
+    /// From the broker's history when the page opened: it happened before.
+    History,
+    /// Missed while disconnected, then replayed by the broker.
+    Recovered,
 }
 
 impl FeedEntry {
@@ -60,6 +72,7 @@ pub struct Feed {
     /// Highest `seq` seen, for the next resync.
     last_seq: Option<u64>,
     counts: [u64; 3],
+    generation: u32,
 }
 
 impl Default for Feed {
@@ -70,12 +83,12 @@ impl Default for Feed {
 
 impl Feed {
     pub fn with_cap(cap: usize) -> Feed {
-        Feed { entries: VecDeque::new(), cap: cap.max(1), next_key: 1, seqs: HashSet::new(), trimmed_below: None, last_seq: None, counts: [0; 3] }
+        Feed { entries: VecDeque::new(), cap: cap.max(1), next_key: 1, seqs: HashSet::new(), trimmed_below: None, last_seq: None, counts: [0; 3], generation: 0 }
     }
 
     /// Adds a notification at the top unless its `seq` was already seen (or is older than the
     /// oldest held). Returns true when it was added.
-    pub fn push(&mut self, n: &Notification, now_ms: f64, replayed: bool) -> bool {
+    pub fn push(&mut self, n: &Notification, now_ms: f64, origin: Origin) -> bool {
         if let Some(seq) = n.seq {
             if self.seqs.contains(&seq) || self.trimmed_below.is_some_and(|t| seq <= t) {
                 return false;
@@ -85,8 +98,17 @@ impl Feed {
         }
         self.counts[Action::ALL.iter().position(|a| *a == n.action).unwrap_or(0)] += 1;
         let key = self.take_key();
-        self.insert_sorted(FeedEntry::Change(Change { key, notification: n.clone(), received_ms: now_ms, replayed }));
+        self.insert_sorted(FeedEntry::Change(Change { key, notification: n.clone(), received_ms: now_ms, origin, generation: self.generation }));
         true
+    }
+
+    /// The broker's `seq` numbering started over (its `stream` changed): forget the `seq`s seen.
+    /// Entries already shown stay, below anything of the new numbering.
+    pub fn new_stream(&mut self) {
+        self.generation += 1;
+        self.seqs.clear();
+        self.trimmed_below = None;
+        self.last_seq = None;
     }
 
     /// Adds a gap marker at the top.
@@ -129,14 +151,14 @@ impl Feed {
     /// otherwise by arrival.
     fn insert_sorted(&mut self, entry: FeedEntry) {
         let seq_of = |e: &FeedEntry| match e {
-            FeedEntry::Change(c) => c.notification.seq,
+            FeedEntry::Change(c) => c.notification.seq.map(|s| (c.generation, s)),
             FeedEntry::Gap { .. } => None,
         };
         let at = match seq_of(&entry) {
-            Some(seq) => self
+            Some(key) => self
                 .entries
                 .iter()
-                .position(|e| seq_of(e).is_none_or(|s| s < seq))
+                .position(|e| seq_of(e).is_none_or(|k| k < key))
                 .unwrap_or(self.entries.len()),
             None => 0,
         };
@@ -184,7 +206,7 @@ mod tests {
     fn newest_first_and_capped_at_the_bound() {
         let mut f = Feed::with_cap(3);
         for i in 0..5 {
-            assert!(f.push(&note(None, &i.to_string()), 0.0, false));
+            assert!(f.push(&note(None, &i.to_string()), 0.0, Origin::Live));
         }
         assert_eq!(ids(&f), ["4", "3", "2"]);
         assert_eq!(f.len(), 3);
@@ -195,7 +217,7 @@ mod tests {
     fn the_default_cap_holds() {
         let mut f = Feed::default();
         for i in 0..(DEFAULT_FEED_CAP as u64 + 50) {
-            f.push(&note(Some(i + 1), "x"), 0.0, false);
+            f.push(&note(Some(i + 1), "x"), 0.0, Origin::Live);
         }
         assert_eq!(f.len(), DEFAULT_FEED_CAP);
         assert_eq!(f.last_seq(), Some(DEFAULT_FEED_CAP as u64 + 50));
@@ -204,8 +226,8 @@ mod tests {
     #[test]
     fn duplicate_seqs_are_dropped() {
         let mut f = Feed::default();
-        assert!(f.push(&note(Some(1), "a"), 0.0, false));
-        assert!(!f.push(&note(Some(1), "a"), 0.0, true));
+        assert!(f.push(&note(Some(1), "a"), 0.0, Origin::Live));
+        assert!(!f.push(&note(Some(1), "a"), 0.0, Origin::Recovered));
         assert_eq!(f.len(), 1);
     }
 
@@ -213,28 +235,39 @@ mod tests {
     fn replays_older_than_the_retained_window_are_dropped() {
         let mut f = Feed::with_cap(2);
         for seq in 1..=4 {
-            f.push(&note(Some(seq), "x"), 0.0, false);
+            f.push(&note(Some(seq), "x"), 0.0, Origin::Live);
         }
-        assert!(!f.push(&note(Some(2), "x"), 0.0, true));
+        assert!(!f.push(&note(Some(2), "x"), 0.0, Origin::Recovered));
         assert_eq!(f.len(), 2);
     }
 
     #[test]
     fn replays_slot_in_by_seq() {
         let mut f = Feed::default();
-        f.push(&note(Some(5), "e"), 0.0, false);
-        f.push(&note(Some(3), "c"), 0.0, true);
-        f.push(&note(Some(4), "d"), 0.0, true);
+        f.push(&note(Some(5), "e"), 0.0, Origin::Live);
+        f.push(&note(Some(3), "c"), 0.0, Origin::Recovered);
+        f.push(&note(Some(4), "d"), 0.0, Origin::Recovered);
         assert_eq!(ids(&f), ["e", "d", "c"]);
         assert_eq!(f.last_seq(), Some(5));
     }
 
     #[test]
+    fn a_new_stream_accepts_its_seqs_again_above_the_old_entries() {
+        let mut f = Feed::default();
+        f.push(&note(Some(1), "old1"), 0.0, Origin::Live);
+        f.push(&note(Some(2), "old2"), 0.0, Origin::Live);
+        f.new_stream();
+        assert_eq!(f.last_seq(), None);
+        assert!(f.push(&note(Some(1), "new1"), 0.0, Origin::Live));
+        assert_eq!(ids(&f), ["new1", "old2", "old1"]);
+    }
+
+    #[test]
     fn gaps_go_on_top() {
         let mut f = Feed::default();
-        f.push(&note(None, "a"), 0.0, false);
+        f.push(&note(None, "a"), 0.0, Origin::Live);
         f.push_gap(1.0, 2.0, GapReason::Disconnected);
-        f.push(&note(None, "b"), 3.0, false);
+        f.push(&note(None, "b"), 3.0, Origin::Live);
         assert_eq!(ids(&f), ["b", "gap", "a"]);
     }
 }

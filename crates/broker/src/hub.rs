@@ -24,6 +24,14 @@ pub fn now() -> Timestamp {
     Timestamp::from_unix_micros(micros)
 }
 
+/// A random 16-hex-digit id.
+fn new_stream_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(now().unix_micros() as u128);
+    format!("{:016x}", h.finish())
+}
+
 /// A registered client's end of its queue.
 pub struct Registration {
     pub id: u64,
@@ -49,6 +57,9 @@ struct State {
 /// Shared by every connection of one broker.
 pub struct Hub {
     state: Mutex<State>,
+    /// Id of this broker's `seq` numbering (it starts over with every start while state is kept
+    /// in memory only).
+    stream: String,
     queue_len: usize,
     history_len: usize,
     max_connections: usize,
@@ -70,6 +81,7 @@ impl Hub {
                 catalog: Catalog::with_max_items(config.max_catalog_items),
                 history: VecDeque::new(),
             }),
+            stream: new_stream_id(),
             queue_len: config.client_queue.max(1) as usize,
             history_len: config.history,
             max_connections: config.max_connections,
@@ -105,7 +117,7 @@ impl Hub {
         st.clients.insert(id, Client { queue: tx.clone(), closer: closer.clone() });
         let client_count = st.clients.len();
         // The queue is new and empty, so the welcome always fits.
-        let _ = tx.try_send(encode_welcome(client_count, now()).into());
+        let _ = tx.try_send(encode_welcome(client_count, now(), Some(&self.stream)).into());
         Ok(Registration { id, frames: rx, closer, client_count })
     }
 

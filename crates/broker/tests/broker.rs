@@ -88,6 +88,11 @@ async fn welcome_counts_open_connections() {
     assert!(furniture_protocol::Timestamp::parse(w1["timestamp"].as_str().unwrap()).is_some());
     let (_b, w2) = broker.viewer().await;
     assert_eq!(w2["client_count"], 2);
+    // The id of the seq numbering: the same for every client of this broker, new for another.
+    assert_eq!(w1["stream"].as_str().map(str::len), Some(16));
+    assert_eq!(w1["stream"], w2["stream"]);
+    let other = Broker::start(|_| {}).await;
+    assert_ne!(other.viewer().await.1["stream"], w1["stream"]);
     drop(a);
     // The broker notices the dropped socket; poll until the count reflects it.
     let mut count = 0;

@@ -9,7 +9,10 @@
 //!
 //! A client asks `{"type": "sync", "since": 41}` (or without `since` for the catalog alone). Our
 //! broker answers that client only with
-//! `{"type": "sync", "seq": 57, "complete": true, "catalog": [entry...], "missed": [notification...]}`:
+//! Our broker's welcome also carries `"stream": "<id>"`, the id of its `seq` numbering; a new id
+//! means the numbering started over and a client's last `seq` no longer applies.
+//!
+//! The reply: `{"type": "sync", "seq": 57, "complete": true, "catalog": [entry...], "missed": [notification...]}`:
 //! `seq` is the last sequence number broadcast (0 before the first), `catalog` the current items
 //! as `{"furniture": {...}, "seq": n, "timestamp": "..."}` (the last change of each), `missed` the
 //! notifications with `since < seq` still in the broker's history, oldest first, and `complete`
@@ -251,8 +254,10 @@ pub fn encode_sync_reply<'a>(
     out
 }
 
-/// The welcome frame, to the new client only.
-pub fn encode_welcome(client_count: usize, now: Timestamp) -> String {
+/// The welcome frame, to the new client only. Our broker adds `stream`: the id of its `seq`
+/// numbering, which changes when the numbering starts over (a broker without persistent state
+/// restarted), so a client knows its last `seq` no longer applies.
+pub fn encode_welcome(client_count: usize, now: Timestamp, stream: Option<&str>) -> String {
     #[derive(Serialize)]
     struct Out<'a> {
         #[serde(rename = "type")]
@@ -260,8 +265,10 @@ pub fn encode_welcome(client_count: usize, now: Timestamp) -> String {
         message: &'a str,
         timestamp: String,
         client_count: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stream: Option<&'a str>,
     }
-    to_json(&Out { kind: "connection", message: WELCOME_TEXT, timestamp: now.to_string(), client_count })
+    to_json(&Out { kind: "connection", message: WELCOME_TEXT, timestamp: now.to_string(), client_count, stream })
 }
 
 /// The answer to a `ping`.
@@ -273,7 +280,7 @@ pub fn encode_pong(now: Timestamp) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerFrame {
     /// The `connection` welcome.
-    Welcome { message: String, client_count: Option<u64>, timestamp: Option<Timestamp> },
+    Welcome { message: String, client_count: Option<u64>, timestamp: Option<Timestamp>, stream: Option<String> },
     Notification(Notification),
     Pong { timestamp: Option<Timestamp> },
     Sync(SyncReply),
@@ -296,6 +303,7 @@ pub fn decode_server(text: &str) -> ServerFrame {
             message: obj.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
             client_count: obj.get("client_count").and_then(lenient_u64),
             timestamp: timestamp_of(&obj),
+            stream: obj.get("stream").and_then(Value::as_str).map(str::to_owned),
         },
         "furniture_notification" => match Notification::from_object(&obj) {
             Ok(n) => ServerFrame::Notification(n),
@@ -414,8 +422,10 @@ mod tests {
     #[test]
     fn welcome_and_pong_encode_as_the_python_broker_does() {
         let now = Timestamp::parse("2024-01-15T14:30:00.123456Z").unwrap();
-        let v: Value = serde_json::from_str(&encode_welcome(3, now)).unwrap();
+        let v: Value = serde_json::from_str(&encode_welcome(3, now, None)).unwrap();
         assert_eq!(v, json!({"type": "connection", "message": WELCOME_TEXT, "timestamp": "2024-01-15T14:30:00.123456Z", "client_count": 3}));
+        let v: Value = serde_json::from_str(&encode_welcome(1, now, Some("ab12"))).unwrap();
+        assert_eq!(v["stream"], "ab12");
         let v: Value = serde_json::from_str(&encode_pong(now)).unwrap();
         assert_eq!(v, json!({"type": "pong", "timestamp": "2024-01-15T14:30:00.123456Z"}));
     }
@@ -443,7 +453,7 @@ mod tests {
     fn server_frames_tolerate_strings_nulls_and_junk() {
         assert_eq!(
             decode_server(r#"{"type":"connection","client_count":"3","timestamp":null}"#),
-            ServerFrame::Welcome { message: String::new(), client_count: Some(3), timestamp: None }
+            ServerFrame::Welcome { message: String::new(), client_count: Some(3), timestamp: None, stream: None }
         );
         assert!(matches!(decode_server("{"), ServerFrame::Invalid(_)));
         assert!(matches!(decode_server("null"), ServerFrame::Invalid(_)));

@@ -64,6 +64,7 @@ fn welcome_pong_and_timestamps() {
             message: furniture_protocol::WELCOME_TEXT.to_owned(),
             client_count: Some(1),
             timestamp: Timestamp::parse("2026-11-28T00:12:03.905143Z"),
+            stream: None,
         }
     );
     let ping = cases.iter().find(|c| c.input.as_deref() == Some(r#"{"type": "ping"}"#)).unwrap();

@@ -1,0 +1,106 @@
+//! End to end in real headless Chromium through ChromeDriver: the release dashboard served by the
+//! real broker, changes sent by the real notifier, and the page's own reconnection.
+//!
+//! Needs `dist/` (trunk build --release) and chromedriver; the project's test command provides
+//! both and sets FURNITURE_REQUIRE_ALL=1, which turns a missing piece into a failure. Run by hand
+//! without them, the tests say SKIPPED and why.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use std::time::Duration;
+
+use furniture_notify::{Action, Furniture, ProducerMessage};
+use support::{Browser, Dashboard, TestBroker};
+
+fn mesa(nombre: &str, material: &str, altura: i64) -> Furniture {
+    Furniture::new("e2e-mesa-1", nombre, "Mesa de pruebas", altura, 120, material, "juan")
+}
+
+/// Created, updated and deleted show in the feed, the catalog and the toasts; a restarted broker
+/// is reconnected to without help and the next change shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_show_up_and_the_page_survives_a_broker_restart() {
+    let Some(browser) = Browser::start().await else { return };
+    let mut broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.wait_state("live").await;
+    page.wait_until("the client count", "return document.querySelector('[data-testid=client-count]').textContent.trim().startsWith('1 ')").await;
+
+    let hostile = "Mesa <img src=x onerror=\"window.__pwned=1\"> de <b>Roble</b>";
+    broker.send(Action::Created, mesa(hostile, "roble", 75)).await;
+    page.wait_feed("created", "e2e-mesa-1").await;
+    let card = page.wait_card("e2e-mesa-1", |c| c.name == hostile).await;
+    assert!(!card.deleted);
+    assert_eq!(card.material, "roble");
+    page.wait_toast("created").await;
+    assert!(page.eval_bool("return document.querySelectorAll('.card img, .card b, .feed img, .toasts img').length === 0").await, "names are text, not HTML");
+    assert!(page.eval_bool("return window.__pwned === undefined").await);
+
+    broker.send(Action::Updated, mesa("Mesa de Roble XL", "pino", 80)).await;
+    page.wait_feed("updated", "e2e-mesa-1").await;
+    let card = page.wait_card("e2e-mesa-1", |c| c.name == "Mesa de Roble XL").await;
+    assert_eq!((card.material.as_str(), card.size.as_str()), ("pino", "120 × 80 cm"));
+    page.wait_toast("updated").await;
+    assert_eq!(page.count("[data-testid=catalog-item]").await, 1, "the update replaced the card");
+
+    broker.send(Action::Deleted, mesa("Mesa de Roble XL", "pino", 80)).await;
+    page.wait_feed("deleted", "e2e-mesa-1").await;
+    page.wait_card("e2e-mesa-1", |c| c.deleted).await;
+    page.wait_toast("deleted").await;
+    page.wait_until("the deleted card to go", "return !document.querySelector('[data-testid=catalog-item][data-furniture-id=\"e2e-mesa-1\"]')").await;
+    assert_eq!(page.count("[data-testid=feed-item]").await, 3);
+    page.screenshot("desk").await;
+
+    broker.restart().await;
+    page.wait_state("live").await;
+    broker.send(Action::Created, Furniture::new("e2e-silla-2", "Silla Windsor", "", 95, 45, "haya", "ana")).await;
+    page.wait_feed("created", "e2e-silla-2").await;
+    page.wait_card("e2e-silla-2", |c| c.name == "Silla Windsor").await;
+    // The restarted broker starts with an empty history, so nothing is replayed twice.
+    assert_eq!(page.count("[data-testid=feed-item]").await, 4);
+    page.close().await;
+}
+
+/// A page opened late gets the catalog and recent history from our broker's `sync` extension.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_page_gets_the_catalog_from_the_broker() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    for i in 0..5 {
+        let f = Furniture::new(&format!("late-{i}"), &format!("Cómoda {i}"), "", 90, 100, "nogal", "ana");
+        broker.send(Action::Created, f.clone()).await;
+        if i == 4 {
+            broker.send(Action::Deleted, f).await;
+        }
+    }
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.wait_state("live").await;
+    page.wait_until("four cards", "return document.querySelectorAll('[data-testid=catalog-item]:not([data-deleted])').length === 4").await;
+    page.wait_until("six history items", "return document.querySelectorAll('[data-testid=feed-item]').length === 6").await;
+    assert_eq!(page.count("[data-testid=toast]").await, 0, "history raises no toasts");
+    assert!(page.text("[data-testid=catalog-source]").await.contains("Sincronizado"));
+    page.close().await;
+}
+
+/// Against a broker without our extension (one written with Python's `websockets`, as
+/// PROTOCOL.md describes the original), the page shows every change and says the catalog is built
+/// from live events only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_works_against_a_python_broker() {
+    let Some(browser) = Browser::start().await else { return };
+    let Some(python) = support::PythonBroker::start() else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &format!("{}?ws={}", broker.page_url(), python.url)).await;
+    page.wait_state("live").await;
+    let notifier = furniture_notify::Notifier::new(python.url.clone());
+    let f = Furniture::new("py-1", "Vitrina", "Luz interior", 190, 90, "vidrio", "elena");
+    notifier.send(&ProducerMessage { action: Action::Created, furniture: f }).await.unwrap();
+    page.wait_feed("created", "py-1").await;
+    page.wait_card("py-1", |c| c.name == "Vitrina").await;
+    page.wait_toast("created").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(page.text("[data-testid=catalog-source]").await.contains("eventos en vivo"));
+    page.close().await;
+}

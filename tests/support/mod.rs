@@ -1,0 +1,301 @@
+//! The end-to-end harness: ChromeDriver, a broker serving the release dashboard, and a page
+//! object that reads the dashboard through its `data-testid` marks.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder};
+use furniture_broker::{run, Config};
+use furniture_notify::{Action, Furniture, Notifier, ProducerMessage};
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How long any one expectation may take to come true.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn skip(why: &str) {
+    if std::env::var("FURNITURE_REQUIRE_ALL").as_deref() == Ok("1") {
+        panic!("{why}");
+    }
+    eprintln!("SKIPPED: {why}");
+}
+
+/// A ChromeDriver process for one test.
+pub struct Browser {
+    driver: Child,
+    pub url: String,
+}
+
+impl Browser {
+    /// Starts ChromeDriver, or says why it cannot (returning `None`).
+    pub async fn start() -> Option<Browser> {
+        if !root().join("dist/index.html").exists() {
+            skip("dist/index.html is missing: build the dashboard with `trunk build --release` first");
+            return None;
+        }
+        let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
+        let port = free_port();
+        let driver = match Command::new(&driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) => {
+                skip(&format!("cannot start {driver_path}: {e} (install chromium and chromium-driver)"));
+                return None;
+            }
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(started.elapsed() < PATIENCE, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Some(Browser { driver, url })
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Our broker, in process, serving `dist/`, restartable on the same port.
+pub struct TestBroker {
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestBroker {
+    pub async fn start(addr: Option<SocketAddr>) -> TestBroker {
+        let listener = tokio::net::TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap())).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = Config::on(addr);
+        config.dashboard_dir = root().join("dist");
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(listener, config, shutdown.clone()));
+        TestBroker { addr, shutdown, task: Some(task) }
+    }
+
+    pub fn page_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// Sends one change with the real notifier, as the catalog's back end does.
+    pub async fn send(&self, action: Action, furniture: Furniture) {
+        Notifier::new(self.ws_url()).send(&ProducerMessage { action, furniture }).await.expect("the broker takes the change");
+    }
+
+    /// Stops the broker (clients get 1001) and starts a fresh one on the same port.
+    pub async fn restart(&mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(PATIENCE, task).await.expect("broker stops").unwrap().unwrap();
+        }
+        *self = TestBroker::start(Some(self.addr)).await;
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A broker written with Python's `websockets` (tests/interop/peers.py).
+pub struct PythonBroker {
+    child: Child,
+    pub url: String,
+}
+
+impl PythonBroker {
+    pub fn start() -> Option<PythonBroker> {
+        use std::io::{BufRead, BufReader};
+        let mut child = match Command::new("python3")
+            .arg(root().join("tests/interop/peers.py"))
+            .arg("broker")
+            .stdout(Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                skip(&format!("python3 cannot run: {e}"));
+                return None;
+            }
+        };
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).ok();
+        match line.trim().strip_prefix("listening ") {
+            Some(port) => Some(PythonBroker { url: format!("ws://127.0.0.1:{port}/"), child }),
+            None => {
+                let _ = child.kill();
+                skip("the Python broker did not start (pip install websockets)");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for PythonBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a catalog card shows.
+#[derive(Debug, Clone)]
+pub struct CardView {
+    pub name: String,
+    pub material: String,
+    pub size: String,
+    pub deleted: bool,
+}
+
+/// The dashboard page, read through its `data-testid` marks.
+pub struct Dashboard {
+    client: Client,
+}
+
+impl Dashboard {
+    pub async fn open(browser: &Browser, url: &str) -> Dashboard {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1440,900", "--hide-scrollbars"
+            ]}),
+        );
+        let client = ClientBuilder::rustls()
+            .expect("TLS roots")
+            .capabilities(caps)
+            .connect(&browser.url)
+            .await
+            .expect("a ChromeDriver session");
+        client.goto(url).await.expect("the page loads");
+        Dashboard { client }
+    }
+
+    pub async fn eval(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap_or(Value::Null)
+    }
+
+    pub async fn eval_bool(&self, script: &str) -> bool {
+        self.eval(script).await.as_bool().unwrap_or(false)
+    }
+
+    /// Waits until `script` returns true; fails naming `what`.
+    pub async fn wait_until(&self, what: &str, script: &str) {
+        let started = Instant::now();
+        while !self.eval_bool(script).await {
+            if started.elapsed() > PATIENCE {
+                let state = self.eval("return document.body.innerText.slice(0, 2000)").await;
+                panic!("waited {PATIENCE:?} for {what}; the page shows:\n{}", state.as_str().unwrap_or_default());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn wait_state(&self, state: &str) {
+        self.wait_until(
+            &format!("connection state {state}"),
+            &format!("return document.querySelector('[data-testid=connection-status]')?.dataset.state === '{state}'"),
+        )
+        .await;
+    }
+
+    pub async fn wait_feed(&self, action: &str, id: &str) {
+        self.wait_until(
+            &format!("a {action} feed item for {id}"),
+            &format!("return !!document.querySelector('[data-testid=feed] [data-testid=feed-item][data-action=\"{action}\"][data-furniture-id=\"{id}\"]')"),
+        )
+        .await;
+    }
+
+    pub async fn wait_toast(&self, action: &str) {
+        self.wait_until(
+            &format!("a {action} toast"),
+            &format!("return !!document.querySelector('[data-testid=toast][data-action=\"{action}\"]')"),
+        )
+        .await;
+    }
+
+    pub async fn card(&self, id: &str) -> Option<CardView> {
+        let v = self
+            .eval(&format!(
+                "const c = document.querySelector('[data-testid=catalog] [data-testid=catalog-item][data-furniture-id=\"{id}\"]');
+                 if (!c) return null;
+                 return {{name: c.querySelector('.card-name').textContent, material: c.querySelector('.material').textContent,
+                          size: c.querySelector('.size').textContent, deleted: c.dataset.deleted === 'true'}};"
+            ))
+            .await;
+        if v.is_null() {
+            return None;
+        }
+        Some(CardView {
+            name: v["name"].as_str().unwrap_or_default().to_owned(),
+            material: v["material"].as_str().unwrap_or_default().to_owned(),
+            size: v["size"].as_str().unwrap_or_default().to_owned(),
+            deleted: v["deleted"].as_bool().unwrap_or(false),
+        })
+    }
+
+    /// Waits until the card exists and `ok` holds for it.
+    pub async fn wait_card(&self, id: &str, ok: impl Fn(&CardView) -> bool) -> CardView {
+        let started = Instant::now();
+        loop {
+            if let Some(card) = self.card(id).await.filter(|c| ok(c)) {
+                return card;
+            }
+            if started.elapsed() > PATIENCE {
+                panic!("waited {PATIENCE:?} for card {id}; it is {:?}", self.card(id).await);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn count(&self, selector: &str) -> u64 {
+        self.eval(&format!("return document.querySelectorAll('{selector}').length")).await.as_u64().unwrap_or(0)
+    }
+
+    pub async fn text(&self, selector: &str) -> String {
+        self.eval(&format!("return document.querySelector('{selector}')?.textContent ?? ''")).await.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Saves a screenshot under target/e2e-screenshots/.
+    pub async fn screenshot(&self, name: &str) {
+        if let Ok(png) = self.client.screenshot().await {
+            let dir = root().join("target/e2e-screenshots");
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
