@@ -57,7 +57,8 @@ pub struct Live {
 }
 
 impl Live {
-    fn new(url: String) -> Live {
+    /// The state of a page that connects to `url`, before anything arrived.
+    pub fn new(url: String) -> Live {
         let now = now_ms();
         Live {
             conn: RwSignal::new(ConnState::Connecting),

@@ -1,0 +1,78 @@
+//! Component tests in the browser (wasm-bindgen-test): what the panels put in the DOM when their
+//! state changes.
+
+#![cfg(target_arch = "wasm32")]
+
+use furniture_dashboard::app::Live;
+use furniture_dashboard::components::{feed::FeedPanel, toasts::ToastStack};
+use furniture_protocol::{Action, Furniture, Notification};
+use leptos::prelude::*;
+use leptos::task::tick;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn host() -> web_sys::HtmlElement {
+    let doc = web_sys::window().unwrap().document().unwrap();
+    let el = doc.create_element("div").unwrap();
+    doc.body().unwrap().append_child(&el).unwrap();
+    el.unchecked_into()
+}
+
+fn note(action: Action, id: &str, nombre: &str, seq: u64) -> Notification {
+    Notification {
+        action,
+        furniture: Furniture::new(id, nombre, "", 75, 120, "roble", "ana"),
+        message: format!("mensaje de {nombre}"),
+        timestamp: None,
+        seq: Some(seq),
+    }
+}
+
+/// A toast shows its action and the name as text, and its close button removes it.
+#[wasm_bindgen_test]
+async fn toasts_show_names_as_text_and_dismiss() {
+    let host = host();
+    let live = Live::new("ws://127.0.0.1:9/".into());
+    let _mounted = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(live);
+        view! { <ToastStack/> }
+    });
+    live.toasts.update(|t| t.push(&note(Action::Created, "a", "<b>Mesa</b>", 1), 0.0));
+    tick().await;
+    let toasts = host.query_selector_all("[data-testid=toast]").unwrap();
+    assert_eq!(toasts.length(), 1);
+    let toast: web_sys::Element = toasts.get(0).unwrap().unchecked_into();
+    assert_eq!(toast.get_attribute("data-action").as_deref(), Some("created"));
+    assert!(toast.text_content().unwrap().contains("<b>Mesa</b>"));
+    assert!(host.query_selector("b").unwrap().is_none(), "no element made from the name");
+    let close: web_sys::HtmlElement = host.query_selector(".toast-close").unwrap().unwrap().unchecked_into();
+    close.click();
+    tick().await;
+    assert_eq!(host.query_selector_all("[data-testid=toast]").unwrap().length(), 0);
+}
+
+/// The feed lists notifications newest first with their action and id, and replays of a `seq`
+/// already shown add nothing.
+#[wasm_bindgen_test]
+async fn the_feed_lists_newest_first_without_duplicates() {
+    let host = host();
+    let live = Live::new("ws://127.0.0.1:9/".into());
+    let _mounted = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(live);
+        view! { <FeedPanel/> }
+    });
+    use furniture_dashboard::state::feed::Origin;
+    live.feed.update(|f| {
+        f.push(&note(Action::Created, "a", "A", 1), 0.0, Origin::Live);
+        f.push(&note(Action::Updated, "a", "A2", 2), 0.0, Origin::Live);
+        f.push(&note(Action::Updated, "a", "A2", 2), 0.0, Origin::Recovered);
+    });
+    tick().await;
+    let items = host.query_selector_all("[data-testid=feed-item]").unwrap();
+    assert_eq!(items.length(), 2);
+    let first: web_sys::Element = items.get(0).unwrap().unchecked_into();
+    assert_eq!(first.get_attribute("data-action").as_deref(), Some("updated"));
+    assert_eq!(first.get_attribute("data-furniture-id").as_deref(), Some("a"));
+}
