@@ -7,6 +7,11 @@ use crate::components::action_label;
 use crate::state::catalog_view::Card;
 use crate::state::format::{ago, or_dash, size};
 
+/// A change this recent (ms) is animated in.
+const FRESH_MS: f64 = 3_000.0;
+/// A change this recent (ms) keeps its action badge.
+const BADGE_MS: f64 = 60_000.0;
+
 /// The catalog grid.
 #[component]
 pub fn CatalogPanel() -> impl IntoView {
@@ -39,15 +44,20 @@ fn CatalogCard(
     let deleted = card.deleted_ms.is_some();
     let changed_ms = card.changed_ms;
     let when = move || if changed_ms > 0.0 { ago(changed_ms, live.now.get()) } else { String::new() };
+    // Only a change seen a moment ago draws the eye; a resynced catalog appears quietly.
+    let fresh = live.now.get_untracked() - changed_ms < FRESH_MS;
     let class = format!(
-        "card action-{}{}",
+        "card action-{}{}{}",
         card.last_action.as_str(),
-        if deleted { " deleted" } else { "" }
+        if deleted { " deleted" } else { "" },
+        if fresh { " fresh" } else { "" }
     );
     let badge = deleted.then(|| view! { <span class="badge deleted-badge">"Eliminado"</span> });
-    let recent = (!deleted && changed_ms > 0.0).then(|| {
-        view! { <span class="badge">{action_label(card.last_action)}</span> }
-    });
+    let action = card.last_action;
+    let recent = move || {
+        (!deleted && live.now.get() - changed_ms < BADGE_MS)
+            .then(|| view! { <span class="badge">{action_label(action)}</span> })
+    };
     view! {
         <li class=class data-testid="catalog-item" data-furniture-id=card.id.clone()
             data-deleted=deleted.then_some("true")>

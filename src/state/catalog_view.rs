@@ -18,7 +18,8 @@ pub struct Card {
     pub version: u64,
     /// The last action applied to it.
     pub last_action: Action,
-    /// When this page last saw it change (ms since the epoch).
+    /// When it last changed (ms since the epoch): when this page saw it, or the broker's time for
+    /// items that came with a resync.
     pub changed_ms: f64,
     /// The broker's time of its last change, when known.
     pub timestamp: Option<Timestamp>,
@@ -113,19 +114,21 @@ impl CatalogView {
                 );
             }
         }
-        let ids: Vec<(String, bool)> = self
+        let ids: Vec<(String, bool, Option<Timestamp>)> = self
             .catalog
             .iter()
-            .map(|(id, e)| (id.clone(), old.get(id).is_some_and(|o| o.furniture == e.furniture)))
+            .map(|(id, e)| (id.clone(), old.get(id).is_some_and(|o| o.furniture == e.furniture), e.timestamp))
             .collect();
-        for (id, unchanged) in ids {
+        for (id, unchanged, timestamp) in ids {
             if unchanged && self.meta.contains_key(&id) {
                 continue;
             }
             self.ghosts.remove(&id);
             let version = self.bump();
             let last_action = if old.contains_key(&id) { Action::Updated } else { Action::Created };
-            self.meta.insert(id, Meta { version, last_action, changed_ms: now_ms });
+            // The broker's time of the change, not "now": the change may be old.
+            let changed_ms = timestamp.map_or(now_ms, Timestamp::unix_millis);
+            self.meta.insert(id, Meta { version, last_action, changed_ms });
         }
     }
 
@@ -229,12 +232,13 @@ mod tests {
         v.apply(&note(Action::Created, "a", "A"), 0.0);
         v.apply(&note(Action::Created, "b", "B"), 0.0);
         let a_version = v.cards()[0].version;
-        let entry = |id: &str, n: &str| CatalogEntry { furniture: Furniture::new(id, n, "", 1, 1, "m", "u"), seq: None, timestamp: None };
-        v.replace(vec![entry("a", "A"), entry("c", "C")], 5.0);
+        let entry = |id: &str, n: &str| CatalogEntry { furniture: Furniture::new(id, n, "", 1, 1, "m", "u"), seq: None, timestamp: Timestamp::parse("1970-01-01T00:00:01Z") };
+        v.replace(vec![entry("a", "A"), entry("c", "C")], 5000.0);
         let cards = v.cards();
         let ids: Vec<_> = cards.iter().map(|c| (c.id.as_str(), c.deleted_ms.is_some())).collect();
         assert_eq!(ids, [("a", false), ("b", true), ("c", false)]);
         assert_eq!(cards[0].version, a_version);
+        assert_eq!(cards[2].changed_ms, 1000.0, "the broker's time of the change");
         assert_eq!(v.len(), 2);
     }
 

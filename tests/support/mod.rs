@@ -177,17 +177,31 @@ pub struct CardView {
 /// The dashboard page, read through its `data-testid` marks.
 pub struct Dashboard {
     client: Client,
+    /// Chromium's profile folder, unique to this page: it also names the browser's processes,
+    /// so a failed test can still end them.
+    profile: PathBuf,
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill").arg("-f").arg(&self.profile).status();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
 }
 
 impl Dashboard {
     pub async fn open(browser: &Browser, url: &str) -> Dashboard {
+        static PAGES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = PAGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let profile = std::env::temp_dir().join(format!("furniture-e2e-{}-{n}", std::process::id()));
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
             json!({"args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1440,900", "--hide-scrollbars"
+                "--no-first-run", "--window-size=1440,900", "--hide-scrollbars",
+                format!("--user-data-dir={}", profile.display())
             ]}),
         );
         let client = ClientBuilder::rustls()
@@ -196,8 +210,9 @@ impl Dashboard {
             .connect(&browser.url)
             .await
             .expect("a ChromeDriver session");
-        client.goto(url).await.expect("the page loads");
-        Dashboard { client }
+        let page = Dashboard { client, profile };
+        page.client.goto(url).await.expect("the page loads");
+        page
     }
 
     pub async fn eval(&self, script: &str) -> Value {
@@ -296,6 +311,6 @@ impl Dashboard {
     }
 
     pub async fn close(self) {
-        let _ = self.client.close().await;
+        let _ = self.client.clone().close().await;
     }
 }

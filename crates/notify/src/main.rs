@@ -8,7 +8,7 @@ use serde_json::Value;
 
 /// Sends furniture catalog changes to the notification broker, like the catalog's back end does.
 #[derive(Parser)]
-#[command(name = "furniture-notify", version, after_help = "Exit status: 0 when sent, 1 when the broker could not be reached or refused the change, 2 for usage errors.")]
+#[command(name = "furniture-notify", version, after_help = "Exit status: 0 when sent, 1 when the change could not be delivered to the broker, 2 for usage errors.")]
 struct Cli {
     /// Broker address; path and query (a publish token, say) are passed through untouched.
     #[arg(long, env = "WEBSOCKET_URL", default_value = DEFAULT_URL, global = true)]
