@@ -99,11 +99,6 @@ impl Hub {
         self.lock().clients.len()
     }
 
-    /// True when one more connection would exceed the cap.
-    pub fn is_full(&self) -> bool {
-        self.lock().clients.len() >= self.max_connections
-    }
-
     /// Adds a client and queues its welcome, counting it, before anything else it will receive.
     pub fn register(&self, shutdown: &CancellationToken) -> Result<Registration, Refused> {
         let mut st = self.lock();
