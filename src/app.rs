@@ -7,17 +7,21 @@ use std::time::Duration;
 use furniture_protocol::{decode_server, ServerFrame, SyncRequest};
 use leptos::prelude::*;
 
-use crate::browser::now_ms;
+use crate::browser::{now_ms, page_visible, tz_offset_minutes};
 use crate::components::{catalog::CatalogPanel, feed::FeedPanel, status::StatusBar, toasts::ToastStack};
 use crate::state::catalog_view::CatalogView;
 use crate::state::connection::ConnState;
 use crate::state::feed::{Feed, GapReason, Origin};
-use crate::state::toasts::Toasts;
+use crate::state::health::Health;
+use crate::state::toasts::{Announcer, ToastPolicy, Toasts};
 use crate::ws::{connect_forever, ConnectionOptions, WsEvent};
 
 /// How long after a reconnect a broker has to answer `sync` before the dashboard decides it is
 /// a broker without the extension and marks a gap in the feed.
 const SYNC_GRACE_MS: f64 = 3_000.0;
+
+/// How often a wall screen's layout drifts to a new offset (1 to 4 px), in seconds.
+const DRIFT_EVERY_SECS: u64 = 300;
 
 /// Where the catalog on screen comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,10 +39,32 @@ pub struct Diagnostics {
     pub unknown: u64,
 }
 
+/// The screen wake lock of a wall screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WakeLock {
+    /// Not asked for (desk mode) or not yet answered.
+    Idle,
+    /// The screen stays on.
+    Held,
+    /// The browser has no wake lock.
+    Unsupported,
+    /// Asked for and refused (the reason, as the browser gave it).
+    Refused(String),
+}
+
 /// Everything on screen, one signal per panel so a change touches only its panel.
 #[derive(Clone, Copy)]
 pub struct Live {
+    /// Wall-screen mode (`?kiosk`).
+    pub kiosk: bool,
     pub conn: RwSignal<ConnState>,
+    pub health: RwSignal<Health>,
+    pub wake_lock: RwSignal<WakeLock>,
+    /// Wall screens shift the whole layout by a few pixels every few minutes against burn-in.
+    pub drift_px: RwSignal<(i32, i32)>,
+    /// The latest summary for screen readers (at most one every 10 s).
+    pub announcement: RwSignal<String>,
+    announcer: StoredValue<Announcer>,
     pub url: StoredValue<String>,
     pub clients: RwSignal<Option<u64>>,
     pub feed: RwSignal<Feed>,
@@ -58,15 +84,21 @@ pub struct Live {
 
 impl Live {
     /// The state of a page that connects to `url`, before anything arrived.
-    pub fn new(url: String) -> Live {
+    pub fn new(url: String, kiosk: bool) -> Live {
         let now = now_ms();
         Live {
+            kiosk,
             conn: RwSignal::new(ConnState::Connecting),
+            health: RwSignal::new(Health::default()),
+            wake_lock: RwSignal::new(WakeLock::Idle),
+            drift_px: RwSignal::new((0, 0)),
+            announcement: RwSignal::new(String::new()),
+            announcer: StoredValue::new(Announcer::default()),
             url: StoredValue::new(url),
             clients: RwSignal::new(None),
             feed: RwSignal::new(Feed::default()),
             catalog: RwSignal::new(CatalogView::default()),
-            toasts: RwSignal::new(Toasts::default()),
+            toasts: RwSignal::new(Toasts::new(if kiosk { ToastPolicy::wall() } else { ToastPolicy::desk() })),
             source: RwSignal::new(CatalogSource::LiveSince(now)),
             diagnostics: RwSignal::new(Diagnostics::default()),
             now: RwSignal::new(now),
@@ -80,11 +112,20 @@ impl Live {
     fn on_event(&self, event: WsEvent) -> Option<String> {
         match event {
             WsEvent::State(state) => {
-                if state != ConnState::Live && self.conn.get_untracked() == ConnState::Live {
+                let was_live = self.conn.get_untracked() == ConnState::Live;
+                if state != ConnState::Live && was_live {
                     self.down_since.set(Some(now_ms()));
                     self.clients.set(None);
+                    self.health.update(Health::disconnected);
+                }
+                if state == ConnState::Live && !was_live {
+                    self.health.update(|h| h.connected(now_ms(), tz_offset_minutes()));
                 }
                 self.conn.set(state);
+                None
+            }
+            WsEvent::PingSent => {
+                self.health.update(|h| h.ping_sent(now_ms()));
                 None
             }
             WsEvent::Frame(text) => self.on_frame(&text),
@@ -93,7 +134,19 @@ impl Live {
 
     fn on_frame(&self, text: &str) -> Option<String> {
         let now = now_ms();
-        match decode_server(text) {
+        let frame = decode_server(text);
+        let server_ms = match &frame {
+            ServerFrame::Welcome { timestamp, .. } => timestamp.map(|t| t.unix_millis()),
+            ServerFrame::Notification(n) => n.timestamp.map(|t| t.unix_millis()),
+            _ => None,
+        };
+        if let ServerFrame::Pong { timestamp } = &frame {
+            self.health.update(|h| h.pong(now, timestamp.map(|t| t.unix_millis())));
+        } else {
+            self.health.update(|h| h.message(now, server_ms));
+        }
+        let server_now = self.health.with_untracked(|h| h.server_now(now));
+        match frame {
             ServerFrame::Welcome { client_count, stream, .. } => {
                 self.clients.set(client_count);
                 if stream.is_some() && stream != self.stream.get_untracked() {
@@ -114,10 +167,13 @@ impl Live {
             ServerFrame::Notification(n) => {
                 let fresh = self.feed.try_update(|f| f.push(&n, now, Origin::Live)).unwrap_or(false);
                 if fresh {
+                    let changed = n.timestamp.map_or(server_now, |t| t.unix_millis());
                     self.catalog.update(|c| {
-                        c.apply(&n, now);
+                        c.apply(&n, changed);
                     });
-                    self.toasts.update(|t| t.push(&n, now));
+                    let visible = page_visible();
+                    self.toasts.update(|t| t.push(&n, now, visible));
+                    self.announcer.update_value(|a| a.note(n.action));
                     if let (CatalogSource::Synced { .. }, Some(seq)) = (self.source.get_untracked(), n.seq) {
                         self.source.set(CatalogSource::Synced { seq });
                     }
@@ -132,7 +188,7 @@ impl Live {
                         f.push(n, now, origin);
                     }
                 });
-                self.catalog.update(|c| c.replace(reply.catalog, now));
+                self.catalog.update(|c| c.replace(reply.catalog, server_now));
                 self.source.set(CatalogSource::Synced { seq: reply.seq });
                 if let Some((from, to, _)) = self.pending_gap.get_untracked() {
                     self.pending_gap.set(None);
@@ -162,15 +218,25 @@ impl Live {
     fn tick(&self) {
         let now = now_ms();
         self.now.set(now);
-        if self.toasts.with_untracked(|t| t.iter().any(|x| x.expires_ms <= now)) {
+        if self.toasts.with_untracked(|t| t.has_expired(now)) {
             self.toasts.update(|t| {
                 t.expire(now);
             });
         }
-        if self.catalog.with_untracked(|c| c.has_expired(now)) {
+        let server_now = self.health.with_untracked(|h| h.server_now(now));
+        if self.catalog.with_untracked(|c| c.has_expired(server_now)) {
             self.catalog.update(|c| {
-                c.prune(now);
+                c.prune(server_now);
             });
+        }
+        if let Some(text) = self.announcer.try_update_value(|a| a.due(now)).flatten() {
+            self.announcement.set(text);
+        }
+        if self.kiosk && (now / 1000.0) as u64 % DRIFT_EVERY_SECS == 0 {
+            let px = |r: f64| 1 + (r * 4.0) as i32 % 4;
+            let sign = |r: f64| if r < 0.5 { -1 } else { 1 };
+            let (a, b, c, d) = (js_sys::Math::random(), js_sys::Math::random(), js_sys::Math::random(), js_sys::Math::random());
+            self.drift_px.set((sign(a) * px(b), sign(c) * px(d)));
         }
         if let Some((from, to, welcomed)) = self.pending_gap.get_untracked() {
             if now - welcomed > SYNC_GRACE_MS {
@@ -181,30 +247,85 @@ impl Live {
             }
         }
     }
+
+    /// The server's clock now, by the best offset estimate (for "n min ago").
+    pub fn server_now(&self) -> f64 {
+        let now = self.now.get();
+        self.health.with(|h| h.server_now(now))
+    }
+
+    /// The page became visible: a digest of what happened meanwhile, and on a wall screen the
+    /// wake lock again (browsers release it whenever a page is hidden).
+    fn page_shown(&self) {
+        self.toasts.update(|t| t.page_shown(now_ms()));
+        if self.kiosk {
+            self.take_wake_lock();
+        }
+    }
+
+    fn take_wake_lock(&self) {
+        let status = self.wake_lock;
+        leptos::task::spawn_local(async move {
+            status.set(match crate::browser::request_wake_lock().await {
+                Ok(true) => WakeLock::Held,
+                Ok(false) => WakeLock::Unsupported,
+                Err(e) => WakeLock::Refused(e),
+            });
+        });
+    }
 }
 
 /// The whole dashboard.
 #[component]
 pub fn App() -> impl IntoView {
-    let live = Live::new(crate::browser::broker_url());
+    let kiosk = crate::browser::query_param("kiosk").is_some();
+    let live = Live::new(crate::browser::broker_url(), kiosk);
     provide_context(live);
+    let (probe, probes) = futures_channel::mpsc::unbounded::<()>();
     let handler_live = live;
     connect_forever(
         live.url.get_value(),
         ConnectionOptions::default(),
         Rc::new(move |event| handler_live.on_event(event)),
+        probes,
     );
+    if let Some(window) = web_sys::window() {
+        let p = probe.clone();
+        crate::browser::listen(&window, "online", move || {
+            let _ = p.unbounded_send(());
+        });
+        let p = probe.clone();
+        crate::browser::listen(&window, "pageshow", move || {
+            let _ = p.unbounded_send(());
+        });
+        if let Some(document) = window.document() {
+            crate::browser::listen(&document, "visibilitychange", move || {
+                if page_visible() {
+                    let _ = probe.unbounded_send(());
+                    live.page_shown();
+                }
+            });
+        }
+    }
+    if kiosk {
+        live.take_wake_lock();
+    }
     if let Ok(handle) = set_interval_with_handle(move || live.tick(), Duration::from_secs(1)) {
         on_cleanup(move || handle.clear());
     }
     view! {
-        <div class="app">
+        <div class="app" class:kiosk=kiosk
+            style:transform=move || {
+                let (x, y) = live.drift_px.get();
+                (x != 0 || y != 0).then(|| format!("translate({x}px, {y}px)"))
+            }>
             <StatusBar/>
             <main class="panels">
                 <CatalogPanel/>
                 <FeedPanel/>
             </main>
             <ToastStack/>
+            <div class="sr-only" aria-live="polite" data-testid="announcer">{move || live.announcement.get()}</div>
         </div>
     }
 }

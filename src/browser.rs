@@ -47,3 +47,46 @@ pub fn broker_url() -> String {
         served_by_broker,
     )
 }
+
+/// True unless the page is hidden (another tab, minimised, screen off).
+pub fn page_visible() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .map(|d| d.visibility_state() != web_sys::VisibilityState::Hidden)
+        .unwrap_or(true)
+}
+
+/// Calls `f` whenever `event` fires on `target`, for the life of the page.
+pub fn listen(target: &web_sys::EventTarget, event: &str, f: impl FnMut() + 'static) {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    let mut f = f;
+    let cb = Closure::<dyn FnMut()>::new(move || f());
+    if target.add_event_listener_with_callback(event, cb.as_ref().unchecked_ref()).is_ok() {
+        // The listener lives as long as the page: hand its closure to the JS side for good.
+        cb.forget();
+    }
+}
+
+/// Asks for a screen wake lock (the screen stays on). `Ok(false)` when the browser has none.
+pub async fn request_wake_lock() -> Result<bool, String> {
+    use wasm_bindgen::JsCast;
+    let Some(navigator) = web_sys::window().map(|w| w.navigator()) else { return Ok(false) };
+    let wake_lock = js_sys::Reflect::get(&navigator, &"wakeLock".into()).map_err(|_| "no navigator".to_owned())?;
+    if wake_lock.is_undefined() {
+        return Ok(false);
+    }
+    let request: js_sys::Function = js_sys::Reflect::get(&wake_lock, &"request".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or("wakeLock.request is missing")?;
+    let promise: js_sys::Promise = request
+        .call1(&wake_lock, &"screen".into())
+        .map_err(|e| format!("{e:?}"))?
+        .dyn_into()
+        .map_err(|_| "wakeLock.request gave no promise".to_owned())?;
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map(|_| true)
+        .map_err(|e| e.as_string().or_else(|| js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string())).unwrap_or_else(|| "refused".to_owned()))
+}

@@ -3,11 +3,12 @@
 
 use std::rc::Rc;
 
-use futures_util::{select, SinkExt, StreamExt};
+use futures_channel::mpsc::UnboundedReceiver;
+use futures_util::{select, FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use gloo_timers::future::{IntervalStream, TimeoutFuture};
 
-use crate::browser::{now_ms, online};
+use crate::browser::{now_ms, online, page_visible};
 use crate::state::connection::{Backoff, ConnState};
 
 /// What the loop reports.
@@ -16,6 +17,8 @@ pub enum WsEvent {
     State(ConnState),
     /// A text frame arrived.
     Frame(String),
+    /// An application ping went out.
+    PingSent,
 }
 
 /// Settings of the connection loop.
@@ -40,14 +43,17 @@ impl Default for ConnectionOptions {
 /// The handler gets every event and may answer a frame with one frame to send back.
 pub type Handler = Rc<dyn Fn(WsEvent) -> Option<String>>;
 
-/// Starts the loop; it runs for the life of the page.
-pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler) {
+/// Starts the loop; it runs for the life of the page. Each `()` on `probes` (the page became
+/// visible, the network came back, the machine woke up) checks the connection at once: a live one
+/// gets a ping, a waiting reconnect happens now.
+pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler, probes: UnboundedReceiver<()>) {
+    let mut probes = probes.fuse();
     leptos::task::spawn_local(async move {
         let mut backoff = options.backoff.clone();
         handler(WsEvent::State(ConnState::Connecting));
         loop {
             let lasted = match WebSocket::open(&url) {
-                Ok(ws) => session(ws, &options, &handler).await,
+                Ok(ws) => session(ws, &options, &handler, &mut probes).await,
                 Err(e) => {
                     leptos::logging::warn!("cannot open {url}: {e}");
                     0.0
@@ -61,13 +67,21 @@ pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler
             } else {
                 ConnState::Offline { attempt, next_try_ms }
             }));
-            TimeoutFuture::new(delay as u32).await;
+            select! {
+                () = TimeoutFuture::new(delay as u32).fuse() => {}
+                _ = probes.next() => {}
+            }
         }
     });
 }
 
 /// One connection, until it closes or goes silent. Returns how long it was live, in ms.
-async fn session(ws: WebSocket, options: &ConnectionOptions, handler: &Handler) -> f64 {
+async fn session(
+    ws: WebSocket,
+    options: &ConnectionOptions,
+    handler: &Handler,
+    probes: &mut futures_util::stream::Fuse<UnboundedReceiver<()>>,
+) -> f64 {
     let (mut tx, rx) = ws.split();
     let mut rx = rx.fuse();
     let mut ticks = IntervalStream::new(1_000).fuse();
@@ -75,7 +89,9 @@ async fn session(ws: WebSocket, options: &ConnectionOptions, handler: &Handler) 
     let started = now_ms();
     let mut last_rx = started;
     let mut ping_sent: Option<f64> = None;
+    let mut last_tick = started;
     loop {
+        let mut probe_now = false;
         select! {
             msg = rx.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
@@ -83,6 +99,8 @@ async fn session(ws: WebSocket, options: &ConnectionOptions, handler: &Handler) 
                     if live_since.is_none() {
                         live_since = Some(now);
                         handler(WsEvent::State(ConnState::Live));
+                        // A first ping at once: round-trip time and the server clock's offset.
+                        probe_now = true;
                     }
                     last_rx = now;
                     ping_sent = None;
@@ -95,8 +113,14 @@ async fn session(ws: WebSocket, options: &ConnectionOptions, handler: &Handler) 
                 Some(Ok(Message::Bytes(_))) => {}
                 Some(Err(_)) | None => break,
             },
+            _ = probes.next() => probe_now = true,
             _ = ticks.next() => {
                 let now = now_ms();
+                // A tick long overdue means the machine slept: check the socket at once.
+                if now - last_tick > 5_000.0 {
+                    probe_now = true;
+                }
+                last_tick = now;
                 if live_since.is_none() && now - started > options.connect_timeout_ms {
                     leptos::logging::warn!("no answer in {} ms: trying again", options.connect_timeout_ms);
                     break;
@@ -106,14 +130,23 @@ async fn session(ws: WebSocket, options: &ConnectionOptions, handler: &Handler) 
                         leptos::logging::warn!("no answer to ping in {} ms: reconnecting", options.pong_deadline_ms);
                         break;
                     }
-                    None if live_since.is_some() && now - last_rx > options.ping_after_ms => {
-                        ping_sent = Some(now);
-                        if tx.send(Message::Text(r#"{"type":"ping"}"#.to_owned())).await.is_err() {
-                            break;
-                        }
+                    // Pings only while someone may look; a hidden page is checked when shown.
+                    None if live_since.is_some() && now - last_rx > options.ping_after_ms && page_visible() => {
+                        probe_now = true;
                     }
                     _ => {}
                 }
+            }
+        }
+        if probe_now && live_since.is_some() && ping_sent.is_none() {
+            if !online() {
+                // No network: the socket is as good as dead; never queue a ping behind it.
+                break;
+            }
+            ping_sent = Some(now_ms());
+            handler(WsEvent::PingSent);
+            if tx.send(Message::Text(r#"{"type":"ping"}"#.to_owned())).await.is_err() {
+                break;
             }
         }
     }

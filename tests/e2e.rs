@@ -104,3 +104,36 @@ async fn the_dashboard_works_against_a_python_broker() {
     assert!(page.text("[data-testid=catalog-source]").await.contains("eventos en vivo"));
     page.close().await;
 }
+
+/// Wall-screen mode: a clock, the health strip with a measured round trip, the wake lock's
+/// status, a dark theme, no cursor; a burst of changes becomes one digest toast while the feed
+/// keeps every change; the screen-reader summary speaks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wall_screen_mode_shows_health_and_calms_bursts() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    for i in 0..6 {
+        let f = Furniture::new(&format!("wall-{i}"), &format!("Aparador {i}"), "Tres puertas", 80, 160, "nogal", "lucia");
+        broker.send(Action::Created, f).await;
+    }
+    let page = Dashboard::open(&browser, &format!("{}?kiosk", broker.page_url())).await;
+    page.wait_state("live").await;
+    page.wait_until("a clock", "return /^\\d\\d:\\d\\d$/.test(document.querySelector('[data-testid=clock]')?.textContent ?? '')").await;
+    page.wait_until("a measured round trip", "return /latencia \\d+ ms/.test(document.querySelector('[data-testid=health]').textContent)").await;
+    page.wait_until("the wake lock status", "return !!document.querySelector('[data-testid=wake-lock]')").await;
+    assert!(page.eval_bool("return getComputedStyle(document.querySelector('.app')).cursor === 'none'").await);
+    assert!(page.eval_bool("return document.querySelector('.app').classList.contains('kiosk')").await);
+
+    let burst = 8;
+    for i in 0..burst {
+        let f = Furniture::new(&format!("wall-{}", i % 6), &format!("Aparador {i} bis"), "Tres puertas", 80, 160, "roble", "lucia");
+        broker.send(Action::Updated, f).await;
+    }
+    page.wait_until("every change in the feed", &format!("return document.querySelectorAll('[data-testid=feed-item][data-action=updated]').length === {burst}")).await;
+    page.wait_toast("digest").await;
+    assert_eq!(page.count("[data-testid=toast]").await, 1, "one digest, not a toast per change");
+    assert!(page.text("[data-testid=toast]").await.contains("8 actualizados"));
+    page.wait_until("a spoken summary", "return document.querySelector('[data-testid=announcer]').textContent.includes('cambios')").await;
+    page.screenshot("wall").await;
+    page.close().await;
+}

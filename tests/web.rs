@@ -34,12 +34,12 @@ fn note(action: Action, id: &str, nombre: &str, seq: u64) -> Notification {
 #[wasm_bindgen_test]
 async fn toasts_show_names_as_text_and_dismiss() {
     let host = host();
-    let live = Live::new("ws://127.0.0.1:9/".into());
+    let live = Live::new("ws://127.0.0.1:9/".into(), false);
     let _mounted = leptos::mount::mount_to(host.clone(), move || {
         provide_context(live);
         view! { <ToastStack/> }
     });
-    live.toasts.update(|t| t.push(&note(Action::Created, "a", "<b>Mesa</b>", 1), 0.0));
+    live.toasts.update(|t| t.push(&note(Action::Created, "a", "<b>Mesa</b>", 1), 0.0, true));
     tick().await;
     let toasts = host.query_selector_all("[data-testid=toast]").unwrap();
     assert_eq!(toasts.length(), 1);
@@ -58,7 +58,7 @@ async fn toasts_show_names_as_text_and_dismiss() {
 #[wasm_bindgen_test]
 async fn the_feed_lists_newest_first_without_duplicates() {
     let host = host();
-    let live = Live::new("ws://127.0.0.1:9/".into());
+    let live = Live::new("ws://127.0.0.1:9/".into(), false);
     let _mounted = leptos::mount::mount_to(host.clone(), move || {
         provide_context(live);
         view! { <FeedPanel/> }

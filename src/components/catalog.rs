@@ -43,9 +43,9 @@ fn CatalogCard(
     let f = &card.furniture;
     let deleted = card.deleted_ms.is_some();
     let changed_ms = card.changed_ms;
-    let when = move || if changed_ms > 0.0 { ago(changed_ms, live.now.get()) } else { String::new() };
+    let when = move || if changed_ms > 0.0 { ago(changed_ms, live.server_now()) } else { String::new() };
     // Only a change seen a moment ago draws the eye; a resynced catalog appears quietly.
-    let fresh = live.now.get_untracked() - changed_ms < FRESH_MS;
+    let fresh = live.health.with_untracked(|h| h.server_now(crate::browser::now_ms())) - changed_ms < FRESH_MS;
     let class = format!(
         "card action-{}{}{}",
         card.last_action.as_str(),
@@ -55,7 +55,7 @@ fn CatalogCard(
     let badge = deleted.then(|| view! { <span class="badge deleted-badge">"Eliminado"</span> });
     let action = card.last_action;
     let recent = move || {
-        (!deleted && live.now.get() - changed_ms < BADGE_MS)
+        (!deleted && live.server_now() - changed_ms < BADGE_MS)
             .then(|| view! { <span class="badge">{action_label(action)}</span> })
     };
     view! {

@@ -2,8 +2,9 @@
 
 use leptos::prelude::*;
 
-use crate::app::{CatalogSource, Live};
+use crate::app::{CatalogSource, Live, WakeLock};
 use crate::browser::local_clock;
+use crate::state::health::{duration, DEFAULT_STALE_MS};
 
 /// The status bar across the top.
 #[component]
@@ -30,6 +31,16 @@ pub fn StatusBar() -> impl IntoView {
         let d = live.diagnostics.get();
         (d.invalid + d.unknown > 0).then(|| format!("{} mensajes ilegibles · {} desconocidos", d.invalid, d.unknown))
     };
+    let stale = move || {
+        let now = live.now.get();
+        live.health.with(|h| {
+            h.is_stale(now, DEFAULT_STALE_MS).then(|| {
+                let since = h.last_message_ms.unwrap_or(now);
+                format!("Sin datos desde hace {}", duration(now - since))
+            })
+        })
+    };
+    let clock = move || live.kiosk.then(|| local_clock(live.now.get())[..5].to_owned());
     view! {
         <header class="status-bar">
             <div class="brand">
@@ -44,11 +55,56 @@ pub fn StatusBar() -> impl IntoView {
                 </span>
                 <span class="pill" data-testid="client-count">{clients}</span>
                 <span class="pill" data-testid="item-count">{items}</span>
+                {move || stale().map(|s| view! { <span class="pill stale" data-testid="stale-badge" role="alert">{s}</span> })}
+                {move || clock().map(|c| view! { <span class="clock" data-testid="clock">{c}</span> })}
             </div>
             <p class="source" data-testid="catalog-source">
                 {source}
                 {move || diagnostics().map(|d| view! { <span class="diag">" · " {d}</span> })}
             </p>
+            <HealthStrip/>
         </header>
+    }
+}
+
+/// Round-trip time, time since the last message, uptime, reconnects today, wake lock.
+#[component]
+fn HealthStrip() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let parts = move || {
+        let now = live.now.get();
+        live.health.with(|h| {
+            let mut parts = Vec::new();
+            parts.push(match h.rtt_ms {
+                Some(rtt) => format!("latencia {rtt:.0} ms"),
+                None => "latencia —".to_owned(),
+            });
+            if let Some(t) = h.last_message_ms {
+                parts.push(format!("último mensaje hace {}", duration(now - t)));
+            }
+            parts.push(match h.live_since_ms {
+                Some(t) => format!("conectado hace {}", duration(now - t)),
+                None => "desconectado".to_owned(),
+            });
+            parts.push(match h.reconnects_today {
+                1 => "1 reconexión hoy".to_owned(),
+                n => format!("{n} reconexiones hoy"),
+            });
+            parts
+        })
+    };
+    let wake = move || {
+        live.kiosk.then(|| match live.wake_lock.get() {
+            WakeLock::Held => "pantalla siempre encendida".to_owned(),
+            WakeLock::Idle => "pidiendo pantalla encendida…".to_owned(),
+            WakeLock::Unsupported => "este navegador no mantiene la pantalla encendida".to_owned(),
+            WakeLock::Refused(why) => format!("pantalla encendida rechazada: {why}"),
+        })
+    };
+    view! {
+        <p class="health" data-testid="health">
+            {move || parts().join(" · ")}
+            {move || wake().map(|w| view! { <span data-testid="wake-lock">" · " {w}</span> })}
+        </p>
     }
 }

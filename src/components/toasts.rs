@@ -3,22 +3,37 @@
 use leptos::prelude::*;
 
 use crate::app::Live;
+use crate::browser::now_ms;
 use crate::components::{action_icon, action_label};
-use crate::state::toasts::Toast;
+use crate::state::toasts::{Toast, ToastKind};
 
-/// The toast stack.
+/// The icon and label of a toast.
+fn heading(kind: ToastKind) -> (&'static str, &'static str) {
+    match kind {
+        ToastKind::Change(a) => (action_icon(a), action_label(a)),
+        ToastKind::Digest => ("🗂️", ""),
+    }
+}
+
+/// The toast stack. Toasts wait while the pointer rests on them (never because the window lost
+/// focus). Screen readers hear the separate summary region, not every toast.
 #[component]
 pub fn ToastStack() -> impl IntoView {
     let live = expect_context::<Live>();
     let toasts = move || live.toasts.with(|t| t.iter().cloned().collect::<Vec<_>>());
     view! {
-        <div class="toasts" aria-live="polite" aria-atomic="false">
-            <For each=toasts key=|t: &Toast| t.key let:toast>
-                <div class=format!("toast action-{}", toast.action.as_str()) data-testid="toast"
-                    data-action=toast.action.as_str() role="status">
-                    <span class="toast-icon" aria-hidden="true">{action_icon(toast.action)}</span>
+        <div class="toasts">
+            <For each=toasts key=|t: &Toast| (t.key, t.title.clone(), t.detail.clone()) let:toast>
+                <div class=format!("toast action-{}", toast.kind.as_str()) data-testid="toast"
+                    data-action=toast.kind.as_str()
+                    on:mouseenter=move |_| live.toasts.update(|t| t.pause(toast.key, now_ms()))
+                    on:mouseleave=move |_| live.toasts.update(|t| t.resume(toast.key, now_ms()))>
+                    <span class="toast-icon" aria-hidden="true">{heading(toast.kind).0}</span>
                     <div class="toast-body">
-                        <p class="toast-title">{action_label(toast.action)} ": " {toast.title.clone()}</p>
+                        <p class="toast-title">
+                            {match heading(toast.kind).1 { "" => String::new(), label => format!("{label}: ") }}
+                            {toast.title.clone()}
+                        </p>
                         <p class="toast-detail">{toast.detail.clone()}</p>
                     </div>
                     <button class="toast-close" aria-label="Cerrar"

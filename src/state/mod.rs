@@ -5,5 +5,6 @@ pub mod catalog_view;
 pub mod connection;
 pub mod feed;
 pub mod format;
+pub mod health;
 pub mod toasts;
 pub mod url;

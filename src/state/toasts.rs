@@ -1,4 +1,5 @@
-//! Toasts: one per change, self-dismissing, in a bounded stack.
+//! Toasts: one per change, self-dismissing, in a bounded stack; a burst becomes one digest; a
+//! hidden tab gets one "while you were away" digest instead of a flood.
 
 use std::collections::VecDeque;
 
@@ -7,60 +8,236 @@ use furniture_protocol::{Action, Notification};
 /// Default number of toasts visible at once; the oldest goes when a new one would exceed it.
 pub const DEFAULT_MAX_TOASTS: usize = 4;
 
+/// How toasts behave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToastPolicy {
+    /// Toasts visible at once (default 4).
+    pub max_visible: usize,
+    /// Shortest time on screen, ms (4 s at a desk, 8 s on a wall screen).
+    pub min_ms: f64,
+    /// Added per character of text, ms (default 50).
+    pub per_char_ms: f64,
+    /// Longest time on screen, ms (10 s at a desk, 15 s on a wall screen).
+    pub max_ms: f64,
+    /// More than `burst_count` changes within `burst_window_ms` become one digest
+    /// (defaults: 5 in 10 s).
+    pub burst_count: usize,
+    pub burst_window_ms: f64,
+}
+
+impl ToastPolicy {
+    /// For a desk.
+    pub fn desk() -> ToastPolicy {
+        ToastPolicy { max_visible: DEFAULT_MAX_TOASTS, min_ms: 4_000.0, per_char_ms: 50.0, max_ms: 10_000.0, burst_count: 5, burst_window_ms: 10_000.0 }
+    }
+
+    /// For a wall screen read from across a room: longer on screen.
+    pub fn wall() -> ToastPolicy {
+        ToastPolicy { min_ms: 8_000.0, max_ms: 15_000.0, ..ToastPolicy::desk() }
+    }
+
+    /// How long a toast with this much text stays.
+    pub fn duration_ms(&self, text_chars: usize) -> f64 {
+        (self.min_ms + self.per_char_ms * text_chars as f64).min(self.max_ms).max(self.min_ms)
+    }
+}
+
+/// Changes counted per action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub created: u32,
+    pub updated: u32,
+    pub deleted: u32,
+}
+
+impl Counts {
+    pub fn add(&mut self, action: Action) {
+        match action {
+            Action::Created => self.created += 1,
+            Action::Updated => self.updated += 1,
+            Action::Deleted => self.deleted += 1,
+        }
+    }
+
+    pub fn total(&self) -> u32 {
+        self.created + self.updated + self.deleted
+    }
+
+    /// `7 actualizados, 3 creados, 2 eliminados`, largest first, zeros left out.
+    pub fn summary(&self) -> String {
+        let mut parts = [(self.updated, "actualizado", "actualizados"), (self.created, "creado", "creados"), (self.deleted, "eliminado", "eliminados")];
+        parts.sort_by(|a, b| b.0.cmp(&a.0));
+        parts
+            .iter()
+            .filter(|(n, ..)| *n > 0)
+            .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// What a toast is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToastKind {
+    Change(Action),
+    /// Several changes summed up.
+    Digest,
+}
+
+impl ToastKind {
+    /// The `data-action` value: the action, or `digest`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToastKind::Change(a) => a.as_str(),
+            ToastKind::Digest => "digest",
+        }
+    }
+}
+
 /// One toast.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Toast {
     pub key: u64,
-    pub action: Action,
-    /// The item's name, or a dash.
+    pub kind: ToastKind,
+    /// The item's name (a dash when it has none), or the digest's headline.
     pub title: String,
-    /// The broker's message text.
+    /// The broker's message text, or the digest's counts.
     pub detail: String,
     pub expires_ms: f64,
+    /// Set while the pointer rests on it: the time it had left.
+    pub paused_left_ms: Option<f64>,
 }
 
 /// The toast stack, oldest first.
 #[derive(Debug, Clone)]
 pub struct Toasts {
     items: VecDeque<Toast>,
-    max: usize,
+    policy: ToastPolicy,
     next_key: u64,
+    /// Recent changes and when they arrived, for burst detection (at most `burst_count + 1`).
+    recent: VecDeque<(f64, Action)>,
+    /// The digest toast of the current burst and its counts.
+    burst: Option<(u64, Counts, f64)>,
+    /// Changes that arrived while the page was hidden.
+    away: Counts,
 }
 
 impl Default for Toasts {
     fn default() -> Self {
-        Toasts::with_max(DEFAULT_MAX_TOASTS)
+        Toasts::new(ToastPolicy::desk())
     }
-}
-
-/// How long a toast stays: 4 s plus 50 ms per character of text, at most 10 s.
-pub fn toast_duration_ms(text_chars: usize) -> f64 {
-    (4_000.0 + 50.0 * text_chars as f64).min(10_000.0)
 }
 
 impl Toasts {
-    pub fn with_max(max: usize) -> Toasts {
-        Toasts { items: VecDeque::new(), max: max.max(1), next_key: 1 }
+    pub fn new(policy: ToastPolicy) -> Toasts {
+        Toasts { items: VecDeque::new(), policy, next_key: 1, recent: VecDeque::new(), burst: None, away: Counts::default() }
     }
 
-    /// Shows a toast for a change.
-    pub fn push(&mut self, n: &Notification, now_ms: f64) {
-        let title = n.furniture.nombre().unwrap_or_else(|| "—".to_owned());
-        let detail = n.message.clone();
-        let chars = title.chars().count() + detail.chars().count();
-        let key = self.next_key;
+    pub fn with_max(max: usize) -> Toasts {
+        Toasts::new(ToastPolicy { max_visible: max.max(1), ..ToastPolicy::desk() })
+    }
+
+    pub fn policy(&self) -> &ToastPolicy {
+        &self.policy
+    }
+
+    fn key(&mut self) -> u64 {
         self.next_key += 1;
-        self.items.push_back(Toast { key, action: n.action, title, detail, expires_ms: now_ms + toast_duration_ms(chars) });
-        while self.items.len() > self.max {
+        self.next_key
+    }
+
+    fn show(&mut self, kind: ToastKind, title: String, detail: String, now_ms: f64) -> u64 {
+        let key = self.key();
+        let chars = title.chars().count() + detail.chars().count();
+        let expires_ms = now_ms + self.policy.duration_ms(chars);
+        self.items.push_back(Toast { key, kind, title, detail, expires_ms, paused_left_ms: None });
+        while self.items.len() > self.policy.max_visible.max(1) {
             self.items.pop_front();
+        }
+        key
+    }
+
+    /// A change arrived. While the page is hidden nothing shows (it is counted for the "while you
+    /// were away" digest); in a burst the changes go into one digest toast; otherwise one toast.
+    pub fn push(&mut self, n: &Notification, now_ms: f64, page_visible: bool) {
+        if !page_visible {
+            self.away.add(n.action);
+            return;
+        }
+        let window = self.policy.burst_window_ms;
+        self.recent.push_back((now_ms, n.action));
+        while self.recent.front().is_some_and(|(t, _)| now_ms - t > window) || self.recent.len() > self.policy.burst_count + 1 {
+            self.recent.pop_front();
+        }
+        if let Some((key, mut counts, started)) = self.burst.take() {
+            if self.items.iter().any(|t| t.key == key) {
+                counts.add(n.action);
+                self.update_digest(key, counts, started, now_ms);
+                return;
+            }
+        }
+        if self.recent.len() > self.policy.burst_count {
+            // A burst: the toasts of its first changes give way to one digest that counts them.
+            let mut counts = Counts::default();
+            for (_, a) in &self.recent {
+                counts.add(*a);
+            }
+            self.items.retain(|t| t.kind == ToastKind::Digest);
+            let started = self.recent.front().map_or(now_ms, |(t, _)| *t);
+            let key = self.show(ToastKind::Digest, String::new(), String::new(), now_ms);
+            self.update_digest(key, counts, started, now_ms);
+            return;
+        }
+        let title = n.furniture.nombre().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "—".to_owned());
+        self.show(ToastKind::Change(n.action), title, n.message.clone(), now_ms);
+    }
+
+    fn update_digest(&mut self, key: u64, counts: Counts, started_ms: f64, now_ms: f64) {
+        let secs = ((now_ms - started_ms) / 1000.0).ceil().max(1.0);
+        let expires = now_ms + self.policy.max_ms;
+        if let Some(t) = self.items.iter_mut().find(|t| t.key == key) {
+            t.title = format!("{} cambios en {} s", counts.total(), secs);
+            t.detail = counts.summary();
+            t.expires_ms = t.expires_ms.max(expires);
+        }
+        self.burst = Some((key, counts, started_ms));
+    }
+
+    /// The page became visible again: one digest of what happened meanwhile, if anything did.
+    pub fn page_shown(&mut self, now_ms: f64) {
+        let away = std::mem::take(&mut self.away);
+        if away.total() > 0 {
+            let title = if away.total() == 1 { "Mientras no mirabas: 1 cambio".to_owned() } else { format!("Mientras no mirabas: {} cambios", away.total()) };
+            self.show(ToastKind::Digest, title, away.summary(), now_ms);
         }
     }
 
-    /// Removes expired toasts; true when any went.
+    /// Removes expired toasts (paused ones stay); true when any went.
     pub fn expire(&mut self, now_ms: f64) -> bool {
         let before = self.items.len();
-        self.items.retain(|t| t.expires_ms > now_ms);
+        self.items.retain(|t| t.paused_left_ms.is_some() || t.expires_ms > now_ms);
         before != self.items.len()
+    }
+
+    /// True when some toast is due to go.
+    pub fn has_expired(&self, now_ms: f64) -> bool {
+        self.items.iter().any(|t| t.paused_left_ms.is_none() && t.expires_ms <= now_ms)
+    }
+
+    /// The pointer rests on a toast: it stays until [`Toasts::resume`].
+    pub fn pause(&mut self, key: u64, now_ms: f64) {
+        if let Some(t) = self.items.iter_mut().find(|t| t.key == key && t.paused_left_ms.is_none()) {
+            t.paused_left_ms = Some((t.expires_ms - now_ms).max(1_000.0));
+        }
+    }
+
+    /// The pointer left: the toast gets the time it had left.
+    pub fn resume(&mut self, key: u64, now_ms: f64) {
+        if let Some(t) = self.items.iter_mut().find(|t| t.key == key) {
+            if let Some(left) = t.paused_left_ms.take() {
+                t.expires_ms = now_ms + left;
+            }
+        }
     }
 
     /// Removes one toast (dismissed by hand).
@@ -81,48 +258,159 @@ impl Toasts {
     }
 }
 
+/// The screen reader's summary: at most one announcement per `interval_ms` (default 10 s),
+/// summing up what changed since the last one.
+#[derive(Debug, Clone)]
+pub struct Announcer {
+    pending: Counts,
+    last_ms: f64,
+    pub interval_ms: f64,
+}
+
+impl Default for Announcer {
+    fn default() -> Self {
+        Announcer { pending: Counts::default(), last_ms: f64::NEG_INFINITY, interval_ms: 10_000.0 }
+    }
+}
+
+impl Announcer {
+    pub fn note(&mut self, action: Action) {
+        self.pending.add(action);
+    }
+
+    /// The text to announce now, if it is time and something changed.
+    pub fn due(&mut self, now_ms: f64) -> Option<String> {
+        if self.pending.total() == 0 || now_ms - self.last_ms < self.interval_ms {
+            return None;
+        }
+        self.last_ms = now_ms;
+        let counts = std::mem::take(&mut self.pending);
+        let n = counts.total();
+        Some(format!("{n} {}: {}", if n == 1 { "cambio" } else { "cambios" }, counts.summary()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use furniture_protocol::Furniture;
 
-    fn note(nombre: &str) -> Notification {
-        Notification { action: Action::Updated, furniture: Furniture::new("1", nombre, "", 1, 1, "m", "u"), message: "m".into(), timestamp: None, seq: None }
+    fn note(action: Action, nombre: &str) -> Notification {
+        Notification { action, furniture: Furniture::new("1", nombre, "", 1, 1, "m", "u"), message: "m".into(), timestamp: None, seq: None }
+    }
+
+    fn kinds(t: &Toasts) -> Vec<&'static str> {
+        t.iter().map(|x| x.kind.as_str()).collect()
     }
 
     #[test]
     fn the_stack_is_bounded_and_drops_the_oldest() {
         let mut t = Toasts::default();
-        for i in 0..(DEFAULT_MAX_TOASTS + 3) {
-            t.push(&note(&i.to_string()), 0.0);
+        for i in 0..(DEFAULT_MAX_TOASTS + 1) {
+            // Spaced out so that no burst forms.
+            t.push(&note(Action::Updated, &i.to_string()), i as f64 * 3_000.0, true);
         }
         assert_eq!(t.len(), DEFAULT_MAX_TOASTS);
-        assert_eq!(t.iter().next().unwrap().title, "3");
+        assert_eq!(t.iter().next().unwrap().title, "1");
     }
 
     #[test]
     fn toasts_dismiss_themselves() {
         let mut t = Toasts::default();
-        t.push(&note("a"), 0.0);
+        t.push(&note(Action::Created, "a"), 0.0, true);
         let until = t.iter().next().unwrap().expires_ms;
+        assert!(!t.has_expired(until - 1.0));
         assert!(!t.expire(until - 1.0));
+        assert!(t.has_expired(until));
         assert!(t.expire(until));
         assert!(t.is_empty());
     }
 
     #[test]
-    fn longer_text_stays_longer_within_limits() {
-        assert_eq!(toast_duration_ms(0), 4_000.0);
-        assert!(toast_duration_ms(40) > toast_duration_ms(10));
-        assert_eq!(toast_duration_ms(100_000), 10_000.0);
+    fn durations_grow_with_text_within_limits_longer_on_a_wall() {
+        let desk = ToastPolicy::desk();
+        assert_eq!(desk.duration_ms(0), 4_000.0);
+        assert!(desk.duration_ms(40) > desk.duration_ms(10));
+        assert_eq!(desk.duration_ms(100_000), 10_000.0);
+        let wall = ToastPolicy::wall();
+        assert_eq!(wall.duration_ms(0), 8_000.0);
+        assert!(wall.duration_ms(60) > desk.duration_ms(60));
     }
 
     #[test]
     fn a_missing_name_is_a_dash() {
         let mut t = Toasts::default();
-        let mut n = note("x");
+        let mut n = note(Action::Created, "x");
         n.furniture.0.insert("nombre".into(), serde_json::Value::Null);
-        t.push(&n, 0.0);
+        t.push(&n, 0.0, true);
         assert_eq!(t.iter().next().unwrap().title, "—");
+    }
+
+    #[test]
+    fn a_burst_becomes_one_digest_that_counts_everything() {
+        let mut t = Toasts::default();
+        let actions = [Action::Created, Action::Updated, Action::Updated, Action::Deleted, Action::Updated, Action::Created];
+        for (i, a) in actions.iter().enumerate() {
+            t.push(&note(*a, "x"), i as f64 * 100.0, true);
+        }
+        assert_eq!(kinds(&t), ["digest"], "the burst's own toasts gave way to the digest");
+        for i in 6..12 {
+            t.push(&note(Action::Updated, "x"), i as f64 * 100.0, true);
+        }
+        let d = t.iter().next().unwrap();
+        assert_eq!(d.title, "12 cambios en 2 s", "0 to 1.1 s");
+        assert_eq!(d.detail, "9 actualizados, 2 creados, 1 eliminado");
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn after_a_burst_single_toasts_come_back() {
+        let mut t = Toasts::default();
+        for i in 0..8 {
+            t.push(&note(Action::Updated, "x"), i as f64 * 10.0, true);
+        }
+        let end = t.iter().next().unwrap().expires_ms;
+        t.expire(end);
+        t.push(&note(Action::Created, "solo"), end + 20_000.0, true);
+        assert_eq!(kinds(&t), ["created"]);
+    }
+
+    #[test]
+    fn hidden_pages_get_one_digest_when_shown() {
+        let mut t = Toasts::default();
+        for a in [Action::Created, Action::Deleted, Action::Created] {
+            t.push(&note(a, "x"), 0.0, false);
+        }
+        assert!(t.is_empty(), "nothing shows while hidden");
+        t.page_shown(5_000.0);
+        let d = t.iter().next().unwrap();
+        assert_eq!((d.kind, d.title.as_str(), d.detail.as_str()), (ToastKind::Digest, "Mientras no mirabas: 3 cambios", "2 creados, 1 eliminado"));
+        t.page_shown(6_000.0);
+        assert_eq!(t.len(), 1, "only once");
+    }
+
+    #[test]
+    fn a_paused_toast_stays_and_then_gets_its_time_back() {
+        let mut t = Toasts::default();
+        t.push(&note(Action::Created, "a"), 0.0, true);
+        let key = t.iter().next().unwrap().key;
+        let until = t.iter().next().unwrap().expires_ms;
+        t.pause(key, until - 2_000.0);
+        assert!(!t.expire(until + 60_000.0));
+        t.resume(key, until + 60_000.0);
+        assert!(!t.expire(until + 61_000.0));
+        assert!(t.expire(until + 62_000.0));
+    }
+
+    #[test]
+    fn the_announcer_speaks_at_most_every_ten_seconds() {
+        let mut a = Announcer::default();
+        assert_eq!(a.due(0.0), None, "nothing to say");
+        a.note(Action::Created);
+        assert_eq!(a.due(0.0).as_deref(), Some("1 cambio: 1 creado"));
+        a.note(Action::Updated);
+        a.note(Action::Updated);
+        assert_eq!(a.due(5_000.0), None, "too soon");
+        assert_eq!(a.due(10_000.0).as_deref(), Some("2 cambios: 2 actualizados"));
     }
 }

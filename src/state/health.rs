@@ -1,0 +1,167 @@
+//! What the health strip says about the connection: round-trip time, time since the last
+//! message, this connection's uptime, reconnects today, and the server clock's offset.
+
+/// No message or pong for this long (ms) marks the screen stale.
+pub const DEFAULT_STALE_MS: f64 = 45_000.0;
+
+/// Connection health, updated from events and "now".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Health {
+    /// When the current connection went live (ms), `None` while down.
+    pub live_since_ms: Option<f64>,
+    /// When the last frame of any kind arrived.
+    pub last_message_ms: Option<f64>,
+    /// Round-trip time of the last ping, ms.
+    pub rtt_ms: Option<f64>,
+    /// When the outstanding application ping was sent.
+    pub ping_sent_ms: Option<f64>,
+    /// Reconnections since local midnight.
+    pub reconnects_today: u32,
+    /// The local day (days since the epoch, in the browser's zone) `reconnects_today` counts.
+    day: i64,
+    /// Server time minus local time (ms), from the best (lowest round trip) sample so far.
+    pub clock_offset_ms: Option<f64>,
+    offset_rtt_ms: f64,
+    ever_live: bool,
+}
+
+fn local_day(now_ms: f64, tz_offset_minutes: i32) -> i64 {
+    ((now_ms / 60_000.0).floor() as i64 + i64::from(tz_offset_minutes)).div_euclid(1440)
+}
+
+impl Health {
+    /// The connection went live. Every time but the first counts as a reconnect of the local day.
+    pub fn connected(&mut self, now_ms: f64, tz_offset_minutes: i32) {
+        let day = local_day(now_ms, tz_offset_minutes);
+        if day != self.day {
+            self.day = day;
+            self.reconnects_today = 0;
+        }
+        if self.ever_live {
+            self.reconnects_today += 1;
+        }
+        self.ever_live = true;
+        self.live_since_ms = Some(now_ms);
+        self.last_message_ms = Some(now_ms);
+        self.ping_sent_ms = None;
+    }
+
+    /// The connection ended.
+    pub fn disconnected(&mut self) {
+        self.live_since_ms = None;
+        self.ping_sent_ms = None;
+    }
+
+    /// Any frame arrived; `server_ms` is its timestamp when it has one (a weak clock sample with
+    /// an unknown one-way delay, used only until a ping gives a better one).
+    pub fn message(&mut self, now_ms: f64, server_ms: Option<f64>) {
+        self.last_message_ms = Some(now_ms);
+        if let (Some(server), None) = (server_ms, self.clock_offset_ms) {
+            self.clock_offset_ms = Some(server - now_ms);
+            self.offset_rtt_ms = f64::INFINITY;
+        }
+    }
+
+    pub fn ping_sent(&mut self, now_ms: f64) {
+        self.ping_sent_ms = Some(now_ms);
+    }
+
+    /// A pong arrived: round-trip time, and a clock sample taken at the middle of the trip.
+    pub fn pong(&mut self, now_ms: f64, server_ms: Option<f64>) {
+        self.last_message_ms = Some(now_ms);
+        let Some(sent) = self.ping_sent_ms.take() else { return };
+        let rtt = (now_ms - sent).max(0.0);
+        self.rtt_ms = Some(rtt);
+        if let Some(server) = server_ms {
+            if self.clock_offset_ms.is_none() || rtt <= self.offset_rtt_ms {
+                self.clock_offset_ms = Some(server - (sent + now_ms) / 2.0);
+                self.offset_rtt_ms = rtt;
+            }
+        }
+    }
+
+    /// Local time converted to the server's clock.
+    pub fn server_now(&self, now_ms: f64) -> f64 {
+        now_ms + self.clock_offset_ms.unwrap_or(0.0)
+    }
+
+    /// True when live but nothing arrived for `stale_ms`.
+    pub fn is_stale(&self, now_ms: f64, stale_ms: f64) -> bool {
+        self.live_since_ms.is_some() && self.last_message_ms.is_some_and(|t| now_ms - t > stale_ms)
+    }
+}
+
+/// A duration in ms as `4 s`, `3 min`, `2 h 5 min`, `3 d 4 h`.
+pub fn duration(ms: f64) -> String {
+    let s = (ms.max(0.0) / 1000.0) as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: f64 = 86_400_000.0;
+
+    #[test]
+    fn reconnects_are_counted_per_local_day() {
+        let mut h = Health::default();
+        h.connected(10.0 * DAY + 1000.0, 0);
+        assert_eq!(h.reconnects_today, 0, "the first connection is not a reconnect");
+        h.disconnected();
+        h.connected(10.0 * DAY + 2000.0, 0);
+        h.connected(10.0 * DAY + 3000.0, 0);
+        assert_eq!(h.reconnects_today, 2);
+        h.connected(11.0 * DAY + 1.0, 0);
+        assert_eq!(h.reconnects_today, 1, "a new day starts from zero");
+        // 23:30 UTC is already tomorrow at UTC+1.
+        let mut h = Health::default();
+        h.connected(10.0 * DAY, 60);
+        h.connected(11.0 * DAY - 1_800_000.0, 60);
+        assert_eq!(h.reconnects_today, 1);
+    }
+
+    #[test]
+    fn pongs_give_rtt_and_the_best_clock_offset() {
+        let mut h = Health::default();
+        h.connected(0.0, 0);
+        h.message(100.0, Some(5_100.0));
+        assert_eq!(h.clock_offset_ms, Some(5_000.0), "a first rough sample from a timestamp");
+        h.ping_sent(1_000.0);
+        h.pong(1_200.0, Some(6_000.0));
+        assert_eq!(h.rtt_ms, Some(200.0));
+        assert_eq!(h.clock_offset_ms, Some(4_900.0), "server time at the middle of the trip");
+        h.ping_sent(2_000.0);
+        h.pong(3_000.0, Some(9_999.0));
+        assert_eq!(h.rtt_ms, Some(1_000.0));
+        assert_eq!(h.clock_offset_ms, Some(4_900.0), "a slower trip is a worse sample: kept the old");
+        assert_eq!(h.server_now(10.0), 4_910.0);
+        h.pong(3_100.0, Some(1.0));
+        assert_eq!(h.rtt_ms, Some(1_000.0), "a pong without a ping changes nothing");
+    }
+
+    #[test]
+    fn stale_means_live_and_silent() {
+        let mut h = Health::default();
+        assert!(!h.is_stale(1e9, 10.0), "not live is not stale, it is down");
+        h.connected(0.0, 0);
+        assert!(!h.is_stale(DEFAULT_STALE_MS, DEFAULT_STALE_MS));
+        assert!(h.is_stale(DEFAULT_STALE_MS + 1.0, DEFAULT_STALE_MS));
+        h.message(DEFAULT_STALE_MS, None);
+        assert!(!h.is_stale(DEFAULT_STALE_MS + 1.0, DEFAULT_STALE_MS));
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(4_000.0), "4 s");
+        assert_eq!(duration(180_000.0), "3 min");
+        assert_eq!(duration(7_500_000.0), "2 h 5 min");
+        assert_eq!(duration(3.0 * DAY + 4.0 * 3_600_000.0), "3 d 4 h");
+        assert_eq!(duration(-5.0), "0 s");
+    }
+}
