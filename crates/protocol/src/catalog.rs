@@ -1,6 +1,6 @@
 //! The catalog reducer: the current items, kept by applying notifications in order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::frame::Notification;
 use crate::message::Action;
@@ -9,6 +9,9 @@ use crate::time::Timestamp;
 
 /// Default cap on the number of items (a real catalog holds far fewer).
 pub const DEFAULT_MAX_ITEMS: usize = 100_000;
+
+/// Deleted ids remembered, so that a late update does not bring an item back.
+pub const MAX_TOMBSTONES: usize = 10_000;
 
 /// One item of the catalog, with the change that last touched it.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,17 +43,49 @@ pub enum Skip {
     NoId,
     /// A delete of an item that is not in the catalog.
     NotPresent,
-    /// The item already reflects a later `seq`.
+    /// The item (or its deletion) already reflects a later change, by `seq` or else timestamp.
     Stale,
+    /// An update of a deleted item with nothing to show it is newer than the delete.
+    Deleted,
     /// The catalog is at its cap; the new item was not added.
     Full,
 }
 
-/// The catalog: items keyed by `furniture_id`, bounded by `max_items`.
+/// When a change happened, for ordering: `seq` when both sides have one, else the timestamp.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Order {
+    seq: Option<u64>,
+    timestamp: Option<Timestamp>,
+}
+
+impl Order {
+    /// True when `self` is known to be no newer than `other`.
+    fn not_newer_than(self, other: Order) -> bool {
+        match (self.seq, other.seq, self.timestamp, other.timestamp) {
+            (Some(a), Some(b), _, _) => a <= b,
+            (_, _, Some(a), Some(b)) => a <= b,
+            _ => false,
+        }
+    }
+
+    /// True when `self` is known to be newer than `other`.
+    fn newer_than(self, other: Order) -> bool {
+        match (self.seq, other.seq, self.timestamp, other.timestamp) {
+            (Some(a), Some(b), _, _) => a > b,
+            (_, _, Some(a), Some(b)) => a > b,
+            _ => false,
+        }
+    }
+}
+
+/// The catalog: items keyed by `furniture_id`, bounded by `max_items`, with a bounded memory of
+/// deletions so that a late update never resurrects a deleted item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Catalog {
     items: BTreeMap<String, CatalogEntry>,
     max_items: usize,
+    tombstones: HashMap<String, Order>,
+    tombstone_order: VecDeque<String>,
 }
 
 impl Default for Catalog {
@@ -62,23 +97,45 @@ impl Default for Catalog {
 impl Catalog {
     /// An empty catalog holding at most `max_items` items.
     pub fn with_max_items(max_items: usize) -> Self {
-        Catalog { items: BTreeMap::new(), max_items }
+        Catalog { items: BTreeMap::new(), max_items, tombstones: HashMap::new(), tombstone_order: VecDeque::new() }
+    }
+
+    fn bury(&mut self, id: String, order: Order) {
+        if self.tombstones.insert(id.clone(), order).is_none() {
+            self.tombstone_order.push_back(id);
+            while self.tombstone_order.len() > MAX_TOMBSTONES {
+                if let Some(old) = self.tombstone_order.pop_front() {
+                    self.tombstones.remove(&old);
+                }
+            }
+        }
     }
 
     /// Created and updated insert or replace the item by `furniture_id`; deleted removes it.
-    /// A notification older (by `seq`) than the item's last change is skipped.
+    /// A change older than the item's last one (by `seq`, else by timestamp) is skipped, and so
+    /// is an update of a deleted item unless it is known to be newer than the delete.
     pub fn apply(&mut self, n: &Notification) -> Applied {
         let Some(id) = n.furniture.id() else { return Applied::Skipped(Skip::NoId) };
-        if let (Some(existing), Some(seq)) = (self.items.get(&id).and_then(|e| e.seq), n.seq) {
-            if seq <= existing {
+        let order = Order { seq: n.seq, timestamp: n.timestamp };
+        if let Some(e) = self.items.get(&id) {
+            if order.not_newer_than(Order { seq: e.seq, timestamp: e.timestamp }) {
                 return Applied::Skipped(Skip::Stale);
+            }
+        } else if let Some(&grave) = self.tombstones.get(&id) {
+            match n.action {
+                _ if order.not_newer_than(grave) => return Applied::Skipped(Skip::Stale),
+                Action::Updated if !order.newer_than(grave) => return Applied::Skipped(Skip::Deleted),
+                _ => {}
             }
         }
         match n.action {
-            Action::Deleted => match self.items.remove(&id) {
-                Some(_) => Applied::Removed(id),
-                None => Applied::Skipped(Skip::NotPresent),
-            },
+            Action::Deleted => {
+                self.bury(id.clone(), order);
+                match self.items.remove(&id) {
+                    Some(_) => Applied::Removed(id),
+                    None => Applied::Skipped(Skip::NotPresent),
+                }
+            }
             Action::Created | Action::Updated => {
                 let entry =
                     CatalogEntry { furniture: n.furniture.clone(), seq: n.seq, timestamp: n.timestamp };
@@ -88,6 +145,9 @@ impl Catalog {
                 } else if self.items.len() >= self.max_items {
                     Applied::Skipped(Skip::Full)
                 } else {
+                    if self.tombstones.remove(&id).is_some() {
+                        self.tombstone_order.retain(|t| t != &id);
+                    }
                     self.items.insert(id.clone(), entry);
                     Applied::Inserted(id)
                 }
@@ -95,9 +155,12 @@ impl Catalog {
         }
     }
 
-    /// Replaces the whole catalog (a sync reply), keeping at most `max_items`.
+    /// Replaces the whole catalog (a sync reply), keeping at most `max_items`. The broker's
+    /// catalog is the truth: remembered deletions are dropped.
     pub fn replace(&mut self, entries: impl IntoIterator<Item = CatalogEntry>) {
         self.items.clear();
+        self.tombstones.clear();
+        self.tombstone_order.clear();
         for e in entries {
             if self.items.len() >= self.max_items {
                 break;
@@ -172,6 +235,43 @@ mod tests {
         assert_eq!(c.apply(&note(Action::Updated, "a", "viejo", Some(4))), Applied::Skipped(Skip::Stale));
         assert_eq!(c.apply(&note(Action::Deleted, "a", "viejo", Some(5))), Applied::Skipped(Skip::Stale));
         assert_eq!(c.get("a").unwrap().furniture.nombre().as_deref(), Some("nuevo"));
+    }
+
+    #[test]
+    fn a_late_update_never_resurrects_a_deleted_item() {
+        let mut c = Catalog::default();
+        c.apply(&note(Action::Created, "a", "x", Some(1)));
+        c.apply(&note(Action::Deleted, "a", "x", Some(3)));
+        assert_eq!(c.apply(&note(Action::Updated, "a", "late", Some(2))), Applied::Skipped(Skip::Stale));
+        // Without any ordering, an update of a deleted item is not trusted either.
+        assert_eq!(c.apply(&note(Action::Updated, "a", "unordered", None)), Applied::Skipped(Skip::Deleted));
+        assert!(c.get("a").is_none());
+        // A newer update, or a new create, brings it back.
+        assert_eq!(c.apply(&note(Action::Created, "a", "again", None)), Applied::Inserted("a".into()));
+    }
+
+    #[test]
+    fn timestamps_order_changes_when_there_is_no_seq() {
+        let at = |s: &str| Timestamp::parse(s);
+        let mut c = Catalog::default();
+        let mut newer = note(Action::Updated, "a", "newer", None);
+        newer.timestamp = at("2024-01-15T14:30:05Z");
+        let mut older = note(Action::Updated, "a", "older", None);
+        older.timestamp = at("2024-01-15T14:30:01Z");
+        c.apply(&newer);
+        assert_eq!(c.apply(&older), Applied::Skipped(Skip::Stale));
+        assert_eq!(c.get("a").unwrap().furniture.nombre().as_deref(), Some("newer"));
+    }
+
+    #[test]
+    fn tombstones_are_bounded() {
+        let mut c = Catalog::default();
+        for i in 0..(MAX_TOMBSTONES + 10) {
+            c.apply(&note(Action::Deleted, &i.to_string(), "x", None));
+        }
+        assert_eq!(c.tombstones.len(), MAX_TOMBSTONES);
+        assert_eq!(c.tombstone_order.len(), MAX_TOMBSTONES);
+        assert!(!c.tombstones.contains_key("0"), "the oldest went first");
     }
 
     #[test]
