@@ -11,7 +11,8 @@ use crate::browser::{now_ms, page_visible, tz_offset_minutes};
 use crate::components::{catalog::CatalogPanel, feed::FeedPanel, status::StatusBar, toasts::ToastStack};
 use crate::state::catalog_view::CatalogView;
 use crate::state::connection::ConnState;
-use crate::state::feed::{Feed, GapReason, Origin};
+use crate::state::diff::diff;
+use crate::state::feed::{Feed, FeedFilter, GapReason, Origin};
 use crate::state::health::Health;
 use crate::state::toasts::{Announcer, ToastPolicy, Toasts};
 use crate::ws::{connect_forever, ConnectionOptions, WsEvent};
@@ -68,6 +69,8 @@ pub struct Live {
     pub url: StoredValue<String>,
     pub clients: RwSignal<Option<u64>>,
     pub feed: RwSignal<Feed>,
+    /// What the feed shows (desk only).
+    pub filter: RwSignal<FeedFilter>,
     pub catalog: RwSignal<CatalogView>,
     pub toasts: RwSignal<Toasts>,
     pub source: RwSignal<CatalogSource>,
@@ -97,6 +100,7 @@ impl Live {
             url: StoredValue::new(url),
             clients: RwSignal::new(None),
             feed: RwSignal::new(Feed::default()),
+            filter: RwSignal::new(FeedFilter::default()),
             catalog: RwSignal::new(CatalogView::default()),
             toasts: RwSignal::new(Toasts::new(if kiosk { ToastPolicy::wall() } else { ToastPolicy::desk() })),
             source: RwSignal::new(CatalogSource::LiveSince(now)),
@@ -165,7 +169,13 @@ impl Live {
                 Some(SyncRequest { since: Some(since) }.encode())
             }
             ServerFrame::Notification(n) => {
-                let fresh = self.feed.try_update(|f| f.push(&n, now, Origin::Live)).unwrap_or(false);
+                let changes = n
+                    .furniture
+                    .id()
+                    .and_then(|id| self.catalog.with_untracked(|c| c.furniture(&id).map(|old| diff(old, &n.furniture))))
+                    .filter(|_| n.action == furniture_protocol::Action::Updated)
+                    .unwrap_or_default();
+                let fresh = self.feed.try_update(|f| f.push_with_changes(&n, now, Origin::Live, changes)).unwrap_or(false);
                 if fresh {
                     let changed = n.timestamp.map_or(server_now, |t| t.unix_millis());
                     self.catalog.update(|c| {

@@ -137,3 +137,32 @@ async fn wall_screen_mode_shows_health_and_calms_bursts() {
     page.screenshot("wall").await;
     page.close().await;
 }
+
+/// At a desk: an update shows what it changed, the unread count counts live changes until marked
+/// read, and the filters narrow the feed by action, material and text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desk_feed_shows_diffs_unread_and_filters() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.wait_state("live").await;
+    broker.send(Action::Created, Furniture::new("d-1", "Mesa baja", "", 75, 120, "pino", "ana")).await;
+    broker.send(Action::Updated, Furniture::new("d-1", "Mesa baja", "", 80, 120, "roble", "ana")).await;
+    broker.send(Action::Created, Furniture::new("d-2", "Silla plegable", "", 90, 45, "haya", "luis")).await;
+    page.wait_until("three feed items", "return document.querySelectorAll('[data-testid=feed-item]').length === 3").await;
+    assert_eq!(page.text("[data-testid=feed-diff]").await, "altura 75 → 80, material pino → roble");
+    assert_eq!(page.text("[data-testid=unread-count]").await, "3 sin leer");
+    page.eval("document.querySelector('[data-testid=mark-read]').click()").await;
+    page.wait_until("all read", "return document.querySelector('[data-testid=unread-count]').textContent === 'Todo leído'").await;
+
+    page.eval("document.querySelector('[data-testid=filter-action][data-action=updated]').click()").await;
+    page.wait_until("updates hidden", "return document.querySelectorAll('[data-testid=feed-item]').length === 2").await;
+    page.eval("document.querySelector('[data-testid=filter-action][data-action=updated]').click()").await;
+    page.eval("const s = document.querySelector('[data-testid=filter-material]'); s.value = 'haya'; s.dispatchEvent(new Event('change'))").await;
+    page.wait_until("only haya", "return [...document.querySelectorAll('[data-testid=feed-item]')].map(e => e.dataset.furnitureId).join() === 'd-2'").await;
+    page.eval("const s = document.querySelector('[data-testid=filter-material]'); s.value = ''; s.dispatchEvent(new Event('change'))").await;
+    page.eval("const i = document.querySelector('[data-testid=feed-search]'); i.value = 'MESA'; i.dispatchEvent(new Event('input'))").await;
+    page.wait_until("only the table", "return [...document.querySelectorAll('[data-testid=feed-item]')].every(e => e.dataset.furnitureId === 'd-1')").await;
+    assert_eq!(page.count("[data-testid=feed-item]").await, 2);
+    page.close().await;
+}

@@ -9,6 +9,8 @@ use crate::state::format::{ago, or_dash, size};
 
 /// A change this recent (ms) is animated in.
 const FRESH_MS: f64 = 3_000.0;
+/// Fields an update changed are highlighted this long (ms).
+const HIGHLIGHT_MS: f64 = 5_000.0;
 /// A change this recent (ms) keeps its action badge.
 const BADGE_MS: f64 = 60_000.0;
 
@@ -52,6 +54,12 @@ fn CatalogCard(
         if deleted { " deleted" } else { "" },
         if fresh { " fresh" } else { "" }
     );
+    // Fields the last update changed glow for a few seconds.
+    let changed_fields = card.changed_fields.clone();
+    let highlight = move |keys: &'static [&'static str]| {
+        let hit = keys.iter().any(|k| changed_fields.contains(k));
+        move || hit && live.server_now() - changed_ms < HIGHLIGHT_MS
+    };
     let badge = deleted.then(|| view! { <span class="badge deleted-badge">"Eliminado"</span> });
     let action = card.last_action;
     let recent = move || {
@@ -62,15 +70,15 @@ fn CatalogCard(
         <li class=class data-testid="catalog-item" data-furniture-id=card.id.clone()
             data-deleted=deleted.then_some("true")>
             <div class="card-head">
-                <h3 class="card-name">{or_dash(f.nombre())}</h3>
+                <h3 class="card-name" class:changed=highlight(&["nombre"])>{or_dash(f.nombre())}</h3>
                 {badge}
                 {recent}
             </div>
             <p class="card-desc">{or_dash(f.descripcion())}</p>
             <dl class="card-facts">
-                <div><dt>"Material"</dt><dd class="material">{or_dash(f.material())}</dd></div>
-                <div><dt>"Medidas"</dt><dd class="size">{size(f)}</dd></div>
-                <div><dt>"Autor"</dt><dd>{or_dash(f.autor())}</dd></div>
+                <div><dt>"Material"</dt><dd class="material" class:changed=highlight(&["material"])>{or_dash(f.material())}</dd></div>
+                <div><dt>"Medidas"</dt><dd class="size" class:changed=highlight(&["ancho", "altura"])>{size(f)}</dd></div>
+                <div><dt>"Autor"</dt><dd class:changed=highlight(&["autor_username"])>{or_dash(f.autor())}</dd></div>
             </dl>
             <p class="card-foot"><span class="card-id">{card.id.clone()}</span><span class="card-when">{when}</span></p>
         </li>

@@ -4,18 +4,26 @@ use leptos::prelude::*;
 
 use crate::app::Live;
 use crate::browser::local_clock;
-use crate::state::feed::{Change, FeedEntry, GapReason, Origin};
+use furniture_protocol::Action;
+
+use crate::components::action_label;
+use crate::state::diff::describe;
+use crate::state::feed::{distinct, Change, FeedEntry, GapReason, Origin};
 use crate::state::format::or_dash;
 
 /// The notification feed.
 #[component]
 pub fn FeedPanel() -> impl IntoView {
     let live = expect_context::<Live>();
-    let entries = move || live.feed.with(|f| f.iter().cloned().collect::<Vec<_>>());
+    let entries = move || {
+        let filter = live.filter.get();
+        live.feed.with(|f| f.iter().filter(|e| filter.matches(e)).cloned().collect::<Vec<_>>())
+    };
     let count = move || live.feed.with(|f| f.len());
     view! {
         <section class="panel feed-panel" aria-labelledby="feed-title">
             <h2 id="feed-title">"Actividad" <span class="count">{count}</span></h2>
+            {(!live.kiosk).then(|| view! { <FeedControls/> })}
             <ol class="feed" data-testid="feed">
                 <For each=entries key=FeedEntry::key let:entry>
                     {match entry {
@@ -28,21 +36,83 @@ pub fn FeedPanel() -> impl IntoView {
     }
 }
 
+/// Unread count, mark-all-read, and the filters: action, material, author, text.
+#[component]
+fn FeedControls() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let unread = move || live.feed.with(|f| f.unread());
+    let materials = move || live.feed.with(|f| distinct(f, |r| r.material()));
+    let authors = move || live.feed.with(|f| distinct(f, |r| r.autor()));
+    let chip = move |action: Action| {
+        let on = move || !live.filter.with(|f| f.hidden_actions.contains(&action));
+        view! {
+            <button class=format!("chip action-{}", action.as_str()) class:off=move || !on()
+                aria-pressed=move || on().to_string() data-testid="filter-action" data-action=action.as_str()
+                on:click=move |_| live.filter.update(|f| {
+                    if let Some(i) = f.hidden_actions.iter().position(|a| *a == action) {
+                        f.hidden_actions.remove(i);
+                    } else {
+                        f.hidden_actions.push(action);
+                    }
+                })>
+                {action_label(action)}
+            </button>
+        }
+    };
+    let select = move |label: &'static str, testid: &'static str, options: Box<dyn Fn() -> Vec<String> + Send + Sync>, set: fn(&mut crate::state::feed::FeedFilter, Option<String>)| {
+        view! {
+            <select aria-label=label data-testid=testid
+                on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    live.filter.update(|f| set(f, (!v.is_empty()).then_some(v)));
+                }>
+                <option value="">{label}</option>
+                {move || options().into_iter().map(|o| view! { <option value=o.clone()>{o.clone()}</option> }).collect::<Vec<_>>()}
+            </select>
+        }
+    };
+    view! {
+        <div class="feed-controls">
+            <div class="feed-unread">
+                <span data-testid="unread-count" class=("has-unread", move || unread() > 0)>
+                    {move || match unread() { 0 => "Todo leído".to_owned(), 1 => "1 sin leer".to_owned(), n => format!("{n} sin leer") }}
+                </span>
+                <button class="link" data-testid="mark-read" disabled=move || unread() == 0
+                    on:click=move |_| live.feed.update(|f| f.mark_all_read())>"Marcar todo como leído"</button>
+            </div>
+            <div class="feed-filters">
+                {Action::ALL.map(chip)}
+            </div>
+            <div class="feed-filters">
+                <input type="search" placeholder="Buscar…" aria-label="Buscar en la actividad" data-testid="feed-search"
+                    on:input=move |ev| { let v = event_target_value(&ev); live.filter.update(|f| f.text = v); }/>
+                {select("Material", "filter-material", Box::new(materials), |f, v| f.material = v)}
+                {select("Autor", "filter-author", Box::new(authors), |f, v| f.author = v)}
+            </div>
+        </div>
+    }
+}
+
 /// One notification.
 #[component]
 fn FeedItem(
     /// The notification and when it arrived.
     change: Change,
 ) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let key = change.key;
+    let unread = move || live.feed.with(|f| f.read_key_below(key));
     let n = &change.notification;
+    let diff = (!change.changes.is_empty()).then(|| describe(&change.changes));
     let when = n.timestamp.map_or(change.received_ms, |t| t.unix_millis());
     let id = n.furniture.id();
     let message = if n.message.is_empty() { or_dash(n.furniture.nombre()) } else { n.message.clone() };
     view! {
-        <li class=format!("feed-item action-{}", n.action.as_str()) data-testid="feed-item"
+        <li class=format!("feed-item action-{}", n.action.as_str()) class:unread=unread data-testid="feed-item"
             data-action=n.action.as_str() data-furniture-id=id.clone().unwrap_or_default()>
             <div class="feed-body">
                 <p class="feed-message">{message}</p>
+                {diff.map(|d| view! { <p class="feed-diff" data-testid="feed-diff">{d}</p> })}
                 <p class="feed-meta">
                     <time>{local_clock(when)}</time>
                     {n.furniture.autor().map(|a| view! { <span>" · " {a}</span> })}

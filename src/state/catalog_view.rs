@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use furniture_protocol::{Action, Applied, Catalog, CatalogEntry, Furniture, Notification, Timestamp};
 
+use crate::state::diff::{diff, FieldChange};
+
 /// How long a deleted item stays visible, greyed, by default.
 pub const DEFAULT_LINGER_MS: f64 = 8_000.0;
 
@@ -25,6 +27,8 @@ pub struct Card {
     pub timestamp: Option<Timestamp>,
     /// Set while a deleted item is still shown.
     pub deleted_ms: Option<f64>,
+    /// The fields its last update changed (wire keys), for a brief highlight.
+    pub changed_fields: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +36,7 @@ struct Meta {
     version: u64,
     last_action: Action,
     changed_ms: f64,
+    changed_fields: Vec<&'static str>,
 }
 
 /// The live catalog plus lingering deleted cards.
@@ -60,14 +65,26 @@ impl CatalogView {
         self.next_version
     }
 
-    /// Applies one notification; returns what the catalog did.
-    pub fn apply(&mut self, n: &Notification, now_ms: f64) -> Applied {
+    /// The current record of an item.
+    pub fn furniture(&self, id: &str) -> Option<&Furniture> {
+        self.catalog.get(id).map(|e| &e.furniture)
+    }
+
+    /// Applies one notification; returns what the catalog did and, for an update of a known
+    /// item, what it changed.
+    pub fn apply(&mut self, n: &Notification, now_ms: f64) -> (Applied, Vec<FieldChange>) {
+        let previous = n.furniture.id().and_then(|id| self.furniture(&id).cloned());
         let applied = self.catalog.apply(n);
+        let mut changes = Vec::new();
         match &applied {
             Applied::Inserted(id) | Applied::Updated(id) => {
                 self.ghosts.remove(id);
+                if let (Applied::Updated(_), Some(old)) = (&applied, &previous) {
+                    changes = diff(old, &n.furniture);
+                }
                 let version = self.bump();
-                self.meta.insert(id.clone(), Meta { version, last_action: n.action, changed_ms: now_ms });
+                let changed_fields = changes.iter().map(|c| c.key).collect();
+                self.meta.insert(id.clone(), Meta { version, last_action: n.action, changed_ms: now_ms, changed_fields });
             }
             Applied::Removed(id) => {
                 self.meta.remove(id);
@@ -82,12 +99,13 @@ impl CatalogView {
                         changed_ms: now_ms,
                         timestamp: n.timestamp,
                         deleted_ms: Some(now_ms),
+                        changed_fields: Vec::new(),
                     },
                 );
             }
             Applied::Skipped(_) => {}
         }
-        applied
+        (applied, changes)
     }
 
     /// Replaces the catalog with the broker's (a resync). Items that vanished linger as deleted;
@@ -110,6 +128,7 @@ impl CatalogView {
                         changed_ms: now_ms,
                         timestamp: entry.timestamp,
                         deleted_ms: Some(now_ms),
+                        changed_fields: Vec::new(),
                     },
                 );
             }
@@ -128,7 +147,7 @@ impl CatalogView {
             let last_action = if old.contains_key(&id) { Action::Updated } else { Action::Created };
             // The broker's time of the change, not "now": the change may be old.
             let changed_ms = timestamp.map_or(now_ms, Timestamp::unix_millis);
-            self.meta.insert(id, Meta { version, last_action, changed_ms });
+            self.meta.insert(id, Meta { version, last_action, changed_ms, changed_fields: Vec::new() });
         }
     }
 
@@ -169,6 +188,7 @@ impl CatalogView {
                     changed_ms: meta.map_or(0.0, |m| m.changed_ms),
                     timestamp: e.timestamp,
                     deleted_ms: None,
+                    changed_fields: meta.map(|m| m.changed_fields.clone()).unwrap_or_default(),
                 }
             })
             .chain(self.ghosts.values().cloned())
@@ -192,8 +212,10 @@ mod tests {
         v.apply(&note(Action::Created, "a", "A"), 0.0);
         v.apply(&note(Action::Created, "b", "B"), 0.0);
         let before = v.cards();
-        v.apply(&note(Action::Updated, "b", "B2"), 1.0);
+        let (_, changes) = v.apply(&note(Action::Updated, "b", "B2"), 1.0);
+        assert_eq!(changes.iter().map(|c| c.key).collect::<Vec<_>>(), ["nombre"]);
         let after = v.cards();
+        assert_eq!(after[1].changed_fields, ["nombre"]);
         assert_eq!(before[0].version, after[0].version);
         assert_ne!(before[1].version, after[1].version);
         assert_eq!(after[1].furniture.nombre().as_deref(), Some("B2"));

@@ -5,6 +5,8 @@ use std::collections::{HashSet, VecDeque};
 
 use furniture_protocol::{Action, Notification};
 
+use crate::state::diff::FieldChange;
+
 /// Default number of entries the feed keeps.
 pub const DEFAULT_FEED_CAP: usize = 500;
 
@@ -36,6 +38,8 @@ pub struct Change {
     pub origin: Origin,
     /// The broker numbering (`stream`) its `seq` belongs to, counted from 0 on this page.
     pub generation: u32,
+    /// For an update seen live: what it changed.
+    pub changes: Vec<FieldChange>,
 }
 
 /// How a change reached this page.
@@ -73,6 +77,8 @@ pub struct Feed {
     last_seq: Option<u64>,
     counts: [u64; 3],
     generation: u32,
+    /// Changes with a key above this one arrived live since the last "mark all read".
+    read_key: u64,
 }
 
 impl Default for Feed {
@@ -83,12 +89,17 @@ impl Default for Feed {
 
 impl Feed {
     pub fn with_cap(cap: usize) -> Feed {
-        Feed { entries: VecDeque::new(), cap: cap.max(1), next_key: 1, seqs: HashSet::new(), trimmed_below: None, last_seq: None, counts: [0; 3], generation: 0 }
+        Feed { entries: VecDeque::new(), cap: cap.max(1), next_key: 1, seqs: HashSet::new(), trimmed_below: None, last_seq: None, counts: [0; 3], generation: 0, read_key: 0 }
     }
 
     /// Adds a notification at the top unless its `seq` was already seen (or is older than the
     /// oldest held). Returns true when it was added.
     pub fn push(&mut self, n: &Notification, now_ms: f64, origin: Origin) -> bool {
+        self.push_with_changes(n, now_ms, origin, Vec::new())
+    }
+
+    /// [`Feed::push`] with the fields an update changed.
+    pub fn push_with_changes(&mut self, n: &Notification, now_ms: f64, origin: Origin, changes: Vec<FieldChange>) -> bool {
         if let Some(seq) = n.seq {
             if self.seqs.contains(&seq) || self.trimmed_below.is_some_and(|t| seq <= t) {
                 return false;
@@ -98,7 +109,7 @@ impl Feed {
         }
         self.counts[Action::ALL.iter().position(|a| *a == n.action).unwrap_or(0)] += 1;
         let key = self.take_key();
-        self.insert_sorted(FeedEntry::Change(Change { key, notification: n.clone(), received_ms: now_ms, origin, generation: self.generation }));
+        self.insert_sorted(FeedEntry::Change(Change { key, notification: n.clone(), received_ms: now_ms, origin, generation: self.generation, changes }));
         true
     }
 
@@ -129,6 +140,25 @@ impl Feed {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Live changes not yet marked read.
+    pub fn unread(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e, FeedEntry::Change(c) if c.key > self.read_key && c.origin == Origin::Live))
+            .count()
+    }
+
+    /// Marks everything so far as read.
+    pub fn mark_all_read(&mut self) {
+        self.read_key = self.next_key.saturating_sub(1);
+    }
+
+    /// True when the change with this key is live news not yet marked read.
+    pub fn read_key_below(&self, key: u64) -> bool {
+        key > self.read_key
+            && self.entries.iter().any(|e| matches!(e, FeedEntry::Change(c) if c.key == key && c.origin == Origin::Live))
     }
 
     /// The highest `seq` seen so far.
@@ -176,6 +206,60 @@ impl Feed {
             }
         }
     }
+}
+
+/// What the feed shows: by action, material, author and free text (all must match).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FeedFilter {
+    /// Actions hidden (none hidden by default).
+    pub hidden_actions: Vec<Action>,
+    /// Only this material, when set (exact, case-insensitive).
+    pub material: Option<String>,
+    /// Only this author, when set.
+    pub author: Option<String>,
+    /// Text to find in the message, name, description, material, author or id
+    /// (case-insensitive; accents count).
+    pub text: String,
+}
+
+impl FeedFilter {
+    /// True when nothing is filtered out.
+    pub fn is_empty(&self) -> bool {
+        self.hidden_actions.is_empty() && self.material.is_none() && self.author.is_none() && self.text.trim().is_empty()
+    }
+
+    /// Gap markers always show; changes show when they match everything set.
+    pub fn matches(&self, entry: &FeedEntry) -> bool {
+        let FeedEntry::Change(c) = entry else { return true };
+        let n = &c.notification;
+        let f = &n.furniture;
+        let same = |want: &Option<String>, got: Option<String>| {
+            want.as_ref().is_none_or(|w| got.is_some_and(|g| g.to_lowercase() == w.to_lowercase()))
+        };
+        if self.hidden_actions.contains(&n.action) || !same(&self.material, f.material()) || !same(&self.author, f.autor()) {
+            return false;
+        }
+        let needle = self.text.trim().to_lowercase();
+        needle.is_empty()
+            || [Some(n.message.clone()), f.nombre(), f.descripcion(), f.material(), f.autor(), f.id()]
+                .into_iter()
+                .flatten()
+                .any(|hay| hay.to_lowercase().contains(&needle))
+    }
+}
+
+/// The distinct non-empty values of a text field across the feed, sorted, for filter menus.
+pub fn distinct(feed: &Feed, pick: impl Fn(&furniture_protocol::Furniture) -> Option<String>) -> Vec<String> {
+    let mut seen: Vec<String> = feed
+        .iter()
+        .filter_map(|e| match e {
+            FeedEntry::Change(c) => pick(&c.notification.furniture).filter(|s| !s.trim().is_empty()),
+            FeedEntry::Gap { .. } => None,
+        })
+        .collect();
+    seen.sort_by_key(|s| s.to_lowercase());
+    seen.dedup();
+    seen
 }
 
 #[cfg(test)]
@@ -260,6 +344,52 @@ mod tests {
         assert_eq!(f.last_seq(), None);
         assert!(f.push(&note(Some(1), "new1"), 0.0, Origin::Live));
         assert_eq!(ids(&f), ["new1", "old2", "old1"]);
+    }
+
+    #[test]
+    fn unread_counts_live_changes_until_marked_read() {
+        let mut f = Feed::default();
+        f.push(&note(Some(1), "h"), 0.0, Origin::History);
+        f.push(&note(Some(2), "a"), 0.0, Origin::Live);
+        f.push(&note(Some(3), "b"), 0.0, Origin::Live);
+        assert_eq!(f.unread(), 2, "history is not news");
+        f.mark_all_read();
+        assert_eq!(f.unread(), 0);
+        f.push(&note(Some(4), "c"), 0.0, Origin::Live);
+        assert_eq!(f.unread(), 1);
+    }
+
+    #[test]
+    fn filters_by_action_material_author_and_text() {
+        let mut f = Feed::default();
+        let mut mesa = note(Some(1), "m1");
+        mesa.furniture = furniture_protocol::Furniture::new("m1", "Mesa Ñandú", "de comedor", 75, 120, "Roble", "ana");
+        mesa.message = "🪑 Nuevo mueble creado: Mesa Ñandú".into();
+        let mut silla = note(Some(2), "s1");
+        silla.action = Action::Deleted;
+        silla.furniture = furniture_protocol::Furniture::new("s1", "Silla", "", 90, 40, "pino", "luis");
+        f.push(&mesa, 0.0, Origin::Live);
+        f.push(&silla, 0.0, Origin::Live);
+        f.push_gap(0.0, 1.0, GapReason::Disconnected);
+        let shown = |flt: &FeedFilter| ids_where(&f, flt);
+        assert_eq!(shown(&FeedFilter::default()), ["gap", "s1", "m1"]);
+        assert_eq!(shown(&FeedFilter { hidden_actions: vec![Action::Deleted], ..Default::default() }), ["gap", "m1"]);
+        assert_eq!(shown(&FeedFilter { material: Some("roble".into()), ..Default::default() }), ["gap", "m1"]);
+        assert_eq!(shown(&FeedFilter { author: Some("luis".into()), ..Default::default() }), ["gap", "s1"]);
+        assert_eq!(shown(&FeedFilter { text: "ñandú".into(), ..Default::default() }), ["gap", "m1"]);
+        assert_eq!(shown(&FeedFilter { text: "COMEDOR".into(), ..Default::default() }), ["gap", "m1"]);
+        assert_eq!(shown(&FeedFilter { text: "nada".into(), ..Default::default() }), ["gap"]);
+        assert_eq!(distinct(&f, |r| r.material()), ["pino", "Roble"]);
+    }
+
+    fn ids_where(f: &Feed, flt: &FeedFilter) -> Vec<String> {
+        f.iter()
+            .filter(|e| flt.matches(e))
+            .map(|e| match e {
+                FeedEntry::Change(c) => c.notification.furniture.id().unwrap(),
+                FeedEntry::Gap { .. } => "gap".into(),
+            })
+            .collect()
     }
 
     #[test]

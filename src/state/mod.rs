@@ -3,6 +3,7 @@
 
 pub mod catalog_view;
 pub mod connection;
+pub mod diff;
 pub mod feed;
 pub mod format;
 pub mod health;

@@ -1,0 +1,93 @@
+//! What an update changed, field by field: "altura 75 → 80, material pino → roble".
+
+use furniture_protocol::record::field;
+use furniture_protocol::Furniture;
+
+use crate::state::format::DASH;
+
+/// The record's fields as the screen names them, in display order.
+pub const FIELDS: [(&str, &str); 6] = [
+    (field::NOMBRE, "nombre"),
+    (field::DESCRIPCION, "descripción"),
+    (field::ALTURA, "altura"),
+    (field::ANCHO, "ancho"),
+    (field::MATERIAL, "material"),
+    (field::AUTOR, "autor"),
+];
+
+/// One changed field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldChange {
+    /// The wire key (`altura`).
+    pub key: &'static str,
+    /// The name on screen (`altura`, `descripción`).
+    pub label: &'static str,
+    pub from: String,
+    pub to: String,
+}
+
+fn shown(f: &Furniture, key: &str) -> String {
+    match f.get(key) {
+        None | Some(serde_json::Value::Null) => DASH.to_owned(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The fields whose shown value differs between `old` and `new`.
+pub fn diff(old: &Furniture, new: &Furniture) -> Vec<FieldChange> {
+    FIELDS
+        .iter()
+        .filter_map(|&(key, label)| {
+            let (from, to) = (shown(old, key), shown(new, key));
+            (from != to).then_some(FieldChange { key, label, from, to })
+        })
+        .collect()
+}
+
+/// `altura 75 → 80, material pino → roble`; long values are shortened.
+pub fn describe(changes: &[FieldChange]) -> String {
+    let short = |s: &str| {
+        if s.chars().count() > 40 {
+            format!("{}…", s.chars().take(39).collect::<String>())
+        } else {
+            s.to_owned()
+        }
+    };
+    changes.iter().map(|c| format!("{} {} → {}", c.label, short(&c.from), short(&c.to))).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rec(v: serde_json::Value) -> Furniture {
+        Furniture(v.as_object().cloned().unwrap())
+    }
+
+    #[test]
+    fn changed_fields_in_display_order() {
+        let old = Furniture::new("1", "Mesa", "d", 75, 120, "pino", "ana");
+        let new = Furniture::new("1", "Mesa", "d", 80, 120, "roble", "ana");
+        let d = diff(&old, &new);
+        assert_eq!(describe(&d), "altura 75 → 80, material pino → roble");
+        assert_eq!(d.iter().map(|c| c.key).collect::<Vec<_>>(), ["altura", "material"]);
+    }
+
+    #[test]
+    fn missing_nulls_and_odd_types_show_as_text_or_dash() {
+        let old = rec(json!({"altura": "75", "material": null}));
+        let new = rec(json!({"altura": 75, "material": "haya", "nombre": "x"}));
+        // "75" and 75 read the same on screen: not a change worth showing.
+        assert_eq!(describe(&diff(&old, &new)), "nombre — → x, material — → haya");
+        assert!(diff(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn long_values_are_shortened() {
+        let old = rec(json!({"descripcion": "a".repeat(100)}));
+        let new = rec(json!({"descripcion": "b"}));
+        assert_eq!(describe(&diff(&old, &new)), format!("descripción {}… → b", "a".repeat(39)));
+    }
+}
