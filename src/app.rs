@@ -318,6 +318,9 @@ pub fn App() -> impl IntoView {
         }
     }
     if kiosk {
+        if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+            let _ = root.set_attribute("data-kiosk", "");
+        }
         live.take_wake_lock();
     }
     if let Ok(handle) = set_interval_with_handle(move || live.tick(), Duration::from_secs(1)) {

@@ -122,7 +122,7 @@ async fn wall_screen_mode_shows_health_and_calms_bursts() {
     page.wait_until("a measured round trip", "return /latencia \\d+ ms/.test(document.querySelector('[data-testid=health]').textContent)").await;
     page.wait_until("the wake lock status", "return !!document.querySelector('[data-testid=wake-lock]')").await;
     assert!(page.eval_bool("return getComputedStyle(document.querySelector('.app')).cursor === 'none'").await);
-    assert!(page.eval_bool("return document.querySelector('.app').classList.contains('kiosk')").await);
+    assert!(page.eval_bool("return document.documentElement.hasAttribute('data-kiosk') && document.documentElement.lang === 'es'").await);
 
     let burst = 8;
     for i in 0..burst {
@@ -150,6 +150,7 @@ async fn desk_feed_shows_diffs_unread_and_filters() {
     broker.send(Action::Updated, Furniture::new("d-1", "Mesa baja", "", 80, 120, "roble", "ana")).await;
     broker.send(Action::Created, Furniture::new("d-2", "Silla plegable", "", 90, 45, "haya", "luis")).await;
     page.wait_until("three feed items", "return document.querySelectorAll('[data-testid=feed-item]').length === 3").await;
+    assert!(page.eval_bool("return !document.documentElement.hasAttribute('data-kiosk')").await);
     assert_eq!(page.text("[data-testid=feed-diff]").await, "altura 75 → 80, material pino → roble");
     assert_eq!(page.text("[data-testid=unread-count]").await, "3 sin leer");
     page.eval("document.querySelector('[data-testid=mark-read]').click()").await;
@@ -164,5 +165,32 @@ async fn desk_feed_shows_diffs_unread_and_filters() {
     page.eval("const i = document.querySelector('[data-testid=feed-search]'); i.value = 'MESA'; i.dispatchEvent(new Event('input'))").await;
     page.wait_until("only the table", "return [...document.querySelectorAll('[data-testid=feed-item]')].every(e => e.dataset.furnitureId === 'd-1')").await;
     assert_eq!(page.count("[data-testid=feed-item]").await, 2);
+    page.close().await;
+}
+
+/// A burst of 1,000 changes: one digest toast, the feed full to its cap with the newest on top,
+/// and a catalog equal to the last state of every item.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_a_thousand_changes_stays_calm_and_consistent() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.wait_state("live").await;
+    let mut publisher = furniture_notify::Notifier::new(broker.ws_url()).connect().await.unwrap();
+    for i in 0..1000u32 {
+        let id = format!("b-{}", i % 40);
+        let action = if i < 40 { Action::Created } else { Action::Updated };
+        let f = Furniture::new(&id, &format!("Estantería {i}"), "", 180 + i64::from(i % 7), 100, "haya", "ana");
+        publisher.send(&ProducerMessage { action, furniture: f }).await.unwrap();
+    }
+    page.wait_until("the newest change in the feed", "return document.querySelector('[data-testid=feed-item]')?.textContent.includes('Estantería 999')").await;
+    assert_eq!(page.count("[data-testid=feed-item]").await, 500, "the feed keeps its cap");
+    page.wait_until("forty cards", "return document.querySelectorAll('[data-testid=catalog-item]').length === 40").await;
+    // The last change of item b-39 was number 999, of b-0 number 960.
+    page.wait_card("b-39", |c| c.name == "Estantería 999").await;
+    page.wait_card("b-0", |c| c.name == "Estantería 960").await;
+    assert_eq!(page.count("[data-testid=toast][data-action=digest]").await, 1);
+    assert!(page.count("[data-testid=toast]").await <= 4);
+    publisher.close().await;
     page.close().await;
 }

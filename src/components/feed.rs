@@ -151,7 +151,7 @@ fn GapItem(
         ),
     };
     view! {
-        <li class="feed-gap" data-testid="feed-gap" role="note">
+        <li class="feed-gap" data-testid="feed-item" data-action="gap" role="note">
             <span class="feed-icon" aria-hidden="true">"⚠"</span>
             <p>{text}</p>
         </li>
