@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 use crate::browser::{now_ms, page_visible, tz_offset_minutes};
 use crate::components::{catalog::CatalogPanel, feed::FeedPanel, status::StatusBar, toasts::ToastStack};
-use crate::state::catalog_view::CatalogView;
+use crate::state::catalog_view::{CatalogView, SortBy};
 use crate::state::connection::ConnState;
 use crate::state::diff::diff;
 use crate::state::feed::{Feed, FeedFilter, GapReason, Origin};
@@ -72,6 +72,10 @@ pub struct Live {
     /// What the feed shows (desk only).
     pub filter: RwSignal<FeedFilter>,
     pub catalog: RwSignal<CatalogView>,
+    /// The catalog's order (`?sort=name|newest|size`).
+    pub sort: RwSignal<SortBy>,
+    /// Cards grouped by material (`?group=material`).
+    pub group_by_material: RwSignal<bool>,
     pub toasts: RwSignal<Toasts>,
     pub source: RwSignal<CatalogSource>,
     pub diagnostics: RwSignal<Diagnostics>,
@@ -102,6 +106,8 @@ impl Live {
             feed: RwSignal::new(Feed::default()),
             filter: RwSignal::new(FeedFilter::default()),
             catalog: RwSignal::new(CatalogView::default()),
+            sort: RwSignal::new(SortBy::default()),
+            group_by_material: RwSignal::new(false),
             toasts: RwSignal::new(Toasts::new(if kiosk { ToastPolicy::wall() } else { ToastPolicy::desk() })),
             source: RwSignal::new(CatalogSource::LiveSince(now)),
             diagnostics: RwSignal::new(Diagnostics::default()),
@@ -290,6 +296,10 @@ impl Live {
 pub fn App() -> impl IntoView {
     let kiosk = crate::browser::query_param("kiosk").is_some();
     let live = Live::new(crate::browser::broker_url(), kiosk);
+    if let Some(sort) = crate::browser::query_param("sort").as_deref().and_then(SortBy::parse) {
+        live.sort.set(sort);
+    }
+    live.group_by_material.set(crate::browser::query_param("group").as_deref() == Some("material"));
     provide_context(live);
     let (probe, probes) = futures_channel::mpsc::unbounded::<()>();
     let handler_live = live;

@@ -165,6 +165,15 @@ async fn desk_feed_shows_diffs_unread_and_filters() {
     page.eval("const i = document.querySelector('[data-testid=feed-search]'); i.value = 'MESA'; i.dispatchEvent(new Event('input'))").await;
     page.wait_until("only the table", "return [...document.querySelectorAll('[data-testid=feed-item]')].every(e => e.dataset.furnitureId === 'd-1')").await;
     assert_eq!(page.count("[data-testid=feed-item]").await, 2);
+
+    // The catalog: by name first, newest first on demand, grouped by material, counted.
+    let order = "return [...document.querySelectorAll('[data-testid=catalog-item]')].map(e => e.dataset.furnitureId).join()";
+    assert_eq!(page.eval(order).await, "d-1,d-2");
+    page.eval("const s = document.querySelector('[data-testid=catalog-sort]'); s.value = 'newest'; s.dispatchEvent(new Event('change'))").await;
+    page.wait_until("newest first", &format!("{order} === 'd-2,d-1'")).await;
+    page.eval("document.querySelector('[data-testid=catalog-group]').click()").await;
+    page.wait_until("groups by material", "return [...document.querySelectorAll('[data-testid=material-group]')].map(g => g.dataset.material).join() === 'haya,roble'").await;
+    assert!(page.text("[data-testid=material-counts]").await.contains("roble 1"));
     page.close().await;
 }
 

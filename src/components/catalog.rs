@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::app::Live;
 use crate::components::action_label;
-use crate::state::catalog_view::Card;
+use crate::state::catalog_view::{group_by_material, Card, SortBy};
 use crate::state::format::{ago, or_dash, size};
 
 /// A change this recent (ms) is animated in.
@@ -18,20 +18,70 @@ const BADGE_MS: f64 = 60_000.0;
 #[component]
 pub fn CatalogPanel() -> impl IntoView {
     let live = expect_context::<Live>();
-    let cards = move || live.catalog.with(|c| c.cards());
+    let cards = move || {
+        let sort = live.sort.get();
+        live.catalog.with(|c| c.cards_by(sort))
+    };
+    let groups = move || group_by_material(cards());
     let empty = move || live.catalog.with(|c| c.cards().is_empty());
+    let counts = move || live.catalog.with(|c| c.material_counts());
     view! {
         <section class="panel catalog-panel" aria-labelledby="catalog-title">
-            <h2 id="catalog-title">"Catálogo"</h2>
+            <div class="catalog-head">
+                <h2 id="catalog-title">"Catálogo"</h2>
+                {(!live.kiosk).then(|| view! { <CatalogControls/> })}
+            </div>
+            <p class="material-counts" data-testid="material-counts">
+                {move || counts().into_iter().map(|(m, n)| view! { <span class="count-chip">{m} " " <b>{n}</b></span> }).collect::<Vec<_>>()}
+            </p>
             <Show when=empty>
                 <p class="empty">"Todavía no hay muebles. Aparecerán aquí en cuanto se creen."</p>
             </Show>
-            <ul class="catalog" data-testid="catalog">
-                <For each=cards key=|c: &Card| (c.id.clone(), c.version) let:card>
-                    <CatalogCard card=card/>
-                </For>
-            </ul>
+            <div data-testid="catalog">
+                <Show when=move || live.group_by_material.get() fallback=move || view! {
+                    <ul class="catalog">
+                        <For each=cards key=|c: &Card| (c.id.clone(), c.version) let:card>
+                            <CatalogCard card=card/>
+                        </For>
+                    </ul>
+                }>
+                    <For each=groups key=|(m, cards): &(String, Vec<Card>)| (m.clone(), cards.iter().map(|c| (c.id.clone(), c.version)).collect::<Vec<_>>()) let:group>
+                        <section class="material-group" data-testid="material-group" data-material=group.0.clone()>
+                            <h3 class="group-title">{group.0.clone()} <span class="count">{group.1.len()}</span></h3>
+                            <ul class="catalog">
+                                {group.1.into_iter().map(|card| view! { <CatalogCard card=card/> }).collect::<Vec<_>>()}
+                            </ul>
+                        </section>
+                    </For>
+                </Show>
+            </div>
         </section>
+    }
+}
+
+/// Order and grouping of the catalog.
+#[component]
+fn CatalogControls() -> impl IntoView {
+    let live = expect_context::<Live>();
+    view! {
+        <div class="catalog-controls">
+            <label>"Ordenar "
+                <select data-testid="catalog-sort" on:change=move |ev| {
+                    if let Some(s) = SortBy::parse(&event_target_value(&ev)) {
+                        live.sort.set(s);
+                    }
+                }>
+                    {SortBy::ALL.map(|s| view! {
+                        <option value=s.as_str() selected=move || live.sort.get() == s>{s.label()}</option>
+                    })}
+                </select>
+            </label>
+            <label>
+                <input type="checkbox" data-testid="catalog-group" prop:checked=move || live.group_by_material.get()
+                    on:change=move |ev| live.group_by_material.set(event_target_checked(&ev))/>
+                " Agrupar por material"
+            </label>
+        </div>
     }
 }
 

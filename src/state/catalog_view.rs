@@ -173,6 +173,31 @@ impl CatalogView {
         self.catalog.is_empty()
     }
 
+    /// Every card, live and lingering, in the given order.
+    pub fn cards_by(&self, sort: SortBy) -> Vec<Card> {
+        let mut cards = self.cards();
+        match sort {
+            SortBy::Name => {}
+            SortBy::Newest => cards.sort_by(|a, b| b.changed_ms.total_cmp(&a.changed_ms).then_with(|| a.id.cmp(&b.id))),
+            SortBy::Size => cards.sort_by_key(|c| {
+                let area = c.furniture.ancho().zip(c.furniture.altura()).map_or(i64::MIN, |(w, h)| w.saturating_mul(h));
+                (std::cmp::Reverse(area), c.id.clone())
+            }),
+        }
+        cards
+    }
+
+    /// Live items per material, most common first (a missing material counts as a dash).
+    pub fn material_counts(&self) -> Vec<(String, usize)> {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for (_, e) in self.catalog.iter() {
+            *counts.entry(material_of(&e.furniture)).or_default() += 1;
+        }
+        let mut counts: Vec<_> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.to_lowercase().cmp(&b.0.to_lowercase())));
+        counts
+    }
+
     /// Every card, live and lingering, sorted by name (case-insensitive), then id.
     pub fn cards(&self) -> Vec<Card> {
         let mut cards: Vec<Card> = self
@@ -196,6 +221,59 @@ impl CatalogView {
         cards.sort_by_cached_key(|c| (c.furniture.nombre().unwrap_or_default().to_lowercase(), c.id.clone()));
         cards
     }
+}
+
+/// How the catalog is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortBy {
+    /// By name, A to Z (the default).
+    #[default]
+    Name,
+    /// Most recently changed first.
+    Newest,
+    /// Largest footprint (width × height) first; unreadable sizes last.
+    Size,
+}
+
+impl SortBy {
+    pub const ALL: [SortBy; 3] = [SortBy::Name, SortBy::Newest, SortBy::Size];
+
+    /// The URL value: `name`, `newest`, `size`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortBy::Name => "name",
+            SortBy::Newest => "newest",
+            SortBy::Size => "size",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SortBy> {
+        SortBy::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// The label on screen.
+    pub fn label(self) -> &'static str {
+        match self {
+            SortBy::Name => "Nombre",
+            SortBy::Newest => "Recientes",
+            SortBy::Size => "Tamaño",
+        }
+    }
+}
+
+/// The material a card is grouped under: its text, or a dash.
+pub fn material_of(f: &Furniture) -> String {
+    crate::state::format::or_dash(f.material())
+}
+
+/// Cards grouped by material (groups A to Z, case-insensitive), keeping their order inside each.
+pub fn group_by_material(cards: Vec<Card>) -> Vec<(String, Vec<Card>)> {
+    let mut groups: BTreeMap<String, (String, Vec<Card>)> = BTreeMap::new();
+    for card in cards {
+        let m = material_of(&card.furniture);
+        groups.entry(m.to_lowercase()).or_insert_with(|| (m, Vec::new())).1.push(card);
+    }
+    groups.into_values().collect()
 }
 
 #[cfg(test)]
@@ -262,6 +340,31 @@ mod tests {
         assert_eq!(cards[0].version, a_version);
         assert_eq!(cards[2].changed_ms, 1000.0, "the broker's time of the change");
         assert_eq!(v.len(), 2);
+    }
+
+    #[test]
+    fn sorting_grouping_and_counts() {
+        let mut v = CatalogView::default();
+        let mk = |id: &str, n: &str, w: i64, h: i64, m: &str| Notification {
+            action: Action::Created,
+            furniture: Furniture::new(id, n, "", h, w, m, "u"),
+            message: String::new(),
+            timestamp: None,
+            seq: None,
+        };
+        v.apply(&mk("1", "b", 100, 100, "roble"), 3.0);
+        v.apply(&mk("2", "a", 50, 50, "Pino"), 1.0);
+        v.apply(&mk("3", "c", 200, 100, "roble"), 2.0);
+        let ids = |cards: Vec<Card>| cards.into_iter().map(|c| c.id).collect::<Vec<_>>();
+        assert_eq!(ids(v.cards_by(SortBy::Name)), ["2", "1", "3"]);
+        assert_eq!(ids(v.cards_by(SortBy::Newest)), ["1", "3", "2"]);
+        assert_eq!(ids(v.cards_by(SortBy::Size)), ["3", "1", "2"]);
+        assert_eq!(v.material_counts(), [("roble".to_owned(), 2), ("Pino".to_owned(), 1)]);
+        let groups = group_by_material(v.cards_by(SortBy::Newest));
+        let shape: Vec<(String, Vec<String>)> = groups.into_iter().map(|(m, cards)| (m, ids(cards))).collect();
+        assert_eq!(shape, [("Pino".to_owned(), vec!["2".to_owned()]), ("roble".to_owned(), vec!["1".to_owned(), "3".to_owned()])]);
+        assert_eq!(SortBy::parse("size"), Some(SortBy::Size));
+        assert_eq!(SortBy::parse("x"), None);
     }
 
     #[test]
