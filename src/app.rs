@@ -14,12 +14,17 @@ use crate::state::connection::ConnState;
 use crate::state::diff::diff;
 use crate::state::feed::{Feed, FeedFilter, GapReason, Origin};
 use crate::state::health::Health;
+use crate::state::reload::{after_outage_due, local_hour, nightly_due, ReloadReason, DEFAULT_RELOAD_HOUR};
+use crate::state::snapshot::Snapshot;
 use crate::state::toasts::{Announcer, ToastPolicy, Toasts};
 use crate::ws::{connect_forever, ConnectionOptions, WsEvent};
 
 /// How long after a reconnect a broker has to answer `sync` before the dashboard decides it is
 /// a broker without the extension and marks a gap in the feed.
 const SYNC_GRACE_MS: f64 = 3_000.0;
+
+/// The sessionStorage key of the snapshot a wall screen saves before reloading itself.
+const SNAPSHOT_KEY: &str = "furniture-dashboard.snapshot";
 
 /// How often a wall screen's layout drifts to a new offset (1 to 4 px), in seconds.
 const DRIFT_EVERY_SECS: u64 = 300;
@@ -58,6 +63,10 @@ pub enum WakeLock {
 pub struct Live {
     /// Wall-screen mode (`?kiosk`).
     pub kiosk: bool,
+    /// When this page was opened (ms).
+    pub opened_ms: f64,
+    /// The local hour of a wall screen's nightly reload (`?reload_hour=`, default 3).
+    pub reload_hour: u32,
     pub conn: RwSignal<ConnState>,
     pub health: RwSignal<Health>,
     pub wake_lock: RwSignal<WakeLock>,
@@ -95,6 +104,8 @@ impl Live {
         let now = now_ms();
         Live {
             kiosk,
+            opened_ms: now,
+            reload_hour: DEFAULT_RELOAD_HOUR,
             conn: RwSignal::new(ConnState::Connecting),
             health: RwSignal::new(Health::default()),
             wake_lock: RwSignal::new(WakeLock::Idle),
@@ -169,6 +180,10 @@ impl Live {
                 if let Some(from) = self.down_since.get_untracked() {
                     self.down_since.set(None);
                     self.pending_gap.set(Some((from, now, now)));
+                    if self.kiosk && after_outage_due(now - from) {
+                        self.save_and_reload(ReloadReason::AfterOutage);
+                        return None;
+                    }
                 }
                 // Our broker answers with its catalog and what we missed; others ignore it.
                 let since = self.feed.with_untracked(|f| f.last_seq()).unwrap_or(0);
@@ -248,6 +263,9 @@ impl Live {
         if let Some(text) = self.announcer.try_update_value(|a| a.due(now)).flatten() {
             self.announcement.set(text);
         }
+        if self.kiosk && nightly_due(local_hour(now, tz_offset_minutes()), now - self.opened_ms, self.reload_hour) {
+            self.save_and_reload(ReloadReason::Nightly);
+        }
         if self.kiosk && (now / 1000.0) as u64 % DRIFT_EVERY_SECS == 0 {
             let px = |r: f64| 1 + (r * 4.0) as i32 % 4;
             let sign = |r: f64| if r < 0.5 { -1 } else { 1 };
@@ -262,6 +280,54 @@ impl Live {
                 }
             }
         }
+    }
+
+    /// Saves feed and catalog to sessionStorage, then reloads the page, which restores them.
+    fn save_and_reload(&self, reason: ReloadReason) {
+        let snapshot = Snapshot {
+            saved_ms: now_ms(),
+            stream: self.stream.get_untracked(),
+            last_seq: self.feed.with_untracked(|f| f.last_seq()),
+            catalog: self.catalog.with_untracked(|c| c.entries()),
+            feed: self.feed.with_untracked(|f| {
+                let mut notes: Vec<_> = f
+                    .iter()
+                    .filter_map(|e| match e {
+                        crate::state::feed::FeedEntry::Change(c) => Some(c.notification.clone()),
+                        crate::state::feed::FeedEntry::Gap { .. } => None,
+                    })
+                    .collect();
+                notes.reverse();
+                notes
+            }),
+        };
+        leptos::logging::log!("reloading ({reason:?}); the screen is saved for the next page");
+        let Some(window) = web_sys::window() else { return };
+        match window.session_storage() {
+            Ok(Some(storage)) => {
+                if let Err(e) = storage.set_item(SNAPSHOT_KEY, &snapshot.encode()) {
+                    leptos::logging::warn!("could not save the screen before reloading: {e:?}");
+                }
+            }
+            _ => leptos::logging::warn!("no sessionStorage: reloading without saving the screen"),
+        }
+        let _ = window.location().reload();
+    }
+
+    /// Restores what a previous page saved before it reloaded itself (then forgets it).
+    fn restore(&self) {
+        let Some(storage) = web_sys::window().and_then(|w| w.session_storage().ok().flatten()) else { return };
+        let Ok(Some(text)) = storage.get_item(SNAPSHOT_KEY) else { return };
+        let _ = storage.remove_item(SNAPSHOT_KEY);
+        let Some(snapshot) = Snapshot::decode(&text, now_ms()) else { return };
+        let now = now_ms();
+        self.stream.set(snapshot.stream);
+        self.catalog.update(|c| c.replace(snapshot.catalog, now));
+        self.feed.update(|f| {
+            for n in &snapshot.feed {
+                f.push(n, now, Origin::History);
+            }
+        });
     }
 
     /// The server's clock now, by the best offset estimate (for "n min ago").
@@ -300,6 +366,11 @@ pub fn App() -> impl IntoView {
         live.sort.set(sort);
     }
     live.group_by_material.set(crate::browser::query_param("group").as_deref() == Some("material"));
+    let live = Live {
+        reload_hour: crate::browser::query_param("reload_hour").and_then(|h| h.parse().ok()).filter(|h| *h < 24).unwrap_or(DEFAULT_RELOAD_HOUR),
+        ..live
+    };
+    live.restore();
     provide_context(live);
     let (probe, probes) = futures_channel::mpsc::unbounded::<()>();
     let handler_live = live;

@@ -203,3 +203,34 @@ async fn a_burst_of_a_thousand_changes_stays_calm_and_consistent() {
     publisher.close().await;
     page.close().await;
 }
+
+/// A wall screen that reloads itself (nightly, or after a long outage) first saves its feed and
+/// catalog to sessionStorage; the reloaded page shows them again before any broker answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_wall_screen_restores_what_it_showed() {
+    use furniture_dashboard::state::snapshot::Snapshot;
+    use furniture_protocol::{CatalogEntry, Notification};
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let mesa = Furniture::new("s-1", "Mesa guardada", "", 75, 120, "roble", "ana");
+    let snapshot = Snapshot {
+        saved_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64,
+        stream: Some("saved".into()),
+        last_seq: Some(2),
+        catalog: vec![CatalogEntry { furniture: mesa.clone(), seq: Some(2), timestamp: None }],
+        feed: vec![
+            Notification { action: Action::Created, furniture: mesa.clone(), message: "🪑 creada".into(), timestamp: None, seq: Some(1) },
+            Notification { action: Action::Updated, furniture: mesa, message: "🔄 guardada".into(), timestamp: None, seq: Some(2) },
+        ],
+    };
+    // Served by our broker, but pointed at a port where nothing listens: only the snapshot can
+    // fill the screen.
+    let page = Dashboard::open(&browser, &format!("{}?kiosk&ws=ws://127.0.0.1:9/", broker.page_url())).await;
+    page.wait_until("the app", "return !!document.querySelector('[data-testid=connection-status]')").await;
+    let text = serde_json::to_string(&snapshot.encode()).unwrap();
+    page.eval(&format!("sessionStorage.setItem('furniture-dashboard.snapshot', {text}); location.reload()")).await;
+    page.wait_card("s-1", |c| c.name == "Mesa guardada").await;
+    page.wait_until("the saved feed", "return document.querySelectorAll('[data-testid=feed-item]').length === 2").await;
+    assert!(page.eval_bool("return sessionStorage.getItem('furniture-dashboard.snapshot') === null").await, "restored once, then forgotten");
+    page.close().await;
+}

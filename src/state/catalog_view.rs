@@ -65,6 +65,11 @@ impl CatalogView {
         self.next_version
     }
 
+    /// The live items as the broker's catalog entries (for a snapshot).
+    pub fn entries(&self) -> Vec<CatalogEntry> {
+        self.catalog.iter().map(|(_, e)| e.clone()).collect()
+    }
+
     /// The current record of an item.
     pub fn furniture(&self, id: &str) -> Option<&Furniture> {
         self.catalog.get(id).map(|e| &e.furniture)

@@ -7,5 +7,7 @@ pub mod diff;
 pub mod feed;
 pub mod format;
 pub mod health;
+pub mod reload;
+pub mod snapshot;
 pub mod toasts;
 pub mod url;

@@ -1,0 +1,91 @@
+//! What a page saves before reloading itself and restores after: the feed, the catalog, and which
+//! broker numbering they belong to, as one JSON text made of the wire's own frames.
+
+use furniture_protocol::{decode_server, encode_sync_reply, CatalogEntry, Notification, ServerFrame};
+use serde_json::{json, Value};
+
+/// Snapshots older than this (ms) are not restored: the screen starts fresh instead.
+pub const MAX_AGE_MS: f64 = 10.0 * 60_000.0;
+
+/// A saved screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub saved_ms: f64,
+    /// The broker's `stream` when saved.
+    pub stream: Option<String>,
+    /// The last `seq` seen.
+    pub last_seq: Option<u64>,
+    pub catalog: Vec<CatalogEntry>,
+    /// Notifications, oldest first.
+    pub feed: Vec<Notification>,
+}
+
+impl Snapshot {
+    /// The JSON text to keep.
+    pub fn encode(&self) -> String {
+        let catalog = encode_sync_reply(self.last_seq.unwrap_or(0), true, &self.catalog, std::iter::empty());
+        let feed: Vec<String> = self.feed.iter().map(Notification::encode).collect();
+        json!({"v": 1, "saved_ms": self.saved_ms, "stream": self.stream, "last_seq": self.last_seq, "catalog": catalog, "feed": feed}).to_string()
+    }
+
+    /// Reads a saved text; `None` when it is unreadable, of another version, or older than
+    /// [`MAX_AGE_MS`] at `now_ms`.
+    pub fn decode(text: &str, now_ms: f64) -> Option<Snapshot> {
+        let v: Value = serde_json::from_str(text).ok()?;
+        if v["v"] != 1 {
+            return None;
+        }
+        let saved_ms = v["saved_ms"].as_f64()?;
+        if !(0.0..=MAX_AGE_MS).contains(&(now_ms - saved_ms)) {
+            return None;
+        }
+        let ServerFrame::Sync(reply) = decode_server(v["catalog"].as_str()?) else { return None };
+        let feed = v["feed"]
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .filter_map(|t| match decode_server(t) {
+                ServerFrame::Notification(n) => Some(n),
+                _ => None,
+            })
+            .collect();
+        Some(Snapshot {
+            saved_ms,
+            stream: v["stream"].as_str().map(str::to_owned),
+            last_seq: v["last_seq"].as_u64(),
+            catalog: reply.catalog,
+            feed,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use furniture_protocol::{Action, Furniture, Timestamp};
+
+    fn sample() -> Snapshot {
+        Snapshot {
+            saved_ms: 1_000.0,
+            stream: Some("ab".into()),
+            last_seq: Some(7),
+            catalog: vec![CatalogEntry { furniture: Furniture::new("1", "Mesa <b>", "", 75, 120, "roble", "ana"), seq: Some(7), timestamp: Timestamp::parse("2024-01-15T14:30:00Z") }],
+            feed: vec![Notification { action: Action::Created, furniture: Furniture::new("1", "Mesa <b>", "", 75, 120, "roble", "ana"), message: "🪑 x".into(), timestamp: None, seq: Some(7) }],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let s = sample();
+        assert_eq!(Snapshot::decode(&s.encode(), 2_000.0), Some(s));
+    }
+
+    #[test]
+    fn stale_broken_or_foreign_texts_are_not_restored() {
+        let text = sample().encode();
+        assert_eq!(Snapshot::decode(&text, 1_000.0 + MAX_AGE_MS + 1.0), None);
+        assert_eq!(Snapshot::decode(&text, 0.0), None, "saved in the future");
+        assert_eq!(Snapshot::decode("{", 2_000.0), None);
+        assert_eq!(Snapshot::decode(&text.replace("\"v\":1", "\"v\":2"), 2_000.0), None);
+    }
+}
