@@ -11,6 +11,7 @@ use crate::browser::{now_ms, page_visible, tz_offset_minutes};
 use crate::components::{catalog::CatalogPanel, feed::FeedPanel, status::StatusBar, toasts::ToastStack};
 use crate::state::catalog_view::{CatalogView, SortBy};
 use crate::state::connection::ConnState;
+use crate::state::diagnostics::{Diagnostics, Direction};
 use crate::state::diff::diff;
 use crate::state::feed::{Feed, FeedFilter, GapReason, Origin};
 use crate::state::health::Health;
@@ -36,13 +37,6 @@ pub enum CatalogSource {
     LiveSince(f64),
     /// The broker's own catalog, as of this `seq`.
     Synced { seq: u64 },
-}
-
-/// Frames that could not be used, counted and shown.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Diagnostics {
-    pub invalid: u64,
-    pub unknown: u64,
 }
 
 /// The screen wake lock of a wall screen.
@@ -88,6 +82,8 @@ pub struct Live {
     pub toasts: RwSignal<Toasts>,
     pub source: RwSignal<CatalogSource>,
     pub diagnostics: RwSignal<Diagnostics>,
+    /// The diagnostics overlay is open (`?debug`, or the D key).
+    pub debug: RwSignal<bool>,
     /// The clock, ticking every second, for countdowns and "n min ago".
     pub now: RwSignal<f64>,
     /// The broker's `seq` numbering last seen (our broker's `stream`).
@@ -122,6 +118,7 @@ impl Live {
             toasts: RwSignal::new(Toasts::new(if kiosk { ToastPolicy::wall() } else { ToastPolicy::desk() })),
             source: RwSignal::new(CatalogSource::LiveSince(now)),
             diagnostics: RwSignal::new(Diagnostics::default()),
+            debug: RwSignal::new(false),
             now: RwSignal::new(now),
             stream: RwSignal::new(None),
             down_since: RwSignal::new(None),
@@ -142,14 +139,32 @@ impl Live {
                 if state == ConnState::Live && !was_live {
                     self.health.update(|h| h.connected(now_ms(), tz_offset_minutes()));
                 }
+                if let ConnState::Reconnecting { attempt, next_try_ms } | ConnState::Offline { attempt, next_try_ms } = state {
+                    let now = now_ms();
+                    self.diagnostics.update(|d| d.reconnect(now, attempt, next_try_ms - now));
+                }
                 self.conn.set(state);
                 None
             }
             WsEvent::PingSent => {
-                self.health.update(|h| h.ping_sent(now_ms()));
+                let now = now_ms();
+                self.health.update(|h| h.ping_sent(now));
+                self.diagnostics.update(|d| d.frame(now, Direction::Out, r#"{"type":"ping"}"#));
                 None
             }
-            WsEvent::Frame(text) => self.on_frame(&text),
+            WsEvent::Closed { code, reason } => {
+                self.diagnostics.update(|d| d.closed(now_ms(), code, reason));
+                None
+            }
+            WsEvent::Frame(text) => {
+                let now = now_ms();
+                self.diagnostics.update(|d| d.frame(now, Direction::In, &text));
+                let reply = self.on_frame(&text);
+                if let Some(out) = &reply {
+                    self.diagnostics.update(|d| d.frame(now, Direction::Out, out));
+                }
+                reply
+            }
         }
     }
 
@@ -232,13 +247,13 @@ impl Live {
                 None
             }
             ServerFrame::Pong { .. } => None,
-            ServerFrame::Unknown { .. } => {
-                self.diagnostics.update(|d| d.unknown += 1);
+            ServerFrame::Unknown { kind } => {
+                self.diagnostics.update(|d| d.unknown(now, &kind));
                 None
             }
             ServerFrame::Invalid(reason) => {
                 leptos::logging::warn!("unusable frame from the broker: {reason}");
-                self.diagnostics.update(|d| d.invalid += 1);
+                self.diagnostics.update(|d| d.invalid(now, reason));
                 None
             }
         }
@@ -398,6 +413,14 @@ pub fn App() -> impl IntoView {
             });
         }
     }
+    live.debug.set(crate::browser::query_param("debug").is_some());
+    if let Some(window) = web_sys::window() {
+        crate::browser::listen_key(&window, move |key| {
+            if key == "d" || key == "D" {
+                live.debug.update(|d| *d = !*d);
+            }
+        });
+    }
     if kiosk {
         if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
             let _ = root.set_attribute("data-kiosk", "");
@@ -419,6 +442,9 @@ pub fn App() -> impl IntoView {
                 <FeedPanel/>
             </main>
             <ToastStack/>
+            <Show when=move || live.debug.get()>
+                <crate::components::diagnostics::DiagnosticsOverlay/>
+            </Show>
             <div class="sr-only" aria-live="polite" data-testid="announcer">{move || live.announcement.get()}</div>
         </div>
     }

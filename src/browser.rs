@@ -90,3 +90,37 @@ pub async fn request_wake_lock() -> Result<bool, String> {
         .map(|_| true)
         .map_err(|e| e.as_string().or_else(|| js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string())).unwrap_or_else(|| "refused".to_owned()))
 }
+
+/// Calls `f` with the key of every keydown outside text fields and menus.
+pub fn listen_key(target: &web_sys::EventTarget, f: impl Fn(&str) + 'static) {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    let cb = Closure::<dyn Fn(web_sys::KeyboardEvent)>::new(move |ev: web_sys::KeyboardEvent| {
+        let typing = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"));
+        if !typing && !ev.ctrl_key() && !ev.meta_key() && !ev.alt_key() {
+            f(&ev.key());
+        }
+    });
+    if target.add_event_listener_with_callback("keydown", cb.as_ref().unchecked_ref()).is_ok() {
+        cb.forget();
+    }
+}
+
+/// Memory in use: the wasm heap and, where Chromium reports it, the JS heap, in bytes.
+pub fn memory_in_use() -> (f64, Option<f64>) {
+    use wasm_bindgen::JsCast;
+    let wasm = wasm_bindgen::memory()
+        .dyn_into::<js_sys::WebAssembly::Memory>()
+        .ok()
+        .and_then(|m| m.buffer().dyn_into::<js_sys::ArrayBuffer>().ok())
+        .map_or(0.0, |b| f64::from(b.byte_length()));
+    let js = web_sys::window()
+        .and_then(|w| js_sys::Reflect::get(&w, &"performance".into()).ok())
+        .and_then(|p| js_sys::Reflect::get(&p, &"memory".into()).ok())
+        .and_then(|m| js_sys::Reflect::get(&m, &"usedJSHeapSize".into()).ok())
+        .and_then(|v| v.as_f64());
+    (wasm, js)
+}

@@ -19,6 +19,8 @@ pub enum WsEvent {
     Frame(String),
     /// An application ping went out.
     PingSent,
+    /// The socket closed: its close code and reason, when the browser gave them.
+    Closed { code: Option<u16>, reason: String },
 }
 
 /// Settings of the connection loop.
@@ -111,6 +113,10 @@ async fn session(
                     }
                 }
                 Some(Ok(Message::Bytes(_))) => {}
+                Some(Err(gloo_net::websocket::WebSocketError::ConnectionClose(ev))) => {
+                    handler(WsEvent::Closed { code: Some(ev.code), reason: ev.reason });
+                    break;
+                }
                 Some(Err(_)) | None => break,
             },
             _ = probes.next() => probe_now = true,

@@ -234,3 +234,23 @@ async fn a_reloaded_wall_screen_restores_what_it_showed() {
     assert!(page.eval_bool("return sessionStorage.getItem('furniture-dashboard.snapshot') === null").await, "restored once, then forgotten");
     page.close().await;
 }
+
+/// The diagnostics overlay (`?debug`, or the D key) shows the raw frames both ways and the
+/// close codes, and exports them as JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_diagnostics_overlay_shows_frames_and_close_codes() {
+    let Some(browser) = Browser::start().await else { return };
+    let mut broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &format!("{}?debug", broker.page_url())).await;
+    page.wait_state("live").await;
+    page.wait_until("the welcome and the sync request", "const t = document.querySelector('[data-testid=diagnostics-frames]').textContent; return t.includes('Conectado al servidor') && t.includes('\"type\":\"sync\"')").await;
+    broker.restart().await;
+    page.wait_until("the 1001 close", "return document.querySelector('[data-testid=diagnostics-events]').textContent.includes('closed: 1001')").await;
+    let exported = page.eval("return decodeURIComponent(document.querySelector('[data-testid=diagnostics-export]').href.split(',').slice(1).join(','))").await;
+    let v: serde_json::Value = serde_json::from_str(exported.as_str().unwrap()).unwrap();
+    assert!(v["frames"].as_array().unwrap().len() >= 2);
+    assert_eq!(v["closes"][0]["code"], 1001);
+    page.eval("document.body.dispatchEvent(new KeyboardEvent('keydown', {key: 'd', bubbles: true}))").await;
+    page.wait_until("the overlay closed", "return !document.querySelector('[data-testid=diagnostics]')").await;
+    page.close().await;
+}

@@ -28,8 +28,8 @@ pub fn StatusBar() -> impl IntoView {
         }
     };
     let diagnostics = move || {
-        let d = live.diagnostics.get();
-        (d.invalid + d.unknown > 0).then(|| format!("{} mensajes ilegibles · {} desconocidos", d.invalid, d.unknown))
+        let (invalid, unknown) = live.diagnostics.with(|d| (d.invalid, d.unknown));
+        (invalid + unknown > 0).then(|| format!("{invalid} mensajes ilegibles · {unknown} desconocidos"))
     };
     let stale = move || {
         let now = live.now.get();

@@ -3,6 +3,7 @@
 
 pub mod catalog_view;
 pub mod connection;
+pub mod diagnostics;
 pub mod diff;
 pub mod feed;
 pub mod format;

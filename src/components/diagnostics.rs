@@ -1,0 +1,68 @@
+//! The diagnostics overlay (`?debug`, or the D key): raw frames, decode errors, close codes,
+//! reconnect history and memory, exportable as JSON.
+
+use leptos::prelude::*;
+use serde_json::json;
+
+use crate::app::Live;
+use crate::browser::{local_clock, memory_in_use};
+use crate::state::diagnostics::Direction;
+
+fn mib(bytes: f64) -> String {
+    format!("{:.1} MiB", bytes / 1_048_576.0)
+}
+
+/// The overlay.
+#[component]
+pub fn DiagnosticsOverlay() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let memory = move || {
+        live.now.track();
+        memory_in_use()
+    };
+    let export = move || {
+        let (wasm, js) = memory_in_use();
+        let extra = json!({"broker": live.url.get_value(), "wasm_memory_bytes": wasm, "js_heap_bytes": js, "exported_ms": crate::browser::now_ms()});
+        let text = live.diagnostics.with(|d| d.to_json(extra)).to_string();
+        format!("data:application/json;charset=utf-8,{}", String::from(js_sys::encode_uri_component(&text)))
+    };
+    let frames = move || {
+        live.diagnostics.with(|d| {
+            d.frames
+                .iter()
+                .rev()
+                .map(|f| format!("{} {} {}", local_clock(f.at_ms), if f.direction == Direction::In { "←" } else { "→" }, f.text))
+                .collect::<Vec<_>>()
+        })
+    };
+    let events = move || {
+        live.diagnostics.with(|d| {
+            let mut lines: Vec<(f64, String)> = Vec::new();
+            lines.extend(d.errors.iter().map(|(t, e)| (*t, format!("error: {e}"))));
+            lines.extend(d.closes.iter().map(|(t, c, r)| {
+                (*t, format!("closed: {} {r}", c.map_or_else(|| "—".to_owned(), |c| c.to_string())))
+            }));
+            lines.extend(d.reconnects.iter().map(|(t, a, w)| (*t, format!("reconnect: attempt {a} in {:.1} s", w / 1000.0))));
+            lines.sort_by(|a, b| b.0.total_cmp(&a.0));
+            lines.into_iter().map(|(t, l)| format!("{} {l}", local_clock(t))).collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <aside class="diagnostics" data-testid="diagnostics" aria-label="Diagnóstico">
+            <header>
+                <h2>"Diagnóstico"</h2>
+                <a class="link" download="diagnostico-muebles.json" href=export data-testid="diagnostics-export">"Exportar JSON"</a>
+                <button class="link" on:click=move |_| live.debug.set(false)>"Cerrar (D)"</button>
+            </header>
+            <p>
+                {move || live.url.get_value()} " · "
+                {move || live.diagnostics.with(|d| format!("{} ilegibles · {} desconocidos", d.invalid, d.unknown))} " · "
+                {move || { let (wasm, js) = memory(); format!("memoria wasm {} · JS {}", mib(wasm), js.map_or_else(|| "—".to_owned(), mib)) }}
+            </p>
+            <h3>"Sucesos"</h3>
+            <pre data-testid="diagnostics-events">{move || events().join("\n")}</pre>
+            <h3>"Últimas tramas (200)"</h3>
+            <pre data-testid="diagnostics-frames">{move || frames().join("\n")}</pre>
+        </aside>
+    }
+}
