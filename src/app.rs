@@ -389,9 +389,17 @@ pub fn App() -> impl IntoView {
     provide_context(live);
     let (probe, probes) = futures_channel::mpsc::unbounded::<()>();
     let handler_live = live;
+    let ms = |name: &str| crate::browser::query_param(name).and_then(|v| v.parse::<f64>().ok()).filter(|v| *v >= 100.0);
+    let mut options = ConnectionOptions::default();
+    if let Some(v) = ms("ping_after") {
+        options.ping_after_ms = v;
+    }
+    if let Some(v) = ms("pong_timeout") {
+        options.pong_deadline_ms = v;
+    }
     connect_forever(
         live.url.get_value(),
-        ConnectionOptions::default(),
+        options,
         Rc::new(move |event| handler_live.on_event(event)),
         probes,
     );

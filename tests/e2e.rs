@@ -254,3 +254,21 @@ async fn the_diagnostics_overlay_shows_frames_and_close_codes() {
     page.wait_until("the overlay closed", "return !document.querySelector('[data-testid=diagnostics]')").await;
     page.close().await;
 }
+
+/// A broker that stops answering without closing (a half-open connection): the page notices by
+/// its own ping deadline, leaves "live", and reconnects on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_dead_socket_is_detected_and_replaced() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let proxy = support::FaultProxy::start(broker.addr).await;
+    let url = format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr);
+    let page = Dashboard::open(&browser, &url).await;
+    page.wait_state("live").await;
+    proxy.blackhole_open_connections();
+    page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
+    page.wait_state("live").await;
+    broker.send(Action::Created, Furniture::new("h-1", "Banco", "", 45, 120, "teca", "ana")).await;
+    page.wait_feed("created", "h-1").await;
+    page.close().await;
+}
