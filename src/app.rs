@@ -9,6 +9,7 @@ use leptos::prelude::*;
 
 use crate::browser::{now_ms, page_visible, tz_offset_minutes};
 use crate::components::{catalog::CatalogPanel, feed::FeedPanel, status::StatusBar, toasts::ToastStack};
+use crate::state::activity::Activity;
 use crate::state::catalog_view::{CatalogView, SortBy};
 use crate::state::connection::ConnState;
 use crate::state::diagnostics::{Diagnostics, Direction};
@@ -72,6 +73,8 @@ pub struct Live {
     pub url: StoredValue<String>,
     pub clients: RwSignal<Option<u64>>,
     pub feed: RwSignal<Feed>,
+    /// Notifications per minute, the last hour.
+    pub activity: RwSignal<Activity>,
     /// What the feed shows (desk only).
     pub filter: RwSignal<FeedFilter>,
     pub catalog: RwSignal<CatalogView>,
@@ -112,6 +115,7 @@ impl Live {
             clients: RwSignal::new(None),
             feed: RwSignal::new(Feed::default()),
             filter: RwSignal::new(FeedFilter::default()),
+            activity: RwSignal::new(Activity::default()),
             catalog: RwSignal::new(CatalogView::default()),
             sort: RwSignal::new(SortBy::default()),
             group_by_material: RwSignal::new(false),
@@ -213,6 +217,7 @@ impl Live {
                     .unwrap_or_default();
                 let fresh = self.feed.try_update(|f| f.push_with_changes(&n, now, Origin::Live, changes)).unwrap_or(false);
                 if fresh {
+                    self.activity.update(|a| a.record(now));
                     let changed = n.timestamp.map_or(server_now, |t| t.unix_millis());
                     self.catalog.update(|c| {
                         c.apply(&n, changed);
@@ -231,7 +236,10 @@ impl Live {
                 let origin = if first_sync { Origin::History } else { Origin::Recovered };
                 self.feed.update(|f| {
                     for n in &reply.missed {
-                        f.push(n, now, origin);
+                        if f.push(n, now, origin) {
+                            let at = n.timestamp.map_or(now, |t| t.unix_millis() - self.health.with_untracked(|h| h.clock_offset_ms.unwrap_or(0.0)));
+                            self.activity.update(|a| a.record(at));
+                        }
                     }
                 });
                 self.catalog.update(|c| c.replace(reply.catalog, server_now));
@@ -445,6 +453,7 @@ pub fn App() -> impl IntoView {
                 (x != 0 || y != 0).then(|| format!("translate({x}px, {y}px)"))
             }>
             <StatusBar/>
+            <crate::components::charts::Charts/>
             <main class="panels">
                 <CatalogPanel/>
                 <FeedPanel/>

@@ -81,6 +81,9 @@ async fn a_late_page_gets_the_catalog_from_the_broker() {
     page.wait_until("six history items", "return document.querySelectorAll('[data-testid=feed-item]').length === 6").await;
     assert_eq!(page.count("[data-testid=toast]").await, 0, "history raises no toasts");
     assert!(page.text("[data-testid=catalog-source]").await.contains("Sincronizado"));
+    // The charts count the replayed history and the catalog by material.
+    page.wait_until("the activity chart", "return document.querySelector('[data-testid=activity-chart] svg').getAttribute('aria-label') === '6 avisos en la última hora'").await;
+    assert_eq!(page.eval("return document.querySelector('[data-testid=material-chart] [data-material=nogal] .bar-value').textContent").await, "4");
     page.close().await;
 }
 

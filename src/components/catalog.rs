@@ -31,9 +31,11 @@ pub fn CatalogPanel() -> impl IntoView {
                 <h2 id="catalog-title">"Catálogo"</h2>
                 {(!live.kiosk).then(|| view! { <CatalogControls/> })}
             </div>
-            <p class="material-counts" data-testid="material-counts">
-                {move || counts().into_iter().map(|(m, n)| view! { <span class="count-chip">{m} " " <b>{n}</b></span> }).collect::<Vec<_>>()}
-            </p>
+            {(!live.kiosk).then(|| view! {
+                <p class="material-counts" data-testid="material-counts">
+                    {move || counts().into_iter().map(|(m, n)| view! { <span class="count-chip">{m} " " <b>{n}</b></span> }).collect::<Vec<_>>()}
+                </p>
+            })}
             <Show when=empty>
                 <p class="empty">"Todavía no hay muebles. Aparecerán aquí en cuanto se creen."</p>
             </Show>

@@ -1,6 +1,7 @@
 //! One file per panel of the screen.
 
 pub mod catalog;
+pub mod charts;
 pub mod diagnostics;
 pub mod feed;
 pub mod status;

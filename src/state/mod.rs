@@ -1,6 +1,7 @@
 //! The dashboard's state, as plain Rust driven by values: frames, "now" in milliseconds, random
 //! numbers. No signals and no browser APIs here, so all of it is tested natively.
 
+pub mod activity;
 pub mod catalog_view;
 pub mod connection;
 pub mod diagnostics;

@@ -1,0 +1,71 @@
+//! Charts for a glance: notifications per minute over the last hour, and the catalog by material.
+
+use leptos::prelude::*;
+
+use crate::app::Live;
+use crate::state::activity::{sparkline_path, MINUTES};
+
+const SPARK_W: f64 = 240.0;
+const SPARK_H: f64 = 36.0;
+/// Materials shown as bars; the rest are summed as "otros".
+const MAX_BARS: usize = 6;
+
+/// The chart strip under the status bar.
+#[component]
+pub fn Charts() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let series = move || {
+        let now = live.now.get();
+        live.activity.with(|a| a.series(now))
+    };
+    let path = move || sparkline_path(&series(), SPARK_W, SPARK_H);
+    let last_minute = move || series()[MINUTES - 1];
+    let per_hour = move || series().iter().sum::<u32>();
+    let bars = move || {
+        let counts = live.catalog.with(|c| c.material_counts());
+        let total: usize = counts.iter().map(|(_, n)| n).sum();
+        let mut shown: Vec<(String, usize)> = counts.iter().take(MAX_BARS).cloned().collect();
+        let rest: usize = counts.iter().skip(MAX_BARS).map(|(_, n)| n).sum();
+        if rest > 0 {
+            shown.push(("otros".to_owned(), rest));
+        }
+        let max = shown.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
+        (shown, max, total)
+    };
+    view! {
+        <section class="charts" aria-label="Actividad y materiales">
+            <figure class="chart" data-testid="activity-chart">
+                <figcaption>"Avisos por minuto · última hora"</figcaption>
+                <svg viewBox=format!("-2 -2 {} {}", SPARK_W + 4.0, SPARK_H + 4.0) width=SPARK_W height=SPARK_H role="img"
+                    aria-label=move || format!("{} avisos en la última hora", per_hour())>
+                    <path d=path class="spark"/>
+                </svg>
+                <span class="chart-figure">{last_minute} "/min · " {per_hour} "/h"</span>
+            </figure>
+            <figure class="chart" data-testid="material-chart">
+                <figcaption>"Catálogo por material"</figcaption>
+                <div class="bars">
+                    {move || {
+                        let (shown, max, _) = bars();
+                        shown
+                            .into_iter()
+                            .map(|(m, n)| {
+                                let pct = 100.0 * n as f64 / max as f64;
+                                let label = m.clone();
+                                view! {
+                                    <div class="bar-row" data-material=m>
+                                        <span class="bar-label">{label}</span>
+                                        <svg class="bar" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true">
+                                            <rect x="0" y="0" height="10" width=format!("{pct:.1}")/>
+                                        </svg>
+                                        <span class="bar-value">{n}</span>
+                                    </div>
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                    }}
+                </div>
+            </figure>
+        </section>
+    }
+}

@@ -1,0 +1,102 @@
+//! Notifications per minute over the last hour, for the sparkline.
+
+use std::collections::VecDeque;
+
+/// Minutes shown.
+pub const MINUTES: usize = 60;
+
+/// Counts per minute, the last [`MINUTES`] minutes (older ones are dropped).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Activity {
+    /// (minute since the epoch, count), oldest first, at most [`MINUTES`].
+    buckets: VecDeque<(i64, u32)>,
+}
+
+fn minute(ms: f64) -> i64 {
+    (ms / 60_000.0).floor() as i64
+}
+
+impl Activity {
+    /// One notification at `at_ms` (live ones now, replayed ones at their broker time).
+    pub fn record(&mut self, at_ms: f64) {
+        let m = minute(at_ms);
+        let newest = self.buckets.back().map_or(m, |(last, _)| (*last).max(m));
+        if newest - m >= MINUTES as i64 {
+            return; // older than the hour shown
+        }
+        match self.buckets.iter().position(|(b, _)| *b >= m) {
+            Some(i) if self.buckets[i].0 == m => self.buckets[i].1 += 1,
+            Some(i) => self.buckets.insert(i, (m, 1)),
+            None => self.buckets.push_back((m, 1)),
+        }
+        while self.buckets.front().is_some_and(|(first, _)| newest - first >= MINUTES as i64) {
+            self.buckets.pop_front();
+        }
+    }
+
+    /// The counts of the last [`MINUTES`] minutes ending with the current one, oldest first.
+    pub fn series(&self, now_ms: f64) -> [u32; MINUTES] {
+        let now = minute(now_ms);
+        let mut out = [0; MINUTES];
+        for (m, n) in &self.buckets {
+            let age = now - m;
+            if (0..MINUTES as i64).contains(&age) {
+                out[MINUTES - 1 - age as usize] = *n;
+            }
+        }
+        out
+    }
+}
+
+/// An SVG path through `values` scaled into `width` × `height` (the top is the maximum).
+pub fn sparkline_path(values: &[u32], width: f64, height: f64) -> String {
+    let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let step = if values.len() > 1 { width / (values.len() - 1) as f64 } else { 0.0 };
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let (x, y) = (i as f64 * step, height - (*v as f64 / max) * height);
+            format!("{}{x:.1},{y:.1}", if i == 0 { "M" } else { "L" })
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_per_minute_for_the_last_hour() {
+        let mut a = Activity::default();
+        a.record(0.0);
+        a.record(30_000.0);
+        a.record(60_000.0);
+        let s = a.series(60_000.0);
+        assert_eq!((s[MINUTES - 2], s[MINUTES - 1]), (2, 1));
+        // An hour later the first minute has gone.
+        a.record(60.0 * 60_000.0);
+        let s = a.series(60.0 * 60_000.0);
+        assert_eq!(s.iter().sum::<u32>(), 2, "the minute from an hour ago is out");
+        assert!(a.buckets.len() <= MINUTES);
+    }
+
+    #[test]
+    fn replayed_notifications_land_in_their_own_minute() {
+        let mut a = Activity::default();
+        a.record(10.0 * 60_000.0);
+        a.record(8.0 * 60_000.0 + 5.0);
+        a.record(8.0 * 60_000.0 + 9.0);
+        a.record(-100.0 * 60_000.0);
+        let s = a.series(10.0 * 60_000.0);
+        assert_eq!((s[MINUTES - 3], s[MINUTES - 1]), (2, 1));
+        assert_eq!(s.iter().sum::<u32>(), 3, "an hour-old one is not counted");
+    }
+
+    #[test]
+    fn the_path_spans_the_box() {
+        assert_eq!(sparkline_path(&[0, 2, 1], 100.0, 10.0), "M0.0,10.0 L50.0,0.0 L100.0,5.0");
+        assert_eq!(sparkline_path(&[0, 0], 10.0, 10.0), "M0.0,10.0 L10.0,10.0");
+    }
+}
