@@ -7,7 +7,7 @@ use crate::state::activity::{sparkline_path, MINUTES};
 
 const SPARK_W: f64 = 240.0;
 const SPARK_H: f64 = 36.0;
-/// Materials shown as bars; the rest are summed as "otros".
+/// Materials shown as bars; the rest are summed up in a line below.
 const MAX_BARS: usize = 6;
 
 /// The chart strip under the status bar.
@@ -24,13 +24,11 @@ pub fn Charts() -> impl IntoView {
     let bars = move || {
         let counts = live.catalog.with(|c| c.material_counts());
         let total: usize = counts.iter().map(|(_, n)| n).sum();
-        let mut shown: Vec<(String, usize)> = counts.iter().take(MAX_BARS).cloned().collect();
+        let shown: Vec<(String, usize)> = counts.iter().take(MAX_BARS).cloned().collect();
+        let others = counts.len().saturating_sub(MAX_BARS);
         let rest: usize = counts.iter().skip(MAX_BARS).map(|(_, n)| n).sum();
-        if rest > 0 {
-            shown.push(("otros".to_owned(), rest));
-        }
         let max = shown.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
-        (shown, max, total)
+        (shown, max, total, (others > 0).then(|| format!("y {rest} en {others} materiales más")))
     };
     view! {
         <section class="charts" aria-label="Actividad y materiales">
@@ -46,7 +44,7 @@ pub fn Charts() -> impl IntoView {
                 <figcaption>"Catálogo por material"</figcaption>
                 <div class="bars">
                     {move || {
-                        let (shown, max, _) = bars();
+                        let (shown, max, _, _) = bars();
                         shown
                             .into_iter()
                             .map(|(m, n)| {
@@ -65,6 +63,7 @@ pub fn Charts() -> impl IntoView {
                             .collect::<Vec<_>>()
                     }}
                 </div>
+                {move || bars().3.map(|more| view! { <span class="chart-more">{more}</span> })}
             </figure>
         </section>
     }
