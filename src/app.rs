@@ -16,6 +16,7 @@ use crate::state::diagnostics::{Diagnostics, Direction};
 use crate::state::diff::diff;
 use crate::state::feed::{Feed, FeedFilter, GapReason, Origin};
 use crate::state::health::Health;
+use crate::state::i18n::Lang;
 use crate::state::reload::{after_outage_due, local_hour, nightly_due, ReloadReason, DEFAULT_RELOAD_HOUR};
 use crate::state::snapshot::Snapshot;
 use crate::state::toasts::{Announcer, ToastPolicy, Toasts};
@@ -58,6 +59,8 @@ pub enum WakeLock {
 pub struct Live {
     /// Wall-screen mode (`?kiosk`).
     pub kiosk: bool,
+    /// The screen's language (`?lang=es|en`).
+    pub lang: Lang,
     /// When this page was opened (ms).
     pub opened_ms: f64,
     /// The local hour of a wall screen's nightly reload (`?reload_hour=`, default 3).
@@ -99,10 +102,11 @@ pub struct Live {
 
 impl Live {
     /// The state of a page that connects to `url`, before anything arrived.
-    pub fn new(url: String, kiosk: bool) -> Live {
+    pub fn new(url: String, kiosk: bool, lang: Lang) -> Live {
         let now = now_ms();
         Live {
             kiosk,
+            lang,
             opened_ms: now,
             reload_hour: DEFAULT_RELOAD_HOUR,
             conn: RwSignal::new(ConnState::Connecting),
@@ -119,7 +123,7 @@ impl Live {
             catalog: RwSignal::new(CatalogView::default()),
             sort: RwSignal::new(SortBy::default()),
             group_by_material: RwSignal::new(false),
-            toasts: RwSignal::new(Toasts::new(if kiosk { ToastPolicy::wall() } else { ToastPolicy::desk() })),
+            toasts: RwSignal::new(Toasts::new(if kiosk { ToastPolicy::wall() } else { ToastPolicy::desk() }).with_lang(lang)),
             source: RwSignal::new(CatalogSource::LiveSince(now)),
             diagnostics: RwSignal::new(Diagnostics::default()),
             debug: RwSignal::new(false),
@@ -283,7 +287,8 @@ impl Live {
                 c.prune(server_now);
             });
         }
-        if let Some(text) = self.announcer.try_update_value(|a| a.due(now)).flatten() {
+        let lang = self.lang;
+        if let Some(text) = self.announcer.try_update_value(|a| a.due(now, lang)).flatten() {
             self.announcement.set(text);
         }
         if self.kiosk && nightly_due(local_hour(now, tz_offset_minutes()), now - self.opened_ms, self.reload_hour) {
@@ -384,7 +389,11 @@ impl Live {
 #[component]
 pub fn App() -> impl IntoView {
     let kiosk = crate::browser::query_param("kiosk").is_some();
-    let live = Live::new(crate::browser::broker_url(), kiosk);
+    let lang = crate::browser::query_param("lang").map_or(Lang::Es, |l| Lang::parse(&l));
+    if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        let _ = root.set_attribute("lang", lang.code());
+    }
+    let live = Live::new(crate::browser::broker_url(), kiosk, lang);
     if let Some(sort) = crate::browser::query_param("sort").as_deref().and_then(SortBy::parse) {
         live.sort.set(sort);
     }

@@ -10,9 +10,32 @@ pub fn tz_offset_minutes() -> i32 {
     -(js_sys::Date::new_0().get_timezone_offset() as i32)
 }
 
-/// `HH:MM:SS` in the browser's zone.
-pub fn local_clock(ms: f64) -> String {
-    crate::state::format::clock(ms, tz_offset_minutes())
+/// `HH:MM:SS` in the browser's zone, formatted by the browser's `Intl` for the language.
+pub fn local_clock(ms: f64, lang: crate::state::i18n::Lang) -> String {
+    use wasm_bindgen::JsCast;
+    thread_local! {
+        static FORMATS: std::cell::RefCell<Vec<(crate::state::i18n::Lang, js_sys::Function)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let format = FORMATS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, f)) = cache.iter().find(|(l, _)| *l == lang) {
+            return Some(f.clone());
+        }
+        let options = js_sys::Object::new();
+        for (k, v) in [("hour", "2-digit"), ("minute", "2-digit"), ("second", "2-digit")] {
+            let _ = js_sys::Reflect::set(&options, &k.into(), &v.into());
+        }
+        let _ = js_sys::Reflect::set(&options, &"hour12".into(), &false.into());
+        let locales = js_sys::Array::of1(&lang.locale().into());
+        let f = js_sys::Intl::DateTimeFormat::new(&locales, &options).format();
+        cache.push((lang, f.clone()));
+        Some(f)
+    });
+    format
+        .and_then(|f| f.call1(&wasm_bindgen::JsValue::NULL, &js_sys::Date::new(&ms.into())).ok())
+        .and_then(|v| v.dyn_into::<js_sys::JsString>().ok())
+        .map(String::from)
+        .unwrap_or_else(|| crate::state::format::clock(ms, tz_offset_minutes()))
 }
 
 /// True unless the browser says it has no network.

@@ -275,3 +275,21 @@ async fn a_silent_dead_socket_is_detected_and_replaced() {
     page.wait_feed("created", "h-1").await;
     page.close().await;
 }
+
+/// `?lang=en` renders the screen in English (with `<html lang="en">`), the wall screen too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn english_renders() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    broker.send(Action::Created, Furniture::new("en-1", "Mesa", "", 75, 120, "roble", "ana")).await;
+    let page = Dashboard::open(&browser, &format!("{}?lang=en&kiosk", broker.page_url())).await;
+    page.wait_state("live").await;
+    assert!(page.eval_bool("return document.documentElement.lang === 'en'").await);
+    assert_eq!(page.text("[data-testid=connection-status]").await.trim(), "Live");
+    assert!(page.text("#catalog-title").await.contains("Catalog"));
+    page.wait_until("an English health strip", "return document.querySelector('[data-testid=health]').textContent.includes('reconnects today')").await;
+    broker.send(Action::Updated, Furniture::new("en-1", "Mesa", "", 80, 120, "roble", "ana")).await;
+    page.wait_toast("updated").await;
+    assert!(page.text("[data-testid=toast]").await.starts_with("🔄Updated: Mesa") || page.text("[data-testid=toast]").await.contains("Updated: Mesa"));
+    page.close().await;
+}

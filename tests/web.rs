@@ -34,7 +34,7 @@ fn note(action: Action, id: &str, nombre: &str, seq: u64) -> Notification {
 #[wasm_bindgen_test]
 async fn toasts_show_names_as_text_and_dismiss() {
     let host = host();
-    let live = Live::new("ws://127.0.0.1:9/".into(), false);
+    let live = Live::new("ws://127.0.0.1:9/".into(), false, furniture_dashboard::state::i18n::Lang::Es);
     let _mounted = leptos::mount::mount_to(host.clone(), move || {
         provide_context(live);
         view! { <ToastStack/> }
@@ -58,7 +58,7 @@ async fn toasts_show_names_as_text_and_dismiss() {
 #[wasm_bindgen_test]
 async fn the_feed_lists_newest_first_without_duplicates() {
     let host = host();
-    let live = Live::new("ws://127.0.0.1:9/".into(), false);
+    let live = Live::new("ws://127.0.0.1:9/".into(), false, furniture_dashboard::state::i18n::Lang::Es);
     let _mounted = leptos::mount::mount_to(host.clone(), move || {
         provide_context(live);
         view! { <FeedPanel/> }

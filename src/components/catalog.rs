@@ -28,7 +28,7 @@ pub fn CatalogPanel() -> impl IntoView {
     view! {
         <section class="panel catalog-panel" aria-labelledby="catalog-title">
             <div class="catalog-head">
-                <h2 id="catalog-title">"Catálogo"</h2>
+                <h2 id="catalog-title">{live.lang.t("Catálogo", "Catalog")}</h2>
                 {(!live.kiosk).then(|| view! { <CatalogControls/> })}
             </div>
             {(!live.kiosk).then(|| view! {
@@ -37,7 +37,7 @@ pub fn CatalogPanel() -> impl IntoView {
                 </p>
             })}
             <Show when=empty>
-                <p class="empty">"Todavía no hay muebles. Aparecerán aquí en cuanto se creen."</p>
+                <p class="empty">{live.lang.t("Todavía no hay muebles. Aparecerán aquí en cuanto se creen.", "No furniture yet. Items appear here as soon as they are created.")}</p>
             </Show>
             <div data-testid="catalog">
                 <Show when=move || live.group_by_material.get() fallback=move || view! {
@@ -67,21 +67,21 @@ fn CatalogControls() -> impl IntoView {
     let live = expect_context::<Live>();
     view! {
         <div class="catalog-controls">
-            <label>"Ordenar "
+            <label>{live.lang.t("Ordenar", "Sort")} " "
                 <select data-testid="catalog-sort" on:change=move |ev| {
                     if let Some(s) = SortBy::parse(&event_target_value(&ev)) {
                         live.sort.set(s);
                     }
                 }>
                     {SortBy::ALL.map(|s| view! {
-                        <option value=s.as_str() selected=move || live.sort.get() == s>{s.label()}</option>
+                        <option value=s.as_str() selected=move || live.sort.get() == s>{s.label(live.lang)}</option>
                     })}
                 </select>
             </label>
             <label>
                 <input type="checkbox" data-testid="catalog-group" prop:checked=move || live.group_by_material.get()
                     on:change=move |ev| live.group_by_material.set(event_target_checked(&ev))/>
-                " Agrupar por material"
+                " " {live.lang.t("Agrupar por material", "Group by material")}
             </label>
         </div>
     }
@@ -97,7 +97,8 @@ fn CatalogCard(
     let f = &card.furniture;
     let deleted = card.deleted_ms.is_some();
     let changed_ms = card.changed_ms;
-    let when = move || if changed_ms > 0.0 { ago(changed_ms, live.server_now()) } else { String::new() };
+    let lang = live.lang;
+    let when = move || if changed_ms > 0.0 { ago(changed_ms, live.server_now(), lang) } else { String::new() };
     // Only a change seen a moment ago draws the eye; a resynced catalog appears quietly.
     let fresh = live.health.with_untracked(|h| h.server_now(crate::browser::now_ms())) - changed_ms < FRESH_MS;
     let class = format!(
@@ -112,11 +113,11 @@ fn CatalogCard(
         let hit = keys.iter().any(|k| changed_fields.contains(k));
         move || hit && live.server_now() - changed_ms < HIGHLIGHT_MS
     };
-    let badge = deleted.then(|| view! { <span class="badge deleted-badge">"Eliminado"</span> });
+    let badge = deleted.then(|| view! { <span class="badge deleted-badge">{lang.t("Eliminado", "Deleted")}</span> });
     let action = card.last_action;
     let recent = move || {
         (!deleted && live.server_now() - changed_ms < BADGE_MS)
-            .then(|| view! { <span class="badge">{action_label(action)}</span> })
+            .then(|| view! { <span class="badge">{action_label(action, lang)}</span> })
     };
     view! {
         <li class=class data-testid="catalog-item" data-furniture-id=card.id.clone()
@@ -128,9 +129,9 @@ fn CatalogCard(
             </div>
             <p class="card-desc">{or_dash(f.descripcion())}</p>
             <dl class="card-facts">
-                <div><dt>"Material"</dt><dd class="material" class:changed=highlight(&["material"])>{or_dash(f.material())}</dd></div>
-                <div><dt>"Medidas"</dt><dd class="size" class:changed=highlight(&["ancho", "altura"])>{size(f)}</dd></div>
-                <div><dt>"Autor"</dt><dd class:changed=highlight(&["autor_username"])>{or_dash(f.autor())}</dd></div>
+                <div><dt>{lang.t("Material", "Material")}</dt><dd class="material" class:changed=highlight(&["material"])>{or_dash(f.material())}</dd></div>
+                <div><dt>{lang.t("Medidas", "Size")}</dt><dd class="size" class:changed=highlight(&["ancho", "altura"])>{size(f)}</dd></div>
+                <div><dt>{lang.t("Autor", "Author")}</dt><dd class:changed=highlight(&["autor_username"])>{or_dash(f.autor())}</dd></div>
             </dl>
             <p class="card-foot"><span class="card-id">{card.id.clone()}</span><span class="card-when">{when}</span></p>
         </li>

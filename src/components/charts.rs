@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::app::Live;
 use crate::state::activity::{sparkline_path, MINUTES};
+use crate::state::i18n::Lang;
 
 const SPARK_W: f64 = 240.0;
 const SPARK_H: f64 = 36.0;
@@ -14,6 +15,7 @@ const MAX_BARS: usize = 6;
 #[component]
 pub fn Charts() -> impl IntoView {
     let live = expect_context::<Live>();
+    let lang = live.lang;
     let series = move || {
         let now = live.now.get();
         live.activity.with(|a| a.series(now))
@@ -28,20 +30,26 @@ pub fn Charts() -> impl IntoView {
         let others = counts.len().saturating_sub(MAX_BARS);
         let rest: usize = counts.iter().skip(MAX_BARS).map(|(_, n)| n).sum();
         let max = shown.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
-        (shown, max, total, (others > 0).then(|| format!("y {rest} en {others} materiales más")))
+        (shown, max, total, (others > 0).then(|| match lang {
+            Lang::Es => format!("y {rest} en {others} materiales más"),
+            Lang::En => format!("and {rest} in {others} more materials"),
+        }))
     };
     view! {
-        <section class="charts" aria-label="Actividad y materiales">
+        <section class="charts" aria-label=lang.t("Actividad y materiales", "Activity and materials")>
             <figure class="chart" data-testid="activity-chart">
-                <figcaption>"Avisos por minuto · última hora"</figcaption>
+                <figcaption>{lang.t("Avisos por minuto · última hora", "Notifications per minute · last hour")}</figcaption>
                 <svg viewBox=format!("-2 -2 {} {}", SPARK_W + 4.0, SPARK_H + 4.0) width=SPARK_W height=SPARK_H role="img"
-                    aria-label=move || format!("{} avisos en la última hora", per_hour())>
+                    aria-label=move || match lang {
+                        Lang::Es => format!("{} avisos en la última hora", per_hour()),
+                        Lang::En => format!("{} notifications in the last hour", per_hour()),
+                    }>
                     <path d=path class="spark"/>
                 </svg>
                 <span class="chart-figure">{last_minute} "/min · " {per_hour} "/h"</span>
             </figure>
             <figure class="chart" data-testid="material-chart">
-                <figcaption>"Catálogo por material"</figcaption>
+                <figcaption>{lang.t("Catálogo por material", "Catalog by material")}</figcaption>
                 <div class="bars">
                     {move || {
                         let (shown, max, _, _) = bars();

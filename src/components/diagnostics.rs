@@ -16,6 +16,7 @@ fn mib(bytes: f64) -> String {
 #[component]
 pub fn DiagnosticsOverlay() -> impl IntoView {
     let live = expect_context::<Live>();
+    let lang = live.lang;
     let memory = move || {
         live.now.track();
         memory_in_use()
@@ -31,7 +32,7 @@ pub fn DiagnosticsOverlay() -> impl IntoView {
             d.frames
                 .iter()
                 .rev()
-                .map(|f| format!("{} {} {}", local_clock(f.at_ms), if f.direction == Direction::In { "←" } else { "→" }, f.text))
+                .map(|f| format!("{} {} {}", local_clock(f.at_ms, live.lang), if f.direction == Direction::In { "←" } else { "→" }, f.text))
                 .collect::<Vec<_>>()
         })
     };
@@ -44,24 +45,24 @@ pub fn DiagnosticsOverlay() -> impl IntoView {
             }));
             lines.extend(d.reconnects.iter().map(|(t, a, w)| (*t, format!("reconnect: attempt {a} in {:.1} s", w / 1000.0))));
             lines.sort_by(|a, b| b.0.total_cmp(&a.0));
-            lines.into_iter().map(|(t, l)| format!("{} {l}", local_clock(t))).collect::<Vec<_>>()
+            lines.into_iter().map(|(t, l)| format!("{} {l}", local_clock(t, live.lang))).collect::<Vec<_>>()
         })
     };
     view! {
-        <aside class="diagnostics" data-testid="diagnostics" aria-label="Diagnóstico">
+        <aside class="diagnostics" data-testid="diagnostics" aria-label=lang.t("Diagnóstico", "Diagnostics")>
             <header>
-                <h2>"Diagnóstico"</h2>
-                <a class="link" download="diagnostico-muebles.json" href=export data-testid="diagnostics-export">"Exportar JSON"</a>
-                <button class="link" on:click=move |_| live.debug.set(false)>"Cerrar (D)"</button>
+                <h2>{lang.t("Diagnóstico", "Diagnostics")}</h2>
+                <a class="link" download="furniture-diagnostics.json" href=export data-testid="diagnostics-export">{lang.t("Exportar JSON", "Export JSON")}</a>
+                <button class="link" on:click=move |_| live.debug.set(false)>{lang.t("Cerrar (D)", "Close (D)")}</button>
             </header>
             <p>
                 {move || live.url.get_value()} " · "
-                {move || live.diagnostics.with(|d| format!("{} ilegibles · {} desconocidos", d.invalid, d.unknown))} " · "
-                {move || { let (wasm, js) = memory(); format!("memoria wasm {} · JS {}", mib(wasm), js.map_or_else(|| "—".to_owned(), mib)) }}
+                {move || live.diagnostics.with(|d| format!("{} {} · {} {}", d.invalid, lang.t("ilegibles", "unreadable"), d.unknown, lang.t("desconocidos", "unknown")))} " · "
+                {move || { let (wasm, js) = memory(); format!("{} wasm {} · JS {}", lang.t("memoria", "memory"), mib(wasm), js.map_or_else(|| "—".to_owned(), mib)) }}
             </p>
-            <h3>"Sucesos"</h3>
+            <h3>{lang.t("Sucesos", "Events")}</h3>
             <pre data-testid="diagnostics-events">{move || events().join("\n")}</pre>
-            <h3>"Últimas tramas (200)"</h3>
+            <h3>{lang.t("Últimas tramas (200)", "Last frames (200)")}</h3>
             <pre data-testid="diagnostics-frames">{move || frames().join("\n")}</pre>
         </aside>
     }

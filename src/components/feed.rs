@@ -10,6 +10,7 @@ use crate::components::action_label;
 use crate::state::diff::describe;
 use crate::state::feed::{distinct, Change, FeedEntry, GapReason, Origin};
 use crate::state::format::or_dash;
+use crate::state::i18n::Lang;
 
 /// The notification feed.
 #[component]
@@ -22,7 +23,7 @@ pub fn FeedPanel() -> impl IntoView {
     let count = move || live.feed.with(|f| f.len());
     view! {
         <section class="panel feed-panel" aria-labelledby="feed-title">
-            <h2 id="feed-title">"Actividad" <span class="count">{count}</span></h2>
+            <h2 id="feed-title">{live.lang.t("Actividad", "Activity")} <span class="count">{count}</span></h2>
             {(!live.kiosk).then(|| view! { <FeedControls/> })}
             <ol class="feed" data-testid="feed">
                 <For each=entries key=FeedEntry::key let:entry>
@@ -40,6 +41,7 @@ pub fn FeedPanel() -> impl IntoView {
 #[component]
 fn FeedControls() -> impl IntoView {
     let live = expect_context::<Live>();
+    let lang = live.lang;
     let unread = move || live.feed.with(|f| f.unread());
     let materials = move || live.feed.with(|f| distinct(f, |r| r.material()));
     let authors = move || live.feed.with(|f| distinct(f, |r| r.autor()));
@@ -55,7 +57,7 @@ fn FeedControls() -> impl IntoView {
                         f.hidden_actions.push(action);
                     }
                 })>
-                {action_label(action)}
+                {action_label(action, lang)}
             </button>
         }
     };
@@ -75,19 +77,23 @@ fn FeedControls() -> impl IntoView {
         <div class="feed-controls">
             <div class="feed-unread">
                 <span data-testid="unread-count" class=("has-unread", move || unread() > 0)>
-                    {move || match unread() { 0 => "Todo leído".to_owned(), 1 => "1 sin leer".to_owned(), n => format!("{n} sin leer") }}
+                    {move || match (unread(), lang) {
+                        (0, _) => lang.t("Todo leído", "All read").to_owned(),
+                        (n, Lang::Es) => format!("{n} sin leer"),
+                        (n, Lang::En) => format!("{n} unread"),
+                    }}
                 </span>
                 <button class="link" data-testid="mark-read" disabled=move || unread() == 0
-                    on:click=move |_| live.feed.update(|f| f.mark_all_read())>"Marcar todo como leído"</button>
+                    on:click=move |_| live.feed.update(|f| f.mark_all_read())>{lang.t("Marcar todo como leído", "Mark all read")}</button>
             </div>
             <div class="feed-filters">
                 {Action::ALL.map(chip)}
             </div>
             <div class="feed-filters">
-                <input type="search" placeholder="Buscar…" aria-label="Buscar en la actividad" data-testid="feed-search"
+                <input type="search" placeholder=lang.t("Buscar…", "Search…") aria-label=lang.t("Buscar en la actividad", "Search the activity") data-testid="feed-search"
                     on:input=move |ev| { let v = event_target_value(&ev); live.filter.update(|f| f.text = v); }/>
-                {select("Material", "filter-material", Box::new(materials), |f, v| f.material = v)}
-                {select("Autor", "filter-author", Box::new(authors), |f, v| f.author = v)}
+                {select(lang.t("Material", "Material"), "filter-material", Box::new(materials), |f, v| f.material = v)}
+                {select(lang.t("Autor", "Author"), "filter-author", Box::new(authors), |f, v| f.author = v)}
             </div>
         </div>
     }
@@ -103,7 +109,8 @@ fn FeedItem(
     let key = change.key;
     let unread = move || live.feed.with(|f| f.read_key_below(key));
     let n = &change.notification;
-    let diff = (!change.changes.is_empty()).then(|| describe(&change.changes));
+    let lang = live.lang;
+    let diff = (!change.changes.is_empty()).then(|| describe(&change.changes, lang));
     let when = n.timestamp.map_or(change.received_ms, |t| t.unix_millis());
     let id = n.furniture.id();
     let message = if n.message.is_empty() { or_dash(n.furniture.nombre()) } else { n.message.clone() };
@@ -114,13 +121,13 @@ fn FeedItem(
                 <p class="feed-message">{message}</p>
                 {diff.map(|d| view! { <p class="feed-diff" data-testid="feed-diff">{d}</p> })}
                 <p class="feed-meta">
-                    <time>{local_clock(when)}</time>
+                    <time>{local_clock(when, lang)}</time>
                     {n.furniture.autor().map(|a| view! { <span>" · " {a}</span> })}
                     {n.seq.map(|s| view! { <span class="seq">" · #" {s}</span> })}
                     {match change.origin {
                         Origin::Live => None,
-                        Origin::History => Some(view! { <span class="history">" · anterior"</span> }),
-                        Origin::Recovered => Some(view! { <span class="replayed">" · recuperado"</span> }),
+                        Origin::History => Some(view! { <span class="history">" · " {lang.t("anterior", "earlier")}</span> }),
+                        Origin::Recovered => Some(view! { <span class="replayed">" · " {lang.t("recuperado", "recovered")}</span> }),
                     }}
                 </p>
             </div>
@@ -138,16 +145,16 @@ fn GapItem(
     /// Why nothing can fill it.
     reason: GapReason,
 ) -> impl IntoView {
-    let text = match reason {
-        GapReason::Disconnected => format!(
-            "Desconectado de {} a {}: pueden faltar cambios de ese intervalo",
-            local_clock(from_ms),
-            local_clock(to_ms)
+    let lang = expect_context::<Live>().lang;
+    let (from, to) = (local_clock(from_ms, lang), local_clock(to_ms, lang));
+    let text = match (reason, lang) {
+        (GapReason::Disconnected, Lang::Es) => format!("Desconectado de {from} a {to}: pueden faltar cambios de ese intervalo"),
+        (GapReason::Disconnected, Lang::En) => format!("Disconnected from {from} to {to}: changes in this window may be missing"),
+        (GapReason::HistoryTooShort, Lang::Es) => format!(
+            "Desconectado de {from} a {to}: el historial del servidor no alcanza; el catálogo está al día, pero pueden faltar avisos"
         ),
-        GapReason::HistoryTooShort => format!(
-            "Desconectado de {} a {}: el historial del servidor no alcanza; el catálogo está al día, pero pueden faltar avisos",
-            local_clock(from_ms),
-            local_clock(to_ms)
+        (GapReason::HistoryTooShort, Lang::En) => format!(
+            "Disconnected from {from} to {to}: the broker's history does not reach back; the catalog is up to date, some notifications may be missing"
         ),
     };
     view! {

@@ -9,6 +9,8 @@ pub mod toasts;
 
 use furniture_protocol::Action;
 
+use crate::state::i18n::Lang;
+
 /// The icon of an action.
 pub fn action_icon(action: Action) -> &'static str {
     match action {
@@ -18,11 +20,11 @@ pub fn action_icon(action: Action) -> &'static str {
     }
 }
 
-/// The Spanish label of an action.
-pub fn action_label(action: Action) -> &'static str {
+/// The label of an action.
+pub fn action_label(action: Action, lang: Lang) -> &'static str {
     match action {
-        Action::Created => "Creado",
-        Action::Updated => "Actualizado",
-        Action::Deleted => "Eliminado",
+        Action::Created => lang.t("Creado", "Created"),
+        Action::Updated => lang.t("Actualizado", "Updated"),
+        Action::Deleted => lang.t("Eliminado", "Deleted"),
     }
 }

@@ -5,48 +5,51 @@ use leptos::prelude::*;
 use crate::app::{CatalogSource, Live, WakeLock};
 use crate::browser::local_clock;
 use crate::state::health::{duration, DEFAULT_STALE_MS};
+use crate::state::i18n::Lang;
 
 /// The status bar across the top.
 #[component]
 pub fn StatusBar() -> impl IntoView {
     let live = expect_context::<Live>();
     let state = move || live.conn.get().as_str();
-    let label = move || live.conn.get().label(live.now.get());
+    let lang = live.lang;
+    let label = move || live.conn.get().label(live.now.get(), lang);
     let clients = move || match live.clients.get() {
-        Some(1) => "1 pantalla".to_owned(),
-        Some(n) => format!("{n} pantallas"),
-        None => "— pantallas".to_owned(),
+        Some(n) => lang.count(n, ("pantalla", "pantallas"), ("screen", "screens")),
+        None => lang.t("— pantallas", "— screens").to_owned(),
     };
-    let items = move || {
-        let n = live.catalog.with(|c| c.len());
-        if n == 1 { "1 mueble".to_owned() } else { format!("{n} muebles") }
-    };
+    let items = move || lang.count(live.catalog.with(|c| c.len()) as u64, ("mueble", "muebles"), ("item", "items"));
     let source = move || match live.source.get() {
-        CatalogSource::Synced { seq } => format!("Sincronizado con el servidor · #{seq}"),
-        CatalogSource::LiveSince(ms) => {
-            format!("Catálogo construido con eventos en vivo desde las {}", local_clock(ms))
-        }
+        CatalogSource::Synced { seq } => format!("{} · #{seq}", lang.t("Sincronizado con el servidor", "In sync with the broker")),
+        CatalogSource::LiveSince(ms) => format!(
+            "{} {}",
+            lang.t("Catálogo construido con eventos en vivo desde las", "Catalog built from live events only, since"),
+            local_clock(ms, lang)
+        ),
     };
     let diagnostics = move || {
         let (invalid, unknown) = live.diagnostics.with(|d| (d.invalid, d.unknown));
-        (invalid + unknown > 0).then(|| format!("{invalid} mensajes ilegibles · {unknown} desconocidos"))
+        (invalid + unknown > 0).then(|| match lang {
+            Lang::Es => format!("{invalid} mensajes ilegibles · {unknown} desconocidos"),
+            Lang::En => format!("{invalid} unreadable messages · {unknown} unknown"),
+        })
     };
     let stale = move || {
         let now = live.now.get();
         live.health.with(|h| {
             h.is_stale(now, DEFAULT_STALE_MS).then(|| {
                 let since = h.last_message_ms.unwrap_or(now);
-                format!("Sin datos desde hace {}", duration(now - since))
+                format!("{} {}", lang.t("Sin datos desde hace", "No data for"), duration(now - since))
             })
         })
     };
-    let clock = move || live.kiosk.then(|| local_clock(live.now.get())[..5].to_owned());
+    let clock = move || live.kiosk.then(|| local_clock(live.now.get(), lang).chars().take(5).collect::<String>());
     view! {
         <header class="status-bar">
             <div class="brand">
                 <span class="brand-mark" aria-hidden="true">"◧"</span>
-                <h1>"Catálogo de muebles"</h1>
-                <span class="brand-sub">"en vivo"</span>
+                <h1>{lang.t("Catálogo de muebles", "Furniture catalog")}</h1>
+                <span class="brand-sub">{lang.t("en vivo", "live")}</span>
             </div>
             <div class="status-items">
                 <span class="conn" data-testid="connection-status" data-state=state title=move || live.url.get_value()>
@@ -71,34 +74,40 @@ pub fn StatusBar() -> impl IntoView {
 #[component]
 fn HealthStrip() -> impl IntoView {
     let live = expect_context::<Live>();
+    let lang = live.lang;
     let parts = move || {
         let now = live.now.get();
         live.health.with(|h| {
             let mut parts = Vec::new();
             parts.push(match h.rtt_ms {
-                Some(rtt) => format!("latencia {rtt:.0} ms"),
-                None => "latencia —".to_owned(),
+                Some(rtt) => format!("{} {rtt:.0} ms", lang.t("latencia", "round trip")),
+                None => format!("{} —", lang.t("latencia", "round trip")),
             });
             if let Some(t) = h.last_message_ms {
-                parts.push(format!("último mensaje hace {}", duration(now - t)));
+                parts.push(match lang {
+                    Lang::Es => format!("último mensaje hace {}", duration(now - t)),
+                    Lang::En => format!("last message {} ago", duration(now - t)),
+                });
             }
-            parts.push(match h.live_since_ms {
-                Some(t) => format!("conectado hace {}", duration(now - t)),
-                None => "desconectado".to_owned(),
+            parts.push(match (h.live_since_ms, lang) {
+                (Some(t), Lang::Es) => format!("conectado hace {}", duration(now - t)),
+                (Some(t), Lang::En) => format!("connected for {}", duration(now - t)),
+                (None, _) => lang.t("desconectado", "disconnected").to_owned(),
             });
-            parts.push(match h.reconnects_today {
-                1 => "1 reconexión hoy".to_owned(),
-                n => format!("{n} reconexiones hoy"),
-            });
+            parts.push(format!(
+                "{} {}",
+                lang.count(u64::from(h.reconnects_today), ("reconexión", "reconexiones"), ("reconnect", "reconnects")),
+                lang.t("hoy", "today")
+            ));
             parts
         })
     };
     let wake = move || {
         live.kiosk.then(|| match live.wake_lock.get() {
-            WakeLock::Held => "pantalla siempre encendida".to_owned(),
-            WakeLock::Idle => "pidiendo pantalla encendida…".to_owned(),
-            WakeLock::Unsupported => "este navegador no mantiene la pantalla encendida".to_owned(),
-            WakeLock::Refused(why) => format!("pantalla encendida rechazada: {why}"),
+            WakeLock::Held => lang.t("pantalla siempre encendida", "screen kept on").to_owned(),
+            WakeLock::Idle => lang.t("pidiendo pantalla encendida…", "asking to keep the screen on…").to_owned(),
+            WakeLock::Unsupported => lang.t("este navegador no mantiene la pantalla encendida", "this browser cannot keep the screen on").to_owned(),
+            WakeLock::Refused(why) => format!("{}: {why}", lang.t("pantalla encendida rechazada", "keeping the screen on was refused")),
         })
     };
     view! {

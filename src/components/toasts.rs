@@ -5,12 +5,13 @@ use leptos::prelude::*;
 use crate::app::Live;
 use crate::browser::now_ms;
 use crate::components::{action_icon, action_label};
+use crate::state::i18n::Lang;
 use crate::state::toasts::{Toast, ToastKind};
 
 /// The icon and label of a toast.
-fn heading(kind: ToastKind) -> (&'static str, &'static str) {
+fn heading(kind: ToastKind, lang: Lang) -> (&'static str, &'static str) {
     match kind {
-        ToastKind::Change(a) => (action_icon(a), action_label(a)),
+        ToastKind::Change(a) => (action_icon(a), action_label(a, lang)),
         ToastKind::Digest => ("🗂️", ""),
     }
 }
@@ -28,15 +29,15 @@ pub fn ToastStack() -> impl IntoView {
                     data-action=toast.kind.as_str()
                     on:mouseenter=move |_| live.toasts.update(|t| t.pause(toast.key, now_ms()))
                     on:mouseleave=move |_| live.toasts.update(|t| t.resume(toast.key, now_ms()))>
-                    <span class="toast-icon" aria-hidden="true">{heading(toast.kind).0}</span>
+                    <span class="toast-icon" aria-hidden="true">{heading(toast.kind, live.lang).0}</span>
                     <div class="toast-body">
                         <p class="toast-title">
-                            {match heading(toast.kind).1 { "" => String::new(), label => format!("{label}: ") }}
+                            {match heading(toast.kind, live.lang).1 { "" => String::new(), label => format!("{label}: ") }}
                             {toast.title.clone()}
                         </p>
                         <p class="toast-detail">{toast.detail.clone()}</p>
                     </div>
-                    <button class="toast-close" aria-label="Cerrar"
+                    <button class="toast-close" aria-label=live.lang.t("Cerrar", "Close")
                         on:click=move |_| live.toasts.update(|t| t.dismiss(toast.key))>"×"</button>
                 </div>
             </For>

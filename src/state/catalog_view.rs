@@ -257,11 +257,11 @@ impl SortBy {
     }
 
     /// The label on screen.
-    pub fn label(self) -> &'static str {
+    pub fn label(self, lang: crate::state::i18n::Lang) -> &'static str {
         match self {
-            SortBy::Name => "Nombre",
-            SortBy::Newest => "Recientes",
-            SortBy::Size => "Tamaño",
+            SortBy::Name => lang.t("Nombre", "Name"),
+            SortBy::Newest => lang.t("Recientes", "Newest"),
+            SortBy::Size => lang.t("Tamaño", "Size"),
         }
     }
 }

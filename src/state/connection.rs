@@ -1,5 +1,7 @@
 //! The connection's state as shown on screen, and the reconnect backoff.
 
+use crate::state::i18n::Lang;
+
 /// What the screen says about the connection.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ConnState {
@@ -25,16 +27,20 @@ impl ConnState {
     }
 
     /// The label on screen at `now_ms`.
-    pub fn label(self, now_ms: f64) -> String {
+    pub fn label(self, now_ms: f64, lang: Lang) -> String {
         let secs = |t: f64| ((t - now_ms) / 1000.0).ceil().max(0.0) as u64;
-        match self {
-            ConnState::Connecting => "Conectando…".to_owned(),
-            ConnState::Live => "En vivo".to_owned(),
-            ConnState::Reconnecting { attempt, next_try_ms } if next_try_ms > now_ms => {
+        match (self, lang) {
+            (ConnState::Connecting, _) => lang.t("Conectando…", "Connecting…").to_owned(),
+            (ConnState::Live, _) => lang.t("En vivo", "Live").to_owned(),
+            (ConnState::Reconnecting { attempt, next_try_ms }, Lang::Es) if next_try_ms > now_ms => {
                 format!("Reconectando · intento {attempt} en {} s", secs(next_try_ms))
             }
-            ConnState::Reconnecting { attempt, .. } => format!("Reconectando · intento {attempt}…"),
-            ConnState::Offline { .. } => "Sin red · reintentando".to_owned(),
+            (ConnState::Reconnecting { attempt, next_try_ms }, Lang::En) if next_try_ms > now_ms => {
+                format!("Reconnecting · attempt {attempt} in {} s", secs(next_try_ms))
+            }
+            (ConnState::Reconnecting { attempt, .. }, Lang::Es) => format!("Reconectando · intento {attempt}…"),
+            (ConnState::Reconnecting { attempt, .. }, Lang::En) => format!("Reconnecting · attempt {attempt}…"),
+            (ConnState::Offline { .. }, _) => lang.t("Sin red · reintentando", "No network · retrying").to_owned(),
         }
     }
 }
@@ -123,7 +129,8 @@ mod tests {
     #[test]
     fn labels_count_down() {
         let s = ConnState::Reconnecting { attempt: 3, next_try_ms: 5_500.0 };
-        assert_eq!(s.label(1_000.0), "Reconectando · intento 3 en 5 s");
+        assert_eq!(s.label(1_000.0, Lang::Es), "Reconectando · intento 3 en 5 s");
+        assert_eq!(s.label(1_000.0, Lang::En), "Reconnecting · attempt 3 in 5 s");
         assert_eq!(s.as_str(), "reconnecting");
         assert_eq!(ConnState::Live.as_str(), "live");
     }

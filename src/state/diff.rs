@@ -4,15 +4,16 @@ use furniture_protocol::record::field;
 use furniture_protocol::Furniture;
 
 use crate::state::format::DASH;
+use crate::state::i18n::Lang;
 
-/// The record's fields as the screen names them, in display order.
-pub const FIELDS: [(&str, &str); 6] = [
-    (field::NOMBRE, "nombre"),
-    (field::DESCRIPCION, "descripción"),
-    (field::ALTURA, "altura"),
-    (field::ANCHO, "ancho"),
-    (field::MATERIAL, "material"),
-    (field::AUTOR, "autor"),
+/// The record's fields as the screen names them (Spanish, English), in display order.
+pub const FIELDS: [(&str, &str, &str); 6] = [
+    (field::NOMBRE, "nombre", "name"),
+    (field::DESCRIPCION, "descripción", "description"),
+    (field::ALTURA, "altura", "height"),
+    (field::ANCHO, "ancho", "width"),
+    (field::MATERIAL, "material", "material"),
+    (field::AUTOR, "autor", "author"),
 ];
 
 /// One changed field.
@@ -20,8 +21,8 @@ pub const FIELDS: [(&str, &str); 6] = [
 pub struct FieldChange {
     /// The wire key (`altura`).
     pub key: &'static str,
-    /// The name on screen (`altura`, `descripción`).
-    pub label: &'static str,
+    /// The names on screen: Spanish (`altura`) and English (`height`).
+    pub label: (&'static str, &'static str),
     pub from: String,
     pub to: String,
 }
@@ -38,15 +39,15 @@ fn shown(f: &Furniture, key: &str) -> String {
 pub fn diff(old: &Furniture, new: &Furniture) -> Vec<FieldChange> {
     FIELDS
         .iter()
-        .filter_map(|&(key, label)| {
+        .filter_map(|&(key, es, en)| {
             let (from, to) = (shown(old, key), shown(new, key));
-            (from != to).then_some(FieldChange { key, label, from, to })
+            (from != to).then_some(FieldChange { key, label: (es, en), from, to })
         })
         .collect()
 }
 
 /// `altura 75 → 80, material pino → roble`; long values are shortened.
-pub fn describe(changes: &[FieldChange]) -> String {
+pub fn describe(changes: &[FieldChange], lang: Lang) -> String {
     let short = |s: &str| {
         if s.chars().count() > 40 {
             format!("{}…", s.chars().take(39).collect::<String>())
@@ -54,7 +55,7 @@ pub fn describe(changes: &[FieldChange]) -> String {
             s.to_owned()
         }
     };
-    changes.iter().map(|c| format!("{} {} → {}", c.label, short(&c.from), short(&c.to))).collect::<Vec<_>>().join(", ")
+    changes.iter().map(|c| format!("{} {} → {}", lang.t(c.label.0, c.label.1), short(&c.from), short(&c.to))).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -71,7 +72,8 @@ mod tests {
         let old = Furniture::new("1", "Mesa", "d", 75, 120, "pino", "ana");
         let new = Furniture::new("1", "Mesa", "d", 80, 120, "roble", "ana");
         let d = diff(&old, &new);
-        assert_eq!(describe(&d), "altura 75 → 80, material pino → roble");
+        assert_eq!(describe(&d, Lang::Es), "altura 75 → 80, material pino → roble");
+        assert_eq!(describe(&d, Lang::En), "height 75 → 80, material pino → roble");
         assert_eq!(d.iter().map(|c| c.key).collect::<Vec<_>>(), ["altura", "material"]);
     }
 
@@ -80,7 +82,7 @@ mod tests {
         let old = rec(json!({"altura": "75", "material": null}));
         let new = rec(json!({"altura": 75, "material": "haya", "nombre": "x"}));
         // "75" and 75 read the same on screen: not a change worth showing.
-        assert_eq!(describe(&diff(&old, &new)), "nombre — → x, material — → haya");
+        assert_eq!(describe(&diff(&old, &new), Lang::Es), "nombre — → x, material — → haya");
         assert!(diff(&new, &new).is_empty());
     }
 
@@ -88,6 +90,6 @@ mod tests {
     fn long_values_are_shortened() {
         let old = rec(json!({"descripcion": "a".repeat(100)}));
         let new = rec(json!({"descripcion": "b"}));
-        assert_eq!(describe(&diff(&old, &new)), format!("descripción {}… → b", "a".repeat(39)));
+        assert_eq!(describe(&diff(&old, &new), Lang::Es), format!("descripción {}… → b", "a".repeat(39)));
     }
 }

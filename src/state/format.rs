@@ -2,6 +2,8 @@
 
 use furniture_protocol::Furniture;
 
+use crate::state::i18n::Lang;
+
 /// Shown for a missing or unreadable value.
 pub const DASH: &str = "—";
 
@@ -23,15 +25,19 @@ pub fn clock(ms: f64, offset_minutes: i32) -> String {
     format!("{:02}:{:02}:{:02}", tod / 3600, tod % 3600 / 60, tod % 60)
 }
 
-/// "hace 5 s", "hace 3 min", "hace 2 h", "hace 4 d" between two instants in ms.
-pub fn ago(then_ms: f64, now_ms: f64) -> String {
+/// "hace 5 s", "hace 3 min", "hace 2 h", "hace 4 d" (or "5 s ago", ...) between two instants.
+pub fn ago(then_ms: f64, now_ms: f64, lang: Lang) -> String {
     let s = ((now_ms - then_ms) / 1000.0).max(0.0) as u64;
-    match s {
-        0..=4 => "ahora".to_owned(),
-        5..=59 => format!("hace {s} s"),
-        60..=3599 => format!("hace {} min", s / 60),
-        3600..=86_399 => format!("hace {} h", s / 3600),
-        _ => format!("hace {} d", s / 86_400),
+    let amount = match s {
+        0..=4 => return lang.t("ahora", "now").to_owned(),
+        5..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=86_399 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86_400),
+    };
+    match lang {
+        Lang::Es => format!("hace {amount}"),
+        Lang::En => format!("{amount} ago"),
     }
 }
 
@@ -54,8 +60,9 @@ mod tests {
         assert_eq!(clock(0.0, 60), "01:00:00");
         assert_eq!(clock(86_399_000.0, 0), "23:59:59");
         assert_eq!(clock(0.0, -30), "23:30:00");
-        assert_eq!(ago(0.0, 3_000.0), "ahora");
-        assert_eq!(ago(0.0, 125_000.0), "hace 2 min");
-        assert_eq!(ago(10_000.0, 0.0), "ahora");
+        assert_eq!(ago(0.0, 3_000.0, Lang::Es), "ahora");
+        assert_eq!(ago(0.0, 125_000.0, Lang::Es), "hace 2 min");
+        assert_eq!(ago(0.0, 125_000.0, Lang::En), "2 min ago");
+        assert_eq!(ago(10_000.0, 0.0, Lang::En), "now");
     }
 }

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod feed;
 pub mod format;
 pub mod health;
+pub mod i18n;
 pub mod reload;
 pub mod snapshot;
 pub mod toasts;

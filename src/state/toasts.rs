@@ -5,6 +5,8 @@ use std::collections::VecDeque;
 
 use furniture_protocol::{Action, Notification};
 
+use crate::state::i18n::Lang;
+
 /// Default number of toasts visible at once; the oldest goes when a new one would exceed it.
 pub const DEFAULT_MAX_TOASTS: usize = 4;
 
@@ -64,8 +66,14 @@ impl Counts {
     }
 
     /// `7 actualizados, 3 creados, 2 eliminados`, largest first, zeros left out.
-    pub fn summary(&self) -> String {
-        let mut parts = [(self.updated, "actualizado", "actualizados"), (self.created, "creado", "creados"), (self.deleted, "eliminado", "eliminados")];
+    pub fn summary(&self, lang: Lang) -> String {
+        let words = |es: (&'static str, &'static str), en: (&'static str, &'static str)| if lang == Lang::Es { es } else { en };
+        let (u, c, d) = (
+            words(("actualizado", "actualizados"), ("updated", "updated")),
+            words(("creado", "creados"), ("created", "created")),
+            words(("eliminado", "eliminados"), ("deleted", "deleted")),
+        );
+        let mut parts = [(self.updated, u.0, u.1), (self.created, c.0, c.1), (self.deleted, d.0, d.1)];
         parts.sort_by(|a, b| b.0.cmp(&a.0));
         parts
             .iter()
@@ -120,6 +128,7 @@ pub struct Toasts {
     burst: Option<(u64, Counts, f64)>,
     /// Changes that arrived while the page was hidden.
     away: Counts,
+    lang: Lang,
 }
 
 impl Default for Toasts {
@@ -130,7 +139,12 @@ impl Default for Toasts {
 
 impl Toasts {
     pub fn new(policy: ToastPolicy) -> Toasts {
-        Toasts { items: VecDeque::new(), policy, next_key: 1, recent: VecDeque::new(), burst: None, away: Counts::default() }
+        Toasts { items: VecDeque::new(), policy, next_key: 1, recent: VecDeque::new(), burst: None, away: Counts::default(), lang: Lang::Es }
+    }
+
+    /// The language of digests (Spanish by default).
+    pub fn with_lang(self, lang: Lang) -> Toasts {
+        Toasts { lang, ..self }
     }
 
     pub fn with_max(max: usize) -> Toasts {
@@ -196,8 +210,11 @@ impl Toasts {
         let secs = ((now_ms - started_ms) / 1000.0).ceil().max(1.0);
         let expires = now_ms + self.policy.max_ms;
         if let Some(t) = self.items.iter_mut().find(|t| t.key == key) {
-            t.title = format!("{} cambios en {} s", counts.total(), secs);
-            t.detail = counts.summary();
+            t.title = match self.lang {
+                Lang::Es => format!("{} cambios en {} s", counts.total(), secs),
+                Lang::En => format!("{} changes in {} s", counts.total(), secs),
+            };
+            t.detail = counts.summary(self.lang);
             t.expires_ms = t.expires_ms.max(expires);
         }
         self.burst = Some((key, counts, started_ms));
@@ -207,8 +224,9 @@ impl Toasts {
     pub fn page_shown(&mut self, now_ms: f64) {
         let away = std::mem::take(&mut self.away);
         if away.total() > 0 {
-            let title = if away.total() == 1 { "Mientras no mirabas: 1 cambio".to_owned() } else { format!("Mientras no mirabas: {} cambios", away.total()) };
-            self.show(ToastKind::Digest, title, away.summary(), now_ms);
+            let n = u64::from(away.total());
+            let title = format!("{}: {}", self.lang.t("Mientras no mirabas", "While you were away"), self.lang.count(n, ("cambio", "cambios"), ("change", "changes")));
+            self.show(ToastKind::Digest, title, away.summary(self.lang), now_ms);
         }
     }
 
@@ -279,14 +297,14 @@ impl Announcer {
     }
 
     /// The text to announce now, if it is time and something changed.
-    pub fn due(&mut self, now_ms: f64) -> Option<String> {
+    pub fn due(&mut self, now_ms: f64, lang: Lang) -> Option<String> {
         if self.pending.total() == 0 || now_ms - self.last_ms < self.interval_ms {
             return None;
         }
         self.last_ms = now_ms;
         let counts = std::mem::take(&mut self.pending);
-        let n = counts.total();
-        Some(format!("{n} {}: {}", if n == 1 { "cambio" } else { "cambios" }, counts.summary()))
+        let n = u64::from(counts.total());
+        Some(format!("{}: {}", lang.count(n, ("cambio", "cambios"), ("change", "changes")), counts.summary(lang)))
     }
 }
 
@@ -385,6 +403,10 @@ mod tests {
         t.page_shown(5_000.0);
         let d = t.iter().next().unwrap();
         assert_eq!((d.kind, d.title.as_str(), d.detail.as_str()), (ToastKind::Digest, "Mientras no mirabas: 3 cambios", "2 creados, 1 eliminado"));
+        let mut en = Toasts::default().with_lang(Lang::En);
+        en.push(&note(Action::Deleted, "x"), 0.0, false);
+        en.page_shown(1.0);
+        assert_eq!(en.iter().next().unwrap().title, "While you were away: 1 change");
         t.page_shown(6_000.0);
         assert_eq!(t.len(), 1, "only once");
     }
@@ -405,12 +427,12 @@ mod tests {
     #[test]
     fn the_announcer_speaks_at_most_every_ten_seconds() {
         let mut a = Announcer::default();
-        assert_eq!(a.due(0.0), None, "nothing to say");
+        assert_eq!(a.due(0.0, Lang::Es), None, "nothing to say");
         a.note(Action::Created);
-        assert_eq!(a.due(0.0).as_deref(), Some("1 cambio: 1 creado"));
+        assert_eq!(a.due(0.0, Lang::Es).as_deref(), Some("1 cambio: 1 creado"));
         a.note(Action::Updated);
         a.note(Action::Updated);
-        assert_eq!(a.due(5_000.0), None, "too soon");
-        assert_eq!(a.due(10_000.0).as_deref(), Some("2 cambios: 2 actualizados"));
+        assert_eq!(a.due(5_000.0, Lang::Es), None, "too soon");
+        assert_eq!(a.due(10_000.0, Lang::En).as_deref(), Some("2 changes: 2 updated"));
     }
 }
