@@ -83,8 +83,7 @@ pub fn page_visible() -> bool {
 pub fn listen(target: &web_sys::EventTarget, event: &str, f: impl FnMut() + 'static) {
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
-    let mut f = f;
-    let cb = Closure::<dyn FnMut()>::new(move || f());
+    let cb = Closure::<dyn FnMut()>::new(f);
     if target.add_event_listener_with_callback(event, cb.as_ref().unchecked_ref()).is_ok() {
         // The listener lives as long as the page: hand its closure to the JS side for good.
         cb.forget();

@@ -74,7 +74,7 @@ impl Counts {
             words(("eliminado", "eliminados"), ("deleted", "deleted")),
         );
         let mut parts = [(self.updated, u.0, u.1), (self.created, c.0, c.1), (self.deleted, d.0, d.1)];
-        parts.sort_by(|a, b| b.0.cmp(&a.0));
+        parts.sort_by_key(|p| std::cmp::Reverse(p.0));
         parts
             .iter()
             .filter(|(n, ..)| *n > 0)
