@@ -67,6 +67,9 @@ pub struct Live {
     pub reload_hour: u32,
     pub conn: RwSignal<ConnState>,
     pub health: RwSignal<Health>,
+    /// Server time minus local time (ms): changes only when the estimate does, so that the many
+    /// "n min ago" labels do not re-render on every frame.
+    clock_offset_ms: RwSignal<f64>,
     pub wake_lock: RwSignal<WakeLock>,
     /// Wall screens shift the whole layout by a few pixels every few minutes against burn-in.
     pub drift_px: RwSignal<(i32, i32)>,
@@ -111,6 +114,7 @@ impl Live {
             reload_hour: DEFAULT_RELOAD_HOUR,
             conn: RwSignal::new(ConnState::Connecting),
             health: RwSignal::new(Health::default()),
+            clock_offset_ms: RwSignal::new(0.0),
             wake_lock: RwSignal::new(WakeLock::Idle),
             drift_px: RwSignal::new((0, 0)),
             announcement: RwSignal::new(String::new()),
@@ -189,7 +193,11 @@ impl Live {
         } else {
             self.health.update(|h| h.message(now, server_ms));
         }
-        let server_now = self.health.with_untracked(|h| h.server_now(now));
+        let offset = self.health.with_untracked(|h| h.clock_offset_ms.unwrap_or(0.0));
+        if offset != self.clock_offset_ms.get_untracked() {
+            self.clock_offset_ms.set(offset);
+        }
+        let server_now = now + offset;
         match frame {
             ServerFrame::Welcome { client_count, stream, .. } => {
                 self.clients.set(client_count);
@@ -241,7 +249,7 @@ impl Live {
                 self.feed.update(|f| {
                     for n in &reply.missed {
                         if f.push(n, now, origin) {
-                            let at = n.timestamp.map_or(now, |t| t.unix_millis() - self.health.with_untracked(|h| h.clock_offset_ms.unwrap_or(0.0)));
+                            let at = n.timestamp.map_or(now, |t| t.unix_millis() - offset);
                             self.activity.update(|a| a.record(at));
                         }
                     }
@@ -281,7 +289,7 @@ impl Live {
                 t.expire(now);
             });
         }
-        let server_now = self.health.with_untracked(|h| h.server_now(now));
+        let server_now = now + self.clock_offset_ms.get_untracked();
         if self.catalog.with_untracked(|c| c.has_expired(server_now)) {
             self.catalog.update(|c| {
                 c.prune(server_now);
@@ -308,6 +316,11 @@ impl Live {
                 }
             }
         }
+    }
+
+    /// The server's clock now, read without subscribing.
+    pub fn server_now_untracked(&self) -> f64 {
+        now_ms() + self.clock_offset_ms.get_untracked()
     }
 
     /// Saves feed and catalog to sessionStorage, then reloads the page, which restores them.
@@ -360,8 +373,7 @@ impl Live {
 
     /// The server's clock now, by the best offset estimate (for "n min ago").
     pub fn server_now(&self) -> f64 {
-        let now = self.now.get();
-        self.health.with(|h| h.server_now(now))
+        self.now.get() + self.clock_offset_ms.get()
     }
 
     /// The page became visible: a digest of what happened meanwhile, and on a wall screen the

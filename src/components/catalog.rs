@@ -100,7 +100,7 @@ fn CatalogCard(
     let lang = live.lang;
     let when = move || if changed_ms > 0.0 { ago(changed_ms, live.server_now(), lang) } else { String::new() };
     // Only a change seen a moment ago draws the eye; a resynced catalog appears quietly.
-    let fresh = live.health.with_untracked(|h| h.server_now(crate::browser::now_ms())) - changed_ms < FRESH_MS;
+    let fresh = live.server_now_untracked() - changed_ms < FRESH_MS;
     let class = format!(
         "card action-{}{}{}",
         card.last_action.as_str(),
