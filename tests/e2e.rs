@@ -293,3 +293,27 @@ async fn english_renders() {
     assert!(page.text("[data-testid=toast]").await.starts_with("🔄Updated: Mesa") || page.text("[data-testid=toast]").await.contains("Updated: Mesa"));
     page.close().await;
 }
+
+/// A hidden tab raises no toasts; when it is shown again, one "while you were away" digest sums up
+/// what happened, and the feed has every change. (Visibility is emulated by overriding
+/// `document.visibilityState` and firing `visibilitychange`, as a browser does.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hidden_tab_gets_one_digest_when_shown() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.wait_state("live").await;
+    page.eval("window.__visibility = 'hidden'; Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => window.__visibility}); document.dispatchEvent(new Event('visibilitychange'))").await;
+    for i in 0..3 {
+        broker.send(Action::Created, Furniture::new(&format!("away-{i}"), "Taburete", "", 70, 40, "haya", "ana")).await;
+    }
+    broker.send(Action::Deleted, Furniture::new("away-0", "Taburete", "", 70, 40, "haya", "ana")).await;
+    page.wait_until("four feed items", "return document.querySelectorAll('[data-testid=feed-item]').length === 4").await;
+    assert_eq!(page.count("[data-testid=toast]").await, 0, "no toasts while hidden");
+    page.eval("window.__visibility = 'visible'; document.dispatchEvent(new Event('visibilitychange'))").await;
+    page.wait_toast("digest").await;
+    assert_eq!(page.count("[data-testid=toast]").await, 1);
+    let text = page.text("[data-testid=toast]").await;
+    assert!(text.contains("Mientras no mirabas: 4 cambios") && text.contains("3 creados, 1 eliminado"), "{text}");
+    page.close().await;
+}
