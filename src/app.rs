@@ -17,6 +17,7 @@ use crate::state::diff::diff;
 use crate::state::feed::{Feed, FeedFilter, GapReason, Origin};
 use crate::state::health::Health;
 use crate::state::i18n::Lang;
+use crate::state::settings::Settings;
 use crate::state::reload::{after_outage_due, local_hour, nightly_due, ReloadReason, DEFAULT_RELOAD_HOUR};
 use crate::state::snapshot::Snapshot;
 use crate::state::toasts::{Announcer, ToastPolicy, Toasts};
@@ -401,11 +402,24 @@ impl Live {
 #[component]
 pub fn App() -> impl IntoView {
     let kiosk = crate::browser::query_param("kiosk").is_some();
-    let lang = crate::browser::query_param("lang").map_or(Lang::Es, |l| Lang::parse(&l));
+    let settings = Settings::resolve(crate::browser::stored_settings().as_deref(), &crate::browser::query_pairs());
+    let lang = settings.lang;
     if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
         let _ = root.set_attribute("lang", lang.code());
+        let _ = root.set_attribute("data-theme", settings.theme.as_str());
+        let _ = root.set_attribute("style", &format!("--scale: {}", settings.scale));
     }
     let live = Live::new(crate::browser::broker_url(), kiosk, lang);
+    live.toasts.update(|t| {
+        let mut policy = t.policy().clone();
+        policy.max_visible = settings.toasts;
+        if let Some(s) = settings.toast_seconds {
+            policy.min_ms = s * 1000.0;
+            policy.max_ms = policy.max_ms.max(policy.min_ms);
+        }
+        *t = Toasts::new(policy).with_lang(lang);
+    });
+    provide_context(settings.clone());
     if let Some(sort) = crate::browser::query_param("sort").as_deref().and_then(SortBy::parse) {
         live.sort.set(sort);
     }

@@ -146,3 +146,36 @@ pub fn memory_in_use() -> (f64, Option<f64>) {
         .and_then(|v| v.as_f64());
     (wasm, js)
 }
+
+/// The page's query as `(key, value)` pairs, decoded; a key without a value has `""`.
+pub fn query_pairs() -> Vec<(String, String)> {
+    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+    let decode = |s: &str| {
+        js_sys::decode_uri_component(&s.replace('+', " ")).map(String::from).unwrap_or_else(|_| s.to_owned())
+    };
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// The settings remembered at this desk (localStorage), if any.
+pub fn stored_settings() -> Option<String> {
+    web_sys::window()?.local_storage().ok()??.get_item(SETTINGS_KEY).ok()?
+}
+
+/// Remembers settings at this desk; an error says why they could not be kept.
+pub fn store_settings(json: &str) -> Result<(), String> {
+    let storage = web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .ok_or("this browser keeps no local storage")?;
+    storage.set_item(SETTINGS_KEY, json).map_err(|e| format!("{e:?}"))
+}
+
+/// The localStorage key of the desk settings.
+pub const SETTINGS_KEY: &str = "furniture-dashboard.settings";

@@ -317,3 +317,28 @@ async fn a_hidden_tab_gets_one_digest_when_shown() {
     assert!(text.contains("Mientras no mirabas: 4 cambios") && text.contains("3 creados, 1 eliminado"), "{text}");
     page.close().await;
 }
+
+/// At a desk, the settings panel remembers language, theme and toasts in this browser and applies
+/// them after a reload; a parameter in the URL still wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desk_settings_are_remembered_and_the_url_wins() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.wait_state("live").await;
+    page.eval("document.querySelector('[data-testid=settings-open]').click()").await;
+    page.wait_until("the panel", "return !!document.querySelector('[data-testid=settings]')").await;
+    for (select, value) in [("settings-lang", "en"), ("settings-theme", "dark"), ("settings-toasts", "0")] {
+        page.eval(&format!("const s = document.querySelector('[data-testid={select}]'); s.value = '{value}'; s.dispatchEvent(new Event('change'))")).await;
+    }
+    page.screenshot("settings").await;
+    page.eval("document.querySelector('[data-testid=settings-save]').click()").await;
+    page.wait_until("English and dark after the reload", "return document.documentElement.lang === 'en' && document.documentElement.dataset.theme === 'dark'").await;
+    page.wait_state("live").await;
+    broker.send(Action::Created, Furniture::new("set-1", "Mesa", "", 75, 120, "roble", "ana")).await;
+    page.wait_feed("created", "set-1").await;
+    assert_eq!(page.count("[data-testid=toast]").await, 0, "toasts turned off");
+    page.eval(&format!("location.href = '{}?lang=es'", broker.page_url())).await;
+    page.wait_until("Spanish from the URL, dark from the settings", "return document.documentElement.lang === 'es' && document.documentElement.dataset.theme === 'dark'").await;
+    page.close().await;
+}

@@ -66,6 +66,7 @@ pub fn StatusBar() -> impl IntoView {
                 {move || diagnostics().map(|d| view! { <span class="diag">" · " {d}</span> })}
             </p>
             <HealthStrip/>
+            {(!live.kiosk).then(|| view! { <crate::components::settings::SettingsButton/> })}
         </header>
     }
 }

@@ -13,7 +13,7 @@ pub const DEFAULT_MAX_TOASTS: usize = 4;
 /// How toasts behave.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToastPolicy {
-    /// Toasts visible at once (default 4).
+    /// Toasts visible at once (default 4; 0 turns them off).
     pub max_visible: usize,
     /// Shortest time on screen, ms (4 s at a desk, 8 s on a wall screen).
     pub min_ms: f64,
@@ -148,7 +148,7 @@ impl Toasts {
     }
 
     pub fn with_max(max: usize) -> Toasts {
-        Toasts::new(ToastPolicy { max_visible: max.max(1), ..ToastPolicy::desk() })
+        Toasts::new(ToastPolicy { max_visible: max, ..ToastPolicy::desk() })
     }
 
     pub fn policy(&self) -> &ToastPolicy {
@@ -165,7 +165,7 @@ impl Toasts {
         let chars = title.chars().count() + detail.chars().count();
         let expires_ms = now_ms + self.policy.duration_ms(chars);
         self.items.push_back(Toast { key, kind, title, detail, expires_ms, paused_left_ms: None });
-        while self.items.len() > self.policy.max_visible.max(1) {
+        while self.items.len() > self.policy.max_visible {
             self.items.pop_front();
         }
         key
@@ -174,6 +174,9 @@ impl Toasts {
     /// A change arrived. While the page is hidden nothing shows (it is counted for the "while you
     /// were away" digest); in a burst the changes go into one digest toast; otherwise one toast.
     pub fn push(&mut self, n: &Notification, now_ms: f64, page_visible: bool) {
+        if self.policy.max_visible == 0 {
+            return; // toasts turned off
+        }
         if !page_visible {
             self.away.add(n.action);
             return;
@@ -409,6 +412,15 @@ mod tests {
         assert_eq!(en.iter().next().unwrap().title, "While you were away: 1 change");
         t.page_shown(6_000.0);
         assert_eq!(t.len(), 1, "only once");
+    }
+
+    #[test]
+    fn zero_visible_turns_toasts_off() {
+        let mut t = Toasts::with_max(0);
+        t.push(&note(Action::Created, "a"), 0.0, true);
+        t.push(&note(Action::Created, "b"), 0.0, false);
+        t.page_shown(1.0);
+        assert!(t.is_empty());
     }
 
     #[test]

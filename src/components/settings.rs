@@ -1,0 +1,80 @@
+//! The desk's settings panel: language, theme, type size and toasts, remembered in this browser
+//! (localStorage). Parameters in the page's URL still win.
+
+use leptos::prelude::*;
+
+use crate::app::Live;
+use crate::state::i18n::Lang;
+use crate::state::settings::{Settings, Theme};
+
+/// A gear that opens the panel.
+#[component]
+pub fn SettingsButton() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let lang = live.lang;
+    let open = RwSignal::new(false);
+    view! {
+        <button class="settings-button" data-testid="settings-open" aria-label=lang.t("Ajustes", "Settings")
+            aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>"⚙"</button>
+        <Show when=move || open.get()>
+            <SettingsPanel/>
+        </Show>
+    }
+}
+
+#[component]
+fn SettingsPanel() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let lang = live.lang;
+    let draft = RwSignal::new(expect_context::<Settings>());
+    let error = RwSignal::new(None::<String>);
+    let set = move |key: &'static str| {
+        move |ev: leptos::ev::Event| {
+            let v = event_target_value(&ev);
+            draft.update(|d| d.apply([(key, v.as_str())]));
+        }
+    };
+    let save = move |_| match crate::browser::store_settings(&draft.get_untracked().to_json()) {
+        Ok(()) => {
+            if let Some(w) = web_sys::window() {
+                let _ = w.location().reload();
+            }
+        }
+        Err(e) => error.set(Some(e)),
+    };
+    view! {
+        <div class="settings-panel" data-testid="settings" role="dialog" aria-label=lang.t("Ajustes", "Settings")>
+            <label>{lang.t("Idioma", "Language")}
+                <select data-testid="settings-lang" on:change=set("lang")>
+                    <option value="es" selected=move || draft.with(|d| d.lang == Lang::Es)>"Español"</option>
+                    <option value="en" selected=move || draft.with(|d| d.lang == Lang::En)>"English"</option>
+                </select>
+            </label>
+            <label>{lang.t("Tema", "Theme")}
+                <select data-testid="settings-theme" on:change=set("theme")>
+                    {[(Theme::Auto, lang.t("Del sistema", "System")), (Theme::Dark, lang.t("Oscuro", "Dark")), (Theme::Light, lang.t("Claro", "Light"))]
+                        .map(|(t, label)| view! { <option value=t.as_str() selected=move || draft.with(|d| d.theme == t)>{label}</option> })}
+                </select>
+            </label>
+            <label>{lang.t("Tamaño del texto", "Text size")}
+                <select data-testid="settings-scale" on:change=set("scale")>
+                    {["0.85", "1", "1.25", "1.5", "2"].map(|v| view! {
+                        <option value=v selected=move || draft.with(|d| d.scale.to_string() == v)>{format!("{}%", (v.parse::<f64>().unwrap_or(1.0) * 100.0).round())}</option>
+                    })}
+                </select>
+            </label>
+            <label>{lang.t("Avisos a la vez", "Toasts at once")}
+                <select data-testid="settings-toasts" on:change=set("toasts")>
+                    {[0usize, 1, 2, 3, 4, 6, 8].map(|n| view! {
+                        <option value=n.to_string() selected=move || draft.with(|d| d.toasts == n)>
+                            {if n == 0 { lang.t("ninguno", "none").to_owned() } else { n.to_string() }}
+                        </option>
+                    })}
+                </select>
+            </label>
+            <p class="settings-note">{lang.t("Se recuerdan en este navegador; los parámetros de la URL mandan.", "Remembered in this browser; parameters in the URL win.")}</p>
+            {move || error.get().map(|e| view! { <p class="settings-error" role="alert">{e}</p> })}
+            <button class="primary" data-testid="settings-save" on:click=save>{lang.t("Guardar y aplicar", "Save and apply")}</button>
+        </div>
+    }
+}

@@ -1,0 +1,144 @@
+//! The screen's settings: from the URL (one bookmark per screen) and, at a desk, remembered in
+//! localStorage. The URL wins.
+
+use serde_json::{json, Value};
+
+use crate::state::i18n::Lang;
+
+/// Colour theme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Theme {
+    /// As the system says (wall screens are always dark).
+    #[default]
+    Auto,
+    Dark,
+    Light,
+}
+
+impl Theme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::Auto => "auto",
+            Theme::Dark => "dark",
+            Theme::Light => "light",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Theme> {
+        [Theme::Auto, Theme::Dark, Theme::Light].into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// Bounds of the settings that take numbers.
+pub const SCALE_RANGE: (f64, f64) = (0.5, 3.0);
+pub const TOASTS_RANGE: (usize, usize) = (0, 8);
+pub const TOAST_SECONDS_RANGE: (f64, f64) = (1.0, 60.0);
+
+/// Everything a screen can be told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub lang: Lang,
+    pub theme: Theme,
+    /// Multiplies the type size (default 1).
+    pub scale: f64,
+    /// Toasts visible at once (default 4; 0 turns toasts off).
+    pub toasts: usize,
+    /// Shortest time a toast stays, in seconds (default: 4 at a desk, 8 on a wall screen).
+    pub toast_seconds: Option<f64>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { lang: Lang::Es, theme: Theme::Auto, scale: 1.0, toasts: 4, toast_seconds: None }
+    }
+}
+
+impl Settings {
+    /// Applies `key=value` pairs (from the URL or storage); unknown keys and bad values are
+    /// ignored, numbers are clamped to their ranges.
+    pub fn apply<'a>(&mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        for (k, v) in pairs {
+            match k {
+                "lang" => self.lang = Lang::parse(v),
+                "theme" => self.theme = Theme::parse(v).unwrap_or(self.theme),
+                "scale" => {
+                    if let Ok(x) = v.parse::<f64>() {
+                        if x.is_finite() {
+                            self.scale = x.clamp(SCALE_RANGE.0, SCALE_RANGE.1);
+                        }
+                    }
+                }
+                "toasts" => {
+                    if let Ok(n) = v.parse::<usize>() {
+                        self.toasts = n.clamp(TOASTS_RANGE.0, TOASTS_RANGE.1);
+                    }
+                }
+                "toast_seconds" => {
+                    if let Ok(x) = v.parse::<f64>() {
+                        if x.is_finite() {
+                            self.toast_seconds = Some(x.clamp(TOAST_SECONDS_RANGE.0, TOAST_SECONDS_RANGE.1));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The stored form (localStorage).
+    pub fn to_json(&self) -> String {
+        json!({
+            "lang": self.lang.code(),
+            "theme": self.theme.as_str(),
+            "scale": self.scale.to_string(),
+            "toasts": self.toasts.to_string(),
+            "toast_seconds": self.toast_seconds.map(|s| s.to_string()),
+        })
+        .to_string()
+    }
+
+    /// Stored settings, then the URL's on top: the URL wins.
+    pub fn resolve(stored: Option<&str>, url: &[(String, String)]) -> Settings {
+        let mut s = Settings::default();
+        if let Some(Value::Object(map)) = stored.and_then(|t| serde_json::from_str::<Value>(t).ok()) {
+            let pairs: Vec<(String, String)> =
+                map.into_iter().filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned()))).collect();
+            s.apply(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        }
+        s.apply(url.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn the_url_wins_over_storage() {
+        let stored = Settings { lang: Lang::En, theme: Theme::Light, scale: 1.5, toasts: 2, toast_seconds: Some(6.0) }.to_json();
+        let s = Settings::resolve(Some(&stored), &url(&[("theme", "dark"), ("toasts", "0")]));
+        assert_eq!(s, Settings { lang: Lang::En, theme: Theme::Dark, scale: 1.5, toasts: 0, toast_seconds: Some(6.0) });
+    }
+
+    #[test]
+    fn bad_values_are_ignored_and_numbers_clamped() {
+        let s = Settings::resolve(
+            Some("not json"),
+            &url(&[("scale", "NaN"), ("theme", "purple"), ("toasts", "99"), ("toast_seconds", "0"), ("other", "x")]),
+        );
+        assert_eq!(s, Settings { toasts: 8, toast_seconds: Some(1.0), ..Settings::default() });
+        let s = Settings::resolve(None, &url(&[("scale", "10")]));
+        assert_eq!(s.scale, 3.0);
+    }
+
+    #[test]
+    fn storage_round_trips() {
+        let s = Settings { lang: Lang::En, theme: Theme::Light, scale: 1.25, toasts: 3, toast_seconds: None };
+        assert_eq!(Settings::resolve(Some(&s.to_json()), &[]), s);
+    }
+}
