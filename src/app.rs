@@ -419,6 +419,7 @@ pub fn App() -> impl IntoView {
         }
         *t = Toasts::new(policy).with_lang(lang);
     });
+    live.catalog.set(CatalogView::new(furniture_protocol::Catalog::default(), settings.linger_seconds * 1000.0));
     provide_context(settings.clone());
     if let Some(sort) = crate::browser::query_param("sort").as_deref().and_then(SortBy::parse) {
         live.sort.set(sort);

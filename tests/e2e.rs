@@ -24,7 +24,8 @@ fn mesa(nombre: &str, material: &str, altura: i64) -> Furniture {
 async fn changes_show_up_and_the_page_survives_a_broker_restart() {
     let Some(browser) = Browser::start().await else { return };
     let mut broker = TestBroker::start(None).await;
-    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    // Deleted cards linger for 2 s here (120 s by default) so that the test sees them go.
+    let page = Dashboard::open(&browser, &format!("{}?linger=2", broker.page_url())).await;
     page.wait_state("live").await;
     page.wait_until("the client count", "return document.querySelector('[data-testid=client-count]').textContent.trim().startsWith('1 ')").await;
 
@@ -340,5 +341,30 @@ async fn desk_settings_are_remembered_and_the_url_wins() {
     assert_eq!(page.count("[data-testid=toast]").await, 0, "toasts turned off");
     page.eval(&format!("location.href = '{}?lang=es'", broker.page_url())).await;
     page.wait_until("Spanish from the URL, dark from the settings", "return document.documentElement.lang === 'es' && document.documentElement.dataset.theme === 'dark'").await;
+    page.close().await;
+}
+
+/// Hostile names: markup, script, bidi overrides, zero-width characters and 10,000 characters
+/// are shown as the very text they are, and nothing is injected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_names_stay_text() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.wait_state("live").await;
+    let names = [
+        "<script>window.__pwned = 1</script>".to_owned(),
+        "\u{202E}ateM\u{202C} de \u{200B}roble\u{200D}".to_owned(),
+        "<svg onload=\"window.__pwned=2\">".to_owned(),
+        "x".repeat(10_000),
+    ];
+    for (i, name) in names.iter().enumerate() {
+        broker.send(Action::Created, Furniture::new(&format!("evil-{i}"), name, name, 1, 1, name, name)).await;
+    }
+    for (i, name) in names.iter().enumerate() {
+        page.wait_card(&format!("evil-{i}"), |c| &c.name == name && &c.material == name).await;
+    }
+    assert!(page.eval_bool("return window.__pwned === undefined").await);
+    assert_eq!(page.count(".app script, .app svg:not(.chart svg):not([data-testid] svg), .app img").await, 0);
     page.close().await;
 }

@@ -8,8 +8,8 @@ use furniture_protocol::{Action, Applied, Catalog, CatalogEntry, Furniture, Noti
 
 use crate::state::diff::{diff, FieldChange};
 
-/// How long a deleted item stays visible, greyed, by default.
-pub const DEFAULT_LINGER_MS: f64 = 8_000.0;
+/// How long a deleted item stays visible, greyed, by default (two minutes).
+pub const DEFAULT_LINGER_MS: f64 = 120_000.0;
 
 /// One card on screen.
 #[derive(Debug, Clone, PartialEq)]

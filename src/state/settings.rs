@@ -33,6 +33,7 @@ impl Theme {
 pub const SCALE_RANGE: (f64, f64) = (0.5, 3.0);
 pub const TOASTS_RANGE: (usize, usize) = (0, 8);
 pub const TOAST_SECONDS_RANGE: (f64, f64) = (1.0, 60.0);
+pub const LINGER_RANGE: (f64, f64) = (0.0, 3600.0);
 
 /// Everything a screen can be told.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,11 +46,13 @@ pub struct Settings {
     pub toasts: usize,
     /// Shortest time a toast stays, in seconds (default: 4 at a desk, 8 on a wall screen).
     pub toast_seconds: Option<f64>,
+    /// How long a deleted item stays on screen, greyed, in seconds (default 120).
+    pub linger_seconds: f64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { lang: Lang::Es, theme: Theme::Auto, scale: 1.0, toasts: 4, toast_seconds: None }
+        Settings { lang: Lang::Es, theme: Theme::Auto, scale: 1.0, toasts: 4, toast_seconds: None, linger_seconds: 120.0 }
     }
 }
 
@@ -73,6 +76,13 @@ impl Settings {
                         self.toasts = n.clamp(TOASTS_RANGE.0, TOASTS_RANGE.1);
                     }
                 }
+                "linger" => {
+                    if let Ok(x) = v.parse::<f64>() {
+                        if x.is_finite() {
+                            self.linger_seconds = x.clamp(LINGER_RANGE.0, LINGER_RANGE.1);
+                        }
+                    }
+                }
                 "toast_seconds" => {
                     if let Ok(x) = v.parse::<f64>() {
                         if x.is_finite() {
@@ -93,6 +103,7 @@ impl Settings {
             "scale": self.scale.to_string(),
             "toasts": self.toasts.to_string(),
             "toast_seconds": self.toast_seconds.map(|s| s.to_string()),
+            "linger": self.linger_seconds.to_string(),
         })
         .to_string()
     }
@@ -120,9 +131,9 @@ mod tests {
 
     #[test]
     fn the_url_wins_over_storage() {
-        let stored = Settings { lang: Lang::En, theme: Theme::Light, scale: 1.5, toasts: 2, toast_seconds: Some(6.0) }.to_json();
-        let s = Settings::resolve(Some(&stored), &url(&[("theme", "dark"), ("toasts", "0")]));
-        assert_eq!(s, Settings { lang: Lang::En, theme: Theme::Dark, scale: 1.5, toasts: 0, toast_seconds: Some(6.0) });
+        let stored = Settings { lang: Lang::En, theme: Theme::Light, scale: 1.5, toasts: 2, toast_seconds: Some(6.0), linger_seconds: 30.0 }.to_json();
+        let s = Settings::resolve(Some(&stored), &url(&[("theme", "dark"), ("toasts", "0"), ("linger", "2")]));
+        assert_eq!(s, Settings { lang: Lang::En, theme: Theme::Dark, scale: 1.5, toasts: 0, toast_seconds: Some(6.0), linger_seconds: 2.0 });
     }
 
     #[test]
@@ -138,7 +149,7 @@ mod tests {
 
     #[test]
     fn storage_round_trips() {
-        let s = Settings { lang: Lang::En, theme: Theme::Light, scale: 1.25, toasts: 3, toast_seconds: None };
+        let s = Settings { lang: Lang::En, theme: Theme::Light, scale: 1.25, toasts: 3, toast_seconds: None, linger_seconds: 120.0 };
         assert_eq!(Settings::resolve(Some(&s.to_json()), &[]), s);
     }
 }
