@@ -12,6 +12,7 @@ mod support;
 use std::time::Duration;
 
 use furniture_notify::{Action, Furniture, ProducerMessage};
+use serde_json::json;
 use support::{Browser, Dashboard, TestBroker};
 
 fn mesa(nombre: &str, material: &str, altura: i64) -> Furniture {
@@ -366,5 +367,44 @@ async fn hostile_names_stay_text() {
     }
     assert!(page.eval_bool("return window.__pwned === undefined").await);
     assert_eq!(page.count(".app script, .app svg:not(.chart svg):not([data-testid] svg), .app img").await, 0);
+    page.close().await;
+}
+
+/// The network goes away under the page (Chromium's network emulation): the page says "offline"
+/// instead of pretending to be live, and when the network returns it reconnects at once and
+/// shows what changed meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_going_away_shows_offline_and_comes_back() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &format!("{}?ping_after=1000&pong_timeout=1500", broker.page_url())).await;
+    page.wait_state("live").await;
+    page.cdp("Network.enable", json!({})).await;
+    let conditions = |offline: bool| json!({"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1});
+    page.cdp("Network.emulateNetworkConditions", conditions(true)).await;
+    page.wait_state("offline").await;
+    broker.send(Action::Created, Furniture::new("net-1", "Cómoda", "", 90, 100, "nogal", "ana")).await;
+    page.cdp("Network.emulateNetworkConditions", conditions(false)).await;
+    page.wait_state("live").await;
+    page.wait_feed("created", "net-1").await;
+    page.wait_card("net-1", |c| c.name == "Cómoda").await;
+    page.close().await;
+}
+
+/// A page frozen by the browser (lifecycle emulation) and resumed catches up: it is live and shows
+/// the change made while it was frozen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_then_resumed_page_catches_up() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.wait_state("live").await;
+    page.cdp("Page.enable", json!({})).await;
+    page.cdp("Page.setWebLifecycleState", json!({"state": "frozen"})).await;
+    broker.send(Action::Created, Furniture::new("frz-1", "Vitrina", "", 190, 90, "vidrio", "ana")).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    page.cdp("Page.setWebLifecycleState", json!({"state": "active"})).await;
+    page.wait_state("live").await;
+    page.wait_feed("created", "frz-1").await;
     page.close().await;
 }

@@ -310,6 +310,21 @@ impl Dashboard {
         }
     }
 
+    /// Runs a Chrome DevTools Protocol command on the page (ChromeDriver's `goog/cdp/execute`).
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        #[derive(Debug)]
+        struct Cdp(String, Value);
+        impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+            fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+                base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+            }
+            fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+                (http::Method::POST, Some(json!({"cmd": self.0, "params": self.1}).to_string()))
+            }
+        }
+        self.client.issue_cmd(Cdp(cmd.to_owned(), params)).await.unwrap_or_else(|e| panic!("CDP {cmd}: {e}"))
+    }
+
     pub async fn close(self) {
         let _ = self.client.clone().close().await;
     }
