@@ -261,20 +261,89 @@ async fn the_diagnostics_overlay_shows_frames_and_close_codes() {
 }
 
 /// A broker that stops answering without closing (a half-open connection): the page notices by
-/// its own ping deadline, leaves "live", and reconnects on its own.
+/// its own ping deadline, leaves "live", reconnects on its own, and gets what it missed from the
+/// broker's history exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_silent_dead_socket_is_detected_and_replaced() {
+async fn a_silent_dead_socket_is_detected_and_what_was_missed_replayed_once() {
     let Some(browser) = Browser::start().await else { return };
     let broker = TestBroker::start(None).await;
     let proxy = support::FaultProxy::start(broker.addr).await;
     let url = format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr);
     let page = Dashboard::open(&browser, &url).await;
     page.wait_state("live").await;
+    broker.send(Action::Created, Furniture::new("h-0", "Banco", "", 45, 120, "teca", "ana")).await;
+    page.wait_feed("created", "h-0").await;
+    proxy.blackhole_open_connections();
+    // Broadcast while the page's connection swallows everything: the page misses it.
+    broker.send(Action::Updated, Furniture::new("h-0", "Banco largo", "", 45, 180, "teca", "ana")).await;
+    page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
+    page.wait_state("live").await;
+    page.wait_feed("updated", "h-0").await;
+    page.wait_card("h-0", |c| c.name == "Banco largo").await;
+    assert!(page.text("[data-testid=feed-item][data-action=updated]").await.contains("recuperado"), "marked as recovered");
+    broker.send(Action::Created, Furniture::new("h-1", "Banco", "", 45, 120, "teca", "ana")).await;
+    page.wait_feed("created", "h-1").await;
+    assert_eq!(page.count("[data-testid=feed-item]").await, 3, "each change once");
+    assert_eq!(page.count("[data-testid=feed-item][data-action=gap]").await, 0, "nothing is missing");
+    page.close().await;
+}
+
+/// Against a broker without our extension, an outage is marked in the feed as a window in which
+/// changes may be missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_with_the_python_broker_is_marked_as_a_gap() {
+    let Some(browser) = Browser::start().await else { return };
+    let Some(python) = support::PythonBroker::start() else { return };
+    let broker = TestBroker::start(None).await;
+    let python_addr: std::net::SocketAddr = python.url.trim_start_matches("ws://").trim_end_matches('/').parse().unwrap();
+    let proxy = support::FaultProxy::start(python_addr).await;
+    let url = format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr);
+    let page = Dashboard::open(&browser, &url).await;
+    page.wait_state("live").await;
     proxy.blackhole_open_connections();
     page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
     page.wait_state("live").await;
-    broker.send(Action::Created, Furniture::new("h-1", "Banco", "", 45, 120, "teca", "ana")).await;
-    page.wait_feed("created", "h-1").await;
+    page.wait_until("a gap marker", "return !!document.querySelector('[data-testid=feed-item][data-action=gap]')").await;
+    assert!(page.text("[data-testid=feed-item][data-action=gap]").await.contains("pueden faltar cambios"));
+    page.close().await;
+}
+
+/// The network goes away under the page (Chromium's network emulation): the page says "offline"
+/// instead of pretending to be live, and when the network returns it reconnects at once and
+/// shows what changed meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_going_away_shows_offline_and_comes_back() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &format!("{}?ping_after=1000&pong_timeout=1500", broker.page_url())).await;
+    page.wait_state("live").await;
+    page.cdp("Network.enable", json!({})).await;
+    let conditions = |offline: bool| json!({"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1});
+    page.cdp("Network.emulateNetworkConditions", conditions(true)).await;
+    page.wait_state("offline").await;
+    broker.send(Action::Created, Furniture::new("net-1", "Cómoda", "", 90, 100, "nogal", "ana")).await;
+    page.cdp("Network.emulateNetworkConditions", conditions(false)).await;
+    page.wait_state("live").await;
+    page.wait_feed("created", "net-1").await;
+    page.wait_card("net-1", |c| c.name == "Cómoda").await;
+    page.close().await;
+}
+
+/// A page frozen by the browser (lifecycle emulation) and resumed catches up: it is live and shows
+/// the change made while it was frozen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_then_resumed_page_catches_up() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.wait_state("live").await;
+    page.cdp("Page.enable", json!({})).await;
+    page.cdp("Page.setWebLifecycleState", json!({"state": "frozen"})).await;
+    broker.send(Action::Created, Furniture::new("frz-1", "Vitrina", "", 190, 90, "vidrio", "ana")).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    page.cdp("Page.setWebLifecycleState", json!({"state": "active"})).await;
+    page.wait_state("live").await;
+    page.wait_feed("created", "frz-1").await;
     page.close().await;
 }
 
@@ -367,44 +436,5 @@ async fn hostile_names_stay_text() {
     }
     assert!(page.eval_bool("return window.__pwned === undefined").await);
     assert_eq!(page.count(".app script, .app svg:not(.chart svg):not([data-testid] svg), .app img").await, 0);
-    page.close().await;
-}
-
-/// The network goes away under the page (Chromium's network emulation): the page says "offline"
-/// instead of pretending to be live, and when the network returns it reconnects at once and
-/// shows what changed meanwhile.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_network_going_away_shows_offline_and_comes_back() {
-    let Some(browser) = Browser::start().await else { return };
-    let broker = TestBroker::start(None).await;
-    let page = Dashboard::open(&browser, &format!("{}?ping_after=1000&pong_timeout=1500", broker.page_url())).await;
-    page.wait_state("live").await;
-    page.cdp("Network.enable", json!({})).await;
-    let conditions = |offline: bool| json!({"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1});
-    page.cdp("Network.emulateNetworkConditions", conditions(true)).await;
-    page.wait_state("offline").await;
-    broker.send(Action::Created, Furniture::new("net-1", "Cómoda", "", 90, 100, "nogal", "ana")).await;
-    page.cdp("Network.emulateNetworkConditions", conditions(false)).await;
-    page.wait_state("live").await;
-    page.wait_feed("created", "net-1").await;
-    page.wait_card("net-1", |c| c.name == "Cómoda").await;
-    page.close().await;
-}
-
-/// A page frozen by the browser (lifecycle emulation) and resumed catches up: it is live and shows
-/// the change made while it was frozen.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_frozen_then_resumed_page_catches_up() {
-    let Some(browser) = Browser::start().await else { return };
-    let broker = TestBroker::start(None).await;
-    let page = Dashboard::open(&browser, &broker.page_url()).await;
-    page.wait_state("live").await;
-    page.cdp("Page.enable", json!({})).await;
-    page.cdp("Page.setWebLifecycleState", json!({"state": "frozen"})).await;
-    broker.send(Action::Created, Furniture::new("frz-1", "Vitrina", "", 190, 90, "vidrio", "ana")).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    page.cdp("Page.setWebLifecycleState", json!({"state": "active"})).await;
-    page.wait_state("live").await;
-    page.wait_feed("created", "frz-1").await;
     page.close().await;
 }
