@@ -179,3 +179,28 @@ pub fn store_settings(json: &str) -> Result<(), String> {
 
 /// The localStorage key of the desk settings.
 pub const SETTINGS_KEY: &str = "furniture-dashboard.settings";
+
+/// A count formatted by the browser's `Intl` for the language (`1.234` in Spanish, `1,234` in
+/// English).
+pub fn number(n: u64, lang: crate::state::i18n::Lang) -> String {
+    use wasm_bindgen::JsCast;
+    thread_local! {
+        static FORMATS: std::cell::RefCell<Vec<(crate::state::i18n::Lang, js_sys::Function)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let format = FORMATS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, f)) = cache.iter().find(|(l, _)| *l == lang) {
+            return f.clone();
+        }
+        let locales = js_sys::Array::of1(&lang.locale().into());
+        let f = js_sys::Intl::NumberFormat::new(&locales, &js_sys::Object::new()).format();
+        cache.push((lang, f.clone()));
+        f
+    });
+    format
+        .call1(&wasm_bindgen::JsValue::NULL, &(n as f64).into())
+        .ok()
+        .and_then(|v| v.dyn_into::<js_sys::JsString>().ok())
+        .map(String::from)
+        .unwrap_or_else(|| n.to_string())
+}

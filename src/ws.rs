@@ -122,8 +122,9 @@ async fn session(
             _ = probes.next() => probe_now = true,
             _ = ticks.next() => {
                 let now = now_ms();
-                // A tick long overdue means the machine slept: check the socket at once.
-                if now - last_tick > 5_000.0 {
+                // A tick long overdue means the machine slept: check the socket at once (a hidden
+                // page, whose timers the browser slows down, is checked when shown instead).
+                if now - last_tick > 5_000.0 && page_visible() {
                     probe_now = true;
                 }
                 last_tick = now;

@@ -4,7 +4,9 @@
 #![cfg(target_arch = "wasm32")]
 
 use furniture_dashboard::app::Live;
-use furniture_dashboard::components::{feed::FeedPanel, toasts::ToastStack};
+use furniture_dashboard::components::{catalog::CatalogPanel, feed::FeedPanel, status::StatusBar, toasts::ToastStack};
+use furniture_dashboard::state::connection::ConnState;
+use furniture_dashboard::state::settings::Settings;
 use furniture_protocol::{Action, Furniture, Notification};
 use leptos::prelude::*;
 use leptos::task::tick;
@@ -34,7 +36,7 @@ fn note(action: Action, id: &str, nombre: &str, seq: u64) -> Notification {
 #[wasm_bindgen_test]
 async fn toasts_show_names_as_text_and_dismiss() {
     let host = host();
-    let live = Live::new("ws://127.0.0.1:9/".into(), false, furniture_dashboard::state::i18n::Lang::Es);
+    let live = live();
     let _mounted = leptos::mount::mount_to(host.clone(), move || {
         provide_context(live);
         view! { <ToastStack/> }
@@ -58,7 +60,7 @@ async fn toasts_show_names_as_text_and_dismiss() {
 #[wasm_bindgen_test]
 async fn the_feed_lists_newest_first_without_duplicates() {
     let host = host();
-    let live = Live::new("ws://127.0.0.1:9/".into(), false, furniture_dashboard::state::i18n::Lang::Es);
+    let live = live();
     let _mounted = leptos::mount::mount_to(host.clone(), move || {
         provide_context(live);
         view! { <FeedPanel/> }
@@ -75,4 +77,64 @@ async fn the_feed_lists_newest_first_without_duplicates() {
     let first: web_sys::Element = items.get(0).unwrap().unchecked_into();
     assert_eq!(first.get_attribute("data-action").as_deref(), Some("updated"));
     assert_eq!(first.get_attribute("data-furniture-id").as_deref(), Some("a"));
+}
+
+fn live() -> Live {
+    Live::new("ws://127.0.0.1:9/".into(), false, furniture_dashboard::state::i18n::Lang::Es)
+}
+
+/// Keyed rendering: updating one item replaces that card only; the other card is the very same
+/// DOM node. A deleted item stays, marked `data-deleted`.
+#[wasm_bindgen_test]
+async fn one_update_touches_one_card() {
+    let host = host();
+    let live = live();
+    let _mounted = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(live);
+        provide_context(Settings::default());
+        view! { <CatalogPanel/> }
+    });
+    live.catalog.update(|c| {
+        c.apply(&note(Action::Created, "a", "Armario", 1), 0.0);
+        c.apply(&note(Action::Created, "b", "Banco", 2), 0.0);
+    });
+    tick().await;
+    let card = |id: &str| host.query_selector(&format!("[data-testid=catalog-item][data-furniture-id={id}]")).unwrap();
+    let (a, b) = (card("a").unwrap(), card("b").unwrap());
+    live.catalog.update(|c| {
+        c.apply(&note(Action::Updated, "b", "Banco largo", 3), 1.0);
+    });
+    tick().await;
+    assert!(card("a").unwrap().is_same_node(Some(&a)), "the untouched card was not re-rendered");
+    assert!(!card("b").unwrap().is_same_node(Some(&b)), "the updated card was");
+    assert!(card("b").unwrap().text_content().unwrap().contains("Banco largo"));
+    live.catalog.update(|c| {
+        c.apply(&note(Action::Deleted, "a", "Armario", 4), 2.0);
+    });
+    tick().await;
+    assert_eq!(card("a").unwrap().get_attribute("data-deleted").as_deref(), Some("true"));
+}
+
+/// The status bar shows the connection state as `data-state` and the client count.
+#[wasm_bindgen_test]
+async fn the_status_bar_tells_the_connection_state() {
+    let host = host();
+    let live = live();
+    let _mounted = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(live);
+        provide_context(Settings::default());
+        view! { <StatusBar/> }
+    });
+    let status = || host.query_selector("[data-testid=connection-status]").unwrap().unwrap();
+    tick().await;
+    assert_eq!(status().get_attribute("data-state").as_deref(), Some("connecting"));
+    live.conn.set(ConnState::Reconnecting { attempt: 2, next_try_ms: f64::MAX });
+    tick().await;
+    assert_eq!(status().get_attribute("data-state").as_deref(), Some("reconnecting"));
+    assert!(status().text_content().unwrap().contains("intento 2"));
+    live.conn.set(ConnState::Live);
+    live.clients.set(Some(3));
+    tick().await;
+    assert_eq!(status().get_attribute("data-state").as_deref(), Some("live"));
+    assert_eq!(host.query_selector("[data-testid=client-count]").unwrap().unwrap().text_content().as_deref(), Some("3 pantallas"));
 }

@@ -46,7 +46,10 @@ pub fn Charts() -> impl IntoView {
                     }>
                     <path d=path class="spark"/>
                 </svg>
-                <span class="chart-figure">{last_minute} "/min · " {per_hour} "/h"</span>
+                <span class="chart-figure">
+                    {move || crate::browser::number(u64::from(last_minute()), lang)} "/min · "
+                    {move || crate::browser::number(u64::from(per_hour()), lang)} "/h"
+                </span>
             </figure>
             <figure class="chart" data-testid="material-chart">
                 <figcaption>{lang.t("Catálogo por material", "Catalog by material")}</figcaption>

@@ -20,7 +20,7 @@ pub fn FeedPanel() -> impl IntoView {
         let filter = live.filter.get();
         live.feed.with(|f| f.iter().filter(|e| filter.matches(e)).cloned().collect::<Vec<_>>())
     };
-    let count = move || live.feed.with(|f| f.len());
+    let count = move || crate::browser::number(live.feed.with(|f| f.len()) as u64, live.lang);
     view! {
         <section class="panel feed-panel" aria-labelledby="feed-title">
             <h2 id="feed-title">{live.lang.t("Actividad", "Activity")} <span class="count">{count}</span></h2>

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::app::{CatalogSource, Live, WakeLock};
-use crate::browser::local_clock;
+use crate::browser::{local_clock, number};
 use crate::state::health::{duration, DEFAULT_STALE_MS};
 use crate::state::i18n::Lang;
 
@@ -15,10 +15,13 @@ pub fn StatusBar() -> impl IntoView {
     let lang = live.lang;
     let label = move || live.conn.get().label(live.now.get(), lang);
     let clients = move || match live.clients.get() {
-        Some(n) => lang.count(n, ("pantalla", "pantallas"), ("screen", "screens")),
+        Some(n) => lang.count_shown(n, &number(n, lang), ("pantalla", "pantallas"), ("screen", "screens")),
         None => lang.t("— pantallas", "— screens").to_owned(),
     };
-    let items = move || lang.count(live.catalog.with(|c| c.len()) as u64, ("mueble", "muebles"), ("item", "items"));
+    let items = move || {
+        let n = live.catalog.with(|c| c.len()) as u64;
+        lang.count_shown(n, &number(n, lang), ("mueble", "muebles"), ("item", "items"))
+    };
     let source = move || match live.source.get() {
         CatalogSource::Synced { seq } => format!("{} · #{seq}", lang.t("Sincronizado con el servidor", "In sync with the broker")),
         CatalogSource::LiveSince(ms) => format!(

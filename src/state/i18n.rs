@@ -40,8 +40,13 @@ impl Lang {
 
     /// `n` with the singular or plural word: `1 pantalla`, `3 screens`.
     pub fn count(self, n: u64, es: (&str, &str), en: (&str, &str)) -> String {
+        self.count_shown(n, &n.to_string(), es, en)
+    }
+
+    /// As [`Lang::count`], with `n` already formatted for display (`1.234 muebles`).
+    pub fn count_shown(self, n: u64, shown: &str, es: (&str, &str), en: (&str, &str)) -> String {
         let (one, many) = if self == Lang::Es { es } else { en };
-        format!("{n} {}", if n == 1 { one } else { many })
+        format!("{shown} {}", if n == 1 { one } else { many })
     }
 }
 
