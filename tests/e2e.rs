@@ -438,3 +438,28 @@ async fn hostile_names_stay_text() {
     assert_eq!(page.count(".app script, .app svg:not(.chart svg):not([data-testid] svg), .app img").await, 0);
     page.close().await;
 }
+
+/// The broker process killed with SIGKILL and started again: the page leaves "live", reconnects
+/// on its own, and ends showing exactly the restarted broker's catalog (kept in memory only for
+/// now, so the old item goes) and the changes that follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_broker_process_is_reconnected_to_and_the_page_follows_its_catalog() {
+    let Some(browser) = Browser::start().await else { return };
+    let Some(bin) = support::BrokerProcess::binary() else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let broker = support::BrokerProcess::start(&bin, addr).await;
+    let notifier = furniture_notify::Notifier::new(format!("ws://{addr}"));
+    let page = Dashboard::open(&browser, &format!("http://{addr}/?linger=1")).await;
+    page.wait_state("live").await;
+    notifier.send(&ProducerMessage { action: Action::Created, furniture: Furniture::new("k-1", "Mesa", "", 75, 120, "roble", "ana") }).await.unwrap();
+    page.wait_card("k-1", |c| !c.deleted).await;
+    broker.kill();
+    page.wait_until("the page noticing", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
+    let _broker = support::BrokerProcess::start(&bin, addr).await;
+    page.wait_state("live").await;
+    notifier.send(&ProducerMessage { action: Action::Created, furniture: Furniture::new("k-2", "Silla", "", 90, 45, "haya", "ana")}).await.unwrap();
+    page.wait_card("k-2", |c| !c.deleted).await;
+    page.wait_until("only the new broker's catalog", "return [...document.querySelectorAll('[data-testid=catalog-item]')].map(e => e.dataset.furnitureId).join() === 'k-2'").await;
+    page.close().await;
+}

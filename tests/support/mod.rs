@@ -391,3 +391,52 @@ impl FaultProxy {
         self.dead_below.store(next, Ordering::SeqCst);
     }
 }
+
+/// The `furniture-broker` binary as a child process, for real signals. `cargo test --workspace`
+/// builds it before running any test.
+pub struct BrokerProcess {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl BrokerProcess {
+    pub fn binary() -> Option<PathBuf> {
+        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+        let bin = target.join("debug/furniture-broker");
+        if bin.exists() {
+            Some(bin)
+        } else {
+            skip(&format!("{} is missing: run `cargo build -p furniture-broker` (cargo test --workspace builds it)", bin.display()));
+            None
+        }
+    }
+
+    /// Starts the broker on `addr` serving `dist/`, and waits until it accepts connections.
+    pub async fn start(bin: &std::path::Path, addr: SocketAddr) -> BrokerProcess {
+        let child = Command::new(bin)
+            .args(["--listen", &addr.to_string(), "--dashboard-dir"])
+            .arg(root().join("dist"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the broker binary starts");
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            assert!(started.elapsed() < PATIENCE, "the broker did not start listening");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        BrokerProcess { child, addr }
+    }
+
+    /// SIGKILL: no close frames, no goodbye.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for BrokerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
