@@ -448,10 +448,14 @@ pub fn App() -> impl IntoView {
         probes,
     );
     if let Some(window) = web_sys::window() {
-        let p = probe.clone();
-        crate::browser::listen(&window, "online", move || {
-            let _ = p.unbounded_send(());
-        });
+        // Network changes, and the page coming back from the back-forward cache, check the
+        // connection at once (going offline ends a live socket at the next probe: now).
+        for event in ["online", "offline"] {
+            let p = probe.clone();
+            crate::browser::listen(&window, event, move || {
+                let _ = p.unbounded_send(());
+            });
+        }
         let p = probe.clone();
         crate::browser::listen(&window, "pageshow", move || {
             let _ = p.unbounded_send(());
