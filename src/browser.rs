@@ -10,31 +10,40 @@ pub fn tz_offset_minutes() -> i32 {
     -(js_sys::Date::new_0().get_timezone_offset() as i32)
 }
 
+/// An `Intl` formatter's `format` function for a language, made once per language and kind.
+fn intl_format(kind: &'static str, lang: crate::state::i18n::Lang, make: impl FnOnce(&js_sys::Array) -> js_sys::Function) -> js_sys::Function {
+    type Cache = std::cell::RefCell<Vec<(&'static str, crate::state::i18n::Lang, js_sys::Function)>>;
+    thread_local! {
+        static FORMATS: Cache = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    FORMATS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, _, f)) = cache.iter().find(|(k, l, _)| *k == kind && *l == lang) {
+            return f.clone();
+        }
+        let f = make(&js_sys::Array::of1(&lang.locale().into()));
+        cache.push((kind, lang, f.clone()));
+        f
+    })
+}
+
+/// Calls an `Intl` format function; `None` when the browser's answer is not a string.
+fn call_format(format: &js_sys::Function, value: &wasm_bindgen::JsValue) -> Option<String> {
+    use wasm_bindgen::JsCast;
+    format.call1(&wasm_bindgen::JsValue::NULL, value).ok()?.dyn_into::<js_sys::JsString>().ok().map(String::from)
+}
+
 /// `HH:MM:SS` in the browser's zone, formatted by the browser's `Intl` for the language.
 pub fn local_clock(ms: f64, lang: crate::state::i18n::Lang) -> String {
-    use wasm_bindgen::JsCast;
-    thread_local! {
-        static FORMATS: std::cell::RefCell<Vec<(crate::state::i18n::Lang, js_sys::Function)>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    let format = FORMATS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some((_, f)) = cache.iter().find(|(l, _)| *l == lang) {
-            return Some(f.clone());
-        }
+    let format = intl_format("time", lang, |locales| {
         let options = js_sys::Object::new();
         for (k, v) in [("hour", "2-digit"), ("minute", "2-digit"), ("second", "2-digit")] {
             let _ = js_sys::Reflect::set(&options, &k.into(), &v.into());
         }
         let _ = js_sys::Reflect::set(&options, &"hour12".into(), &false.into());
-        let locales = js_sys::Array::of1(&lang.locale().into());
-        let f = js_sys::Intl::DateTimeFormat::new(&locales, &options).format();
-        cache.push((lang, f.clone()));
-        Some(f)
+        js_sys::Intl::DateTimeFormat::new(locales, &options).format()
     });
-    format
-        .and_then(|f| f.call1(&wasm_bindgen::JsValue::NULL, &js_sys::Date::new(&ms.into())).ok())
-        .and_then(|v| v.dyn_into::<js_sys::JsString>().ok())
-        .map(String::from)
+    call_format(&format, &js_sys::Date::new(&ms.into()).into())
         .unwrap_or_else(|| crate::state::format::clock(ms, tz_offset_minutes()))
 }
 
@@ -183,24 +192,6 @@ pub const SETTINGS_KEY: &str = "furniture-dashboard.settings";
 /// A count formatted by the browser's `Intl` for the language (`1.234` in Spanish, `1,234` in
 /// English).
 pub fn number(n: u64, lang: crate::state::i18n::Lang) -> String {
-    use wasm_bindgen::JsCast;
-    thread_local! {
-        static FORMATS: std::cell::RefCell<Vec<(crate::state::i18n::Lang, js_sys::Function)>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    let format = FORMATS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some((_, f)) = cache.iter().find(|(l, _)| *l == lang) {
-            return f.clone();
-        }
-        let locales = js_sys::Array::of1(&lang.locale().into());
-        let f = js_sys::Intl::NumberFormat::new(&locales, &js_sys::Object::new()).format();
-        cache.push((lang, f.clone()));
-        f
-    });
-    format
-        .call1(&wasm_bindgen::JsValue::NULL, &(n as f64).into())
-        .ok()
-        .and_then(|v| v.dyn_into::<js_sys::JsString>().ok())
-        .map(String::from)
-        .unwrap_or_else(|| n.to_string())
+    let format = intl_format("number", lang, |locales| js_sys::Intl::NumberFormat::new(locales, &js_sys::Object::new()).format());
+    call_format(&format, &(n as f64).into()).unwrap_or_else(|| n.to_string())
 }

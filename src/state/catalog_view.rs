@@ -75,6 +75,23 @@ impl CatalogView {
         self.catalog.get(id).map(|e| &e.furniture)
     }
 
+    /// Keeps a just-deleted item on screen, greyed, for the linger time.
+    fn linger(&mut self, id: String, furniture: Furniture, timestamp: Option<Timestamp>, now_ms: f64) {
+        self.meta.remove(&id);
+        let version = self.bump();
+        let card = Card {
+            id: id.clone(),
+            furniture,
+            version,
+            last_action: Action::Deleted,
+            changed_ms: now_ms,
+            timestamp,
+            deleted_ms: Some(now_ms),
+            changed_fields: Vec::new(),
+        };
+        self.ghosts.insert(id, card);
+    }
+
     /// Applies one notification; returns what the catalog did and, for an update of a known
     /// item, what it changed.
     pub fn apply(&mut self, n: &Notification, now_ms: f64) -> (Applied, Vec<FieldChange>) {
@@ -91,23 +108,7 @@ impl CatalogView {
                 let changed_fields = changes.iter().map(|c| c.key).collect();
                 self.meta.insert(id.clone(), Meta { version, last_action: n.action, changed_ms: now_ms, changed_fields });
             }
-            Applied::Removed(id) => {
-                self.meta.remove(id);
-                let version = self.bump();
-                self.ghosts.insert(
-                    id.clone(),
-                    Card {
-                        id: id.clone(),
-                        furniture: n.furniture.clone(),
-                        version,
-                        last_action: Action::Deleted,
-                        changed_ms: now_ms,
-                        timestamp: n.timestamp,
-                        deleted_ms: Some(now_ms),
-                        changed_fields: Vec::new(),
-                    },
-                );
-            }
+            Applied::Removed(id) => self.linger(id.clone(), n.furniture.clone(), n.timestamp, now_ms),
             Applied::Skipped(_) => {}
         }
         (applied, changes)
@@ -121,21 +122,7 @@ impl CatalogView {
         self.catalog.replace(entries);
         for (id, entry) in &old {
             if self.catalog.get(id).is_none() {
-                self.meta.remove(id);
-                let version = self.bump();
-                self.ghosts.insert(
-                    id.clone(),
-                    Card {
-                        id: id.clone(),
-                        furniture: entry.furniture.clone(),
-                        version,
-                        last_action: Action::Deleted,
-                        changed_ms: now_ms,
-                        timestamp: entry.timestamp,
-                        deleted_ms: Some(now_ms),
-                        changed_fields: Vec::new(),
-                    },
-                );
+                self.linger(id.clone(), entry.furniture.clone(), entry.timestamp, now_ms);
             }
         }
         let ids: Vec<(String, bool, Option<Timestamp>)> = self
