@@ -171,6 +171,23 @@ impl Catalog {
         }
     }
 
+    /// Puts back an item as it was before an [`Catalog::apply`] that must be undone (the broker
+    /// does this when it could not write the change to disk). `previous` is what
+    /// [`Catalog::get`] returned before; a deletion remembered since is forgotten.
+    pub fn restore(&mut self, id: &str, previous: Option<CatalogEntry>) {
+        match previous {
+            Some(entry) => {
+                self.items.insert(id.to_owned(), entry);
+                if self.tombstones.remove(id).is_some() {
+                    self.tombstone_order.retain(|t| t != id);
+                }
+            }
+            None => {
+                self.items.remove(id);
+            }
+        }
+    }
+
     /// The item with this id.
     pub fn get(&self, id: &str) -> Option<&CatalogEntry> {
         self.items.get(id)

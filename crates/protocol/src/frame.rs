@@ -120,9 +120,14 @@ impl std::fmt::Display for IgnoredReason {
 }
 
 /// Decodes a text frame a client sent to the broker. Never panics.
+///
+/// Only RFC 8259 JSON gets through, so that whatever the broker passes on parses with a
+/// browser's `JSON.parse`: `NaN`, `Infinity`, numbers beyond a double's range (`1e400`), lone
+/// surrogates (`"\ud800"`), duplicate keys and nesting deeper than 128 levels are all
+/// [`IgnoredReason::NotJson`].
 pub fn decode_client(text: &str) -> ClientFrame {
-    let value: Value = match serde_json::from_str(text) {
-        Ok(v) => v,
+    let value: Value = match serde_json::from_str::<Strict>(text) {
+        Ok(v) => v.0,
         Err(e) => return ClientFrame::Ignored(IgnoredReason::NotJson(e.to_string())),
     };
     let Value::Object(mut obj) = value else {
@@ -144,6 +149,127 @@ pub fn decode_client(text: &str) -> ClientFrame {
         "sync" => ClientFrame::Sync(SyncRequest { since: obj.get("since").and_then(lenient_u64) }),
         _ => ClientFrame::Ignored(IgnoredReason::UnknownType(kind)),
     }
+}
+
+/// A JSON value parsed like `serde_json::Value`, except that an object with the same key twice is
+/// an error instead of keeping the last one (which `JSON.parse` and Python would each read their
+/// own way).
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v).map(Value::Number).ok_or_else(|| E::custom("number out of range"))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        use serde::de::Error;
+        let mut obj = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(value) = map.next_value()?;
+            if obj.contains_key(&key) {
+                return Err(A::Error::custom(format!("duplicate key {key:?}")));
+            }
+            obj.insert(key, value);
+        }
+        Ok(Value::Object(obj))
+    }
+}
+
+/// Why our broker refused a client's frame, sent to that client only as
+/// `{"type":"error","reason":"...","message":"...","timestamp":"..."}` (an extension: only a
+/// client that tried something it may not do ever receives one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A publish from a connection without the broker's publish token.
+    TokenRequired,
+    /// A publish from a non-loopback address to a broker in protected mode (no token set).
+    ProtectedMode,
+    /// The broker could not write the change to its state file; nothing was broadcast.
+    Storage,
+}
+
+impl Refusal {
+    /// The `reason` field: stable, for programs.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::TokenRequired => "token_required",
+            Refusal::ProtectedMode => "protected_mode",
+            Refusal::Storage => "storage",
+        }
+    }
+
+    /// The `message` field: for people.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::TokenRequired => {
+                "publish refused: this broker needs its publish token (add ?token=... to the URL or send Authorization: Bearer ...)"
+            }
+            Refusal::ProtectedMode => {
+                "publish refused: without a publish token this broker accepts publishing only from its own machine (loopback)"
+            }
+            Refusal::Storage => "publish refused: the broker cannot write its state; nothing was broadcast, try again",
+        }
+    }
+
+    fn from_reason(reason: &str) -> Option<Refusal> {
+        [Refusal::TokenRequired, Refusal::ProtectedMode, Refusal::Storage].into_iter().find(|r| r.reason() == reason)
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// The `error` frame telling a client why its frame was refused.
+pub fn encode_error(refusal: Refusal, now: Timestamp) -> String {
+    #[derive(Serialize)]
+    struct Out {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        reason: &'static str,
+        message: &'static str,
+        timestamp: String,
+    }
+    to_json(&Out { kind: "error", reason: refusal.reason(), message: refusal.message(), timestamp: now.to_string() })
 }
 
 /// One broadcast change, as every client receives it.
@@ -284,6 +410,8 @@ pub enum ServerFrame {
     Notification(Notification),
     Pong { timestamp: Option<Timestamp> },
     Sync(SyncReply),
+    /// Our broker refused something this client sent (`reason` as sent, `refusal` when known).
+    Error { reason: String, refusal: Option<Refusal>, message: String },
     /// A JSON object with a `type` we do not know: count it, show it in diagnostics.
     Unknown { kind: String },
     /// Anything unusable: not JSON, not an object, a notification without a valid action.
@@ -311,6 +439,14 @@ pub fn decode_server(text: &str) -> ServerFrame {
         },
         "pong" => ServerFrame::Pong { timestamp: timestamp_of(&obj) },
         "sync" => ServerFrame::Sync(sync_reply_of(&obj)),
+        "error" => {
+            let reason = obj.get("reason").and_then(Value::as_str).unwrap_or_default().to_owned();
+            ServerFrame::Error {
+                refusal: Refusal::from_reason(&reason),
+                reason,
+                message: obj.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            }
+        }
         "" => ServerFrame::Invalid("no string `type`".to_owned()),
         other => ServerFrame::Unknown { kind: other.to_owned() },
     }
@@ -461,5 +597,49 @@ mod tests {
         assert_eq!(decode_server(r#"{"type":"news"}"#), ServerFrame::Unknown { kind: "news".into() });
         let ServerFrame::Notification(n) = decode_server(r#"{"type":"furniture_notification","action":"updated","furniture":"x","seq":"12"}"#) else { panic!() };
         assert_eq!((n.furniture, n.seq, n.timestamp), (Furniture::default(), Some(12), None));
+    }
+
+    #[test]
+    fn only_rfc_json_reaches_the_broker() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let cases = [
+            r#"{"type":"furniture_created","furniture":{"altura":NaN}}"#,
+            r#"{"type":"furniture_created","furniture":{"altura":Infinity}}"#,
+            r#"{"type":"furniture_created","furniture":{"altura":-Infinity}}"#,
+            r#"{"type":"furniture_created","furniture":{"altura":1e400}}"#,
+            r#"{"type":"furniture_created","furniture":{"nombre":"\ud800"}}"#,
+            r#"{"type":"furniture_created","furniture":{"nombre":"\udc00x"}}"#,
+            r#"{"type":"furniture_created","furniture":{"nombre":"a","nombre":"b"}}"#,
+            r#"{"type":"furniture_created","type":"furniture_deleted","furniture":{}}"#,
+            deep.as_str(),
+        ];
+        for case in cases {
+            match decode_client(case) {
+                ClientFrame::Ignored(IgnoredReason::NotJson(_)) => {}
+                other => panic!("{case:.60} was accepted: {other:?}"),
+            }
+        }
+        // What is valid stays valid: a surrogate pair, big integers, repeated keys in different objects.
+        let ok = r#"{"type":"furniture_created","furniture":{"nombre":"\ud83e\ude91","altura":1e300,"n":18446744073709551615,"a":{"x":1},"b":{"x":2}}}"#;
+        let ClientFrame::Publish(m) = decode_client(ok) else { panic!("valid JSON refused") };
+        assert_eq!(m.furniture.0["nombre"], "\u{1fa91}");
+        assert_eq!(m.furniture.0["n"], json!(18446744073709551615u64));
+    }
+
+    #[test]
+    fn an_error_frame_says_why_and_decodes_back() {
+        let text = encode_error(Refusal::TokenRequired, Timestamp::from_unix_micros(1_764_300_000_000_000));
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["type"], "error");
+        assert_eq!(v["reason"], "token_required");
+        assert_eq!(v["timestamp"], "2025-11-28T03:20:00Z");
+        match decode_server(&text) {
+            ServerFrame::Error { refusal, reason, message } => {
+                assert_eq!(refusal, Some(Refusal::TokenRequired));
+                assert_eq!(reason, "token_required");
+                assert!(message.contains("token"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
