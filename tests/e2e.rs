@@ -443,12 +443,14 @@ async fn hostile_names_stay_text() {
 /// on its own, and ends showing exactly the restarted broker's catalog (kept in memory only for
 /// now, so the old item goes) and the changes that follow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_broker_process_is_reconnected_to_and_the_page_follows_its_catalog() {
+async fn a_killed_broker_process_is_reconnected_to_and_its_catalog_survives() {
     let Some(browser) = Browser::start().await else { return };
     let Some(bin) = support::BrokerProcess::binary() else { return };
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let broker = support::BrokerProcess::start(&bin, addr).await;
+    let data = std::env::temp_dir().join(format!("furniture-e2e-kill-{port}"));
+    let _ = std::fs::remove_dir_all(&data);
+    let broker = support::BrokerProcess::start(&bin, addr, &data).await;
     let notifier = furniture_notify::Notifier::new(format!("ws://{addr}"));
     let page = Dashboard::open(&browser, &format!("http://{addr}/?linger=1")).await;
     page.wait_state("live").await;
@@ -456,10 +458,13 @@ async fn a_killed_broker_process_is_reconnected_to_and_the_page_follows_its_cata
     page.wait_card("k-1", |c| !c.deleted).await;
     broker.kill();
     page.wait_until("the page noticing", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
-    let _broker = support::BrokerProcess::start(&bin, addr).await;
+    let _broker = support::BrokerProcess::start(&bin, addr, &data).await;
     page.wait_state("live").await;
     notifier.send(&ProducerMessage { action: Action::Created, furniture: Furniture::new("k-2", "Silla", "", 90, 45, "haya", "ana")}).await.unwrap();
     page.wait_card("k-2", |c| !c.deleted).await;
-    page.wait_until("only the new broker's catalog", "return [...document.querySelectorAll('[data-testid=catalog-item]')].map(e => e.dataset.furnitureId).join() === 'k-2'").await;
+    // The restarted broker read k-1 back from its state file, and the page shows each change once.
+    page.wait_until("both items after the restart", "return [...document.querySelectorAll('[data-testid=catalog-item]')].map(e => e.dataset.furnitureId).sort().join() === 'k-1,k-2'").await;
+    page.wait_until("each change once in the feed", "return [...document.querySelectorAll('[data-testid=feed-item]')].map(e => e.dataset.furnitureId).sort().join() === 'k-1,k-2'").await;
     page.close().await;
+    let _ = std::fs::remove_dir_all(&data);
 }

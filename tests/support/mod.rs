@@ -411,11 +411,14 @@ impl BrokerProcess {
         }
     }
 
-    /// Starts the broker on `addr` serving `dist/`, and waits until it accepts connections.
-    pub async fn start(bin: &std::path::Path, addr: SocketAddr) -> BrokerProcess {
+    /// Starts the broker on `addr` serving `dist/` with its state in `data_dir`, and waits until
+    /// it accepts connections.
+    pub async fn start(bin: &std::path::Path, addr: SocketAddr, data_dir: &std::path::Path) -> BrokerProcess {
         let child = Command::new(bin)
             .args(["--listen", &addr.to_string(), "--dashboard-dir"])
             .arg(root().join("dist"))
+            .arg("--data-dir")
+            .arg(data_dir)
             .stderr(Stdio::null())
             .spawn()
             .expect("the broker binary starts");

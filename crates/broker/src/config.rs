@@ -53,15 +53,105 @@ pub struct Config {
     /// Items the broker's catalog holds at most; creates beyond it are not added (and logged).
     #[arg(long, env = "BROKER_MAX_CATALOG_ITEMS", default_value_t = 100_000)]
     pub max_catalog_items: usize,
+
+    /// Folder of the broker's state (catalog, history, `seq`), an SQLite file written before
+    /// every broadcast; created when missing.
+    #[arg(long, env = "BROKER_DATA_DIR", default_value = "furniture-broker-data")]
+    pub data_dir: PathBuf,
+
+    /// Keep state in memory only: nothing is written, and a restart starts a new `seq` numbering.
+    #[arg(long, env = "BROKER_IN_MEMORY")]
+    pub in_memory: bool,
+
+    /// Token a connection must present to publish, as `?token=` in its URL or an
+    /// `Authorization: Bearer` header; connections without it are read-only viewers.
+    /// [default: none, and then only loopback addresses may publish]
+    #[arg(long, env = "BROKER_PUBLISH_TOKEN", hide_env_values = true)]
+    pub publish_token: Option<Secret>,
+
+    /// Without a token, let every address publish, not only loopback ones (unsafe on a shared
+    /// network; the broker warns at start-up).
+    #[arg(long, env = "BROKER_ALLOW_REMOTE_PUBLISH")]
+    pub allow_remote_publish: bool,
+
+    /// Browser origins allowed to connect, comma-separated (for example
+    /// `https://wall.example.com`); the page's own origin is always allowed, and clients that send
+    /// no `Origin` (scripts, producers) are not affected. Others are refused with HTTP 403.
+    /// [default: any origin]
+    #[arg(long, env = "BROKER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Open TCP connections allowed from one IP address (HTTP and WebSocket); more are refused
+    /// with HTTP 429. 0 means no limit.
+    #[arg(long, env = "BROKER_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+
+    /// Frames one connection may send per second, on average; beyond it the broker reads that
+    /// connection more slowly (nothing is dropped). 0 means no limit.
+    #[arg(long, env = "BROKER_MAX_MESSAGES_PER_SEC", default_value_t = 1000)]
+    pub max_messages_per_sec: u32,
+
+    /// Frames one connection may send at once above its rate before it is slowed down.
+    #[arg(long, env = "BROKER_MESSAGE_BURST", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub message_burst: u32,
+
+    /// Seconds a new TCP connection has to send its complete HTTP request (the WebSocket
+    /// handshake); slower ones are dropped.
+    #[arg(long, env = "BROKER_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub handshake_timeout_secs: u64,
+
+    /// Log line format on standard error: `text` or `json` (one object per line).
+    #[arg(long, env = "BROKER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+/// A secret value: compared in constant time, never shown by `Debug` or in logs.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// True when `presented` equals the secret. The time taken depends only on the lengths.
+    pub fn matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Secret, String> {
+        if s.is_empty() {
+            return Err("the publish token cannot be empty".to_owned());
+        }
+        Ok(Secret(s.to_owned()))
+    }
 }
 
 impl Config {
-    /// The defaults, listening on `listen`; for tests and embedding.
+    /// The defaults, listening on `listen`, with state in memory only; for tests and embedding.
+    /// (Built from the flags' defaults, not the environment.)
     pub fn on(listen: SocketAddr) -> Config {
-        use clap::Parser;
-        let mut c = Config::parse_from(["furniture-broker"]);
+        use clap::{CommandFactory, FromArgMatches};
+        let cmd = Config::command().mut_args(|a| a.env(None::<&str>));
+        let matches = cmd.get_matches_from(["furniture-broker"]);
+        let mut c = Config::from_arg_matches(&matches).expect("the defaults parse");
         c.listen = listen;
+        c.in_memory = true;
         c
+    }
+
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.handshake_timeout_secs)
     }
 
     pub fn ping_interval(&self) -> Duration {

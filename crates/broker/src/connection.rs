@@ -13,24 +13,36 @@ use tokio::sync::mpsc;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
+use crate::admission::{Publishing, RateLimit};
 use crate::close::{CloseReason, Closer};
 use crate::hub::{Hub, Registration};
+use crate::metrics::{Inbound, Metrics};
 use crate::Config;
 
 /// Most frames written before one flush, so a backlog goes out in few system calls.
 const MAX_BATCH: usize = 256;
 
 /// Serves one upgraded socket until it closes.
-pub async fn serve(socket: WebSocket, peer: SocketAddr, hub: Arc<Hub>, reg: Registration, config: Arc<Config>) {
+pub async fn serve(
+    socket: WebSocket,
+    peer: SocketAddr,
+    hub: Arc<Hub>,
+    reg: Registration,
+    publishing: Publishing,
+    config: Arc<Config>,
+) {
     let Registration { id, frames, closer, client_count } = reg;
-    info!(client = id, %peer, clients = client_count, "client connected");
+    let publisher = publishing == Publishing::Allowed;
+    info!(client = id, %peer, clients = client_count, publisher, "client connected");
     let (sink, stream) = socket.split();
     let awaiting_pong = Arc::new(AtomicBool::new(false));
-    let writer = write_loop(sink, frames, closer.clone(), awaiting_pong.clone(), &config);
-    let reader = read_loop(stream, id, &hub, &closer, &awaiting_pong);
+    let writer = write_loop(sink, frames, closer.clone(), awaiting_pong.clone(), &config, &hub.metrics);
+    let peer_ctx = Peer { id, publishing, rate: RateLimit::new(config.max_messages_per_sec, config.message_burst) };
+    let reader = read_loop(stream, peer_ctx, &hub, &closer, &awaiting_pong);
     tokio::select! {
         reason = writer => {
             if let Some(reason) = reason {
+                hub.metrics.closed(reason);
                 info!(client = id, %peer, code = reason.code(), reason = reason.text(), "closed by the broker");
             }
         }
@@ -48,6 +60,7 @@ async fn write_loop<S>(
     closer: Closer,
     awaiting_pong: Arc<AtomicBool>,
     config: &Config,
+    metrics: &Metrics,
 ) -> Option<CloseReason>
 where
     S: Sink<Message> + Unpin,
@@ -87,6 +100,7 @@ where
                 if sink.flush().await.is_err() {
                     return None;
                 }
+                metrics.frames_out.fetch_add(batch as u64, Ordering::Relaxed);
             }
             _ = pings.tick() => {
                 if ping_pending && !awaiting_pong.load(Ordering::Acquire) {
@@ -111,11 +125,22 @@ where
     Some(reason)
 }
 
-/// Reads frames until the client closes, the socket fails, or a limit is broken.
-async fn read_loop<S>(mut stream: S, id: u64, hub: &Hub, closer: &Closer, awaiting_pong: &AtomicBool)
+/// What the reader knows about its client.
+struct Peer {
+    id: u64,
+    publishing: Publishing,
+    /// `None`: no rate limit.
+    rate: Option<RateLimit>,
+}
+
+/// Reads frames until the client closes, the socket fails, or a limit is broken. Above its
+/// message rate, a client is read more slowly (TCP then slows the sender); nothing is dropped.
+async fn read_loop<S>(mut stream: S, mut peer: Peer, hub: &Hub, closer: &Closer, awaiting_pong: &AtomicBool)
 where
     S: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
+    let id = peer.id;
+    let mut throttle_logged = false;
     while let Some(item) = stream.next().await {
         let text = match item {
             Ok(Message::Text(text)) => text,
@@ -146,25 +171,51 @@ where
         };
         // Any frame from the peer proves it is alive.
         awaiting_pong.store(false, Ordering::Release);
-        handle(&text, id, hub);
+        let received = Instant::now();
+        handle(&text, &peer, hub, received);
+        if let Some(wait) = peer.rate.as_mut().and_then(|r| r.take(received.into_std())) {
+            hub.metrics.throttled.fetch_add(1, Ordering::Relaxed);
+            if !throttle_logged {
+                throttle_logged = true;
+                warn!(client = id, "client above its message rate: reading it more slowly");
+            }
+            tokio::time::sleep(wait).await;
+        }
     }
 }
 
 /// One handler per kind of client frame.
-fn handle(text: &str, id: u64, hub: &Hub) {
+fn handle(text: &str, peer: &Peer, hub: &Hub, received: Instant) {
+    let id = peer.id;
     match decode_client(text) {
         ClientFrame::Publish(msg) => {
+            hub.metrics.inbound(Inbound::Publish);
             let action = msg.action;
-            let (seq, applied) = hub.publish(msg);
-            info!(client = id, seq, action = action.as_str(), catalog = ?applied, "broadcast");
+            if let Publishing::Refused(refusal) = peer.publishing {
+                warn!(client = id, action = action.as_str(), reason = refusal.reason(), "publish refused");
+                hub.refuse(id, refusal);
+                return;
+            }
+            match hub.publish(msg, received.into_std()) {
+                Ok((seq, applied)) => info!(client = id, seq, action = action.as_str(), catalog = ?applied, "broadcast"),
+                Err(refusal) => {
+                    warn!(client = id, action = action.as_str(), reason = refusal.reason(), "publish refused");
+                    hub.refuse(id, refusal);
+                }
+            }
         }
-        ClientFrame::Ping => hub.pong(id),
+        ClientFrame::Ping => {
+            hub.metrics.inbound(Inbound::Ping);
+            hub.pong(id)
+        }
         ClientFrame::Sync(req) => {
+            hub.metrics.inbound(Inbound::Sync);
             debug!(client = id, since = ?req.since, "sync");
             hub.sync(id, req);
         }
         ClientFrame::Ignored(reason) => {
-            warn!(client = id, reason = reason.label(), detail = %reason, bytes = text.len(), "frame ignored");
+            hub.metrics.inbound(Inbound::Ignored);
+            warn!(client = id, reason = reason.label(), detail = ?reason.to_string(), bytes = text.len(), "frame ignored");
         }
     }
 }

@@ -1,20 +1,22 @@
-//! One port for everything: a WebSocket upgrade on any path goes to the broker, any other GET is
-//! served from the built dashboard.
+//! One port for everything: a WebSocket upgrade on any path goes to the broker; `/healthz` and
+//! `/metrics` are for operators; any other GET is served from the built dashboard.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, Extension, FromRequestParts, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
-use tracing::warn;
+use tracing::{info, warn};
 
+use crate::admission::{self, Slot};
 use crate::hub::{Hub, Refused};
+use crate::metrics::ConnRefusal;
 use crate::{connection, Config};
 
 /// The marker the broker adds to the dashboard's page, telling it to connect back to the same
@@ -49,7 +51,12 @@ async fn entry(State(app): State<AppState>, ConnectInfo(peer): ConnectInfo<Socke
     }
     match req.uri().path() {
         "/" | "/index.html" => index(&app.config).await,
-        "/healthz" => "ok\n".into_response(),
+        "/healthz" => health(&app.hub),
+        "/metrics" => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            app.hub.metrics.render(&app.hub.snapshot()),
+        )
+            .into_response(),
         _ => {
             let files = ServeDir::new(&app.config.dashboard_dir);
             match tower::ServiceExt::oneshot(files, req).await {
@@ -60,6 +67,35 @@ async fn entry(State(app): State<AppState>, ConnectInfo(peer): ConnectInfo<Socke
     }
 }
 
+/// Ready when the state file is writable (it was opened before the listener started).
+fn health(hub: &Hub) -> Response {
+    if hub.storage_ok() {
+        "ok\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "storage failing: the state file cannot be written\n").into_response()
+    }
+}
+
+/// The HTTP answer to a refused upgrade, logged and counted.
+pub fn refusal(app: &AppState, peer: SocketAddr, why: ConnRefusal) -> Response {
+    app.hub.metrics.refused(why);
+    let (status, text) = refusal_status(why);
+    warn!(%peer, reason = why.label(), status = status.as_u16(), "connection refused: {text}");
+    (status, format!("{text}\n")).into_response()
+}
+
+/// Status and text of each refusal.
+pub fn refusal_status(why: ConnRefusal) -> (StatusCode, &'static str) {
+    match why {
+        ConnRefusal::MaxConnections => (StatusCode::SERVICE_UNAVAILABLE, "too many connections"),
+        ConnRefusal::PerIp => (StatusCode::TOO_MANY_REQUESTS, "too many connections from this address"),
+        ConnRefusal::Origin => (StatusCode::FORBIDDEN, "origin not allowed"),
+        ConnRefusal::BadToken => (StatusCode::UNAUTHORIZED, "wrong publish token"),
+        ConnRefusal::HandshakeTimeout => (StatusCode::REQUEST_TIMEOUT, "handshake too slow"),
+        ConnRefusal::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
+    }
+}
+
 async fn upgrade(app: AppState, peer: SocketAddr, req: Request) -> Response {
     let (mut parts, _body) = req.into_parts();
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
@@ -67,15 +103,23 @@ async fn upgrade(app: AppState, peer: SocketAddr, req: Request) -> Response {
         Err(rejection) => return rejection.into_response(),
     };
     if app.shutdown.is_cancelled() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+        return refusal(&app, peer, ConnRefusal::ShuttingDown);
     }
+    if !admission::origin_allowed(&app.config, &parts.headers) {
+        let origin = parts.headers.get(header::ORIGIN).map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
+        info!(%peer, ?origin, "origin not on --allowed-origins");
+        return refusal(&app, peer, ConnRefusal::Origin);
+    }
+    let publishing = match admission::publishing(&app.config, peer.ip(), &parts.headers, &parts.uri) {
+        Ok(p) => p,
+        Err(why) => return refusal(&app, peer, why),
+    };
+    let slot: Option<Arc<Slot>> = Extension::<Arc<Slot>>::from_request_parts(&mut parts, &()).await.ok().map(|e| e.0);
     let reg = match app.hub.register(&app.shutdown) {
         Ok(reg) => reg,
-        Err(Refused::TooManyConnections) => {
-            warn!(%peer, limit = app.config.max_connections, "connection refused: too many connections");
-            return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
-        }
+        Err(Refused::TooManyConnections) => return refusal(&app, peer, ConnRefusal::MaxConnections),
     };
+    app.hub.metrics.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let hub = app.hub.clone();
     let config = app.config.clone();
     let tasks = app.tasks.clone();
@@ -87,7 +131,13 @@ async fn upgrade(app: AppState, peer: SocketAddr, req: Request) -> Response {
             failed_hub.unregister(id);
             warn!(%peer, error = %e, "WebSocket upgrade failed");
         })
-        .on_upgrade(move |socket| tasks.track_future(connection::serve(socket, peer, hub, reg, config)))
+        .on_upgrade(move |socket| {
+            tasks.track_future(async move {
+                connection::serve(socket, peer, hub, reg, publishing, config).await;
+                // The connection's place under the caps is given back only now.
+                drop(slot);
+            })
+        })
 }
 
 async fn index(config: &Config) -> Response {

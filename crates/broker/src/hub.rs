@@ -1,35 +1,31 @@
 //! The hub: who is connected, the broadcast order, the catalog and the recent history.
 //!
 //! One `std::sync::Mutex` guards it all. It is held only for short sections with no `.await`
-//! inside: assigning `seq`, encoding a frame once, and handing the same bytes to every client's
-//! bounded queue. Holding it while enqueueing is what makes every client see one global order.
+//! inside: assigning `seq`, encoding a frame once, writing it to the state file, and handing the
+//! same bytes to every client's bounded queue. Holding it while enqueueing is what makes every
+//! client see one global order; writing before enqueueing is what makes everything broadcast
+//! survive a crash.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::Utf8Bytes;
 use furniture_protocol::{
-    encode_pong, encode_sync_reply, encode_welcome, notification_text, Applied, Catalog,
-    Notification, ProducerMessage, SyncRequest, Timestamp,
+    encode_error, encode_pong, encode_sync_reply, encode_welcome, notification_text, Applied,
+    Catalog, Notification, ProducerMessage, Refusal, SyncRequest, Timestamp,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::close::{CloseReason, Closer};
+use crate::metrics::{Metrics, Snapshot};
+use crate::store::{new_stream_id, Change, Store, StoreError};
 
 /// The current time as the wire's timestamp.
 pub fn now() -> Timestamp {
     let micros = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
     Timestamp::from_unix_micros(micros)
-}
-
-/// A random 16-hex-digit id.
-fn new_stream_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(now().unix_micros() as u128);
-    format!("{:016x}", h.finish())
 }
 
 /// A registered client's end of its queue.
@@ -52,13 +48,18 @@ struct State {
     catalog: Catalog,
     /// Encoded notifications, oldest first, with their `seq`.
     history: VecDeque<(u64, Utf8Bytes)>,
+    /// The state file, unless state is kept in memory only.
+    store: Option<Store>,
+    /// False after a failed write, until one succeeds.
+    storage_ok: bool,
 }
 
 /// Shared by every connection of one broker.
 pub struct Hub {
     state: Mutex<State>,
-    /// Id of this broker's `seq` numbering (it starts over with every start while state is kept
-    /// in memory only).
+    pub metrics: Arc<Metrics>,
+    /// Id of this broker's `seq` numbering: kept in the state file, new at every start when state
+    /// is kept in memory only.
     stream: String,
     queue_len: usize,
     history_len: usize,
@@ -72,20 +73,33 @@ pub enum Refused {
 }
 
 impl Hub {
-    pub fn new(config: &crate::Config) -> Arc<Hub> {
-        Arc::new(Hub {
+    /// A hub with its state read from `--data-dir` (or empty, with `--in-memory`).
+    pub fn open(config: &crate::Config, metrics: Arc<Metrics>) -> Result<Arc<Hub>, StoreError> {
+        let mut catalog = Catalog::with_max_items(config.max_catalog_items);
+        let (store, stream, seq, history) = if config.in_memory {
+            (None, new_stream_id(), 0, VecDeque::new())
+        } else {
+            let (store, loaded) = Store::open(&config.data_dir, config.history)?;
+            catalog.replace(loaded.catalog);
+            let history = loaded.history.into_iter().map(|(s, f)| (s, Utf8Bytes::from(f))).collect();
+            (Some(store), loaded.stream, loaded.seq, history)
+        };
+        Ok(Arc::new(Hub {
             state: Mutex::new(State {
                 clients: HashMap::new(),
                 next_id: 1,
-                seq: 0,
-                catalog: Catalog::with_max_items(config.max_catalog_items),
-                history: VecDeque::new(),
+                seq,
+                catalog,
+                history,
+                store,
+                storage_ok: true,
             }),
-            stream: new_stream_id(),
+            metrics,
+            stream,
             queue_len: config.client_queue.max(1) as usize,
             history_len: config.history,
             max_connections: config.max_connections,
-        })
+        }))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -123,12 +137,14 @@ impl Hub {
         st.clients.len()
     }
 
-    /// Broadcasts a producer's change to every client, the sender included, in one global order.
-    /// Returns the notification's `seq` and what it did to the catalog.
-    pub fn publish(&self, msg: ProducerMessage) -> (u64, Applied) {
-        let mut st = self.lock();
-        st.seq += 1;
-        let seq = st.seq;
+    /// Broadcasts a producer's change to every client, the sender included, in one global order,
+    /// after writing it to the state file. Returns the notification's `seq` and what it did to the
+    /// catalog, or [`Refusal::Storage`] when it could not be written (then nothing changed and
+    /// nobody received it). `received` is when its frame was read, for the latency histogram.
+    pub fn publish(&self, msg: ProducerMessage, received: Instant) -> Result<(u64, Applied), Refusal> {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        let seq = st.seq + 1;
         let notification = Notification {
             action: msg.action,
             message: notification_text(msg.action, &msg.furniture),
@@ -136,8 +152,36 @@ impl Hub {
             timestamp: Some(now()),
             seq: Some(seq),
         };
+        let id = notification.furniture.id();
+        let previous = id.as_deref().and_then(|id| st.catalog.get(id).cloned());
         let applied = st.catalog.apply(&notification);
         let frame: Utf8Bytes = notification.encode().into();
+        if let Some(store) = st.store.as_mut() {
+            let change = match &applied {
+                Applied::Inserted(id) | Applied::Updated(id) => match st.catalog.get(id) {
+                    Some(entry) => Change::Put(id, entry),
+                    None => Change::None,
+                },
+                Applied::Removed(id) => Change::Remove(id),
+                Applied::Skipped(_) => Change::None,
+            };
+            if let Err(e) = store.record(seq, frame.as_str(), change) {
+                if let Some(id) = id {
+                    st.catalog.restore(&id, previous);
+                }
+                self.metrics.storage_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if st.storage_ok {
+                    tracing::error!(path = %store.path().display(), error = %e, "cannot write the state file: publishes are refused until it works again");
+                }
+                st.storage_ok = false;
+                return Err(Refusal::Storage);
+            }
+            if !st.storage_ok {
+                tracing::info!("the state file is written again");
+            }
+            st.storage_ok = true;
+        }
+        st.seq = seq;
         if self.history_len > 0 {
             if st.history.len() >= self.history_len {
                 st.history.pop_front();
@@ -155,18 +199,30 @@ impl Hub {
                 client.closer.close(CloseReason::TooSlow);
             }
         }
-        (seq, applied)
+        drop(guard);
+        self.metrics.broadcast_latency.observe(received.elapsed());
+        Ok((seq, applied))
+    }
+
+    /// Tells one client why its frame was refused.
+    pub fn refuse(&self, id: u64, refusal: Refusal) {
+        self.metrics.publish_refused(refusal);
+        let mut st = self.lock();
+        Self::send_locked(&mut st, id, encode_error(refusal, now()).into());
     }
 
     /// Queues a pong for one client.
     pub fn pong(&self, id: u64) {
-        self.send_to(id, encode_pong(now()).into());
+        let mut st = self.lock();
+        Self::send_locked(&mut st, id, encode_pong(now()).into());
     }
 
     /// Queues the catalog and the notifications after `since` for one client (extension).
+    /// The reply is queued under the same lock that orders broadcasts, so every notification
+    /// after the reply's `seq` reaches the client after it.
     pub fn sync(&self, id: u64, req: SyncRequest) {
+        let mut st = self.lock();
         let frame = {
-            let st = self.lock();
             let oldest = st.history.front().map(|(s, _)| *s);
             let (complete, missed): (bool, Vec<&str>) = match req.since {
                 None => (true, Vec::new()),
@@ -180,11 +236,10 @@ impl Hub {
             let catalog = st.catalog.iter().map(|(_, e)| e);
             encode_sync_reply(st.seq, complete, catalog, missed)
         };
-        self.send_to(id, frame.into());
+        Self::send_locked(&mut st, id, frame.into());
     }
 
-    fn send_to(&self, id: u64, frame: Utf8Bytes) {
-        let mut st = self.lock();
+    fn send_locked(st: &mut State, id: u64, frame: Utf8Bytes) {
         let full = match st.clients.get(&id) {
             Some(client) => client.queue.try_send(frame).is_err(),
             None => false,
@@ -199,5 +254,44 @@ impl Hub {
     /// The last `seq` broadcast.
     pub fn seq(&self) -> u64 {
         self.lock().seq
+    }
+
+    /// The id of this broker's `seq` numbering.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// False after a failed write to the state file, until one succeeds.
+    pub fn storage_ok(&self) -> bool {
+        self.lock().storage_ok
+    }
+
+    /// Gauges for `/metrics`.
+    pub fn snapshot(&self) -> Snapshot {
+        let st = self.lock();
+        let mut snap = Snapshot {
+            connections: st.clients.len(),
+            seq: st.seq,
+            catalog_items: st.catalog.len(),
+            history_len: st.history.len(),
+            storage_ok: st.storage_ok,
+            ..Snapshot::default()
+        };
+        for client in st.clients.values() {
+            let depth = client.queue.max_capacity() - client.queue.capacity();
+            snap.queued_frames += depth;
+            snap.max_queue_depth = snap.max_queue_depth.max(depth);
+        }
+        snap
+    }
+
+    /// Folds the state file's write-ahead log into it; called once every client is gone.
+    pub fn flush(&self) {
+        let st = self.lock();
+        if let Some(store) = &st.store {
+            if let Err(e) = store.checkpoint() {
+                tracing::warn!(path = %store.path().display(), error = %e, "could not fold the write-ahead log into the state file (it is replayed at the next start)");
+            }
+        }
     }
 }

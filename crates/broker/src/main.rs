@@ -1,28 +1,53 @@
 use clap::Parser;
-use furniture_broker::{run, Config};
+use furniture_broker::{Broker, Config};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let config = Config::parse();
-    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+    }
+
+    let listen = config.listen;
+    let publish_rule = match (&config.publish_token, config.allow_remote_publish) {
+        (Some(_), _) => "token",
+        (None, false) => "loopback only (protected mode)",
+        (None, true) => "anyone",
+    };
+    let state = if config.in_memory { "memory only".to_owned() } else { config.data_dir.display().to_string() };
+    let dashboard = config.dashboard_dir.display().to_string();
+    let open_to_all = config.publish_token.is_none() && config.allow_remote_publish;
+    let broker = match Broker::open(config) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("furniture-broker: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("furniture-broker: cannot listen on {}: {e}", config.listen);
+            eprintln!("furniture-broker: cannot listen on {listen}: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    tracing::info!(%addr, dashboard = %config.dashboard_dir.display(), "broker listening");
+    if open_to_all {
+        let banner = "ANYONE WHO CAN REACH THIS PORT CAN PUBLISH TO EVERY SCREEN: \
+                      --allow-remote-publish is set and no --publish-token. Set a token instead.";
+        eprintln!("\n  WARNING: {banner}\n");
+        tracing::warn!("{banner}");
+    }
+    tracing::info!(%addr, %dashboard, %state, seq = broker.seq(), publishing = publish_rule, "broker listening");
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    match run(listener, config, shutdown).await {
+    match broker.serve(listener, shutdown).await {
         Ok(()) => {
             tracing::info!("broker stopped");
             std::process::ExitCode::SUCCESS

@@ -1,0 +1,289 @@
+//! Who gets in and who may publish: connection caps (total and per IP), the `Origin` allow-list,
+//! the publish token and protected mode, and the per-connection message rate.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{header, HeaderMap, Uri};
+use furniture_protocol::Refusal;
+
+use crate::config::Config;
+use crate::metrics::ConnRefusal;
+
+/// Open TCP connections, in total and per IP address.
+pub struct Limits {
+    max_total: usize,
+    /// 0: no per-IP limit.
+    max_per_ip: usize,
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// One open TCP connection's place; given back when the last clone is dropped (the HTTP
+/// connection and, after an upgrade, its WebSocket each hold one).
+pub struct Slot {
+    limits: Arc<Limits>,
+    ip: IpAddr,
+}
+
+impl Limits {
+    pub fn new(max_total: usize, max_per_ip: usize) -> Arc<Limits> {
+        Arc::new(Limits { max_total, max_per_ip, open: Mutex::new((0, HashMap::new())) })
+    }
+
+    /// Takes a place for a connection from `ip`, or says which cap refuses it.
+    pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Result<Arc<Slot>, ConnRefusal> {
+        let ip = canonical(ip);
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.0 >= self.max_total {
+            return Err(ConnRefusal::MaxConnections);
+        }
+        let from_ip = open.1.get(&ip).copied().unwrap_or(0);
+        if self.max_per_ip > 0 && from_ip >= self.max_per_ip {
+            return Err(ConnRefusal::PerIp);
+        }
+        open.0 += 1;
+        open.1.insert(ip, from_ip + 1);
+        Ok(Arc::new(Slot { limits: self.clone(), ip }))
+    }
+
+    /// Open connections in total and from `ip`.
+    pub fn open(&self, ip: IpAddr) -> (usize, usize) {
+        let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        (open.0, open.1.get(&canonical(ip)).copied().unwrap_or(0))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.limits.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.0 = open.0.saturating_sub(1);
+        if let Some(n) = open.1.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.1.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// An IPv4 address seen through an IPv6 socket counts as the IPv4 address.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// True for 127.0.0.0/8 and ::1 (also as an IPv4-mapped address).
+pub fn is_loopback(ip: IpAddr) -> bool {
+    canonical(ip).is_loopback()
+}
+
+/// True when the request may open a WebSocket as far as its `Origin` goes: no allow-list, no
+/// `Origin` header (not a browser), the page's own origin, or an origin on the list.
+pub fn origin_allowed(config: &Config, headers: &HeaderMap) -> bool {
+    if config.allowed_origins.is_empty() {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    let origin = origin.trim_end_matches('/');
+    if config.allowed_origins.iter().any(|o| o.trim().trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    // Same origin: the dashboard this broker serves connects back to the host it came from.
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
+}
+
+/// Whether a new connection may publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publishing {
+    Allowed,
+    /// A viewer: its publishes are refused with this reason.
+    Refused(Refusal),
+}
+
+/// Decides what a connection may do from its token and address. A token that is presented and
+/// wrong refuses the connection (HTTP 401), so that a misconfigured producer fails loudly; no
+/// token makes a read-only viewer.
+pub fn publishing(config: &Config, peer: IpAddr, headers: &HeaderMap, uri: &Uri) -> Result<Publishing, ConnRefusal> {
+    let presented = presented_token(headers, uri);
+    match (&config.publish_token, presented) {
+        (Some(secret), Some(token)) => {
+            if secret.matches(&token) {
+                Ok(Publishing::Allowed)
+            } else {
+                Err(ConnRefusal::BadToken)
+            }
+        }
+        (Some(_), None) => Ok(Publishing::Refused(Refusal::TokenRequired)),
+        // Without a token configured, one presented is ignored: protected mode decides.
+        (None, _) => {
+            if config.allow_remote_publish || is_loopback(peer) {
+                Ok(Publishing::Allowed)
+            } else {
+                Ok(Publishing::Refused(Refusal::ProtectedMode))
+            }
+        }
+    }
+}
+
+/// The token in `?token=` or an `Authorization: Bearer` header.
+fn presented_token(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let mut parts = auth.splitn(2, ' ');
+        if parts.next().is_some_and(|s| s.eq_ignore_ascii_case("bearer")) {
+            if let Some(token) = parts.next() {
+                return Some(token.trim().to_owned());
+            }
+        }
+    }
+    let query = uri.query()?;
+    let axum::extract::Query(params) = axum::extract::Query::<HashMap<String, String>>::try_from_uri(
+        &format!("/?{query}").parse::<Uri>().ok()?,
+    )
+    .ok()?;
+    params.get("token").cloned()
+}
+
+/// A token bucket: `rate` frames per second on average, `burst` at once.
+pub struct RateLimit {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl RateLimit {
+    /// `None` when `rate` is 0 (no limit).
+    pub fn new(rate: u32, burst: u32) -> Option<RateLimit> {
+        (rate > 0).then(|| RateLimit {
+            rate: rate as f64,
+            burst: burst.max(1) as f64,
+            tokens: burst.max(1) as f64,
+            last: Instant::now(),
+        })
+    }
+
+    /// Takes one frame's token; returns how long to wait first when there is none left.
+    pub fn take(&mut self, now: Instant) -> Option<Duration> {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 {
+            None
+        } else {
+            Some(Duration::from_secs_f64(-self.tokens / self.rate))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn config() -> Config {
+        Config::on("127.0.0.1:0".parse().unwrap())
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn caps_hold_at_their_bound_and_places_come_back() {
+        let limits = Limits::new(3, 2);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let a1 = limits.acquire(a).unwrap();
+        let _a2 = limits.acquire(a).unwrap();
+        assert_eq!(limits.acquire(a).err(), Some(ConnRefusal::PerIp), "third from one address");
+        // The same address through an IPv6 socket is the same address.
+        assert_eq!(limits.acquire("::ffff:10.0.0.1".parse().unwrap()).err(), Some(ConnRefusal::PerIp));
+        let _b1 = limits.acquire(b).unwrap();
+        assert_eq!(limits.acquire(b).err(), Some(ConnRefusal::MaxConnections), "fourth in all");
+        drop(a1);
+        assert_eq!(limits.open(a), (2, 1));
+        assert!(limits.acquire(b).is_ok(), "a freed place is usable again");
+    }
+
+    #[test]
+    fn protected_mode_lets_only_loopback_publish_unless_opened() {
+        let mut c = config();
+        let uri: Uri = "/".parse().unwrap();
+        let h = HeaderMap::new();
+        for ip in ["127.0.0.1", "127.3.4.5", "::1", "::ffff:127.0.0.1"] {
+            assert_eq!(publishing(&c, ip.parse().unwrap(), &h, &uri), Ok(Publishing::Allowed), "{ip}");
+        }
+        for ip in ["10.0.0.2", "192.168.1.9", "fe80::1", "::ffff:10.0.0.2"] {
+            assert_eq!(
+                publishing(&c, ip.parse().unwrap(), &h, &uri),
+                Ok(Publishing::Refused(Refusal::ProtectedMode)),
+                "{ip}"
+            );
+        }
+        c.allow_remote_publish = true;
+        assert_eq!(publishing(&c, "10.0.0.2".parse().unwrap(), &h, &uri), Ok(Publishing::Allowed));
+    }
+
+    #[test]
+    fn with_a_token_only_the_right_one_publishes_from_anywhere() {
+        let mut c = config();
+        c.publish_token = Some(Secret::new("s3cr3t/+="));
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let remote: IpAddr = "10.1.2.3".parse().unwrap();
+        let none = HeaderMap::new();
+        let plain: Uri = "/".parse().unwrap();
+        assert_eq!(publishing(&c, lo, &none, &plain), Ok(Publishing::Refused(Refusal::TokenRequired)), "loopback needs it too");
+        let right: Uri = "/?token=s3cr3t%2F%2B%3D".parse().unwrap();
+        assert_eq!(publishing(&c, remote, &none, &right), Ok(Publishing::Allowed), "percent-encoded in the query");
+        let wrong: Uri = "/?token=guess".parse().unwrap();
+        assert_eq!(publishing(&c, remote, &none, &wrong), Err(ConnRefusal::BadToken));
+        let bearer = headers(&[("authorization", "Bearer s3cr3t/+=")]);
+        assert_eq!(publishing(&c, remote, &bearer, &plain), Ok(Publishing::Allowed));
+        let bad_bearer = headers(&[("authorization", "Bearer s3cr3t")]);
+        assert_eq!(publishing(&c, remote, &bad_bearer, &plain), Err(ConnRefusal::BadToken));
+    }
+
+    #[test]
+    fn origins_on_the_list_and_the_page_own_origin_pass() {
+        let mut c = config();
+        let h = headers(&[("origin", "https://evil.example"), ("host", "wall.local:8765")]);
+        assert!(origin_allowed(&c, &h), "no list: anyone");
+        c.allowed_origins = vec!["https://wall.example.com".into(), "http://desk.local:8080/".into()];
+        assert!(!origin_allowed(&c, &h));
+        assert!(origin_allowed(&c, &headers(&[("origin", "https://wall.example.com")])));
+        assert!(origin_allowed(&c, &headers(&[("origin", "http://desk.local:8080")])));
+        assert!(origin_allowed(&c, &headers(&[("origin", "http://wall.local:8765"), ("host", "wall.local:8765")])), "same origin");
+        assert!(origin_allowed(&c, &HeaderMap::new()), "no Origin: not a browser");
+        assert!(!origin_allowed(&c, &headers(&[("origin", "null")])));
+    }
+
+    #[test]
+    fn the_bucket_allows_its_burst_then_paces_to_its_rate() {
+        let mut r = RateLimit::new(10, 5).unwrap();
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            assert_eq!(r.take(t0), None);
+        }
+        let wait = r.take(t0).expect("sixth waits");
+        assert!((wait.as_secs_f64() - 0.1).abs() < 1e-9, "{wait:?}");
+        // A second later ten more tokens arrived, but never more than the burst.
+        let t1 = t0 + Duration::from_secs(10);
+        for _ in 0..5 {
+            assert_eq!(r.take(t1), None);
+        }
+        assert!(r.take(t1).is_some());
+        assert!(RateLimit::new(0, 5).is_none(), "0 means no limit");
+    }
+}

@@ -1,0 +1,310 @@
+//! The broker's state on disk: one SQLite file holding the `seq` numbering, the catalog and the
+//! recent history.
+//!
+//! Every notification is written (one transaction, WAL journal) before any client is handed it,
+//! so after a crash, even SIGKILL, everything that was broadcast is in the file and `seq` goes on
+//! from where it was. The file is opened in exclusive mode: a second broker pointed at the same
+//! folder is refused instead of sharing it.
+//!
+//! Nothing here loses data silently: a file that cannot be read stops the broker with
+//! [`StoreError`], whose text says what to do.
+
+use std::path::{Path, PathBuf};
+
+use furniture_protocol::{CatalogEntry, Furniture, Timestamp};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use serde_json::{Map, Value};
+
+/// The file's name inside `--data-dir`.
+pub const FILE_NAME: &str = "state.sqlite3";
+
+/// The layout this broker writes; a file with another one is refused.
+const SCHEMA_VERSION: &str = "1";
+
+/// What the file held when it was opened.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// Id of the `seq` numbering (new when the file was created).
+    pub stream: String,
+    /// The last `seq` broadcast.
+    pub seq: u64,
+    pub catalog: Vec<CatalogEntry>,
+    /// Encoded notifications, oldest first.
+    pub history: Vec<(u64, String)>,
+}
+
+/// Why the state could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data folder {}: {source}", .dir.display())]
+    Folder { dir: PathBuf, source: std::io::Error },
+    #[error(
+        "the state file {} is in use by another broker (each broker needs its own --data-dir)",
+        .path.display()
+    )]
+    Locked { path: PathBuf },
+    #[error(
+        "the state file {} cannot be read: {detail}. Nothing was changed. To start over with an \
+         empty catalog and a new seq numbering (dashboards resync on their own), move the folder \
+         aside and start again: mv {} {}.broken",
+        .path.display(), .dir.display(), .dir.display()
+    )]
+    Unreadable { path: PathBuf, dir: PathBuf, detail: String },
+}
+
+/// The open state file.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    history_len: usize,
+}
+
+/// A change to write with its notification.
+pub enum Change<'a> {
+    /// The item was added or replaced.
+    Put(&'a str, &'a CatalogEntry),
+    /// The item was removed.
+    Remove(&'a str),
+    /// The catalog did not change.
+    None,
+}
+
+impl Store {
+    /// Opens (or creates) `dir/state.sqlite3` and reads everything back. `history_len` is how
+    /// many notifications to keep.
+    pub fn open(dir: &Path, history_len: usize) -> Result<(Store, Loaded), StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder { dir: dir.to_owned(), source })?;
+        let path = dir.join(FILE_NAME);
+        let unreadable = |detail: String| StoreError::Unreadable { path: path.clone(), dir: dir.to_owned(), detail };
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| unreadable(e.to_string()))?;
+        // A second broker on the same file is told at once, not after a wait.
+        let _ = conn.busy_timeout(std::time::Duration::ZERO);
+        // Exclusive locking keeps other processes out for as long as this broker runs; WAL with
+        // synchronous=NORMAL makes a commit survive the process being killed (not a power cut).
+        let setup = "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+        if let Err(e) = conn.execute_batch(setup) {
+            return Err(classify(e, &path, unreadable));
+        }
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(|e| classify(e, &path, unreadable))?;
+        if check != "ok" {
+            return Err(unreadable(format!("integrity check failed ({check})")));
+        }
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS catalog (
+                 furniture_id TEXT PRIMARY KEY, furniture TEXT NOT NULL,
+                 seq INTEGER NOT NULL, timestamp TEXT);
+             CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL);
+             COMMIT;",
+        )
+        .map_err(|e| classify(e, &path, unreadable))?;
+        let mut store = Store { conn, path: path.clone(), history_len };
+        let loaded = store.load().map_err(|e| classify(e, &store.path, unreadable))?;
+        let loaded = match loaded {
+            Ok(l) => l,
+            Err(detail) => return Err(unreadable(detail)),
+        };
+        Ok((store, loaded))
+    }
+
+    /// Reads the meta rows, the catalog and the history; creates the meta rows of a new file.
+    /// The outer error is SQLite's; the inner one a row this broker cannot understand.
+    fn load(&mut self) -> rusqlite::Result<Result<Loaded, String>> {
+        let meta = |conn: &Connection, key: &str| -> rusqlite::Result<Option<String>> {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()
+        };
+        match meta(&self.conn, "schema")? {
+            None => {
+                let tx = self.conn.transaction()?;
+                tx.execute("INSERT INTO meta (key, value) VALUES ('schema', ?1)", [SCHEMA_VERSION])?;
+                tx.execute("INSERT INTO meta (key, value) VALUES ('stream', ?1)", [new_stream_id()])?;
+                tx.execute("INSERT INTO meta (key, value) VALUES ('seq', '0')", [])?;
+                tx.commit()?;
+            }
+            Some(v) if v == SCHEMA_VERSION => {}
+            Some(v) => return Ok(Err(format!("it has layout version {v:?}; this broker reads version {SCHEMA_VERSION}"))),
+        }
+        let stream = meta(&self.conn, "stream")?.unwrap_or_default();
+        let Ok(seq) = meta(&self.conn, "seq")?.unwrap_or_default().parse::<u64>() else {
+            return Ok(Err("its seq is not a number".to_owned()));
+        };
+        let mut catalog = Vec::new();
+        let mut rows = self.conn.prepare("SELECT furniture_id, furniture, seq, timestamp FROM catalog")?;
+        let mut it = rows.query([])?;
+        while let Some(row) = it.next()? {
+            let id: String = row.get(0)?;
+            let text: String = row.get(1)?;
+            let Ok(map) = serde_json::from_str::<Map<String, Value>>(&text) else {
+                return Ok(Err(format!("the catalog row of {id:?} is not a JSON object")));
+            };
+            let item_seq: i64 = row.get(2)?;
+            let timestamp: Option<String> = row.get(3)?;
+            catalog.push(CatalogEntry {
+                furniture: Furniture(map),
+                seq: Some(item_seq as u64),
+                timestamp: timestamp.as_deref().and_then(Timestamp::parse),
+            });
+        }
+        drop(it);
+        drop(rows);
+        let mut history = Vec::new();
+        let mut rows = self.conn.prepare("SELECT seq, frame FROM history ORDER BY seq")?;
+        let mut it = rows.query([])?;
+        while let Some(row) = it.next()? {
+            let s: i64 = row.get(0)?;
+            history.push((s as u64, row.get::<_, String>(1)?));
+        }
+        drop(it);
+        drop(rows);
+        // Keep only what --history asks for now (it may have been lowered since).
+        if history.len() > self.history_len {
+            let cut = history.len() - self.history_len;
+            history.drain(..cut);
+        }
+        Ok(Ok(Loaded { stream, seq, catalog, history }))
+    }
+
+    /// Writes one broadcast: the new `seq`, its frame in the history, and its catalog change,
+    /// all or nothing.
+    pub fn record(&mut self, seq: u64, frame: &str, change: Change<'_>) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'seq'")?.execute([seq.to_string()])?;
+        if self.history_len > 0 {
+            tx.prepare_cached("INSERT OR REPLACE INTO history (seq, frame) VALUES (?1, ?2)")?
+                .execute(params![seq as i64, frame])?;
+            let oldest_kept = seq.saturating_sub(self.history_len as u64 - 1);
+            tx.prepare_cached("DELETE FROM history WHERE seq < ?1")?.execute([oldest_kept as i64])?;
+        }
+        match change {
+            Change::Put(id, entry) => {
+                let furniture = serde_json::to_string(&entry.furniture.0).unwrap_or_else(|_| "{}".to_owned());
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO catalog (furniture_id, furniture, seq, timestamp) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![
+                    id,
+                    furniture,
+                    entry.seq.unwrap_or(seq) as i64,
+                    entry.timestamp.map(|t| t.to_string())
+                ])?;
+            }
+            Change::Remove(id) => {
+                tx.prepare_cached("DELETE FROM catalog WHERE furniture_id = ?1")?.execute([id])?;
+            }
+            Change::None => {}
+        }
+        tx.commit()
+    }
+
+    /// Folds the write-ahead log into the file, so the folder holds one self-contained file
+    /// after a graceful stop.
+    pub fn checkpoint(&self) -> rusqlite::Result<()> {
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn classify(e: rusqlite::Error, path: &Path, unreadable: impl Fn(String) -> StoreError) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, _) = &e {
+        if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) {
+            return StoreError::Locked { path: path.to_owned() };
+        }
+    }
+    unreadable(e.to_string())
+}
+
+/// A random 16-hex-digit id for a new `seq` numbering.
+pub fn new_stream_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    format!("{:016x}", h.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, seq: u64) -> CatalogEntry {
+        let furniture: Map<String, Value> =
+            serde_json::from_str(&format!(r#"{{"furniture_id":"{id}","nombre":"Mesa","altura":75}}"#)).unwrap();
+        CatalogEntry { furniture: Furniture(furniture), seq: Some(seq), timestamp: Timestamp::parse("2026-11-28T10:00:00.5Z") }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("furniture-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_new_file_starts_at_seq_zero_and_keeps_its_stream_id_across_opens() {
+        let dir = temp_dir("new");
+        let (store, loaded) = Store::open(&dir, 10).unwrap();
+        assert_eq!(loaded.seq, 0);
+        assert_eq!(loaded.stream.len(), 16);
+        drop(store);
+        let (_, again) = Store::open(&dir, 10).unwrap();
+        assert_eq!(again.stream, loaded.stream);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn what_was_recorded_is_read_back_and_history_is_trimmed_to_its_bound() {
+        let dir = temp_dir("roundtrip");
+        let (mut store, _) = Store::open(&dir, 3).unwrap();
+        let a = entry("a", 1);
+        store.record(1, "f1", Change::Put("a", &a)).unwrap();
+        let b = entry("b", 2);
+        store.record(2, "f2", Change::Put("b", &b)).unwrap();
+        store.record(3, "f3", Change::Remove("a")).unwrap();
+        store.record(4, "f4", Change::None).unwrap();
+        drop(store);
+        let (_, loaded) = Store::open(&dir, 3).unwrap();
+        assert_eq!(loaded.seq, 4);
+        assert_eq!(loaded.catalog, vec![b]);
+        let seqs: Vec<u64> = loaded.history.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, vec![2, 3, 4], "three kept, the oldest dropped");
+        assert_eq!(loaded.history[2].1, "f4");
+        // A smaller --history on the next start keeps only the newest.
+        let (_, smaller) = Store::open(&dir, 1).unwrap();
+        assert_eq!(smaller.history.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_second_broker_on_the_same_folder_is_refused() {
+        let dir = temp_dir("locked");
+        let (_first, _) = Store::open(&dir, 10).unwrap();
+        match Store::open(&dir, 10) {
+            Err(StoreError::Locked { .. }) => {}
+            other => panic!("expected Locked, got {:?}", other.map(|(_, l)| l)),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_with_the_way_on() {
+        let dir = temp_dir("corrupt");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(FILE_NAME), b"this is not an SQLite file, just garbage bytes\n".repeat(100)).unwrap();
+        let err = Store::open(&dir, 10).err().expect("refused");
+        let text = err.to_string();
+        assert!(matches!(err, StoreError::Unreadable { .. }), "{text}");
+        assert!(text.contains("mv "), "says how to go on: {text}");
+        assert!(text.contains(".broken"), "{text}");
+        // Nothing was changed: the bytes are still there for inspection.
+        assert!(std::fs::read(dir.join(FILE_NAME)).unwrap().starts_with(b"this is not an SQLite file"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
