@@ -134,7 +134,7 @@ pub fn publishing(config: &Config, peer: IpAddr, headers: &HeaderMap, uri: &Uri)
 
 /// The token in `?token=` or an `Authorization: Bearer` header.
 fn presented_token(headers: &HeaderMap, uri: &Uri) -> Option<String> {
-    if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| std::str::from_utf8(v.as_bytes()).ok()) {
         let mut parts = auth.splitn(2, ' ');
         if parts.next().is_some_and(|s| s.eq_ignore_ascii_case("bearer")) {
             if let Some(token) = parts.next() {

@@ -1,80 +1,17 @@
 //! The broker on port 0, driven by the real notifier and plain WebSocket viewers.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use furniture_broker::{run, Config};
-use furniture_notify::{Action, Furniture, Notifier, ProducerMessage};
+use furniture_notify::{Action, Notifier, ProducerMessage};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
-use tokio_util::sync::CancellationToken;
+use tokio::net::TcpStream;
+use tokio_tungstenite::connect_async;
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-const WAIT: Duration = Duration::from_secs(5);
-
-struct Broker {
-    addr: SocketAddr,
-    shutdown: CancellationToken,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Broker {
-    async fn start(tweak: impl FnOnce(&mut Config)) -> Broker {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut config = Config::on(addr);
-        tweak(&mut config);
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(run(listener, config, shutdown.clone()));
-        Broker { addr, shutdown, task }
-    }
-
-    fn url(&self) -> String {
-        format!("ws://{}", self.addr)
-    }
-
-    fn notifier(&self) -> Notifier {
-        Notifier::new(self.url())
-    }
-
-    async fn viewer(&self) -> (Ws, Value) {
-        let (mut ws, _) = connect_async(self.url()).await.unwrap();
-        let welcome = next_json(&mut ws).await;
-        (ws, welcome)
-    }
-}
-
-/// The next text frame as JSON (protocol pings are answered by the library while reading).
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(WAIT, ws.next()).await.expect("a frame in time").expect("open").expect("ok");
-        match msg {
-            Message::Text(t) => return serde_json::from_str(&t).expect("every frame is JSON"),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
-}
-
-/// Reads until the close frame and returns its code.
-async fn close_code(ws: &mut Ws) -> Option<CloseCode> {
-    loop {
-        match tokio::time::timeout(WAIT, ws.next()).await.expect("closed in time") {
-            Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => return None,
-        }
-    }
-}
-
-fn mesa(id: &str, nombre: &str) -> Furniture {
-    Furniture::new(id, nombre, "Mesa elegante de comedor", 75, 120, "roble", "Juan")
-}
+mod common;
+use common::*;
 
 /// The welcome carries the exact count of open connections, including the new one, as clients
 /// come and go.

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use furniture_broker::{run, Config};
 use furniture_notify::{Action, Furniture, Notifier, ProducerMessage};
+use futures_util::StreamExt;
 use serde_json::Value;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 const PEERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/interop/peers.py");
@@ -62,11 +64,158 @@ fn next_line(rx: &std::sync::mpsc::Receiver<String>) -> String {
 }
 
 async fn start_broker() -> (String, CancellationToken) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(run(listener, Config::on(addr), shutdown.clone()));
+    let (addr, shutdown) = start_broker_on("127.0.0.1:0", |_| {}).await;
     (format!("ws://{addr}"), shutdown)
+}
+
+async fn start_broker_on(listen: &str, tweak: impl FnOnce(&mut Config)) -> (std::net::SocketAddr, CancellationToken) {
+    let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = Config::on(addr);
+    tweak(&mut config);
+    let shutdown = CancellationToken::new();
+    tokio::spawn(run(listener, config, shutdown.clone()));
+    (addr, shutdown)
+}
+
+/// Runs the Python producer (three changes, a connection each) to `url`, inside network
+/// namespace `netns` when given.
+async fn python_produce(url: &str, netns: Option<&str>) {
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "python3"]);
+            c
+        }
+        None => Command::new("python3"),
+    };
+    cmd.arg(PEERS).args(["produce", url]);
+    let status = tokio::task::spawn_blocking(move || cmd.status().unwrap()).await.unwrap();
+    assert!(status.success(), "the Python producer failed: {status:?}");
+}
+
+/// The furniture ids of the next notifications a viewer receives within a short wait.
+async fn ids_received(ws: &mut Ws, within: Duration) -> Vec<String> {
+    let mut ids = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    while let Ok(Some(Ok(msg))) = tokio::time::timeout_at(deadline, ws.next()).await {
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == "furniture_notification" {
+                ids.push(format!("{}:{}", v["action"].as_str().unwrap(), v["seq"]));
+            }
+        }
+    }
+    ids
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A network namespace joined to this host by a veth pair: a second host on the same machine.
+/// Deleted (with its veth pair) when dropped.
+struct Netns {
+    name: String,
+    host_ip: String,
+}
+
+impl Netns {
+    fn create() -> Result<Netns, String> {
+        let id = std::process::id();
+        let name = format!("furniture-{id}");
+        let (host_if, ns_if) = (format!("fbh{}", id % 100_000), format!("fbn{}", id % 100_000));
+        let subnet = format!("10.{}.{}", 200 + (id / 250) % 50, id % 250);
+        let host_ip = format!("{subnet}.1");
+        let run = |args: &[&str]| -> Result<(), String> {
+            let out = Command::new("ip").args(args).output().map_err(|e| format!("ip: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+            }
+        };
+        run(&["netns", "add", &name])?;
+        let ns = Netns { name, host_ip };
+        let ns_addr = format!("{subnet}.2/30");
+        run(&["link", "add", &host_if, "type", "veth", "peer", "name", &ns_if])?;
+        run(&["link", "set", &ns_if, "netns", &ns.name])?;
+        run(&["addr", "add", &format!("{}/30", ns.host_ip), "dev", &host_if])?;
+        run(&["link", "set", &host_if, "up"])?;
+        run(&["netns", "exec", &ns.name, "ip", "addr", "add", &ns_addr, "dev", &ns_if])?;
+        run(&["netns", "exec", &ns.name, "ip", "link", "set", &ns_if, "up"])?;
+        run(&["netns", "exec", &ns.name, "ip", "link", "set", "lo", "up"])?;
+        Ok(ns)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+/// Protected mode seen from another host (a network namespace): without a token, the Python
+/// producer there is refused and nothing reaches the viewers, while loopback still publishes;
+/// `--allow-remote-publish` or the token in its URL lets it in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_mode_refuses_other_hosts_until_opened_or_given_the_token() {
+    if !python_ready() {
+        return;
+    }
+    let ns = match Netns::create() {
+        Ok(ns) => ns,
+        Err(e) => {
+            eprintln!("SKIPPED: cannot make a network namespace here (needs root and iproute2): {e}");
+            return;
+        }
+    };
+    let (protected, stop_a) = start_broker_on("0.0.0.0:0", |_| {}).await;
+    let (opened, stop_b) = start_broker_on("0.0.0.0:0", |c| c.allow_remote_publish = true).await;
+    let (tokened, stop_c) = start_broker_on("0.0.0.0:0", |c| c.publish_token = Some("abc123".parse().unwrap())).await;
+    let remote = |addr: std::net::SocketAddr, query: &str| format!("ws://{}:{}/{query}", ns.host_ip, addr.port());
+    let viewer = |addr: std::net::SocketAddr| async move {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}", addr.port())).await.unwrap();
+        ws.next().await.unwrap().unwrap(); // welcome
+        ws
+    };
+
+    let mut v = viewer(protected).await;
+    python_produce(&remote(protected, ""), Some(&ns.name)).await;
+    Notifier::new(format!("ws://127.0.0.1:{}", protected.port()))
+        .send(&ProducerMessage { action: Action::Created, furniture: Furniture::new("local", "Mesa", "", 1, 1, "pino", "ana") })
+        .await
+        .unwrap();
+    assert_eq!(ids_received(&mut v, Duration::from_millis(500)).await, vec!["created:1"], "only the loopback change");
+
+    let mut v = viewer(opened).await;
+    python_produce(&remote(opened, ""), Some(&ns.name)).await;
+    assert_eq!(ids_received(&mut v, Duration::from_millis(500)).await, vec!["created:1", "updated:2", "deleted:3"]);
+
+    let mut v = viewer(tokened).await;
+    python_produce(&remote(tokened, "?token=abc123"), Some(&ns.name)).await;
+    assert_eq!(ids_received(&mut v, Duration::from_millis(500)).await, vec!["created:1", "updated:2", "deleted:3"]);
+    for stop in [stop_a, stop_b, stop_c] {
+        stop.cancel();
+    }
+}
+
+/// The Python producer presents the token unchanged in its WEBSOCKET_URL; without it, its
+/// changes reach nobody; the Python consumer needs no token to watch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_producer_publishes_with_the_token_in_its_url() {
+    if !python_ready() {
+        return;
+    }
+    let (addr, shutdown) = start_broker_on("127.0.0.1:0", |c| c.publish_token = Some("t-9/x".parse().unwrap())).await;
+    let (_consumer, lines) = spawn_peer(&["consume", &format!("ws://{addr}"), "3"]);
+    let welcome: Value = serde_json::from_str(&next_line(&lines)).unwrap();
+    assert_eq!(welcome["type"], "connection");
+    python_produce(&format!("ws://{addr}"), None).await;
+    python_produce(&format!("ws://{addr}/?token=t-9%2Fx"), None).await;
+    for (i, action) in ["created", "updated", "deleted"].iter().enumerate() {
+        let n: Value = serde_json::from_str(&next_line(&lines)).unwrap();
+        assert_eq!((n["action"].as_str().unwrap(), n["seq"].as_u64().unwrap()), (*action, i as u64 + 1), "the refused ones took no seq");
+    }
+    shutdown.cancel();
 }
 
 /// Python producer → our broker → Python consumer: the consumer gets the welcome and the three

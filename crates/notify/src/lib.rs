@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 pub use furniture_protocol::{Action, Furniture, ProducerMessage};
+use furniture_protocol::{decode_server, ServerFrame};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -36,7 +37,14 @@ pub enum NotifyError {
     Connect { url: String, reason: String },
     #[error("the broker at {url} closed the connection before the change was sent: {reason}")]
     Send { url: String, reason: String },
+    /// Our broker said no (no publish token, protected mode, storage failing); nothing was
+    /// broadcast.
+    #[error("the broker at {url} refused the change: {reason}")]
+    Refused { url: String, reason: String },
 }
+
+/// How long [`Notifier::send`] waits for the broker to echo the change back (or refuse it).
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Sends changes to one broker.
 #[derive(Debug, Clone)]
@@ -69,16 +77,43 @@ impl Notifier {
 
     /// Sends one change on a connection opened for it, then closes it: what the Python producer
     /// does after every create, update or delete.
+    ///
+    /// Brokers send every notification to its sender too, so this waits (at most
+    /// [`CONFIRM_TIMEOUT`]) for the change to come back, which confirms it was broadcast, or for
+    /// this project's broker to refuse it ([`NotifyError::Refused`]). A broker that says neither
+    /// in time is taken at its word: the change was sent.
     pub async fn send(&self, msg: &ProducerMessage) -> Result<(), NotifyError> {
         let mut ws = self.open().await?;
         ws.send(Message::text(msg.encode())).await.map_err(|e| self.send_error(e))?;
-        // A polite close; the broker's frames to us (our own notification) are not needed.
+        let outcome = tokio::time::timeout(CONFIRM_TIMEOUT, async {
+            while let Some(Ok(frame)) = ws.next().await {
+                match frame {
+                    Message::Text(text) => match decode_server(&text) {
+                        ServerFrame::Error { message, .. } => {
+                            return Err(NotifyError::Refused { url: self.url.clone(), reason: message })
+                        }
+                        ServerFrame::Notification(n) if n.action == msg.action && n.furniture == msg.furniture => {
+                            return Ok(())
+                        }
+                        _ => {}
+                    },
+                    Message::Close(Some(f)) if u16::from(f.code) != 1000 => {
+                        return Err(self.send_error_text(format!("close {} ({})", u16::from(f.code), f.reason)))
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
+        .await
+        .unwrap_or(Ok(()));
+        // A polite close.
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
             let _ = ws.close(None).await;
             while let Some(Ok(_)) = ws.next().await {}
         })
         .await;
-        Ok(())
+        outcome
     }
 
     /// Opens a long-lived connection for many changes.
@@ -86,9 +121,21 @@ impl Notifier {
         let ws = self.open().await?;
         let (sink, mut stream) = ws.split();
         // The broker sends every notification to the sender too; read them so it never sees us
-        // as a slow consumer.
-        let drain = tokio::spawn(async move { while let Some(Ok(_)) = stream.next().await {} });
-        Ok(Publisher { url: self.url.clone(), sink, drain })
+        // as a slow consumer, and keep the first refusal to report it at the next send.
+        let refused = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+        let seen = refused.clone();
+        let drain = tokio::spawn(async move {
+            while let Some(Ok(frame)) = stream.next().await {
+                if let Message::Text(text) = frame {
+                    if text.starts_with(r#"{"type":"error""#) {
+                        if let ServerFrame::Error { message, .. } = decode_server(&text) {
+                            seen.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(message);
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Publisher { url: self.url.clone(), sink, drain, refused })
     }
 
     async fn open(&self) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, NotifyError> {
@@ -118,7 +165,11 @@ impl Notifier {
     }
 
     fn send_error(&self, e: tokio_tungstenite::tungstenite::Error) -> NotifyError {
-        NotifyError::Send { url: self.url.clone(), reason: e.to_string() }
+        self.send_error_text(e.to_string())
+    }
+
+    fn send_error_text(&self, reason: String) -> NotifyError {
+        NotifyError::Send { url: self.url.clone(), reason }
     }
 }
 
@@ -129,6 +180,7 @@ pub struct Publisher {
     url: String,
     sink: Sink,
     drain: tokio::task::JoinHandle<()>,
+    refused: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Publisher {
@@ -137,8 +189,12 @@ impl Publisher {
         self.send_text(msg.encode()).await
     }
 
-    /// Sends any text frame (for tests and tools that need raw frames).
+    /// Sends any text frame (for tests and tools that need raw frames). Fails with
+    /// [`NotifyError::Refused`] once the broker has refused an earlier change on this connection.
     pub async fn send_text(&mut self, text: String) -> Result<(), NotifyError> {
+        if let Some(reason) = self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(NotifyError::Refused { url: self.url.clone(), reason });
+        }
         self.sink
             .send(Message::text(text))
             .await

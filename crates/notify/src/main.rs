@@ -193,6 +193,10 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
                     next = now;
                 }
             }
+            Err(e @ furniture_notify::NotifyError::Refused { .. }) => {
+                eprintln!("demo: {e}");
+                return ExitCode::FAILURE;
+            }
             Err(e) => {
                 eprintln!("demo: {e}; reconnecting");
                 publisher = None;
