@@ -272,6 +272,11 @@ impl Live {
                 self.diagnostics.update(|d| d.unknown(now, &kind));
                 None
             }
+            // The dashboard only reads; a refusal can only answer something it never sends.
+            ServerFrame::Error { reason, .. } => {
+                self.diagnostics.update(|d| d.unknown(now, &format!("error: {reason}")));
+                None
+            }
             ServerFrame::Invalid(reason) => {
                 leptos::logging::warn!("unusable frame from the broker: {reason}");
                 self.diagnostics.update(|d| d.invalid(now, reason));

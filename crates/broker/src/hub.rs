@@ -295,3 +295,55 @@ impl Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use furniture_protocol::{Action, Furniture};
+
+    fn change(id: &str, nombre: &str) -> ProducerMessage {
+        ProducerMessage { action: Action::Created, furniture: Furniture::new(id, nombre, "", 75, 120, "roble", "ana") }
+    }
+
+    /// A write that fails (here: the file may not grow) refuses the publish and changes nothing:
+    /// no seq, no catalog item, no history, nothing queued; the next write that works recovers.
+    #[test]
+    fn a_failed_state_write_refuses_the_publish_and_changes_nothing() {
+        let dir = std::env::temp_dir().join(format!("furniture-hub-full-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
+        config.in_memory = false;
+        config.data_dir = dir.clone();
+        let hub = Hub::open(&config, Arc::new(Metrics::default())).unwrap();
+        let shutdown = CancellationToken::new();
+        let mut viewer = hub.register(&shutdown).unwrap();
+        assert!(viewer.frames.try_recv().is_ok(), "welcome");
+        assert_eq!(hub.publish(change("a", "Mesa"), Instant::now()).map(|r| r.0), Ok(1));
+        assert!(viewer.frames.try_recv().is_ok());
+        let limit = |pages: &str| {
+            let st = hub.lock();
+            st.store.as_ref().unwrap().conn_for_tests().execute_batch(&format!("PRAGMA max_page_count = {pages};")).unwrap();
+        };
+        limit("1"); // the file may not grow any more: every write that needs a new page fails
+        let big = "x".repeat(64 * 1024);
+        assert_eq!(hub.publish(change("b", &big), Instant::now()), Err(Refusal::Storage));
+        assert_eq!(hub.publish(change("a", &big), Instant::now()), Err(Refusal::Storage), "an update too");
+        assert!(viewer.frames.try_recv().is_err(), "nothing reached anyone");
+        assert_eq!(hub.seq(), 1);
+        assert!(!hub.storage_ok());
+        {
+            let st = hub.lock();
+            assert!(st.catalog.get("b").is_none());
+            assert_eq!(st.catalog.get("a").unwrap().furniture.nombre().as_deref(), Some("Mesa"), "the update was undone");
+            assert_eq!(st.history.len(), 1);
+        }
+        assert_eq!(hub.metrics.storage_errors.load(std::sync::atomic::Ordering::Relaxed), 2);
+        limit("1073741823");
+        assert_eq!(hub.publish(change("b", "Silla"), Instant::now()).map(|r| r.0), Ok(2), "seq 2, not 4: refused ones took none");
+        assert!(hub.storage_ok());
+        drop(hub);
+        let (_, loaded) = Store::open(&dir, 10).unwrap();
+        assert_eq!((loaded.seq, loaded.catalog.len(), loaded.history.len()), (2, 2, 2));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -212,6 +212,11 @@ impl Store {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    #[cfg(test)]
+    pub(crate) fn conn_for_tests(&self) -> &Connection {
+        &self.conn
+    }
 }
 
 fn classify(e: rusqlite::Error, path: &Path, unreadable: impl Fn(String) -> StoreError) -> StoreError {
