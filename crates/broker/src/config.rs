@@ -12,8 +12,11 @@ use std::time::Duration;
     about = "WebSocket broker for the furniture catalog's notifications.",
     long_about = "WebSocket broker for the furniture catalog's notifications: a drop-in for the \
                   Python broker (same port, same frames) that numbers every notification, keeps \
-                  the catalog and recent history for dashboards that reconnect, and serves the \
-                  built dashboard on the same port, so one address is all a screen needs.\n\n\
+                  the catalog and recent history in a state file for dashboards that reconnect, \
+                  and serves the built dashboard, /healthz and /metrics on the same port, so one \
+                  address is all a screen needs.\n\n\
+                  Safe by default: viewers are read-only, and without --publish-token only this \
+                  machine (loopback) may publish.\n\n\
                   Every flag can also be set through the environment variable shown with it. \
                   RUST_LOG sets the log level (default: info)."
 )]
@@ -42,11 +45,12 @@ pub struct Config {
     #[arg(long, env = "BROKER_CLIENT_QUEUE", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     pub client_queue: u64,
 
-    /// Open WebSocket connections allowed at once; more are refused with HTTP 503.
+    /// Open connections (WebSocket and HTTP) allowed at once; more are refused with HTTP 503.
     #[arg(long, env = "BROKER_MAX_CONNECTIONS", default_value_t = 20_000)]
     pub max_connections: usize,
 
-    /// Notifications kept in memory for clients that reconnect and ask what they missed.
+    /// Notifications kept (in memory and in the state file) for clients that reconnect and ask
+    /// what they missed.
     #[arg(long, env = "BROKER_HISTORY", default_value_t = 1000)]
     pub history: usize,
 
