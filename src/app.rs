@@ -4,7 +4,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use furniture_protocol::{decode_server, ServerFrame, SyncRequest};
+use furniture_protocol::{decode_server, Notification, ServerFrame, SyncRequest};
 use leptos::prelude::*;
 
 use crate::browser::{now_ms, page_visible, tz_offset_minutes};
@@ -55,6 +55,13 @@ pub enum WakeLock {
     Refused(String),
 }
 
+/// Notifications applied in one task; a bigger burst continues in the next task, and the screen
+/// is redrawn once when all are applied.
+const CHUNK: usize = 2_000;
+
+/// Notifications waiting for a frame beyond which they are applied at once: the inbox's bound.
+const INBOX_LIMIT: usize = 10_000;
+
 /// Everything on screen, one signal per panel so a change touches only its panel.
 #[derive(Clone, Copy)]
 pub struct Live {
@@ -77,6 +84,9 @@ pub struct Live {
     /// The latest summary for screen readers (at most one every 10 s).
     pub announcement: RwSignal<String>,
     announcer: StoredValue<Announcer>,
+    /// Notifications received and not yet applied: they are applied together once per animation
+    /// frame, so a burst costs one render, not one per message.
+    inbox: StoredValue<Vec<(Notification, f64, f64)>>,
     pub url: StoredValue<String>,
     pub clients: RwSignal<Option<u64>>,
     pub feed: RwSignal<Feed>,
@@ -94,8 +104,13 @@ pub struct Live {
     pub diagnostics: RwSignal<Diagnostics>,
     /// The diagnostics overlay is open (`?debug`, or the D key).
     pub debug: RwSignal<bool>,
-    /// The clock, ticking every second, for countdowns and "n min ago".
+    /// The clock, ticking every second, for countdowns and "n s ago".
     pub now: RwSignal<f64>,
+    /// Whole minutes of the clock: changes once a minute. Old cards' "n min ago" follows this
+    /// instead of `now`, so a big catalog is not re-rendered every second.
+    pub minutes: RwSignal<u64>,
+    /// Whole ten-minute periods of the clock, for "n h ago".
+    pub ten_minutes: RwSignal<u64>,
     /// The broker's `seq` numbering last seen (our broker's `stream`).
     stream: RwSignal<Option<String>>,
     /// Set while disconnected: since when (ms).
@@ -120,6 +135,7 @@ impl Live {
             drift_px: RwSignal::new((0, 0)),
             announcement: RwSignal::new(String::new()),
             announcer: StoredValue::new(Announcer::default()),
+            inbox: StoredValue::new(Vec::new()),
             url: StoredValue::new(url),
             clients: RwSignal::new(None),
             feed: RwSignal::new(Feed::default()),
@@ -133,6 +149,8 @@ impl Live {
             diagnostics: RwSignal::new(Diagnostics::default()),
             debug: RwSignal::new(false),
             now: RwSignal::new(now),
+            minutes: RwSignal::new((now / 60_000.0) as u64),
+            ten_minutes: RwSignal::new((now / 600_000.0) as u64),
             stream: RwSignal::new(None),
             down_since: RwSignal::new(None),
             pending_gap: RwSignal::new(None),
@@ -171,7 +189,8 @@ impl Live {
             }
             WsEvent::Frame(text) => {
                 let now = now_ms();
-                self.diagnostics.update(|d| d.frame(now, Direction::In, &text));
+                // Untracked: a burst of frames redraws the overlay once (`redraw`), not per frame.
+                self.diagnostics.update_untracked(|d| d.frame(now, Direction::In, &text));
                 let reply = self.on_frame(&text);
                 if let Some(out) = &reply {
                     self.diagnostics.update(|d| d.frame(now, Direction::Out, out));
@@ -192,13 +211,22 @@ impl Live {
         if let ServerFrame::Pong { timestamp } = &frame {
             self.health.update(|h| h.pong(now, timestamp.map(|t| t.unix_millis())));
         } else {
-            self.health.update(|h| h.message(now, server_ms));
+            // Notified with the batch (`redraw`), or just below for other frames.
+            self.health.update_untracked(|h| h.message(now, server_ms));
+        }
+        if !matches!(frame, ServerFrame::Notification(_)) {
+            self.health.notify();
+            self.diagnostics.notify();
         }
         let offset = self.health.with_untracked(|h| h.clock_offset_ms.unwrap_or(0.0));
         if offset != self.clock_offset_ms.get_untracked() {
             self.clock_offset_ms.set(offset);
         }
         let server_now = now + offset;
+        if !matches!(frame, ServerFrame::Notification(_) | ServerFrame::Pong { .. }) {
+            // Whatever came before this frame is applied before it.
+            self.flush_all();
+        }
         match frame {
             ServerFrame::Welcome { client_count, stream, .. } => {
                 self.clients.set(client_count);
@@ -222,26 +250,7 @@ impl Live {
                 Some(SyncRequest { since: Some(since) }.encode())
             }
             ServerFrame::Notification(n) => {
-                let changes = n
-                    .furniture
-                    .id()
-                    .and_then(|id| self.catalog.with_untracked(|c| c.furniture(&id).map(|old| diff(old, &n.furniture))))
-                    .filter(|_| n.action == furniture_protocol::Action::Updated)
-                    .unwrap_or_default();
-                let fresh = self.feed.try_update(|f| f.push_with_changes(&n, now, Origin::Live, changes)).unwrap_or(false);
-                if fresh {
-                    self.activity.update(|a| a.record(now));
-                    let changed = n.timestamp.map_or(server_now, |t| t.unix_millis());
-                    self.catalog.update(|c| {
-                        c.apply(&n, changed);
-                    });
-                    let visible = page_visible();
-                    self.toasts.update(|t| t.push(&n, now, visible));
-                    self.announcer.update_value(|a| a.note(n.action));
-                    if let (CatalogSource::Synced { .. }, Some(seq)) = (self.source.get_untracked(), n.seq) {
-                        self.source.set(CatalogSource::Synced { seq });
-                    }
-                }
+                self.queue(n, now, server_now);
                 None
             }
             ServerFrame::Sync(reply) => {
@@ -285,11 +294,108 @@ impl Live {
         }
     }
 
+    /// Holds a notification until the next animation frame (or, in a hidden page, the next
+    /// timer), when [`Live::flush`] applies everything received meanwhile at once.
+    fn queue(&self, n: Notification, now: f64, server_now: f64) {
+        let len = self.inbox.try_update_value(|q| {
+            q.push((n, now, server_now));
+            q.len()
+        });
+        if len.is_some_and(|l| l >= INBOX_LIMIT) {
+            // Frames are not coming (a throttled page, a stalled renderer): apply now, bounded.
+            self.flush_all();
+        } else if len == Some(1) {
+            let live = *self;
+            if page_visible() {
+                request_animation_frame(move || live.flush());
+            } else {
+                set_timeout(move || live.flush(), std::time::Duration::ZERO);
+            }
+        }
+    }
+
+    /// Applies everything waiting, whatever its size, then redraws once.
+    fn flush_all(&self) {
+        let batch = self.inbox.try_update_value(std::mem::take).unwrap_or_default();
+        for (n, now, server_now) in batch {
+            self.apply_notification(n, now, server_now);
+        }
+        self.redraw();
+    }
+
+    /// Applies the notifications waiting in the inbox, in order, [`CHUNK`] per task so that no
+    /// task runs long, and redraws once when the inbox is empty: a burst of thousands costs one
+    /// render, not one per message or per chunk.
+    fn flush(&self) {
+        let (batch, more) = self
+            .inbox
+            .try_update_value(|q| {
+                let rest = if q.len() > CHUNK { q.split_off(CHUNK) } else { Vec::new() };
+                let batch = std::mem::replace(q, rest);
+                (batch, !q.is_empty())
+            })
+            .unwrap_or_default();
+        for (n, now, server_now) in batch {
+            self.apply_notification(n, now, server_now);
+        }
+        if more {
+            let live = *self;
+            set_timeout(move || live.flush(), std::time::Duration::ZERO);
+        } else {
+            self.redraw();
+        }
+    }
+
+    /// Tells the screen that feed, catalog, toasts, activity and source changed (notifications
+    /// are applied without notifying, see [`Live::apply_notification`]).
+    fn redraw(&self) {
+        self.health.notify();
+        self.diagnostics.notify();
+        self.feed.notify();
+        self.catalog.notify();
+        self.toasts.notify();
+        self.activity.notify();
+        self.source.notify();
+    }
+
+    /// One notification into feed, catalog, toasts and the spoken summary.
+    fn apply_notification(&self, n: Notification, now: f64, server_now: f64) {
+        let changes = n
+            .furniture
+            .id()
+            .and_then(|id| self.catalog.with_untracked(|c| c.furniture(&id).map(|old| diff(old, &n.furniture))))
+            .filter(|_| n.action == furniture_protocol::Action::Updated)
+            .unwrap_or_default();
+        // Untracked: the caller redraws once for the whole batch (`redraw`).
+        let fresh = self.feed.try_update_untracked(|f| f.push_with_changes(&n, now, Origin::Live, changes)).unwrap_or(false);
+        if fresh {
+            self.activity.update_untracked(|a| a.record(now));
+            let changed = n.timestamp.map_or(server_now, |t| t.unix_millis());
+            self.catalog.update_untracked(|c| {
+                c.apply(&n, changed);
+            });
+            let visible = page_visible();
+            self.toasts.update_untracked(|t| t.push(&n, now, visible));
+            self.announcer.update_value(|a| a.note(n.action));
+            if let (CatalogSource::Synced { .. }, Some(seq)) = (self.source.get_untracked(), n.seq) {
+                self.source.update_untracked(|s| *s = CatalogSource::Synced { seq });
+            }
+        }
+    }
+
     /// Once a second: the clock, toast expiry, lingering cards, and the gap decision for brokers
     /// that did not answer `sync`.
     fn tick(&self) {
         let now = now_ms();
         self.now.set(now);
+        let minutes = (now / 60_000.0) as u64;
+        if self.minutes.get_untracked() != minutes {
+            self.minutes.set(minutes);
+        }
+        let tens = (now / 600_000.0) as u64;
+        if self.ten_minutes.get_untracked() != tens {
+            self.ten_minutes.set(tens);
+        }
         if self.toasts.with_untracked(|t| t.has_expired(now)) {
             self.toasts.update(|t| {
                 t.expire(now);
@@ -331,6 +437,7 @@ impl Live {
 
     /// Saves feed and catalog to sessionStorage, then reloads the page, which restores them.
     fn save_and_reload(&self, reason: ReloadReason) {
+        self.flush_all();
         let snapshot = Snapshot {
             saved_ms: now_ms(),
             stream: self.stream.get_untracked(),
@@ -382,6 +489,32 @@ impl Live {
         self.now.get() + self.clock_offset_ms.get()
     }
 
+    /// "n s/min/h ago" of a change at `then_ms` (server time), subscribing to the coarsest clock
+    /// that can change the text: seconds in its first minute, minutes in its first hour, ten
+    /// minutes after. With thousands of cards, this is what keeps every second's tick cheap.
+    pub fn ago(&self, then_ms: f64) -> String {
+        let now = self.server_now_untracked();
+        let age = now - then_ms;
+        if age < 60_000.0 {
+            self.now.track();
+        } else if age < 3_600_000.0 {
+            self.minutes.track();
+        } else {
+            self.ten_minutes.track();
+        }
+        self.clock_offset_ms.track();
+        crate::state::format::ago(then_ms, now, self.lang)
+    }
+
+    /// True while less than `window_ms` has passed since `then_ms` (server time); once it is
+    /// false it stays false without watching the clock.
+    pub fn within(&self, then_ms: f64, window_ms: f64) -> bool {
+        if self.server_now_untracked() - then_ms >= window_ms {
+            return false;
+        }
+        self.server_now() - then_ms < window_ms
+    }
+
     /// The page became visible: a digest of what happened meanwhile, and on a wall screen the
     /// wake lock again (browsers release it whenever a page is hidden).
     fn page_shown(&self) {
@@ -413,6 +546,9 @@ pub fn App() -> impl IntoView {
         let _ = root.set_attribute("lang", lang.code());
         let _ = root.set_attribute("data-theme", settings.theme.as_str());
         let _ = root.set_attribute("style", &format!("--scale: {}", settings.scale));
+        if kiosk {
+            let _ = root.set_attribute("class", "kiosk");
+        }
     }
     let live = Live::new(crate::browser::broker_url(), kiosk, lang);
     live.toasts.update(|t| {

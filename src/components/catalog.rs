@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::app::Live;
 use crate::components::action_label;
 use crate::state::catalog_view::{group_by_material, Card, SortBy};
-use crate::state::format::{ago, or_dash, size};
+use crate::state::format::{or_dash, size};
 
 /// A change this recent (ms) is animated in.
 const FRESH_MS: f64 = 3_000.0;
@@ -14,17 +14,31 @@ const HIGHLIGHT_MS: f64 = 5_000.0;
 /// A change this recent (ms) keeps its action badge.
 const BADGE_MS: f64 = 60_000.0;
 
+/// Cards drawn at first, and added by each "show more": a screen shows far fewer, and drawing
+/// ten thousand at once would block the page for seconds.
+const CARD_PAGE: usize = 300;
+
 /// The catalog grid.
 #[component]
 pub fn CatalogPanel() -> impl IntoView {
     let live = expect_context::<Live>();
+    let limit = RwSignal::new(CARD_PAGE);
+    let total = move || live.catalog.with(|c| c.len());
     let cards = move || {
         let sort = live.sort.get();
-        live.catalog.with(|c| c.cards_by(sort))
+        let limit = limit.get();
+        live.catalog.with(|c| {
+            let mut cards = c.cards_by(sort);
+            cards.truncate(limit);
+            cards
+        })
     };
+    let hidden = move || total().saturating_sub(limit.get());
+    let has_hidden = move || hidden() > 0;
     let groups = move || group_by_material(cards());
-    let empty = move || live.catalog.with(|c| c.cards().is_empty());
-    let counts = move || live.catalog.with(|c| c.material_counts());
+    let empty = move || live.catalog.with(|c| c.shows_nothing());
+    // A memo: the chips change only when the counts do, not with every update.
+    let counts = Memo::new(move |_| live.catalog.with(|c| c.material_counts()));
     view! {
         <section class="panel catalog-panel" aria-labelledby="catalog-title">
             <div class="catalog-head">
@@ -33,7 +47,7 @@ pub fn CatalogPanel() -> impl IntoView {
             </div>
             {(!live.kiosk).then(|| view! {
                 <p class="material-counts" data-testid="material-counts">
-                    {move || counts().into_iter().map(|(m, n)| view! { <span class="count-chip">{m} " " <b>{n}</b></span> }).collect::<Vec<_>>()}
+                    {move || counts.get().into_iter().map(|(m, n)| view! { <span class="count-chip">{m} " " <b>{n}</b></span> }).collect::<Vec<_>>()}
                 </p>
             })}
             <Show when=empty>
@@ -57,6 +71,16 @@ pub fn CatalogPanel() -> impl IntoView {
                     </For>
                 </Show>
             </div>
+            <Show when=has_hidden>
+                <p class="more-cards">
+                    <button type="button" class="chip" data-testid="catalog-more" on:click=move |_| limit.update(|l| *l += CARD_PAGE)>
+                        {move || match live.lang {
+                            crate::state::i18n::Lang::Es => format!("Mostrar {} más · {} sin mostrar", CARD_PAGE.min(hidden()), crate::browser::number(hidden() as u64, live.lang)),
+                            crate::state::i18n::Lang::En => format!("Show {} more · {} not shown", CARD_PAGE.min(hidden()), crate::browser::number(hidden() as u64, live.lang)),
+                        }}
+                    </button>
+                </p>
+            </Show>
         </section>
     }
 }
@@ -98,7 +122,7 @@ fn CatalogCard(
     let deleted = card.deleted_ms.is_some();
     let changed_ms = card.changed_ms;
     let lang = live.lang;
-    let when = move || if changed_ms > 0.0 { ago(changed_ms, live.server_now(), lang) } else { String::new() };
+    let when = move || if changed_ms > 0.0 { live.ago(changed_ms) } else { String::new() };
     // Only a change seen a moment ago draws the eye; a resynced catalog appears quietly.
     let fresh = live.server_now_untracked() - changed_ms < FRESH_MS;
     let class = format!(
@@ -111,12 +135,12 @@ fn CatalogCard(
     let changed_fields = card.changed_fields.clone();
     let highlight = move |keys: &'static [&'static str]| {
         let hit = keys.iter().any(|k| changed_fields.contains(k));
-        move || hit && live.server_now() - changed_ms < HIGHLIGHT_MS
+        move || hit && live.within(changed_ms, HIGHLIGHT_MS)
     };
     let badge = deleted.then(|| view! { <span class="badge deleted-badge">{lang.t("Eliminado", "Deleted")}</span> });
     let action = card.last_action;
     let recent = move || {
-        (!deleted && live.server_now() - changed_ms < BADGE_MS)
+        (!deleted && live.within(changed_ms, BADGE_MS))
             .then(|| view! { <span class="badge">{action_label(action, lang)}</span> })
     };
     view! {

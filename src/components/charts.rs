@@ -23,7 +23,8 @@ pub fn Charts() -> impl IntoView {
     let path = move || sparkline_path(&series(), SPARK_W, SPARK_H);
     let last_minute = move || series()[MINUTES - 1];
     let per_hour = move || series().iter().sum::<u32>();
-    let bars = move || {
+    // A memo: the bars are redrawn only when the counts change, not with every update.
+    let bars = Memo::new(move |_| {
         let counts = live.catalog.with(|c| c.material_counts());
         let total: usize = counts.iter().map(|(_, n)| n).sum();
         let shown: Vec<(String, usize)> = counts.iter().take(MAX_BARS).cloned().collect();
@@ -34,7 +35,7 @@ pub fn Charts() -> impl IntoView {
             Lang::Es => format!("y {rest} en {others} materiales más"),
             Lang::En => format!("and {rest} in {others} more materials"),
         }))
-    };
+    });
     view! {
         <section class="charts" aria-label=lang.t("Actividad y materiales", "Activity and materials")>
             <figure class="chart" data-testid="activity-chart">
@@ -51,11 +52,11 @@ pub fn Charts() -> impl IntoView {
                     {move || crate::browser::number(u64::from(per_hour()), lang)} "/h"
                 </span>
             </figure>
-            <figure class="chart" data-testid="material-chart">
+            <figure class="chart" class:no-items=move || live.catalog.with(|c| c.is_empty()) data-testid="material-chart">
                 <figcaption>{lang.t("Catálogo por material", "Catalog by material")}</figcaption>
                 <div class="bars">
                     {move || {
-                        let (shown, max, _, _) = bars();
+                        let (shown, max, _, _) = bars.get();
                         shown
                             .into_iter()
                             .map(|(m, n)| {
@@ -74,7 +75,7 @@ pub fn Charts() -> impl IntoView {
                             .collect::<Vec<_>>()
                     }}
                 </div>
-                {move || bars().3.map(|more| view! { <span class="chart-more">{more}</span> })}
+                {move || bars.get().3.map(|more| view! { <span class="chart-more">{more}</span> })}
             </figure>
         </section>
     }

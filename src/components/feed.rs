@@ -43,8 +43,10 @@ fn FeedControls() -> impl IntoView {
     let live = expect_context::<Live>();
     let lang = live.lang;
     let unread = move || live.feed.with(|f| f.unread());
-    let materials = move || live.feed.with(|f| distinct(f, |r| r.material()));
-    let authors = move || live.feed.with(|f| distinct(f, |r| r.autor()));
+    // Memos: the options are rebuilt only when the set of materials or authors changes, not
+    // with every notification.
+    let materials = Memo::new(move |_| live.feed.with(|f| distinct(f, |r| r.material())));
+    let authors = Memo::new(move |_| live.feed.with(|f| distinct(f, |r| r.autor())));
     let chip = move |action: Action| {
         let on = move || !live.filter.with(|f| f.hidden_actions.contains(&action));
         view! {
@@ -92,8 +94,8 @@ fn FeedControls() -> impl IntoView {
             <div class="feed-filters">
                 <input type="search" placeholder=lang.t("Buscar…", "Search…") aria-label=lang.t("Buscar en la actividad", "Search the activity") data-testid="feed-search"
                     on:input=move |ev| { let v = event_target_value(&ev); live.filter.update(|f| f.text = v); }/>
-                {select(lang.t("Material", "Material"), "filter-material", Box::new(materials), |f, v| f.material = v)}
-                {select(lang.t("Autor", "Author"), "filter-author", Box::new(authors), |f, v| f.author = v)}
+                {select(lang.t("Material", "Material"), "filter-material", Box::new(move || materials.get()), |f, v| f.material = v)}
+                {select(lang.t("Autor", "Author"), "filter-author", Box::new(move || authors.get()), |f, v| f.author = v)}
             </div>
         </div>
     }
@@ -103,7 +105,7 @@ fn FeedControls() -> impl IntoView {
 #[component]
 fn FeedItem(
     /// The notification and when it arrived.
-    change: Change,
+    change: std::sync::Arc<Change>,
 ) -> impl IntoView {
     let live = expect_context::<Live>();
     let key = change.key;

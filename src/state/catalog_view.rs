@@ -3,6 +3,7 @@
 //! re-renders exactly one card.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use furniture_protocol::{Action, Applied, Catalog, CatalogEntry, Furniture, Notification, Timestamp};
 
@@ -15,7 +16,10 @@ pub const DEFAULT_LINGER_MS: f64 = 120_000.0;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Card {
     pub id: String,
-    pub furniture: Furniture,
+    /// Shared with the catalog view: building the card list copies no record.
+    pub furniture: Arc<Furniture>,
+    /// The name, lowercased, for sorting (computed once per change, not once per render).
+    pub name_key: Arc<str>,
     /// Changes whenever the card's content does (keyed rendering uses `(id, version)`).
     pub version: u64,
     /// The last action applied to it.
@@ -33,6 +37,8 @@ pub struct Card {
 
 #[derive(Debug, Clone)]
 struct Meta {
+    furniture: Arc<Furniture>,
+    name_key: Arc<str>,
     version: u64,
     last_action: Action,
     changed_ms: f64,
@@ -81,7 +87,8 @@ impl CatalogView {
         let version = self.bump();
         let card = Card {
             id: id.clone(),
-            furniture,
+            name_key: name_key(&furniture),
+            furniture: Arc::new(furniture),
             version,
             last_action: Action::Deleted,
             changed_ms: now_ms,
@@ -106,7 +113,9 @@ impl CatalogView {
                 }
                 let version = self.bump();
                 let changed_fields = changes.iter().map(|c| c.key).collect();
-                self.meta.insert(id.clone(), Meta { version, last_action: n.action, changed_ms: now_ms, changed_fields });
+                let furniture = Arc::new(self.furniture(id).cloned().unwrap_or_default());
+                let meta = Meta { name_key: name_key(&furniture), furniture, version, last_action: n.action, changed_ms: now_ms, changed_fields };
+                self.meta.insert(id.clone(), meta);
             }
             Applied::Removed(id) => self.linger(id.clone(), n.furniture.clone(), n.timestamp, now_ms),
             Applied::Skipped(_) => {}
@@ -125,12 +134,12 @@ impl CatalogView {
                 self.linger(id.clone(), entry.furniture.clone(), entry.timestamp, now_ms);
             }
         }
-        let ids: Vec<(String, bool, Option<Timestamp>)> = self
+        let ids: Vec<(String, bool, Option<Timestamp>, Furniture)> = self
             .catalog
             .iter()
-            .map(|(id, e)| (id.clone(), old.get(id).is_some_and(|o| o.furniture == e.furniture), e.timestamp))
+            .map(|(id, e)| (id.clone(), old.get(id).is_some_and(|o| o.furniture == e.furniture), e.timestamp, e.furniture.clone()))
             .collect();
-        for (id, unchanged, timestamp) in ids {
+        for (id, unchanged, timestamp, furniture) in ids {
             if unchanged && self.meta.contains_key(&id) {
                 continue;
             }
@@ -139,7 +148,9 @@ impl CatalogView {
             let last_action = if old.contains_key(&id) { Action::Updated } else { Action::Created };
             // The broker's time of the change, not "now": the change may be old.
             let changed_ms = timestamp.map_or(now_ms, Timestamp::unix_millis);
-            self.meta.insert(id, Meta { version, last_action, changed_ms, changed_fields: Vec::new() });
+            let furniture = Arc::new(furniture);
+            let meta = Meta { name_key: name_key(&furniture), furniture, version, last_action, changed_ms, changed_fields: Vec::new() };
+            self.meta.insert(id, meta);
         }
     }
 
@@ -197,9 +208,14 @@ impl CatalogView {
             .iter()
             .map(|(id, e)| {
                 let meta = self.meta.get(id);
+                let (furniture, key) = match meta {
+                    Some(m) => (m.furniture.clone(), m.name_key.clone()),
+                    None => (Arc::new(e.furniture.clone()), name_key(&e.furniture)),
+                };
                 Card {
                     id: id.clone(),
-                    furniture: e.furniture.clone(),
+                    furniture,
+                    name_key: key,
                     version: meta.map_or(0, |m| m.version),
                     last_action: meta.map_or(Action::Created, |m| m.last_action),
                     changed_ms: meta.map_or(0.0, |m| m.changed_ms),
@@ -210,9 +226,19 @@ impl CatalogView {
             })
             .chain(self.ghosts.values().cloned())
             .collect();
-        cards.sort_by_cached_key(|c| (c.furniture.nombre().unwrap_or_default().to_lowercase(), c.id.clone()));
+        cards.sort_by(|a, b| a.name_key.cmp(&b.name_key).then_with(|| a.id.cmp(&b.id)));
         cards
     }
+
+    /// True when no card is shown, live or lingering.
+    pub fn shows_nothing(&self) -> bool {
+        self.catalog.is_empty() && self.ghosts.is_empty()
+    }
+}
+
+/// The sort key of a record: its name, lowercased.
+fn name_key(f: &Furniture) -> Arc<str> {
+    f.nombre().unwrap_or_default().to_lowercase().into()
 }
 
 /// How the catalog is ordered.

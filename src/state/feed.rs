@@ -2,6 +2,7 @@
 //! changes may be missing.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
 use furniture_protocol::{Action, Notification};
 
@@ -13,7 +14,7 @@ pub const DEFAULT_FEED_CAP: usize = 500;
 /// One line of the feed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FeedEntry {
-    Change(Change),
+    Change(Arc<Change>),
     /// Changes between these instants (ms since the epoch, local clock) may be missing.
     Gap { key: u64, from_ms: f64, to_ms: f64, reason: GapReason },
 }
@@ -109,7 +110,7 @@ impl Feed {
         }
         self.counts[Action::ALL.iter().position(|a| *a == n.action).unwrap_or(0)] += 1;
         let key = self.take_key();
-        self.insert_sorted(FeedEntry::Change(Change { key, notification: n.clone(), received_ms: now_ms, origin, generation: self.generation, changes }));
+        self.insert_sorted(FeedEntry::Change(Arc::new(Change { key, notification: n.clone(), received_ms: now_ms, origin, generation: self.generation, changes })));
         true
     }
 

@@ -86,10 +86,16 @@ pub struct TestBroker {
 
 impl TestBroker {
     pub async fn start(addr: Option<SocketAddr>) -> TestBroker {
+        TestBroker::start_with(addr, |_| {}).await
+    }
+
+    /// Starts a broker with settings changed by `tweak`.
+    pub async fn start_with(addr: Option<SocketAddr>, tweak: impl FnOnce(&mut Config)) -> TestBroker {
         let listener = tokio::net::TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap())).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = Config::on(addr);
         config.dashboard_dir = root().join("dist");
+        tweak(&mut config);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run(listener, config, shutdown.clone()));
         TestBroker { addr, shutdown, task: Some(task) }
@@ -191,6 +197,12 @@ impl Drop for Dashboard {
 
 impl Dashboard {
     pub async fn open(browser: &Browser, url: &str) -> Dashboard {
+        Dashboard::open_with(browser, url, None).await
+    }
+
+    /// Opens `url` after installing `preload`, a script that runs in every new document before the
+    /// page's own scripts (for instruments).
+    pub async fn open_with(browser: &Browser, url: &str, preload: Option<&str>) -> Dashboard {
         static PAGES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = PAGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let profile = std::env::temp_dir().join(format!("furniture-e2e-{}-{n}", std::process::id()));
@@ -211,6 +223,9 @@ impl Dashboard {
             .await
             .expect("a ChromeDriver session");
         let page = Dashboard { client, profile };
+        if let Some(source) = preload {
+            page.cdp("Page.addScriptToEvaluateOnNewDocument", json!({ "source": source })).await;
+        }
         page.client.goto(url).await.expect("the page loads");
         page
     }

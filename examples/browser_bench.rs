@@ -1,0 +1,435 @@
+//! The dashboard's performance in headless Chromium (release build, driven through ChromeDriver),
+//! against this project's broker in this process. An instrument installed in the page before its
+//! own scripts (`INSTRUMENT`) records when each new catalog card is painted, long main-thread tasks
+//! (`PerformanceObserver`, type `longtask`), DOM mutations, and the wasm memory; the harness reads
+//! them back. Every scenario is bounded in count and time.
+//!
+//!   cargo run --release --example browser_bench -- [latency|burst|catalog|start|memory ...]
+//!
+//! `scripts/bench-browser` builds the dashboard first and runs them all; results are printed and
+//! written to target/bench/browser-<scenario>.json.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use furniture_notify::{Action, Furniture, Notifier, ProducerMessage, Publisher};
+use serde_json::{json, Value};
+use support::{Browser, Dashboard, TestBroker};
+
+/// Runs in the page before its scripts: the instrument the harness reads as `window.__perf`.
+const INSTRUMENT: &str = r#"(() => {
+  const perf = window.__perf = { paints: {}, longtasks: [], marks: {}, wasm: null, mutations: 0, touched: null };
+  const now = () => performance.timeOrigin + performance.now();
+  perf.now = now;
+  try {
+    new PerformanceObserver(list => {
+      for (const e of list.getEntries()) perf.longtasks.push([Math.round(e.startTime), Math.round(e.duration)]);
+    }).observe({ type: 'longtask', buffered: true });
+  } catch (e) { perf.longtasks = null; }
+  addEventListener('TrunkApplicationStarted', e => { perf.wasm = e.detail && e.detail.wasm; });
+  const CARD = '[data-testid=catalog-item]';
+  let pending = [];
+  // After the frame that shows a change: the next task after requestAnimationFrame.
+  const painted = () => { const t = now(); for (const id of pending) if (!(id in perf.paints)) perf.paints[id] = t; pending = []; };
+  const cardOf = n => (n.nodeType === 1 ? n : n.parentElement)?.closest?.(CARD);
+  const observer = new MutationObserver(records => {
+    let added = false;
+    for (const r of records) {
+      if (perf.touched) {
+        perf.mutations++;
+        // A card counts as touched when something inside it changed, or it was added or removed.
+        const cards = [cardOf(r.target), ...[...r.addedNodes, ...r.removedNodes].map(n => n.nodeType === 1 && n.matches(CARD) ? n : null)].filter(Boolean);
+        for (const c of cards) perf.touched.add(c.dataset.furnitureId);
+        if (!cards.length) perf.touched.add('(outside the catalog cards)');
+      }
+      for (const n of r.addedNodes) {
+        if (n.nodeType !== 1) continue;
+        const cards = n.matches(CARD) ? [n] : n.querySelectorAll(CARD);
+        for (const c of cards) { pending.push(c.dataset.furnitureId + '|' + (c.querySelector('.card-name')?.textContent ?? '')); added = true; }
+      }
+    }
+    if (added) requestAnimationFrame(() => setTimeout(painted, 0));
+  });
+  const start = () => observer.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+  if (!window.__perfNoObserver) { if (document.body) start(); else document.addEventListener('DOMContentLoaded', start); }
+  // Records when `cond` first holds, checked every frame.
+  perf.when = (name, cond) => { const check = () => { if (cond()) perf.marks[name] = now(); else requestAnimationFrame(check); }; check(); };
+  perf.cards = () => document.querySelectorAll(CARD).length;
+  // Set by the harness before this script: the catalog size to wait for from the first frame.
+  if (window.__perfExpect != null) {
+    perf.when('live', () => document.querySelector('[data-testid=connection-status]')?.dataset.state === 'live');
+    perf.when('shown', () => perf.cards() === window.__perfExpect);
+  }
+  perf.memory = () => ({
+    wasm: perf.wasm && perf.wasm.memory ? perf.wasm.memory.buffer.byteLength : null,
+    js: performance.memory ? performance.memory.usedJSHeapSize : null,
+    nodes: document.getElementsByTagName('*').length,
+  });
+})();"#;
+
+/// Cards the dashboard draws before "show more" (`CARD_PAGE` in src/components/catalog.rs).
+const CARD_PAGE: usize = 300;
+
+/// The instrument, told to mark when the cards of `items` items are on screen (the first
+/// [`CARD_PAGE`] of them).
+fn expecting(items: usize) -> String {
+    format!("window.__perfExpect = {};\n{INSTRUMENT}", items.min(CARD_PAGE))
+}
+
+fn unix_ms() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
+}
+
+fn item(id: &str, nombre: &str) -> Furniture {
+    Furniture::new(id, nombre, "Banco de pruebas", 75, 120, "roble", "carga")
+}
+
+fn percentiles(mut v: Vec<f64>) -> Value {
+    if v.is_empty() {
+        return Value::Null;
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |p: f64| v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1];
+    let r = |x: f64| (x * 10.0).round() / 10.0;
+    json!({"samples": v.len(), "p50_ms": r(at(0.5)), "p90_ms": r(at(0.9)), "p99_ms": r(at(0.99)), "max_ms": r(*v.last().unwrap())})
+}
+
+/// Long tasks recorded since `since_ms` (page time): count and longest.
+async fn long_tasks(page: &Dashboard, since_ms: f64) -> Value {
+    let tasks = page.eval("return window.__perf.longtasks").await;
+    let Some(tasks) = tasks.as_array() else { return json!("not supported") };
+    let durations: Vec<f64> = tasks
+        .iter()
+        .filter(|t| t[0].as_f64().unwrap_or(0.0) >= since_ms)
+        .filter_map(|t| t[1].as_f64())
+        .collect();
+    json!({"count": durations.len(), "longest_ms": durations.iter().cloned().fold(0.0, f64::max)})
+}
+
+async fn page_time(page: &Dashboard) -> f64 {
+    page.eval("return performance.now()").await.as_f64().unwrap_or(0.0)
+}
+
+/// A publisher on a connection of its own, refused nothing (rate limit off in these brokers).
+async fn publisher(broker: &TestBroker) -> Publisher {
+    Notifier::new(broker.ws_url()).connect().await.expect("a publisher connection")
+}
+
+async fn fill(broker: &TestBroker, n: usize) {
+    let mut p = publisher(broker).await;
+    for i in 0..n {
+        p.send(&ProducerMessage { action: Action::Created, furniture: item(&format!("item-{i}"), &format!("Mesa {i}")) }).await.unwrap();
+    }
+    p.close().await;
+}
+
+async fn open(browser: &Browser, broker: &TestBroker) -> Dashboard {
+    let page = Dashboard::open_with(browser, &broker.page_url(), Some(INSTRUMENT)).await;
+    if std::env::var("BENCH_REDUCED_MOTION").as_deref() == Ok("1") {
+        page.cdp("Emulation.setEmulatedMedia", json!({"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]})).await;
+    }
+    page.wait_state("live").await;
+    page
+}
+
+/// With BENCH_PROFILE=1: Chromium's sampling CPU profiler runs during a scenario, and the
+/// functions with the most self time are reported (wasm functions by name when the build keeps
+/// its name section, else as `wasm-function[n]`).
+async fn profile_start(page: &Dashboard) -> bool {
+    if std::env::var("BENCH_PROFILE").as_deref() != Ok("1") {
+        return false;
+    }
+    page.cdp("Performance.enable", json!({})).await;
+    page.cdp("Profiler.enable", json!({})).await;
+    page.cdp("Profiler.setSamplingInterval", json!({"interval": 500})).await;
+    page.cdp("Profiler.start", json!({})).await;
+    true
+}
+
+async fn profile_stop(page: &Dashboard, on: bool) -> Value {
+    if !on {
+        return Value::Null;
+    }
+    let metrics = page.cdp("Performance.getMetrics", json!({})).await;
+    let wanted = ["TaskDuration", "ScriptDuration", "RecalcStyleDuration", "LayoutDuration", "RecalcStyleCount", "LayoutCount", "Nodes"];
+    let browser_metrics: serde_json::Map<String, Value> = metrics["metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| wanted.contains(&m["name"].as_str().unwrap_or("")))
+        .map(|m| (m["name"].as_str().unwrap_or("").to_owned(), m["value"].clone()))
+        .collect();
+    let p = page.cdp("Profiler.stop", json!({})).await;
+    let profile = &p["profile"];
+    let mut hits: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
+    for s in profile["samples"].as_array().into_iter().flatten() {
+        *hits.entry(s.as_i64().unwrap_or(0)).or_default() += 1;
+    }
+    let total: u64 = hits.values().sum();
+    let mut by_name: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for node in profile["nodes"].as_array().into_iter().flatten() {
+        let id = node["id"].as_i64().unwrap_or(0);
+        let f = &node["callFrame"];
+        let name = match f["functionName"].as_str() {
+            Some("") | None => format!("(anonymous) {}", f["url"].as_str().unwrap_or("").rsplit('/').next().unwrap_or("")),
+            Some(n) => n.to_owned(),
+        };
+        *by_name.entry(name).or_default() += hits.get(&id).copied().unwrap_or(0);
+    }
+    let mut top: Vec<_> = by_name.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1));
+    json!({
+        "page_totals_since_load_s": browser_metrics,
+        "self_time": top.into_iter().take(25).map(|(n, c)| format!("{:5.1}% {n}", c as f64 * 100.0 / total.max(1) as f64)).collect::<Vec<_>>(),
+    })
+}
+
+/// Producer send → card painted, per event, at `rate` events per second: the first `items` events
+/// create items, the rest update them in turn (each with a new name, which the card shows).
+async fn latency(browser: &Browser, events: usize, rate: f64, items: usize) -> Value {
+    let broker = TestBroker::start_with(None, |c| c.max_messages_per_sec = 0).await;
+    let page = open(browser, &broker).await;
+    let profiling = profile_start(&page).await;
+    let mut p = publisher(&broker).await;
+    let mut sent = Vec::with_capacity(events);
+    let start = Instant::now();
+    for i in 0..events {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let id = format!("lat-{}", i % items);
+        let name = format!("Silla {i}");
+        sent.push((format!("{id}|{name}"), unix_ms()));
+        let action = if i < items { Action::Created } else { Action::Updated };
+        p.send(&ProducerMessage { action, furniture: item(&id, &name) }).await.unwrap();
+    }
+    let last = sent.last().unwrap().0.clone();
+    page.wait_until("the last change painted", &format!("return '{last}' in window.__perf.paints")).await;
+    let paints = page.eval("return window.__perf.paints").await;
+    let lat: Vec<f64> = sent.iter().filter_map(|(id, t)| paints[id].as_f64().map(|p| p - t)).collect();
+    let painted = lat.len();
+    let result = json!({
+        "scenario": "latency", "events": events, "rate_per_second": rate, "items": items, "painted": painted,
+        "send_to_paint": percentiles(lat), "long_tasks": long_tasks(&page, 0.0).await,
+        "profile": profile_stop(&page, profiling).await,
+    });
+    p.close().await;
+    page.close().await;
+    result
+}
+
+/// `events` updates over `items` items arrive at once: time until the screen is consistent.
+async fn burst(browser: &Browser, items: usize, events: usize) -> Value {
+    let broker = TestBroker::start_with(None, |c| c.max_messages_per_sec = 0).await;
+    fill(&broker, items).await;
+    let page = open(browser, &broker).await;
+    page.wait_until("the catalog", &format!("return window.__perf.cards() === {}", items.min(CARD_PAGE))).await;
+    let last = events - 1;
+    let last_id = format!("item-{}", last % items);
+    page.eval(&format!(
+        "window.__perf.when('consistent', () => {{ const c = document.querySelector('[data-testid=catalog-item][data-furniture-id=\"{last_id}\"]'); \
+         return c && c.textContent.includes('Version {last}') && window.__perf.cards() === {shown}; }}); return true", shown = items.min(CARD_PAGE)
+    ))
+    .await;
+    let since = page_time(&page).await;
+    let profiling = profile_start(&page).await;
+    let mut p = publisher(&broker).await;
+    let started = unix_ms();
+    for i in 0..events {
+        let id = format!("item-{}", i % items);
+        p.send(&ProducerMessage { action: Action::Updated, furniture: item(&id, &format!("Version {i}")) }).await.unwrap();
+    }
+    let sent_ms = unix_ms() - started;
+    let applied = tokio::time::timeout(Duration::from_secs(60), async {
+        while !page.eval_bool("return 'consistent' in window.__perf.marks").await {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    if applied.is_err() {
+        eprintln!("the burst was not applied within 60 s");
+    }
+    let consistent = page.eval("return window.__perf.marks.consistent").await.as_f64().unwrap_or(0.0) - started;
+    let result = json!({
+        "scenario": "burst", "items": items, "events": events,
+        "sending_took_ms": sent_ms.round(), "first_send_to_consistent_screen_ms": consistent.round(),
+        "long_tasks": long_tasks(&page, since).await,
+        "profile": profile_stop(&page, profiling).await,
+    });
+    p.close().await;
+    page.close().await;
+    result
+}
+
+/// A catalog of `items` items: first render when the page opens, then what one update touches.
+async fn catalog(browser: &Browser, items: usize) -> Value {
+    let broker = TestBroker::start_with(None, |c| c.max_messages_per_sec = 0).await;
+    fill(&broker, items).await;
+    let page = Dashboard::open_with(browser, &broker.page_url(), Some(&expecting(items))).await;
+    page.wait_until("the catalog shown", "return 'shown' in window.__perf.marks").await;
+    let shown = page.eval("return window.__perf.marks.shown - performance.timeOrigin").await.as_f64().unwrap_or(0.0);
+    let load_tasks = long_tasks(&page, 0.0).await;
+    // One update of one item, with every DOM mutation counted for one second around it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    page.eval("window.__perf.mutations = 0; window.__perf.touched = new Set(); return true").await;
+    // An item among those drawn (names sort as text: "Mesa 1", "Mesa 10", ...).
+    let target = "item-1".to_owned();
+    broker.send(Action::Updated, item(&target, "Mesa 1 cambiada")).await;
+    page.wait_card(&target, |c| c.name.contains("cambiada")).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let touched = page.eval("const t = [...window.__perf.touched]; window.__perf.touched = null; return t").await;
+    let mutations = page.eval("return window.__perf.mutations").await;
+    let cards_touched = touched.as_array().map_or(0, |t| t.iter().filter(|x| x.as_str() != Some("(outside the catalog cards)")).count());
+    let result = json!({
+        "scenario": "catalog", "items": items,
+        "cards_drawn": items.min(CARD_PAGE),
+        "navigation_to_cards_shown_ms": shown.round(),
+        "long_tasks_during_load": load_tasks,
+        "one_update": {"mutation_records_in_1s": mutations, "cards_touched": cards_touched,
+                       "outside_cards_touched": touched.as_array().is_some_and(|t| t.iter().any(|x| x.as_str() == Some("(outside the catalog cards)")))},
+    });
+    page.close().await;
+    result
+}
+
+/// What the page costs at `rate` events per second over `items` items, with no instrument
+/// watching the DOM: main-thread busy fraction, frames per second.
+async fn steady(browser: &Browser, items: usize, rate: f64, secs: u64) -> Value {
+    let broker = TestBroker::start_with(None, |c| c.max_messages_per_sec = 0).await;
+    fill(&broker, items).await;
+    let page = Dashboard::open_with(browser, &broker.page_url(), Some(&format!("window.__perfNoObserver = true;\n{INSTRUMENT}"))).await;
+    page.wait_state("live").await;
+    page.wait_until("the catalog", &format!("return window.__perf.cards() === {}", items.min(CARD_PAGE))).await;
+    page.cdp("Performance.enable", json!({})).await;
+    let read = |m: &Value, name: &str| {
+        m["metrics"].as_array().into_iter().flatten().find(|x| x["name"] == name).and_then(|x| x["value"].as_f64()).unwrap_or(0.0)
+    };
+    let mut p = publisher(&broker).await;
+    let a = page.cdp("Performance.getMetrics", json!({})).await;
+    let start = Instant::now();
+    let events = (rate * secs as f64) as usize;
+    for i in 0..events {
+        tokio::time::sleep_until((start + Duration::from_secs_f64(i as f64 / rate)).into()).await;
+        let id = format!("item-{}", i % items);
+        p.send(&ProducerMessage { action: Action::Updated, furniture: item(&id, &format!("Mesa {i}")) }).await.unwrap();
+    }
+    let b = page.cdp("Performance.getMetrics", json!({})).await;
+    let wall = start.elapsed().as_secs_f64();
+    let per_s = |name: &str| ((read(&b, name) - read(&a, name)) / wall * 1000.0).round() / 1000.0;
+    let result = json!({"scenario": "steady", "items": items, "rate_per_second": rate, "seconds": secs,
+        "main_thread_busy_fraction": per_s("TaskDuration"), "frames_per_s": per_s("LayoutCount"),
+        "script_fraction": per_s("ScriptDuration"), "layout_fraction": per_s("LayoutDuration"), "style_fraction": per_s("RecalcStyleDuration")});
+    p.close().await;
+    page.close().await;
+    result
+}
+
+/// What an idle page costs: main-thread task time, layouts and style recalculations per second
+/// over `secs` seconds with `items` items on screen and nothing happening.
+async fn idle(browser: &Browser, items: usize, secs: u64) -> Value {
+    let broker = TestBroker::start_with(None, |c| c.max_messages_per_sec = 0).await;
+    fill(&broker, items).await;
+    let page = open(browser, &broker).await;
+    page.wait_until("the catalog", &format!("return window.__perf.cards() === {}", items.min(CARD_PAGE))).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    page.cdp("Performance.enable", json!({})).await;
+    let read = |m: &Value, name: &str| {
+        m["metrics"].as_array().into_iter().flatten().find(|x| x["name"] == name).and_then(|x| x["value"].as_f64()).unwrap_or(0.0)
+    };
+    let a = page.cdp("Performance.getMetrics", json!({})).await;
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let b = page.cdp("Performance.getMetrics", json!({})).await;
+    let per_s = |name: &str| ((read(&b, name) - read(&a, name)) / secs as f64 * 1000.0).round() / 1000.0;
+    let result = json!({"scenario": "idle", "items": items, "seconds": secs,
+        "main_thread_busy_fraction": per_s("TaskDuration"), "layouts_per_s": per_s("LayoutCount"),
+        "style_recalcs_per_s": per_s("RecalcStyleCount"), "script_fraction": per_s("ScriptDuration")});
+    page.close().await;
+    result
+}
+
+/// Page load → connected and catalog shown, `runs` times with `items` items.
+async fn start(browser: &Browser, items: usize, runs: usize) -> Value {
+    let broker = TestBroker::start_with(None, |c| c.max_messages_per_sec = 0).await;
+    fill(&broker, items).await;
+    let mut live = Vec::new();
+    let mut shown = Vec::new();
+    for _ in 0..runs {
+        let page = Dashboard::open_with(browser, &broker.page_url(), Some(&expecting(items))).await;
+        page.wait_until("catalog shown", "return 'shown' in window.__perf.marks && 'live' in window.__perf.marks").await;
+        let at = |m: &str| format!("return window.__perf.marks.{m} - performance.timeOrigin");
+        live.push(page.eval(&at("live")).await.as_f64().unwrap_or(0.0));
+        shown.push(page.eval(&at("shown")).await.as_f64().unwrap_or(0.0));
+        page.close().await;
+    }
+    json!({"scenario": "start", "items": items, "runs": runs,
+           "navigation_to_live": percentiles(live), "navigation_to_catalog_shown": percentiles(shown)})
+}
+
+/// `events` changes at `rate` per second over a bounded set of items, sampling memory.
+async fn memory(browser: &Browser, events: usize, rate: f64, items: usize) -> Value {
+    let broker = TestBroker::start_with(None, |c| c.max_messages_per_sec = 0).await;
+    let page = open(browser, &broker).await;
+    let mut p = publisher(&broker).await;
+    let mut samples = Vec::new();
+    let start = Instant::now();
+    let mut next_sample = start;
+    for i in 0..events {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let id = format!("mem-{}", i % items);
+        let action = match i % 10 {
+            9 => Action::Deleted,
+            0..=2 => Action::Created,
+            _ => Action::Updated,
+        };
+        p.send(&ProducerMessage { action, furniture: item(&id, &format!("Mueble {i}")) }).await.unwrap();
+        if Instant::now() >= next_sample {
+            let m = page.eval("return window.__perf.memory()").await;
+            samples.push(json!({"at_s": start.elapsed().as_secs(), "events": i, "wasm_bytes": m["wasm"], "js_heap_bytes": m["js"], "dom_nodes": m["nodes"]}));
+            next_sample += Duration::from_secs(10);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let m = page.eval("return window.__perf.memory()").await;
+    samples.push(json!({"at_s": start.elapsed().as_secs(), "events": events, "wasm_bytes": m["wasm"], "js_heap_bytes": m["js"], "dom_nodes": m["nodes"]}));
+    let result = json!({"scenario": "memory", "events": events, "rate_per_second": rate, "items": items, "samples": samples,
+                        "long_tasks": long_tasks(&page, 0.0).await});
+    p.close().await;
+    page.close().await;
+    result
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let all = ["latency", "burst", "catalog", "start", "idle", "steady", "memory"];
+    let chosen: Vec<&str> = if args.is_empty() { all.to_vec() } else { args.iter().map(String::as_str).collect() };
+    if let Some(bad) = chosen.iter().find(|s| !all.contains(s)) {
+        eprintln!("browser_bench: unknown scenario {bad:?} (one of {})", all.join(", "));
+        return std::process::ExitCode::from(2);
+    }
+    let Some(browser) = Browser::start().await else { return std::process::ExitCode::FAILURE };
+    let events = env_or("BENCH_MEMORY_EVENTS", 100_000);
+    std::fs::create_dir_all("target/bench").ok();
+    for s in chosen {
+        eprintln!("==> browser: {s}");
+        let result = match s {
+            "latency" => latency(&browser, 3000, 100.0, env_or("BENCH_LATENCY_ITEMS", 200)).await,
+            "burst" => burst(&browser, 300, 10_000).await,
+            "catalog" => catalog(&browser, 10_000).await,
+            "start" => start(&browser, 100, 5).await,
+            "idle" => idle(&browser, 200, 10).await,
+            "steady" => steady(&browser, env_or("BENCH_LATENCY_ITEMS", 200), 100.0, 15).await,
+            _ => memory(&browser, events, 1000.0, 500).await,
+        };
+        let text = serde_json::to_string_pretty(&result).unwrap_or_default();
+        println!("{text}");
+        let _ = std::fs::write(format!("target/bench/browser-{s}.json"), text + "\n");
+    }
+    std::process::ExitCode::SUCCESS
+}
