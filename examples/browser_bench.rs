@@ -9,14 +9,26 @@
 //! `scripts/bench-browser` builds the dashboard first and runs them all; results are printed and
 //! written to target/bench/browser-<scenario>.json.
 
+// The harness runs natively; the wasm build of this package (its component tests) skips it.
+#[cfg(not(target_arch = "wasm32"))]
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    bench::main()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod bench {
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use furniture_notify::{Action, Furniture, Notifier, ProducerMessage, Publisher};
 use serde_json::{json, Value};
-use support::{Browser, Dashboard, TestBroker};
+use super::support::{Browser, Dashboard, TestBroker};
 
 /// Runs in the page before its scripts: the instrument the harness reads as `window.__perf`.
 const INSTRUMENT: &str = r#"(() => {
@@ -405,7 +417,7 @@ fn env_or(name: &str, default: usize) -> usize {
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> std::process::ExitCode {
+pub async fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let all = ["latency", "burst", "catalog", "start", "idle", "steady", "memory"];
     let chosen: Vec<&str> = if args.is_empty() { all.to_vec() } else { args.iter().map(String::as_str).collect() };
@@ -432,4 +444,5 @@ async fn main() -> std::process::ExitCode {
         let _ = std::fs::write(format!("target/bench/browser-{s}.json"), text + "\n");
     }
     std::process::ExitCode::SUCCESS
+}
 }
