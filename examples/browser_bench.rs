@@ -355,7 +355,8 @@ async fn idle(browser: &Browser, items: usize, secs: u64) -> Value {
     let per_s = |name: &str| ((read(&b, name) - read(&a, name)) / secs as f64 * 1000.0).round() / 1000.0;
     let result = json!({"scenario": "idle", "items": items, "seconds": secs,
         "main_thread_busy_fraction": per_s("TaskDuration"), "layouts_per_s": per_s("LayoutCount"),
-        "style_recalcs_per_s": per_s("RecalcStyleCount"), "script_fraction": per_s("ScriptDuration")});
+        "style_recalcs_per_s": per_s("RecalcStyleCount"), "script_fraction": per_s("ScriptDuration"),
+        "health_strip": page.eval("return document.querySelector('.health, [data-testid=health]')?.textContent ?? null").await});
     page.close().await;
     result
 }
