@@ -135,18 +135,13 @@ pub fn publishing(config: &Config, peer: IpAddr, headers: &HeaderMap, uri: &Uri)
 /// The token in `?token=` or an `Authorization: Bearer` header.
 fn presented_token(headers: &HeaderMap, uri: &Uri) -> Option<String> {
     if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| std::str::from_utf8(v.as_bytes()).ok()) {
-        let mut parts = auth.splitn(2, ' ');
-        if parts.next().is_some_and(|s| s.eq_ignore_ascii_case("bearer")) {
-            if let Some(token) = parts.next() {
+        if let Some((scheme, token)) = auth.split_once(' ') {
+            if scheme.eq_ignore_ascii_case("bearer") {
                 return Some(token.trim().to_owned());
             }
         }
     }
-    let query = uri.query()?;
-    let axum::extract::Query(params) = axum::extract::Query::<HashMap<String, String>>::try_from_uri(
-        &format!("/?{query}").parse::<Uri>().ok()?,
-    )
-    .ok()?;
+    let axum::extract::Query(params) = axum::extract::Query::<HashMap<String, String>>::try_from_uri(uri).ok()?;
     params.get("token").cloned()
 }
 

@@ -15,7 +15,7 @@ use tower_http::services::ServeDir;
 use tracing::{info, warn};
 
 use crate::admission::{self, Slot};
-use crate::hub::{Hub, Refused};
+use crate::hub::Hub;
 use crate::metrics::ConnRefusal;
 use crate::{connection, Config};
 
@@ -118,10 +118,7 @@ async fn upgrade(app: AppState, peer: SocketAddr, req: Request) -> Response {
         Err(why) => return refusal(&app, peer, why),
     };
     let slot: Option<Arc<Slot>> = Extension::<Arc<Slot>>::from_request_parts(&mut parts, &()).await.ok().map(|e| e.0);
-    let reg = match app.hub.register(&app.shutdown) {
-        Ok(reg) => reg,
-        Err(Refused::TooManyConnections) => return refusal(&app, peer, ConnRefusal::MaxConnections),
-    };
+    let reg = app.hub.register(&app.shutdown);
     app.hub.metrics.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let hub = app.hub.clone();
     let config = app.config.clone();

@@ -63,13 +63,6 @@ pub struct Hub {
     stream: String,
     queue_len: usize,
     history_len: usize,
-    max_connections: usize,
-}
-
-/// Why a connection could not be registered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
-    TooManyConnections,
 }
 
 impl Hub {
@@ -98,7 +91,6 @@ impl Hub {
             stream,
             queue_len: config.client_queue.max(1) as usize,
             history_len: config.history,
-            max_connections: config.max_connections,
         }))
     }
 
@@ -114,11 +106,10 @@ impl Hub {
     }
 
     /// Adds a client and queues its welcome, counting it, before anything else it will receive.
-    pub fn register(&self, shutdown: &CancellationToken) -> Result<Registration, Refused> {
+    /// (The connection caps are enforced when the TCP connection is accepted, see
+    /// [`crate::admission::Limits`].)
+    pub fn register(&self, shutdown: &CancellationToken) -> Registration {
         let mut st = self.lock();
-        if st.clients.len() >= self.max_connections {
-            return Err(Refused::TooManyConnections);
-        }
         let id = st.next_id;
         st.next_id += 1;
         let (tx, rx) = mpsc::channel(self.queue_len);
@@ -127,7 +118,7 @@ impl Hub {
         let client_count = st.clients.len();
         // The queue is new and empty, so the welcome always fits.
         let _ = tx.try_send(encode_welcome(client_count, now(), Some(&self.stream)).into());
-        Ok(Registration { id, frames: rx, closer, client_count })
+        Registration { id, frames: rx, closer, client_count }
     }
 
     /// Removes a client; returns how many remain.
@@ -316,7 +307,7 @@ mod tests {
         config.data_dir = dir.clone();
         let hub = Hub::open(&config, Arc::new(Metrics::default())).unwrap();
         let shutdown = CancellationToken::new();
-        let mut viewer = hub.register(&shutdown).unwrap();
+        let mut viewer = hub.register(&shutdown);
         assert!(viewer.frames.try_recv().is_ok(), "welcome");
         assert_eq!(hub.publish(change("a", "Mesa"), Instant::now()).map(|r| r.0), Ok(1));
         assert!(viewer.frames.try_recv().is_ok());

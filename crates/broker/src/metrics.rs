@@ -154,11 +154,6 @@ impl Metrics {
         self.closes[i].fetch_add(1, Relaxed);
     }
 
-    /// How many publishes were refused for this reason.
-    pub fn publishes_refused_count(&self, why: Refusal) -> u64 {
-        REFUSALS.iter().position(|r| *r == why).map_or(0, |i| self.publishes_refused[i].load(Relaxed))
-    }
-
     /// The whole page.
     pub fn render(&self, hub: &Snapshot) -> String {
         let mut out = String::with_capacity(4096);
