@@ -65,10 +65,8 @@ impl Settings {
                 "lang" => self.lang = Lang::parse(v),
                 "theme" => self.theme = Theme::parse(v).unwrap_or(self.theme),
                 "scale" => {
-                    if let Ok(x) = v.parse::<f64>() {
-                        if x.is_finite() {
-                            self.scale = x.clamp(SCALE_RANGE.0, SCALE_RANGE.1);
-                        }
+                    if let Some(x) = clamped(v, SCALE_RANGE) {
+                        self.scale = x;
                     }
                 }
                 "toasts" => {
@@ -77,17 +75,13 @@ impl Settings {
                     }
                 }
                 "linger" => {
-                    if let Ok(x) = v.parse::<f64>() {
-                        if x.is_finite() {
-                            self.linger_seconds = x.clamp(LINGER_RANGE.0, LINGER_RANGE.1);
-                        }
+                    if let Some(x) = clamped(v, LINGER_RANGE) {
+                        self.linger_seconds = x;
                     }
                 }
                 "toast_seconds" => {
-                    if let Ok(x) = v.parse::<f64>() {
-                        if x.is_finite() {
-                            self.toast_seconds = Some(x.clamp(TOAST_SECONDS_RANGE.0, TOAST_SECONDS_RANGE.1));
-                        }
+                    if let Some(x) = clamped(v, TOAST_SECONDS_RANGE) {
+                        self.toast_seconds = Some(x);
                     }
                 }
                 _ => {}
@@ -119,6 +113,11 @@ impl Settings {
         s.apply(url.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         s
     }
+}
+
+/// `v` as a finite number clamped to `range`, or `None` when it is not one.
+fn clamped(v: &str, range: (f64, f64)) -> Option<f64> {
+    v.parse::<f64>().ok().filter(|x| x.is_finite()).map(|x| x.clamp(range.0, range.1))
 }
 
 #[cfg(test)]
