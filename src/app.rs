@@ -17,6 +17,7 @@ use crate::state::diff::diff;
 use crate::state::feed::{Feed, FeedFilter, GapReason, Origin};
 use crate::state::health::Health;
 use crate::state::i18n::Lang;
+use crate::state::inbox::{Inbox, Queued};
 use crate::state::settings::Settings;
 use crate::state::reload::{after_outage_due, local_hour, nightly_due, ReloadReason, DEFAULT_RELOAD_HOUR};
 use crate::state::snapshot::Snapshot;
@@ -55,13 +56,6 @@ pub enum WakeLock {
     Refused(String),
 }
 
-/// Notifications applied in one task; a bigger burst continues in the next task, and the screen
-/// is redrawn once when all are applied.
-const CHUNK: usize = 2_000;
-
-/// Notifications waiting for a frame beyond which they are applied at once: the inbox's bound.
-const INBOX_LIMIT: usize = 10_000;
-
 /// Everything on screen, one signal per panel so a change touches only its panel.
 #[derive(Clone, Copy)]
 pub struct Live {
@@ -86,7 +80,7 @@ pub struct Live {
     announcer: StoredValue<Announcer>,
     /// Notifications received and not yet applied: they are applied together once per animation
     /// frame, so a burst costs one render, not one per message.
-    inbox: StoredValue<Vec<(Notification, f64, f64)>>,
+    inbox: StoredValue<Inbox<(Notification, f64, f64)>>,
     pub url: StoredValue<String>,
     pub clients: RwSignal<Option<u64>>,
     pub feed: RwSignal<Feed>,
@@ -135,7 +129,7 @@ impl Live {
             drift_px: RwSignal::new((0, 0)),
             announcement: RwSignal::new(String::new()),
             announcer: StoredValue::new(Announcer::default()),
-            inbox: StoredValue::new(Vec::new()),
+            inbox: StoredValue::new(Inbox::default()),
             url: StoredValue::new(url),
             clients: RwSignal::new(None),
             feed: RwSignal::new(Feed::default()),
@@ -297,50 +291,42 @@ impl Live {
     /// Holds a notification until the next animation frame (or, in a hidden page, the next
     /// timer), when [`Live::flush`] applies everything received meanwhile at once.
     fn queue(&self, n: Notification, now: f64, server_now: f64) {
-        let len = self.inbox.try_update_value(|q| {
-            q.push((n, now, server_now));
-            q.len()
-        });
-        if len.is_some_and(|l| l >= INBOX_LIMIT) {
+        match self.inbox.try_update_value(|q| q.push((n, now, server_now))) {
             // Frames are not coming (a throttled page, a stalled renderer): apply now, bounded.
-            self.flush_all();
-        } else if len == Some(1) {
-            let live = *self;
-            if page_visible() {
+            Some(Queued::Full) => self.flush_all(),
+            Some(Queued::First) if page_visible() => {
+                let live = *self;
                 request_animation_frame(move || live.flush());
-            } else {
-                set_timeout(move || live.flush(), std::time::Duration::ZERO);
             }
+            Some(Queued::First) => self.flush_soon(),
+            _ => {}
         }
+    }
+
+    /// Flushes in the next task.
+    fn flush_soon(&self) {
+        let live = *self;
+        set_timeout(move || live.flush(), std::time::Duration::ZERO);
     }
 
     /// Applies everything waiting, whatever its size, then redraws once.
     fn flush_all(&self) {
-        let batch = self.inbox.try_update_value(std::mem::take).unwrap_or_default();
-        for (n, now, server_now) in batch {
+        for (n, now, server_now) in self.inbox.try_update_value(Inbox::take_all).unwrap_or_default() {
             self.apply_notification(n, now, server_now);
         }
         self.redraw();
     }
 
-    /// Applies the notifications waiting in the inbox, in order, [`CHUNK`] per task so that no
+    /// Applies the notifications waiting in the inbox, in order, a chunk per task so that no
     /// task runs long, and redraws once when the inbox is empty: a burst of thousands costs one
     /// render, not one per message or per chunk.
     fn flush(&self) {
-        let (batch, more) = self
-            .inbox
-            .try_update_value(|q| {
-                let rest = if q.len() > CHUNK { q.split_off(CHUNK) } else { Vec::new() };
-                let batch = std::mem::replace(q, rest);
-                (batch, !q.is_empty())
-            })
-            .unwrap_or_default();
-        for (n, now, server_now) in batch {
+        let (chunk, more) = self.inbox.try_update_value(Inbox::take_chunk).unwrap_or_default();
+        for (n, now, server_now) in chunk {
             self.apply_notification(n, now, server_now);
         }
         if more {
-            let live = *self;
-            set_timeout(move || live.flush(), std::time::Duration::ZERO);
+            self.flush_soon();
         } else {
             self.redraw();
         }

@@ -10,6 +10,7 @@ pub mod feed;
 pub mod format;
 pub mod health;
 pub mod i18n;
+pub mod inbox;
 pub mod reload;
 pub mod settings;
 pub mod snapshot;

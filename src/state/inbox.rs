@@ -1,0 +1,101 @@
+//! Notifications received and not yet applied. The page applies them together (once per
+//! animation frame, in chunks of a bounded size) so that a burst costs one redraw, not one per
+//! message; the inbox itself is bounded, and when it is full everything is applied at once.
+
+/// Notifications held at most before they are applied at once, whatever the frame rate.
+pub const LIMIT: usize = 10_000;
+
+/// Notifications applied in one task; a bigger backlog continues in the next task.
+pub const CHUNK: usize = 2_000;
+
+/// What the caller should do after [`Inbox::push`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queued {
+    /// The inbox was empty: schedule a flush.
+    First,
+    /// A flush is already scheduled.
+    Waiting,
+    /// The inbox reached its limit: apply everything now.
+    Full,
+}
+
+/// A bounded, ordered backlog.
+#[derive(Debug, Clone)]
+pub struct Inbox<T> {
+    items: Vec<T>,
+    limit: usize,
+    chunk: usize,
+}
+
+impl<T> Default for Inbox<T> {
+    fn default() -> Self {
+        Inbox::new(LIMIT, CHUNK)
+    }
+}
+
+impl<T> Inbox<T> {
+    pub fn new(limit: usize, chunk: usize) -> Inbox<T> {
+        Inbox { items: Vec::new(), limit: limit.max(1), chunk: chunk.max(1) }
+    }
+
+    pub fn push(&mut self, item: T) -> Queued {
+        self.items.push(item);
+        if self.items.len() >= self.limit {
+            Queued::Full
+        } else if self.items.len() == 1 {
+            Queued::First
+        } else {
+            Queued::Waiting
+        }
+    }
+
+    /// Everything waiting, oldest first.
+    pub fn take_all(&mut self) -> Vec<T> {
+        std::mem::take(&mut self.items)
+    }
+
+    /// The oldest chunk, and whether more is waiting after it.
+    pub fn take_chunk(&mut self) -> (Vec<T>, bool) {
+        let rest = if self.items.len() > self.chunk { self.items.split_off(self.chunk) } else { Vec::new() };
+        let chunk = std::mem::replace(&mut self.items, rest);
+        (chunk, !self.items.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_schedules_the_rest_wait_and_the_limit_forces_a_flush() {
+        let mut inbox = Inbox::new(3, 2);
+        assert_eq!(inbox.push(1), Queued::First);
+        assert_eq!(inbox.push(2), Queued::Waiting);
+        assert_eq!(inbox.push(3), Queued::Full, "at the limit");
+        assert_eq!(inbox.take_all(), vec![1, 2, 3]);
+        assert_eq!(inbox.push(4), Queued::First, "empty again");
+    }
+
+    #[test]
+    fn chunks_come_oldest_first_and_say_when_more_waits() {
+        let mut inbox = Inbox::new(LIMIT, 2);
+        for i in 0..5 {
+            inbox.push(i);
+        }
+        assert_eq!(inbox.take_chunk(), (vec![0, 1], true));
+        assert_eq!(inbox.take_chunk(), (vec![2, 3], true));
+        assert_eq!(inbox.take_chunk(), (vec![4], false));
+        assert_eq!(inbox.take_chunk(), (vec![], false));
+    }
+
+    #[test]
+    fn the_default_bound_is_ten_thousand() {
+        let mut inbox = Inbox::default();
+        for i in 0..LIMIT - 1 {
+            assert_ne!(inbox.push(i), Queued::Full);
+        }
+        assert_eq!(inbox.push(LIMIT), Queued::Full);
+        let (chunk, more) = inbox.take_chunk();
+        assert_eq!((chunk.len(), more), (CHUNK, true));
+    }
+}
