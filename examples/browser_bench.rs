@@ -160,19 +160,28 @@ async fn profile_start(page: &Dashboard) -> bool {
     true
 }
 
+/// Chromium's page metrics (`Performance.getMetrics`, after `Performance.enable`): task, script,
+/// style and layout time in seconds and counts of layouts and style recalculations, all
+/// cumulative, and DOM nodes.
+async fn page_metrics(page: &Dashboard) -> std::collections::HashMap<String, f64> {
+    let m = page.cdp("Performance.getMetrics", json!({})).await;
+    m["metrics"].as_array().into_iter().flatten().filter_map(|x| Some((x["name"].as_str()?.to_owned(), x["value"].as_f64()?))).collect()
+}
+
+/// How much of metric `name` accrued per second between readings `a` and `b`, `secs` apart.
+fn per_second(a: &std::collections::HashMap<String, f64>, b: &std::collections::HashMap<String, f64>, name: &str, secs: f64) -> f64 {
+    let get = |m: &std::collections::HashMap<String, f64>| m.get(name).copied().unwrap_or(0.0);
+    ((get(b) - get(a)) / secs * 1000.0).round() / 1000.0
+}
+
 async fn profile_stop(page: &Dashboard, on: bool) -> Value {
     if !on {
         return Value::Null;
     }
-    let metrics = page.cdp("Performance.getMetrics", json!({})).await;
+    let metrics = page_metrics(page).await;
     let wanted = ["TaskDuration", "ScriptDuration", "RecalcStyleDuration", "LayoutDuration", "RecalcStyleCount", "LayoutCount", "Nodes"];
-    let browser_metrics: serde_json::Map<String, Value> = metrics["metrics"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| wanted.contains(&m["name"].as_str().unwrap_or("")))
-        .map(|m| (m["name"].as_str().unwrap_or("").to_owned(), m["value"].clone()))
-        .collect();
+    let browser_metrics: serde_json::Map<String, Value> =
+        wanted.iter().map(|k| (k.to_string(), json!(metrics.get(*k)))).collect();
     let p = page.cdp("Profiler.stop", json!({})).await;
     let profile = &p["profile"];
     let mut hits: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
@@ -314,11 +323,8 @@ async fn steady(browser: &Browser, items: usize, rate: f64, secs: u64) -> Value 
     page.wait_state("live").await;
     page.wait_until("the catalog", &format!("return window.__perf.cards() === {}", items.min(CARD_PAGE))).await;
     page.cdp("Performance.enable", json!({})).await;
-    let read = |m: &Value, name: &str| {
-        m["metrics"].as_array().into_iter().flatten().find(|x| x["name"] == name).and_then(|x| x["value"].as_f64()).unwrap_or(0.0)
-    };
     let mut p = publisher(&broker).await;
-    let a = page.cdp("Performance.getMetrics", json!({})).await;
+    let a = page_metrics(&page).await;
     let start = Instant::now();
     let events = (rate * secs as f64) as usize;
     for i in 0..events {
@@ -326,9 +332,9 @@ async fn steady(browser: &Browser, items: usize, rate: f64, secs: u64) -> Value 
         let id = format!("item-{}", i % items);
         p.send(&ProducerMessage { action: Action::Updated, furniture: item(&id, &format!("Mesa {i}")) }).await.unwrap();
     }
-    let b = page.cdp("Performance.getMetrics", json!({})).await;
+    let b = page_metrics(&page).await;
     let wall = start.elapsed().as_secs_f64();
-    let per_s = |name: &str| ((read(&b, name) - read(&a, name)) / wall * 1000.0).round() / 1000.0;
+    let per_s = |name: &str| per_second(&a, &b, name, wall);
     let result = json!({"scenario": "steady", "items": items, "rate_per_second": rate, "seconds": secs,
         "main_thread_busy_fraction": per_s("TaskDuration"), "frames_per_s": per_s("LayoutCount"),
         "script_fraction": per_s("ScriptDuration"), "layout_fraction": per_s("LayoutDuration"), "style_fraction": per_s("RecalcStyleDuration")});
@@ -346,13 +352,10 @@ async fn idle(browser: &Browser, items: usize, secs: u64) -> Value {
     page.wait_until("the catalog", &format!("return window.__perf.cards() === {}", items.min(CARD_PAGE))).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     page.cdp("Performance.enable", json!({})).await;
-    let read = |m: &Value, name: &str| {
-        m["metrics"].as_array().into_iter().flatten().find(|x| x["name"] == name).and_then(|x| x["value"].as_f64()).unwrap_or(0.0)
-    };
-    let a = page.cdp("Performance.getMetrics", json!({})).await;
+    let a = page_metrics(&page).await;
     tokio::time::sleep(Duration::from_secs(secs)).await;
-    let b = page.cdp("Performance.getMetrics", json!({})).await;
-    let per_s = |name: &str| ((read(&b, name) - read(&a, name)) / secs as f64 * 1000.0).round() / 1000.0;
+    let b = page_metrics(&page).await;
+    let per_s = |name: &str| per_second(&a, &b, name, secs as f64);
     let result = json!({"scenario": "idle", "items": items, "seconds": secs,
         "main_thread_busy_fraction": per_s("TaskDuration"), "layouts_per_s": per_s("LayoutCount"),
         "style_recalcs_per_s": per_s("RecalcStyleCount"), "script_fraction": per_s("ScriptDuration"),
