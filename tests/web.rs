@@ -115,6 +115,35 @@ async fn one_update_touches_one_card() {
     assert_eq!(card("a").unwrap().get_attribute("data-deleted").as_deref(), Some("true"));
 }
 
+/// A big catalog draws its first page of cards and a "show more" button, which draws the rest.
+#[wasm_bindgen_test]
+async fn the_catalog_draws_a_page_of_cards_then_more_on_demand() {
+    use furniture_dashboard::components::catalog::CARD_PAGE;
+    let host = host();
+    let live = live();
+    let _mounted = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(live);
+        provide_context(Settings::default());
+        view! { <CatalogPanel/> }
+    });
+    let total = CARD_PAGE + 1;
+    live.catalog.update(|c| {
+        for i in 0..total {
+            c.apply(&note(Action::Created, &format!("i{i}"), &format!("Mesa {i:04}"), i as u64 + 1), 0.0);
+        }
+    });
+    tick().await;
+    let cards = || host.query_selector_all("[data-testid=catalog-item]").unwrap().length() as usize;
+    let more = || host.query_selector("[data-testid=catalog-more]").unwrap();
+    assert_eq!(cards(), CARD_PAGE, "one page drawn");
+    let button: web_sys::HtmlElement = more().expect("a show-more button").unchecked_into();
+    assert!(button.text_content().unwrap().contains("1 sin mostrar"), "{:?}", button.text_content());
+    button.click();
+    tick().await;
+    assert_eq!(cards(), total, "the rest drawn");
+    assert!(more().is_none(), "nothing left to show");
+}
+
 /// The status bar shows the connection state as `data-state` and the client count.
 #[wasm_bindgen_test]
 async fn the_status_bar_tells_the_connection_state() {

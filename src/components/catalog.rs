@@ -16,7 +16,7 @@ const BADGE_MS: f64 = 60_000.0;
 
 /// Cards drawn at first, and added by each "show more": a screen shows far fewer, and drawing
 /// ten thousand at once would block the page for seconds.
-const CARD_PAGE: usize = 300;
+pub const CARD_PAGE: usize = 300;
 
 /// The catalog grid.
 #[component]
