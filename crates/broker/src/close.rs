@@ -66,6 +66,11 @@ impl Closer {
         self.token.cancel();
     }
 
+    /// Whether a close has been asked for.
+    pub fn is_closing(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
     /// Waits until a close is asked for.
     pub async fn closed(&self) -> CloseReason {
         self.token.cancelled().await;

@@ -22,6 +22,11 @@ use crate::Config;
 /// Most frames written before one flush, so a backlog goes out in few system calls.
 const MAX_BATCH: usize = 256;
 
+/// Longest the broker keeps reading after sending a close frame, waiting for the peer's answer.
+/// Dropping a socket with the peer's data still unread resets the connection, which can cost the
+/// peer the close frame (and its code) it has not read yet.
+pub const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Serves one upgraded socket until it closes.
 pub async fn serve(
     socket: WebSocket,
@@ -39,17 +44,25 @@ pub async fn serve(
     let writer = write_loop(sink, frames, closer.clone(), awaiting_pong.clone(), &config, &hub.metrics);
     let peer_ctx = Peer { id, publishing, rate: RateLimit::new(config.max_messages_per_sec, config.message_burst) };
     let reader = read_loop(stream, peer_ctx, &hub, &closer, &awaiting_pong);
-    tokio::select! {
-        reason = writer => {
-            if let Some(reason) = reason {
+    tokio::pin!(writer, reader);
+    let sent_close = tokio::select! {
+        reason = &mut writer => match reason {
+            Some(reason) => {
                 hub.metrics.closed(reason);
                 info!(client = id, %peer, code = reason.code(), reason = reason.text(), "closed by the broker");
+                true
             }
-        }
-        () = reader => {}
-    }
+            None => false,
+        },
+        () = &mut reader => false,
+    };
     let remaining = hub.unregister(id);
     info!(client = id, %peer, clients = remaining, "client disconnected");
+    if sent_close {
+        // The closing handshake: the reader, which acts on nothing once closing, runs until the
+        // peer's close reply ends the stream.
+        let _ = tokio::time::timeout(CLOSE_LINGER, &mut reader).await;
+    }
 }
 
 /// Writes queued frames (several per flush when they pile up) and protocol pings; closes the
@@ -82,25 +95,21 @@ where
             }
             frame = frames.recv() => {
                 let Some(frame) = frame else { break CloseReason::Shutdown };
-                if sink.feed(Message::Text(frame)).await.is_err() {
-                    return None;
-                }
-                let mut batch = 1;
-                while batch < MAX_BATCH {
-                    match frames.try_recv() {
-                        Ok(frame) => {
-                            if sink.feed(Message::Text(frame)).await.is_err() {
-                                return None;
-                            }
-                            batch += 1;
-                        }
-                        Err(_) => break,
+                // A peer that stops reading leaves this write pending; a close asked for meanwhile
+                // (its queue filled, the broker shuts down, its pong is overdue) still wins.
+                tokio::select! {
+                    biased;
+                    reason = closer.closed() => break reason,
+                    () = &mut deadline, if ping_pending && awaiting_pong.load(Ordering::Acquire) => {
+                        break CloseReason::PingTimeout;
                     }
+                    written = write_batch(&mut sink, frame, &mut frames) => match written {
+                        Some(batch) => {
+                            metrics.frames_out.fetch_add(batch as u64, Ordering::Relaxed);
+                        }
+                        None => return None,
+                    },
                 }
-                if sink.flush().await.is_err() {
-                    return None;
-                }
-                metrics.frames_out.fetch_add(batch as u64, Ordering::Relaxed);
             }
             _ = pings.tick() => {
                 if ping_pending && !awaiting_pong.load(Ordering::Acquire) {
@@ -110,8 +119,15 @@ where
                     awaiting_pong.store(true, Ordering::Release);
                     ping_pending = true;
                     deadline.as_mut().reset(Instant::now() + config.ping_timeout());
-                    if sink.send(Message::Ping(Default::default())).await.is_err() {
-                        return None;
+                    tokio::select! {
+                        biased;
+                        reason = closer.closed() => break reason,
+                        () = &mut deadline => break CloseReason::PingTimeout,
+                        sent = sink.send(Message::Ping(Default::default())) => {
+                            if sent.is_err() {
+                                return None;
+                            }
+                        }
                     }
                 }
             }
@@ -120,9 +136,32 @@ where
             ping_pending = false;
         }
     };
+    // Behind frames a stalled peer has not read, the close frame may not get out in time; the
+    // peer then sees the connection end without it.
     let frame = CloseFrame { code: reason.code(), reason: reason.text().into() };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sink.send(Message::Close(Some(frame)))).await;
+    let _ = tokio::time::timeout(CLOSE_LINGER, sink.send(Message::Close(Some(frame)))).await;
     Some(reason)
+}
+
+/// Writes `first` and whatever else is queued (up to [`MAX_BATCH`] frames) with one flush.
+/// Returns how many frames were written, or `None` when the socket failed.
+async fn write_batch<S>(sink: &mut S, first: Utf8Bytes, frames: &mut mpsc::Receiver<Utf8Bytes>) -> Option<usize>
+where
+    S: Sink<Message> + Unpin,
+{
+    sink.feed(Message::Text(first)).await.ok()?;
+    let mut batch = 1;
+    while batch < MAX_BATCH {
+        match frames.try_recv() {
+            Ok(frame) => {
+                sink.feed(Message::Text(frame)).await.ok()?;
+                batch += 1;
+            }
+            Err(_) => break,
+        }
+    }
+    sink.flush().await.ok()?;
+    Some(batch)
 }
 
 /// What the reader knows about its client.
@@ -157,12 +196,15 @@ where
                 continue;
             }
             Ok(Message::Ping(_)) => continue,
-            Ok(Message::Close(_)) => break,
+            // Reading once more sends tungstenite's queued close reply (a clean close for the
+            // peer), then the stream ends.
+            Ok(Message::Close(_)) => continue,
             Err(e) => {
                 if let Some(reason) = close_reason_for(&e) {
                     warn!(client = id, error = %e, "closing: {}", reason.text());
                     closer.close(reason);
-                    // Let the writer send the close frame; the select in `serve` ends us then.
+                    // The writer sends the close frame; `serve` keeps the socket (unread) for
+                    // `CLOSE_LINGER` so the peer can read it, then ends us.
                     std::future::pending::<()>().await;
                 }
                 debug!(client = id, error = %e, "socket error");
@@ -171,6 +213,9 @@ where
         };
         // Any frame from the peer proves it is alive.
         awaiting_pong.store(false, Ordering::Release);
+        if closer.is_closing() {
+            continue;
+        }
         let received = Instant::now();
         handle(&text, &peer, hub, received);
         if let Some(wait) = peer.rate.as_mut().and_then(|r| r.take(received.into_std())) {
@@ -220,7 +265,8 @@ fn handle(text: &str, peer: &Peer, hub: &Hub, received: Instant) {
     }
 }
 
-fn close_reason_for(e: &axum::Error) -> Option<CloseReason> {
+/// The close the broker sends for a socket error, if the error calls for one.
+pub fn close_reason_for(e: &axum::Error) -> Option<CloseReason> {
     use std::error::Error as _;
     let mut source: Option<&(dyn std::error::Error + 'static)> = e.source();
     while let Some(err) = source {
@@ -228,6 +274,8 @@ fn close_reason_for(e: &axum::Error) -> Option<CloseReason> {
             return match t {
                 tungstenite::Error::Capacity(_) => Some(CloseReason::TooBig),
                 tungstenite::Error::Utf8(_) => Some(CloseReason::InvalidUtf8),
+                // The peer hung up without a close frame: nobody is left to tell.
+                tungstenite::Error::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => None,
                 tungstenite::Error::Protocol(_) => Some(CloseReason::ProtocolError),
                 _ => None,
             };

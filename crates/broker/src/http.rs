@@ -125,12 +125,7 @@ async fn upgrade(app: AppState, peer: SocketAddr, req: Request) -> Response {
     let tasks = app.tasks.clone();
     let id = reg.id;
     let failed_hub = app.hub.clone();
-    ws.max_message_size(app.config.max_frame_bytes)
-        // Small per-connection read buffer: clients send little, and tungstenite zeroes the
-        // whole buffer on every read (128 KiB by default), which cost more CPU than the rest of
-        // the broker together and 128 KiB of memory per connection.
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .max_frame_size(app.config.max_frame_bytes)
+    limits(ws, &app.config)
         .on_failed_upgrade(move |e| {
             failed_hub.unregister(id);
             warn!(%peer, error = %e, "WebSocket upgrade failed");
@@ -142,6 +137,17 @@ async fn upgrade(app: AppState, peer: SocketAddr, req: Request) -> Response {
                 drop(slot);
             })
         })
+}
+
+/// The WebSocket limits every connection gets: frames and messages up to `--max-frame-bytes`
+/// (above, close 1009 before the announced size is allocated) and a small read buffer.
+pub fn limits(ws: WebSocketUpgrade, config: &Config) -> WebSocketUpgrade {
+    ws.max_message_size(config.max_frame_bytes)
+        // Small per-connection read buffer: clients send little, and tungstenite zeroes the
+        // whole buffer on every read (128 KiB by default), which cost more CPU than the rest of
+        // the broker together and 128 KiB of memory per connection.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .max_frame_size(config.max_frame_bytes)
 }
 
 async fn index(config: &Config) -> Response {

@@ -102,3 +102,16 @@ pub async fn metric(addr: SocketAddr, series: &str) -> f64 {
         .parse()
         .unwrap()
 }
+
+/// Polls a metric until it reads `want`, for at most `within`; returns how long that took.
+pub async fn wait_metric(addr: SocketAddr, series: &str, want: f64, within: Duration) -> Duration {
+    let started = std::time::Instant::now();
+    loop {
+        let now = metric(addr, series).await;
+        if now == want {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < within, "{series} is {now}, not {want}, after {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
