@@ -267,13 +267,13 @@ async fn the_diagnostics_overlay_shows_frames_and_close_codes() {
 async fn a_silent_dead_socket_is_detected_and_what_was_missed_replayed_once() {
     let Some(browser) = Browser::start().await else { return };
     let broker = TestBroker::start(None).await;
-    let proxy = support::FaultProxy::start(broker.addr).await;
+    let proxy = furniture_faultproxy::FaultProxy::start(broker.addr).await.unwrap();
     let url = format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr);
     let page = Dashboard::open(&browser, &url).await;
     page.wait_state("live").await;
     broker.send(Action::Created, Furniture::new("h-0", "Banco", "", 45, 120, "teca", "ana")).await;
     page.wait_feed("created", "h-0").await;
-    proxy.blackhole_open_connections();
+    proxy.set_open(furniture_faultproxy::Fault::Blackhole);
     // Broadcast while the page's connection swallows everything: the page misses it.
     broker.send(Action::Updated, Furniture::new("h-0", "Banco largo", "", 45, 180, "teca", "ana")).await;
     page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
@@ -296,11 +296,11 @@ async fn an_outage_with_the_python_broker_is_marked_as_a_gap() {
     let Some(python) = support::PythonBroker::start() else { return };
     let broker = TestBroker::start(None).await;
     let python_addr: std::net::SocketAddr = python.url.trim_start_matches("ws://").trim_end_matches('/').parse().unwrap();
-    let proxy = support::FaultProxy::start(python_addr).await;
+    let proxy = furniture_faultproxy::FaultProxy::start(python_addr).await.unwrap();
     let url = format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr);
     let page = Dashboard::open(&browser, &url).await;
     page.wait_state("live").await;
-    proxy.blackhole_open_connections();
+    proxy.set_open(furniture_faultproxy::Fault::Blackhole);
     page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
     page.wait_state("live").await;
     page.wait_until("a gap marker", "return !!document.querySelector('[data-testid=feed-item][data-action=gap]')").await;

@@ -345,68 +345,6 @@ impl Dashboard {
     }
 }
 
-/// A TCP proxy in front of a server that can turn every connection open so far into a black hole:
-/// bytes are swallowed both ways and nothing is closed, as when a peer vanishes.
-pub struct FaultProxy {
-    pub addr: SocketAddr,
-    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    dead_below: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl FaultProxy {
-    pub async fn start(upstream: SocketAddr) -> FaultProxy {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        use std::sync::Arc;
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let generation = Arc::new(AtomicU64::new(1));
-        let dead_below = Arc::new(AtomicU64::new(0));
-        let (g, d) = (generation.clone(), dead_below.clone());
-        tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else { continue };
-                let me = g.load(Ordering::SeqCst);
-                let (cr, cw) = client.into_split();
-                let (sr, sw) = server.into_split();
-                for (mut from, mut to, dead) in [
-                    (Box::new(cr) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, Box::new(sw) as Box<dyn tokio::io::AsyncWrite + Unpin + Send>, d.clone()),
-                    (Box::new(sr), Box::new(cw), d.clone()),
-                ] {
-                    tokio::spawn(async move {
-                        let mut buf = vec![0u8; 16 * 1024];
-                        loop {
-                            let n = match from.read(&mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => n,
-                            };
-                            if me < dead.load(Ordering::SeqCst) {
-                                continue; // swallowed
-                            }
-                            if to.write_all(&buf[..n]).await.is_err() {
-                                break;
-                            }
-                        }
-                        // Keep the other half open: a black hole never closes.
-                        if me < dead.load(Ordering::SeqCst) {
-                            std::future::pending::<()>().await;
-                        }
-                        let _ = to.shutdown().await;
-                    });
-                }
-            }
-        });
-        FaultProxy { addr, generation, dead_below }
-    }
-
-    /// Every connection open now swallows its bytes from here on; new ones pass.
-    pub fn blackhole_open_connections(&self) {
-        use std::sync::atomic::Ordering;
-        let next = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        self.dead_below.store(next, Ordering::SeqCst);
-    }
-}
-
 /// The `furniture-broker` binary as a child process, for real signals. `cargo test --workspace`
 /// builds it before running any test.
 pub struct BrokerProcess {
