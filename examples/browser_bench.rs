@@ -441,7 +441,7 @@ pub async fn main() -> std::process::ExitCode {
             "start" => start(&browser, 100, 5).await,
             "idle" => idle(&browser, 200, 10).await,
             "steady" => steady(&browser, env_or("BENCH_LATENCY_ITEMS", 200), 100.0, 15).await,
-            _ => memory(&browser, events, 1000.0, 500).await,
+            _ => memory(&browser, events, env_or("BENCH_MEMORY_RATE", 1000) as f64, 500).await,
         };
         let text = serde_json::to_string_pretty(&result).unwrap_or_default();
         println!("{text}");
