@@ -151,8 +151,9 @@ impl Live {
         }
     }
 
-    /// Handles one event of the connection loop; may answer with a frame to send.
-    fn on_event(&self, event: WsEvent) -> Option<String> {
+    /// Handles one event of the connection loop; may answer with a frame to send. Public so
+    /// that component tests can play frames into a mounted page without a socket.
+    pub fn on_event(&self, event: WsEvent) -> Option<String> {
         match event {
             WsEvent::State(state) => {
                 let was_live = self.conn.get_untracked() == ConnState::Live;

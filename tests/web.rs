@@ -167,3 +167,56 @@ async fn the_status_bar_tells_the_connection_state() {
     assert_eq!(status().get_attribute("data-state").as_deref(), Some("live"));
     assert_eq!(host.query_selector("[data-testid=client-count]").unwrap().unwrap().text_content().as_deref(), Some("3 pantallas"));
 }
+
+/// The wasm memory now, in bytes (it only ever grows: a high-water mark).
+fn wasm_memory_bytes() -> f64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as f64
+}
+
+/// Plays `count` notification frames from `first_seq` into the page, as the socket would, over
+/// 500 ids (created, updated and deleted in turn), 50 per animation frame.
+async fn play(live: Live, first_seq: u64, count: u64) {
+    use furniture_dashboard::ws::WsEvent;
+    for seq in first_seq..first_seq + count {
+        let id = format!("m{}", seq % 500);
+        let action = [Action::Created, Action::Updated, Action::Updated, Action::Deleted][(seq / 500 % 4) as usize];
+        let n = note(action, &id, &format!("Mesa {seq}"), seq);
+        live.on_event(WsEvent::Frame(n.encode()));
+        if seq % 50 == 0 {
+            gloo_timers::future::TimeoutFuture::new(20).await;
+        }
+    }
+    gloo_timers::future::TimeoutFuture::new(50).await;
+}
+
+/// A page that runs for weeks must level off: once feed, catalog and toasts are full, more
+/// changes do not grow the wasm memory. Measured after a warm-up of 4,000 changes (every list at
+/// its cap, the allocator at its working size), over 16,000 more.
+///
+/// It fails today (+8.6 MB, about 0.5 KB per change): the keyed lists grow the memory with every
+/// row they replace. Measured one at a time over the same 16,000 changes: the state alone +0 MB,
+/// the feed panel +3.3 MB, the catalog panel +5.1 MB, a bare `For` of text rows +1.4 MB; drawing
+/// the lists afresh from a new owner every 5,000 rows did not change it. Run it with
+/// `--include-ignored` while fixing that.
+#[wasm_bindgen_test]
+#[ignore = "known leak in the feed and catalog lists (README, Not done yet)"]
+async fn memory_levels_off_under_a_long_stream_of_changes() {
+    let host = host();
+    let live = live();
+    let _mounted = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(live);
+        provide_context(Settings::default());
+        view! { <FeedPanel/> <CatalogPanel/> <ToastStack/> }
+    });
+    live.on_event(furniture_dashboard::ws::WsEvent::State(ConnState::Live));
+    play(live, 1, 4_000).await;
+    let warm = wasm_memory_bytes();
+    play(live, 4_001, 16_000).await;
+    let grown = wasm_memory_bytes() - warm;
+    let items = host.query_selector_all("[data-testid=feed-item]").unwrap().length();
+    assert!(items > 0 && items <= 500, "the feed is drawn and capped: {items} items");
+    leptos::logging::log!("wasm memory {:.1} MB after warm-up, +{:.2} MB over 16,000 more changes", warm / 1e6, grown / 1e6);
+    assert!(grown < 2e6, "wasm memory grew {:.1} MB over 16,000 changes after the warm-up", grown / 1e6);
+}
+
