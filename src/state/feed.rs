@@ -298,6 +298,42 @@ mod tests {
         assert_eq!(f.count(Action::Created), 5);
     }
 
+    proptest::proptest! {
+        /// Whatever arrives, in whatever order (duplicates, replays, pushes without `seq`, gap
+        /// markers, a broker that starts its numbering over, marks as read), the feed holds at
+        /// most its cap and never shows the same change twice.
+        #[test]
+        fn the_feed_never_exceeds_its_cap_nor_repeats_a_change(
+            cap in 1usize..12,
+            ops in proptest::collection::vec((0..6u8, 0..40u64), 0..200),
+        ) {
+            let mut f = Feed::with_cap(cap);
+            for (op, n) in ops {
+                match op {
+                    0..=2 => {
+                        f.push(&note(Some(n), "x"), 0.0, Origin::Live);
+                    }
+                    3 => {
+                        f.push(&note(None, "y"), 0.0, Origin::History);
+                    }
+                    4 => f.push_gap(0.0, n as f64, GapReason::Disconnected),
+                    _ if n % 8 == 0 => f.new_stream(),
+                    _ => f.mark_all_read(),
+                }
+                proptest::prop_assert!(f.len() <= cap, "{} entries, cap {cap}", f.len());
+                proptest::prop_assert!(f.unread() <= f.len());
+                let mut shown = std::collections::HashSet::new();
+                for entry in f.iter() {
+                    if let FeedEntry::Change(c) = entry {
+                        if let Some(seq) = c.notification.seq {
+                            proptest::prop_assert!(shown.insert((c.generation, seq)), "seq {seq} twice");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_default_cap_holds() {
         let mut f = Feed::default();
