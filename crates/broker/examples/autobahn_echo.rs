@@ -24,10 +24,7 @@ async fn echo(mut socket: WebSocket) {
             Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_)) => {}
             Err(e) => {
                 if let Some(reason) = connection::close_reason_for(&e) {
-                    let frame = CloseFrame {
-                        code: reason.code(),
-                        reason: reason.text().into(),
-                    };
+                    let frame = CloseFrame { code: reason.code(), reason: reason.text().into() };
                     let _ = socket.send(Message::Close(Some(frame))).await;
                     // As the broker does: keep the socket a while so the peer reads the close
                     // before the unread rest of its message resets the connection.

@@ -16,10 +16,7 @@ mod common;
 use common::*;
 
 fn created(i: usize) -> ProducerMessage {
-    ProducerMessage {
-        action: Action::Created,
-        furniture: mesa(&format!("f{i}"), &format!("Mesa {i}")),
-    }
+    ProducerMessage { action: Action::Created, furniture: mesa(&format!("f{i}"), &format!("Mesa {i}")) }
 }
 
 /// Reads `count` notifications and checks they are `first..first+count` in `seq` order with the
@@ -31,15 +28,8 @@ async fn expect_notifications(ws: &mut Ws, first: u64, count: usize) {
         if frame["type"] != "furniture_notification" {
             continue;
         }
-        assert_eq!(
-            frame["seq"],
-            first + seen as u64,
-            "in order, none missing: {frame}"
-        );
-        assert_eq!(
-            frame["furniture"]["furniture_id"],
-            format!("f{}", first as usize + seen)
-        );
+        assert_eq!(frame["seq"], first + seen as u64, "in order, none missing: {frame}");
+        assert_eq!(frame["furniture"]["furniture_id"], format!("f{}", first as usize + seen));
         seen += 1;
     }
 }
@@ -51,10 +41,7 @@ fn live_viewer(
     mut ws: Ws,
     first: u64,
     count: usize,
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<bool>,
-) {
+) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<bool>) {
     let (stop, mut stopped) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(async move {
         expect_notifications(&mut ws, first, count).await;
@@ -94,23 +81,11 @@ async fn a_vanished_viewer_is_dropped_by_the_ping_deadline_and_others_carry_on()
         producer.send(&created(i)).await.unwrap();
     }
     // Interval 1 s + timeout 1 s; the bound allows for a slow machine, not for never.
-    let took = wait_metric(
-        broker.addr,
-        "furniture_broker_connections",
-        1.0,
-        Duration::from_secs(10),
-    )
-    .await;
+    let took = wait_metric(broker.addr, "furniture_broker_connections", 1.0, Duration::from_secs(10)).await;
     eprintln!("vanished viewer dropped after {took:?}");
     stop.send(()).unwrap();
-    assert!(
-        good.await.unwrap(),
-        "the good viewer got all 20 and stayed connected"
-    );
-    assert_eq!(
-        metric(broker.addr, "furniture_broker_closes_total{code=\"1011\"}").await,
-        1.0
-    );
+    assert!(good.await.unwrap(), "the good viewer got all 20 and stayed connected");
+    assert_eq!(metric(broker.addr, "furniture_broker_closes_total{code=\"1011\"}").await, 1.0);
     assert_eq!(proxy.open(), 1, "the black hole itself never closed");
 }
 
@@ -120,24 +95,13 @@ async fn a_vanished_viewer_is_dropped_by_the_ping_deadline_and_others_carry_on()
 async fn frames_sliced_anywhere_arrive_whole() {
     let broker = Broker::start(|_| {}).await;
     let viewer_link = FaultProxy::start(broker.addr).await.unwrap();
-    viewer_link.set(Fault::Slice {
-        bytes: 3,
-        pause: Duration::ZERO,
-    });
-    let (mut viewer, _) = connect_async(format!("ws://{}", viewer_link.addr))
-        .await
-        .unwrap();
+    viewer_link.set(Fault::Slice { bytes: 3, pause: Duration::ZERO });
+    let (mut viewer, _) = connect_async(format!("ws://{}", viewer_link.addr)).await.unwrap();
     assert_eq!(next_json(&mut viewer).await["type"], "connection");
 
     let producer_link = FaultProxy::start(broker.addr).await.unwrap();
-    producer_link.set_to_server(Fault::Slice {
-        bytes: 1,
-        pause: Duration::from_micros(100),
-    });
-    let mut producer = furniture_notify::Notifier::new(format!("ws://{}", producer_link.addr))
-        .connect()
-        .await
-        .unwrap();
+    producer_link.set_to_server(Fault::Slice { bytes: 1, pause: Duration::from_micros(100) });
+    let mut producer = furniture_notify::Notifier::new(format!("ws://{}", producer_link.addr)).connect().await.unwrap();
     for i in 1..=10 {
         producer.send(&created(i)).await.unwrap();
     }
@@ -165,14 +129,8 @@ async fn a_delayed_link_keeps_order_and_the_connection() {
     // Across a few ping rounds.
     tokio::time::sleep(Duration::from_millis(3500)).await;
     stop.send(()).unwrap();
-    assert!(
-        viewer.await.unwrap(),
-        "the delayed viewer got all 30 and stayed connected"
-    );
-    assert_eq!(
-        metric(broker.addr, "furniture_broker_closes_total{code=\"1011\"}").await,
-        0.0
-    );
+    assert!(viewer.await.unwrap(), "the delayed viewer got all 30 and stayed connected");
+    assert_eq!(metric(broker.addr, "furniture_broker_closes_total{code=\"1011\"}").await, 0.0);
 }
 
 /// A viewer on a slow link (2 KB/s) falls behind a fast producer: it is cut off with 1008 when
@@ -187,9 +145,7 @@ async fn a_slow_link_is_cut_off_at_its_queue_bound_and_others_get_everything() {
     let proxy = FaultProxy::start(broker.addr).await.unwrap();
     let (mut slow, _) = connect_async(format!("ws://{}", proxy.addr)).await.unwrap();
     next_json(&mut slow).await;
-    proxy.set_to_client(Fault::Throttle {
-        bytes_per_sec: 2_000,
-    });
+    proxy.set_to_client(Fault::Throttle { bytes_per_sec: 2_000 });
     let (mut good, _) = broker.viewer().await;
     // The good viewer reports how far it has read, and the producer stays at most 32 ahead of
     // it: a busy test machine then cannot make the good viewer look slow too.
@@ -211,47 +167,26 @@ async fn a_slow_link_is_cut_off_at_its_queue_bound_and_others_get_everything() {
     while !cut_off && sent < 40_000 {
         for _ in 0..1_000 {
             sent += 1;
-            publish
-                .send(Message::text(created(sent).encode()))
-                .await
-                .unwrap();
+            publish.send(Message::text(created(sent).encode())).await.unwrap();
             let behind = sent.saturating_sub(32);
             tokio::time::timeout(WAIT, seen.wait_for(|&n| n >= behind))
                 .await
                 .expect("the good viewer keeps up")
                 .unwrap();
         }
-        cut_off = metric(
-            broker.addr,
-            "furniture_broker_slow_consumer_disconnects_total",
-        )
-        .await
-            == 1.0;
+        cut_off = metric(broker.addr, "furniture_broker_slow_consumer_disconnects_total").await == 1.0;
     }
-    assert!(
-        cut_off,
-        "the slow viewer was not cut off after {sent} notifications"
-    );
-    tokio::time::timeout(WAIT, seen.wait_for(|&n| n == sent))
-        .await
-        .expect("the good viewer got everything")
-        .unwrap();
+    assert!(cut_off, "the slow viewer was not cut off after {sent} notifications");
+    tokio::time::timeout(WAIT, seen.wait_for(|&n| n == sent)).await.expect("the good viewer got everything").unwrap();
     assert!(!reader.is_finished(), "the good viewer is still connected");
-    assert_eq!(
-        metric(broker.addr, "furniture_broker_connections").await,
-        2.0,
-        "the good viewer and the producer"
-    );
+    assert_eq!(metric(broker.addr, "furniture_broker_connections").await, 2.0, "the good viewer and the producer");
     // The slow viewer was cut off while it still had megabytes to read: the broker did not
     // wait for it. Once the link heals it reads a gapless prefix, then the end: the 1008 close
     // when it got out in time behind the backlog, else the bare end of the connection.
     proxy.set_to_client(Fault::Pass);
     let mut next = 1;
     let end = loop {
-        match tokio::time::timeout(Duration::from_secs(30), slow.next())
-            .await
-            .expect("the end arrives")
-        {
+        match tokio::time::timeout(Duration::from_secs(30), slow.next()).await.expect("the end arrives") {
             Some(Ok(Message::Text(t))) => {
                 let frame: serde_json::Value = serde_json::from_str(&t).unwrap();
                 assert_eq!(frame["seq"], next, "a gapless prefix");
@@ -262,15 +197,8 @@ async fn a_slow_link_is_cut_off_at_its_queue_bound_and_others_get_everything() {
             Some(Err(_)) | None => break None,
         }
     };
-    assert!(
-        matches!(end, Some(CloseCode::Policy) | None),
-        "closed with 1008 or cut: {end:?}"
-    );
-    assert!(
-        next - 1 < sent as u64,
-        "the slow viewer did not get everything: {} of {sent}",
-        next - 1
-    );
+    assert!(matches!(end, Some(CloseCode::Policy) | None), "closed with 1008 or cut: {end:?}");
+    assert!(next - 1 < sent as u64, "the slow viewer did not get everything: {} of {sent}", next - 1);
 }
 
 /// Connections reset mid-stream (RST) leave the broker serving: it forgets them, the viewer on a
@@ -303,10 +231,7 @@ async fn reset_connections_leave_the_broker_serving() {
         })
         .await
         .expect("the reset is seen");
-        assert!(
-            matches!(end, Some(Err(_)) | None),
-            "a reset, not a close frame: {end:?}"
-        );
+        assert!(matches!(end, Some(Err(_)) | None), "a reset, not a close frame: {end:?}");
     }
     expect_notifications(&mut good, 1, 2).await;
     proxy.set(Fault::Pass);

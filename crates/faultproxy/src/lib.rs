@@ -47,9 +47,14 @@ pub enum Fault {
     Blackhole,
     Reset,
     /// Writes of at most `bytes` bytes, `pause` apart.
-    Slice { bytes: usize, pause: Duration },
+    Slice {
+        bytes: usize,
+        pause: Duration,
+    },
     /// At most `bytes_per_sec` bytes per second.
-    Throttle { bytes_per_sec: usize },
+    Throttle {
+        bytes_per_sec: usize,
+    },
 }
 
 /// One connection's faults, to the server and to the client.

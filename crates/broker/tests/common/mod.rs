@@ -78,7 +78,6 @@ pub fn mesa(id: &str, nombre: &str) -> Furniture {
     Furniture::new(id, nombre, "Mesa elegante de comedor", 75, 120, "roble", "Juan")
 }
 
-
 /// A plain HTTP GET on the broker's port: the status code and the body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
