@@ -229,6 +229,12 @@ where
     }
 }
 
+/// Handles one text frame from client `id` as its connection does (without the rate limit,
+/// which paces the reading, not the handling); for the fuzz target.
+pub fn handle_text(text: &str, id: u64, publishing: Publishing, hub: &Hub) {
+    handle(text, &Peer { id, publishing, rate: None }, hub, Instant::now());
+}
+
 /// One handler per kind of client frame.
 fn handle(text: &str, peer: &Peer, hub: &Hub, received: Instant) {
     let id = peer.id;
