@@ -144,6 +144,23 @@ async fn oversized_frames_close_with_1009() {
     assert_eq!(n["furniture"]["furniture_id"], "e");
 }
 
+/// After closing a connection for a bad frame, the broker keeps the socket for its close linger
+/// (so the peer reads the close before the unread rest of its frame resets the connection), then
+/// drops it: at the bound, not sooner and not never.
+#[tokio::test]
+async fn a_closed_connection_is_held_for_the_close_linger_then_dropped() {
+    use furniture_broker::connection::CLOSE_LINGER;
+    let broker = Broker::start(|_| {}).await;
+    let (mut big, _) = broker.viewer().await;
+    let _ = big.send(Message::text("x".repeat((1 << 20) + 1))).await;
+    assert_eq!(close_code(&mut big).await, Some(CloseCode::Size));
+    let closed = std::time::Instant::now();
+    let end = tokio::time::timeout(CLOSE_LINGER + WAIT, async { while let Some(Ok(_)) = big.next().await {} }).await;
+    let held = closed.elapsed();
+    assert!(end.is_ok(), "the socket was never dropped");
+    assert!(held >= CLOSE_LINGER - Duration::from_millis(300), "dropped after {held:?}, before the linger");
+}
+
 /// Shutting down closes every client with 1001 and `run` returns.
 #[tokio::test]
 async fn shutdown_closes_every_client_with_1001() {
