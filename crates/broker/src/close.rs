@@ -19,6 +19,9 @@ pub enum CloseReason {
     PingTimeout,
     /// The client's send queue was full: 1008 (policy), it could not keep up.
     TooSlow,
+    /// The broker loaded its state again (it missed notifications it can no longer get, or the
+    /// shared numbering started over): 1012 (service restart); reconnect and resync.
+    Restarting,
 }
 
 impl CloseReason {
@@ -30,6 +33,7 @@ impl CloseReason {
             CloseReason::ProtocolError => 1002,
             CloseReason::PingTimeout => 1011,
             CloseReason::TooSlow => 1008,
+            CloseReason::Restarting => 1012,
         }
     }
 
@@ -42,6 +46,7 @@ impl CloseReason {
             CloseReason::ProtocolError => "protocol error",
             CloseReason::PingTimeout => "keepalive ping timeout",
             CloseReason::TooSlow => "too slow: send queue full",
+            CloseReason::Restarting => "state reloaded: reconnect and resync",
         }
     }
 }

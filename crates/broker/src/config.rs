@@ -67,6 +67,13 @@ pub struct Config {
     #[arg(long, env = "BROKER_IN_MEMORY")]
     pub in_memory: bool,
 
+    /// Share state and fan-out with other brokers through Redis at this URL
+    /// (`redis://[:password@]host:port[/db]`): `seq`, the catalog and the history live there, and
+    /// a producer on any broker reaches the viewers of all. --data-dir and --in-memory are then
+    /// unused. [default: none: the embedded state file]
+    #[arg(long, env = "BROKER_REDIS_URL", hide_env_values = true)]
+    pub redis: Option<String>,
+
     /// Token a connection must present to publish, as `?token=` in its URL or an
     /// `Authorization: Bearer` header; connections without it are read-only viewers.
     /// [default: none, and then only loopback addresses may publish]

@@ -217,7 +217,7 @@ where
             continue;
         }
         let received = Instant::now();
-        handle(&text, &peer, hub, received);
+        handle(&text, &peer, hub, received).await;
         if let Some(wait) = peer.rate.as_mut().and_then(|r| r.take(received.into_std())) {
             hub.metrics.throttled.fetch_add(1, Ordering::Relaxed);
             if !throttle_logged {
@@ -230,13 +230,15 @@ where
 }
 
 /// Handles one text frame from client `id` as its connection does (without the rate limit,
-/// which paces the reading, not the handling); for the fuzz target.
-pub fn handle_text(text: &str, id: u64, publishing: Publishing, hub: &Hub) {
-    handle(text, &Peer { id, publishing, rate: None }, hub, Instant::now());
+/// which paces the reading, not the handling); for the fuzz target. On the embedded backend the
+/// future is ready at its first poll.
+pub async fn handle_text(text: &str, id: u64, publishing: Publishing, hub: &Hub) {
+    handle(text, &Peer { id, publishing, rate: None }, hub, Instant::now()).await;
 }
 
-/// One handler per kind of client frame.
-fn handle(text: &str, peer: &Peer, hub: &Hub, received: Instant) {
+/// One handler per kind of client frame. A publish is awaited until committed and handed out, so
+/// one connection's changes keep their order.
+async fn handle(text: &str, peer: &Peer, hub: &Hub, received: Instant) {
     let id = peer.id;
     match decode_client(text) {
         ClientFrame::Publish(msg) => {
@@ -247,8 +249,8 @@ fn handle(text: &str, peer: &Peer, hub: &Hub, received: Instant) {
                 hub.refuse(id, refusal);
                 return;
             }
-            match hub.publish(msg, received.into_std()) {
-                Ok((seq, applied)) => info!(client = id, seq, action = action.as_str(), catalog = ?applied, "broadcast"),
+            match hub.publish(msg, received.into_std()).await {
+                Ok(seq) => info!(client = id, seq, action = action.as_str(), "broadcast"),
                 Err(refusal) => {
                     warn!(client = id, action = action.as_str(), reason = refusal.reason(), "publish refused");
                     hub.refuse(id, refusal);

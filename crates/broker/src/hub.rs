@@ -1,26 +1,36 @@
-//! The hub: who is connected, the broadcast order, the catalog and the recent history.
+//! The hub: who is connected, the broadcast order, and this broker's copy of the catalog and the
+//! recent history.
 //!
-//! One `std::sync::Mutex` guards it all. It is held only for short sections with no `.await`
-//! inside: assigning `seq`, encoding a frame once, writing it to the state file, and handing the
-//! same bytes to every client's bounded queue. Holding it while enqueueing is what makes every
-//! client see one global order; writing before enqueueing is what makes everything broadcast
-//! survive a crash.
+//! A publish is first committed to the [`Backend`] (numbered and stored, all or nothing), then
+//! read back from it and handed to every client: reading back in `seq` order, one reader at a
+//! time, is what gives every client one global order, also across brokers sharing Redis;
+//! committing first is what makes everything broadcast survive a crash.
+//!
+//! One `std::sync::Mutex` guards the clients and the copy. It is held only for short sections with
+//! no `.await` inside: handing the same bytes to every client's bounded queue, or answering a
+//! `sync` from the copy. Holding it while enqueueing keeps a `sync` reply and the notifications
+//! around it in order.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::Utf8Bytes;
 use furniture_protocol::{
-    encode_error, encode_pong, encode_sync_reply, encode_welcome, notification_text, Applied,
-    Catalog, Notification, ProducerMessage, Refusal, SyncRequest, Timestamp,
+    decode_server, encode_error, encode_pong, encode_sync_reply, encode_welcome, notification_text, Catalog,
+    Notification, ProducerMessage, Refusal, ServerFrame, SyncRequest, Timestamp,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::backend::{Backend, BackendError, Committed, Embedded};
 use crate::close::{CloseReason, Closer};
 use crate::metrics::{Metrics, Snapshot};
-use crate::store::{new_stream_id, Change, Store, StoreError};
+use crate::store::StoreError;
+
+/// How long one read of a shared backend waits for new notifications before it asks again.
+pub const FOLLOW_WAIT: Duration = Duration::from_secs(2);
 
 /// The current time as the wire's timestamp.
 pub fn now() -> Timestamp {
@@ -44,13 +54,14 @@ struct Client {
 struct State {
     clients: HashMap<u64, Client>,
     next_id: u64,
+    /// The last `seq` handed to the clients.
     seq: u64,
+    /// Id of the `seq` numbering (see PROTOCOL: `stream`).
+    stream: String,
     catalog: Catalog,
     /// Encoded notifications, oldest first, with their `seq`.
     history: VecDeque<(u64, Utf8Bytes)>,
-    /// The state file, unless state is kept in memory only.
-    store: Option<Store>,
-    /// False after a failed write, until one succeeds.
+    /// False after a failed write or read of the state, until one succeeds.
     storage_ok: bool,
 }
 
@@ -58,37 +69,62 @@ struct State {
 pub struct Hub {
     state: Mutex<State>,
     pub metrics: Arc<Metrics>,
-    /// Id of this broker's `seq` numbering: kept in the state file, new at every start when state
-    /// is kept in memory only.
-    stream: String,
+    backend: Arc<dyn Backend>,
+    /// Held while committed notifications are read back and handed out, so that they go out in
+    /// `seq` order, each once.
+    delivering: tokio::sync::Mutex<()>,
     queue_len: usize,
     history_len: usize,
 }
 
 impl Hub {
-    /// A hub with its state read from `--data-dir` (or empty, with `--in-memory`).
-    pub fn open(config: &crate::Config, metrics: Arc<Metrics>) -> Result<Arc<Hub>, StoreError> {
-        let mut catalog = Catalog::with_max_items(config.max_catalog_items);
-        let (store, stream, seq, history) = if config.in_memory {
-            (None, new_stream_id(), 0, VecDeque::new())
-        } else {
-            let (store, loaded) = Store::open(&config.data_dir, config.history)?;
-            catalog.replace(loaded.catalog);
-            let history = loaded.history.into_iter().map(|(s, f)| (s, Utf8Bytes::from(f))).collect();
-            (Some(store), loaded.stream, loaded.seq, history)
+    /// A hub on the state `config` names: Redis with `--redis`, else the state file in
+    /// `--data-dir`, else (`--in-memory`) nothing.
+    pub async fn open(config: &crate::Config, metrics: Arc<Metrics>) -> Result<Arc<Hub>, StoreError> {
+        let backend: Arc<dyn Backend> = match &config.redis {
+            Some(url) => Arc::new(
+                crate::redis::Redis::connect(url, config.history, config.max_catalog_items)
+                    .await
+                    .map_err(|e| StoreError::Redis { url: crate::redis::redact(url), detail: e.to_string() })?,
+            ),
+            None => {
+                let dir = (!config.in_memory).then_some(config.data_dir.as_path());
+                Arc::new(Embedded::open(dir, config.history, config.max_catalog_items, config.max_connections.max(1))?)
+            }
         };
+        Hub::with_backend(config, metrics, backend).await.map_err(|e| match &config.redis {
+            Some(url) => StoreError::Redis { url: crate::redis::redact(url), detail: e.to_string() },
+            None => StoreError::Unreadable {
+                path: config.data_dir.join(crate::store::FILE_NAME),
+                dir: config.data_dir.clone(),
+                detail: e.to_string(),
+            },
+        })
+    }
+
+    /// A hub on `backend`, with its state loaded from it.
+    pub async fn with_backend(
+        config: &crate::Config,
+        metrics: Arc<Metrics>,
+        backend: Arc<dyn Backend>,
+    ) -> Result<Arc<Hub>, BackendError> {
+        let loaded = backend.load(config.history).await?;
+        let mut catalog = Catalog::with_max_items(config.max_catalog_items);
+        catalog.replace(loaded.catalog);
+        let history = loaded.history.into_iter().map(|(s, f)| (s, Utf8Bytes::from(f))).collect();
         Ok(Arc::new(Hub {
             state: Mutex::new(State {
                 clients: HashMap::new(),
                 next_id: 1,
-                seq,
+                seq: loaded.seq,
+                stream: loaded.stream,
                 catalog,
                 history,
-                store,
                 storage_ok: true,
             }),
             metrics,
-            stream,
+            backend,
+            delivering: tokio::sync::Mutex::new(()),
             queue_len: config.client_queue.max(1) as usize,
             history_len: config.history,
         }))
@@ -98,6 +134,11 @@ impl Hub {
         // A panic while holding the lock cannot leave the state half-updated in a way that
         // matters more than stopping every broadcast would, so keep serving.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `"embedded"` or `"redis"`.
+    pub fn backend_kind(&self) -> &'static str {
+        self.backend.kind()
     }
 
     /// Number of open connections.
@@ -117,7 +158,7 @@ impl Hub {
         st.clients.insert(id, Client { queue: tx.clone(), closer: closer.clone() });
         let client_count = st.clients.len();
         // The queue is new and empty, so the welcome always fits.
-        let _ = tx.try_send(encode_welcome(client_count, now(), Some(&self.stream)).into());
+        let _ = tx.try_send(encode_welcome(client_count, now(), Some(&st.stream)).into());
         Registration { id, frames: rx, closer, client_count }
     }
 
@@ -128,71 +169,181 @@ impl Hub {
         st.clients.len()
     }
 
-    /// Broadcasts a producer's change to every client, the sender included, in one global order,
-    /// after writing it to the state file. Returns the notification's `seq` and what it did to the
-    /// catalog, or [`Refusal::Storage`] when it could not be written (then nothing changed and
-    /// nobody received it). `received` is when its frame was read, for the latency histogram.
-    pub fn publish(&self, msg: ProducerMessage, received: Instant) -> Result<(u64, Applied), Refusal> {
-        let mut guard = self.lock();
-        let st = &mut *guard;
-        let seq = st.seq + 1;
-        let notification = Notification {
+    /// Commits a producer's change, then hands it (and anything committed before it) to every
+    /// client, the sender included, in one global order. Returns its `seq`, or
+    /// [`Refusal::Storage`] when it could not be committed (then nothing changed and nobody
+    /// received it). `received` is when its frame was read, for the latency histogram.
+    pub async fn publish(&self, msg: ProducerMessage, received: Instant) -> Result<u64, Refusal> {
+        let draft = Notification {
             action: msg.action,
             message: notification_text(msg.action, &msg.furniture),
             furniture: msg.furniture,
             timestamp: Some(now()),
-            seq: Some(seq),
+            seq: None,
         };
-        let id = notification.furniture.id();
-        let previous = id.as_deref().and_then(|id| st.catalog.get(id).cloned());
-        let applied = st.catalog.apply(&notification);
-        let frame: Utf8Bytes = notification.encode().into();
-        if let Some(store) = st.store.as_mut() {
-            let change = match &applied {
-                Applied::Inserted(id) | Applied::Updated(id) => match st.catalog.get(id) {
-                    Some(entry) => Change::Put(id, entry),
-                    None => Change::None,
-                },
-                Applied::Removed(id) => Change::Remove(id),
-                Applied::Skipped(_) => Change::None,
-            };
-            if let Err(e) = store.record(seq, frame.as_str(), change) {
-                if let Some(id) = id {
-                    st.catalog.restore(&id, previous);
-                }
-                self.metrics.storage_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if st.storage_ok {
-                    tracing::error!(path = %store.path().display(), error = %e, "cannot write the state file: publishes are refused until it works again");
-                }
-                st.storage_ok = false;
+        let seq = match self.backend.commit(draft).await {
+            Ok(seq) => seq,
+            Err(e) => {
+                self.storage_failed(&e);
                 return Err(Refusal::Storage);
             }
-            if !st.storage_ok {
-                tracing::info!("the state file is written again");
-            }
-            st.storage_ok = true;
-        }
-        st.seq = seq;
-        if self.history_len > 0 {
-            if st.history.len() >= self.history_len {
-                st.history.pop_front();
-            }
-            st.history.push_back((seq, frame.clone()));
-        }
-        let mut slow = Vec::new();
-        for (id, client) in &st.clients {
-            if client.queue.try_send(frame.clone()).is_err() {
-                slow.push(*id);
-            }
-        }
-        for id in slow {
-            if let Some(client) = st.clients.remove(&id) {
-                client.closer.close(CloseReason::TooSlow);
-            }
-        }
-        drop(guard);
+        };
+        self.storage_works();
+        self.catch_up(seq).await;
         self.metrics.broadcast_latency.observe(received.elapsed());
-        Ok((seq, applied))
+        Ok(seq)
+    }
+
+    /// Hands out everything committed up to `until` that is not out yet.
+    async fn catch_up(&self, until: u64) {
+        let _turn = self.delivering.lock().await;
+        while self.seq() < until {
+            match self.backend.read_after(self.seq(), Duration::ZERO).await {
+                Ok(batch) if batch.is_empty() => break,
+                Ok(batch) => self.deliver(batch),
+                Err(BackendError::Gap(why)) => {
+                    self.reload(&why).await;
+                    break;
+                }
+                // A shared backend's follower hands it out once the backend answers again.
+                Err(e) => {
+                    self.storage_failed(&e);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Hands committed notifications to every client (those already out are skipped), keeping
+    /// the copy of the catalog and history current. Called with `delivering` held.
+    fn deliver(&self, batch: Vec<Committed>) {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        for committed in batch {
+            if committed.seq <= st.seq {
+                continue;
+            }
+            match decode_server(&committed.frame) {
+                ServerFrame::Notification(n) => {
+                    st.catalog.apply(&n);
+                }
+                other => tracing::warn!(seq = committed.seq, frame = ?other, "a committed frame that is not a notification"),
+            }
+            let frame = Utf8Bytes::from(committed.frame);
+            st.seq = committed.seq;
+            if self.history_len > 0 {
+                if st.history.len() >= self.history_len {
+                    st.history.pop_front();
+                }
+                st.history.push_back((committed.seq, frame.clone()));
+            }
+            let mut slow = Vec::new();
+            for (id, client) in &st.clients {
+                if client.queue.try_send(frame.clone()).is_err() {
+                    slow.push(*id);
+                }
+            }
+            for id in slow {
+                if let Some(client) = st.clients.remove(&id) {
+                    client.closer.close(CloseReason::TooSlow);
+                }
+            }
+        }
+    }
+
+    /// Loads the state again (the backend no longer holds what this broker missed, or its
+    /// numbering started over) and closes every client with 1012 so that each reconnects and
+    /// resyncs against it. Called with `delivering` held.
+    async fn reload(&self, why: &str) {
+        tracing::warn!(reason = why, "loading the state again; every client is asked to reconnect (1012)");
+        match self.backend.load(self.history_len).await {
+            Ok(loaded) => {
+                let mut st = self.lock();
+                st.catalog.replace(loaded.catalog);
+                st.history = loaded.history.into_iter().map(|(s, f)| (s, Utf8Bytes::from(f))).collect();
+                st.seq = loaded.seq;
+                st.stream = loaded.stream;
+                for (_, client) in st.clients.drain() {
+                    client.closer.close(CloseReason::Restarting);
+                }
+                self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => self.storage_failed(&e),
+        }
+    }
+
+    /// Follows a shared backend until `shutdown`: hands out what other brokers commit, notices
+    /// when the backend goes away and comes back (then checks that its numbering did not start
+    /// over). Only brokers on Redis run it.
+    pub async fn follow(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut failing = false;
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            if failing {
+                let checked = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    s = self.backend.stream() => s,
+                };
+                match checked {
+                    Ok(stream) => {
+                        failing = false;
+                        backoff = Duration::from_millis(250);
+                        let _turn = self.delivering.lock().await;
+                        if stream != self.stream() {
+                            self.reload("the shared numbering started over (Redis lost its data)").await;
+                        }
+                        self.storage_works();
+                    }
+                    Err(e) => {
+                        self.storage_failed(&e);
+                        tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            () = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(2));
+                        continue;
+                    }
+                }
+            }
+            let read = tokio::select! {
+                () = shutdown.cancelled() => return,
+                r = self.backend.read_after(self.seq(), FOLLOW_WAIT) => r,
+            };
+            match read {
+                Ok(batch) => {
+                    if !batch.is_empty() {
+                        let _turn = self.delivering.lock().await;
+                        self.deliver(batch);
+                    }
+                    self.storage_works();
+                }
+                Err(BackendError::Gap(why)) => {
+                    let _turn = self.delivering.lock().await;
+                    self.reload(&why).await;
+                }
+                Err(e) => {
+                    self.storage_failed(&e);
+                    failing = true;
+                }
+            }
+        }
+    }
+
+    fn storage_failed(&self, e: &BackendError) {
+        self.metrics.storage_errors.fetch_add(1, Ordering::Relaxed);
+        let mut st = self.lock();
+        if st.storage_ok {
+            tracing::error!(backend = self.backend.kind(), error = %e, "cannot reach or write the state: publishes are refused until it works again");
+        }
+        st.storage_ok = false;
+    }
+
+    fn storage_works(&self) {
+        let mut st = self.lock();
+        if !st.storage_ok {
+            tracing::info!(backend = self.backend.kind(), "the state is written again");
+        }
+        st.storage_ok = true;
     }
 
     /// Tells one client why its frame was refused.
@@ -209,8 +360,8 @@ impl Hub {
     }
 
     /// Queues the catalog and the notifications after `since` for one client (extension).
-    /// The reply is queued under the same lock that orders broadcasts, so every notification
-    /// after the reply's `seq` reaches the client after it.
+    /// The reply is queued under the same lock as every hand-out, so every notification after
+    /// the reply's `seq` reaches the client after it.
     pub fn sync(&self, id: u64, req: SyncRequest) {
         let mut st = self.lock();
         let frame = {
@@ -242,17 +393,17 @@ impl Hub {
         }
     }
 
-    /// The last `seq` broadcast.
+    /// The last `seq` handed to the clients.
     pub fn seq(&self) -> u64 {
         self.lock().seq
     }
 
-    /// The id of this broker's `seq` numbering.
-    pub fn stream(&self) -> &str {
-        &self.stream
+    /// The id of the `seq` numbering.
+    pub fn stream(&self) -> String {
+        self.lock().stream.clone()
     }
 
-    /// False after a failed write to the state file, until one succeeds.
+    /// False after a failed write or read of the state, until one succeeds.
     pub fn storage_ok(&self) -> bool {
         self.lock().storage_ok
     }
@@ -276,14 +427,9 @@ impl Hub {
         snap
     }
 
-    /// Folds the state file's write-ahead log into it; called once every client is gone.
+    /// Makes the state durable; called once every client is gone.
     pub fn flush(&self) {
-        let st = self.lock();
-        if let Some(store) = &st.store {
-            if let Err(e) = store.checkpoint() {
-                tracing::warn!(path = %store.path().display(), error = %e, "could not fold the write-ahead log into the state file (it is replayed at the next start)");
-            }
-        }
+        self.backend.flush();
     }
 }
 
@@ -298,42 +444,44 @@ mod tests {
 
     /// A write that fails (here: the file may not grow) refuses the publish and changes nothing:
     /// no seq, no catalog item, no history, nothing queued; the next write that works recovers.
-    #[test]
-    fn a_failed_state_write_refuses_the_publish_and_changes_nothing() {
+    #[tokio::test]
+    async fn a_failed_state_write_refuses_the_publish_and_changes_nothing() {
         let dir = std::env::temp_dir().join(format!("furniture-hub-full-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
-        config.in_memory = false;
-        config.data_dir = dir.clone();
-        let hub = Hub::open(&config, Arc::new(Metrics::default())).unwrap();
+        let config = crate::Config::on("127.0.0.1:0".parse().unwrap());
+        let backend = Arc::new(Embedded::open(Some(&dir), 10, 100, 10).unwrap());
+        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend.clone()).await.unwrap();
         let shutdown = CancellationToken::new();
         let mut viewer = hub.register(&shutdown);
         assert!(viewer.frames.try_recv().is_ok(), "welcome");
-        assert_eq!(hub.publish(change("a", "Mesa"), Instant::now()).map(|r| r.0), Ok(1));
+        assert_eq!(hub.publish(change("a", "Mesa"), Instant::now()).await, Ok(1));
         assert!(viewer.frames.try_recv().is_ok());
         let limit = |pages: &str| {
-            let st = hub.lock();
-            st.store.as_ref().unwrap().conn_for_tests().execute_batch(&format!("PRAGMA max_page_count = {pages};")).unwrap();
+            backend.with_connection_for_tests(|c| c.execute_batch(&format!("PRAGMA max_page_count = {pages};")).unwrap());
         };
         limit("1"); // the file may not grow any more: every write that needs a new page fails
         let big = "x".repeat(64 * 1024);
-        assert_eq!(hub.publish(change("b", &big), Instant::now()), Err(Refusal::Storage));
-        assert_eq!(hub.publish(change("a", &big), Instant::now()), Err(Refusal::Storage), "an update too");
+        assert_eq!(hub.publish(change("b", &big), Instant::now()).await, Err(Refusal::Storage));
+        let mut update = change("a", &big);
+        update.action = Action::Updated;
+        assert_eq!(hub.publish(update, Instant::now()).await, Err(Refusal::Storage), "an update too");
         assert!(viewer.frames.try_recv().is_err(), "nothing reached anyone");
         assert_eq!(hub.seq(), 1);
         assert!(!hub.storage_ok());
         {
             let st = hub.lock();
             assert!(st.catalog.get("b").is_none());
-            assert_eq!(st.catalog.get("a").unwrap().furniture.nombre().as_deref(), Some("Mesa"), "the update was undone");
+            assert_eq!(st.catalog.get("a").unwrap().furniture.nombre().as_deref(), Some("Mesa"), "the update did not apply");
             assert_eq!(st.history.len(), 1);
         }
         assert_eq!(hub.metrics.storage_errors.load(std::sync::atomic::Ordering::Relaxed), 2);
         limit("1073741823");
-        assert_eq!(hub.publish(change("b", "Silla"), Instant::now()).map(|r| r.0), Ok(2), "seq 2, not 4: refused ones took none");
+        assert_eq!(hub.publish(change("b", "Silla"), Instant::now()).await, Ok(2), "seq 2, not 4: refused ones took none");
+        assert!(viewer.frames.try_recv().is_ok());
         assert!(hub.storage_ok());
         drop(hub);
-        let (_, loaded) = Store::open(&dir, 10).unwrap();
+        drop(backend);
+        let (_, loaded) = crate::store::Store::open(&dir, 10).unwrap();
         assert_eq!((loaded.seq, loaded.catalog.len(), loaded.history.len()), (2, 2, 2));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -6,8 +6,11 @@
 //! # Layout
 //!
 //! - [`config`]: flags and environment variables, with their defaults.
+//! - [`backend`]: the seam between a broker and its state, with the embedded implementation.
 //! - [`store`]: the state file (SQLite): `seq`, catalog, history, written before each broadcast.
-//! - [`hub`]: connected clients, the global broadcast order, catalog and history.
+//! - [`redis`]: the shared state of several brokers in Redis (`--redis`).
+//! - [`hub`]: connected clients, the global broadcast order, this broker's copy of the catalog
+//!   and history.
 //! - [`admission`]: connection caps, `Origin` allow-list, publish token and protected mode,
 //!   message rate.
 //! - [`connection`]: one socket's reader and writer, keepalive pings, close codes.
@@ -17,12 +20,14 @@
 //! - [`Broker`]: the accept loop with graceful shutdown; `main.rs` only parses flags and signals.
 
 pub mod admission;
+pub mod backend;
 pub mod close;
 pub mod config;
 pub mod connection;
 pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod redis;
 pub mod store;
 
 use std::sync::Arc;
@@ -52,9 +57,9 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Opens the state (`--data-dir`, unless `--in-memory`).
-    pub fn open(config: Config) -> Result<Broker, StoreError> {
-        let hub = hub::Hub::open(&config, Arc::new(Metrics::default()))?;
+    /// Opens the state (Redis with `--redis`, else `--data-dir`, unless `--in-memory`).
+    pub async fn open(config: Config) -> Result<Broker, StoreError> {
+        let hub = hub::Hub::open(&config, Arc::new(Metrics::default())).await?;
         Ok(Broker { config: Arc::new(config), hub })
     }
 
@@ -71,6 +76,9 @@ impl Broker {
         let limits = Limits::new(config.max_connections, config.max_connections_per_ip);
         let state = http::AppState { hub: hub.clone(), config: config.clone(), shutdown: shutdown.clone(), tasks: tasks.clone() };
         let router = http::router(state.clone());
+        if hub.backend_kind() == "redis" {
+            tasks.spawn(hub.clone().follow(shutdown.clone()));
+        }
         loop {
             let (stream, peer) = tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -167,6 +175,6 @@ async fn refuse_raw(mut stream: TcpStream, status: axum::http::StatusCode) {
 
 /// Opens the state and serves `listener` until `shutdown` is cancelled (see [`Broker::serve`]).
 pub async fn run(listener: TcpListener, config: Config, shutdown: CancellationToken) -> std::io::Result<()> {
-    let broker = Broker::open(config).map_err(std::io::Error::other)?;
+    let broker = Broker::open(config).await.map_err(std::io::Error::other)?;
     broker.serve(listener, shutdown).await
 }

@@ -20,10 +20,14 @@ async fn main() -> std::process::ExitCode {
         (None, false) => "loopback only (protected mode)",
         (None, true) => "anyone",
     };
-    let state = if config.in_memory { "memory only".to_owned() } else { config.data_dir.display().to_string() };
+    let state = match &config.redis {
+        Some(url) => format!("redis {}", furniture_broker::redis::redact(url)),
+        None if config.in_memory => "memory only".to_owned(),
+        None => config.data_dir.display().to_string(),
+    };
     let dashboard = config.dashboard_dir.display().to_string();
     let open_to_all = config.publish_token.is_none() && config.allow_remote_publish;
-    let broker = match Broker::open(config) {
+    let broker = match Broker::open(config).await {
         Ok(b) => b,
         Err(e) => {
             eprintln!("furniture-broker: {e}");

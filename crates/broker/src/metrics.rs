@@ -64,13 +64,14 @@ const INBOUND: [(Inbound, &str); 4] =
 
 const REFUSALS: [Refusal; 3] = [Refusal::TokenRequired, Refusal::ProtectedMode, Refusal::Storage];
 
-const CLOSES: [CloseReason; 6] = [
+const CLOSES: [CloseReason; 7] = [
     CloseReason::Shutdown,
     CloseReason::TooBig,
     CloseReason::InvalidUtf8,
     CloseReason::ProtocolError,
     CloseReason::PingTimeout,
     CloseReason::TooSlow,
+    CloseReason::Restarting,
 ];
 
 /// Upper bounds of the broadcast latency buckets, in seconds.
@@ -119,6 +120,7 @@ pub struct Metrics {
     closes: [AtomicU64; CLOSES.len()],
     pub throttled: AtomicU64,
     pub storage_errors: AtomicU64,
+    pub reloads: AtomicU64,
     pub broadcast_latency: Histogram,
 }
 
@@ -167,7 +169,7 @@ impl Metrics {
         gauge("seq", "The last seq broadcast.", hub.seq);
         gauge("catalog_items", "Items in the broker's catalog.", hub.catalog_items as u64);
         gauge("history_notifications", "Notifications kept for clients that resync.", hub.history_len as u64);
-        gauge("storage_up", "1 when the last write to the state file succeeded (or state is in memory).", hub.storage_ok as u64);
+        gauge("storage_up", "1 when the last write or read of the state (file or Redis) succeeded, or state is in memory.", hub.storage_ok as u64);
         let mut counter = |name: &str, help: &str, rows: &[(Option<(&str, &str)>, u64)]| {
             let _ = writeln!(out, "# HELP {p}_{name} {help}\n# TYPE {p}_{name} counter");
             for (label, value) in rows {
@@ -206,7 +208,8 @@ impl Metrics {
         let slow = self.closes[CLOSES.iter().position(|c| *c == CloseReason::TooSlow).unwrap_or(0)].load(Relaxed);
         counter("slow_consumer_disconnects_total", "Clients cut off because their send queue was full.", &[(None, slow)]);
         counter("throttled_total", "Times a connection was slowed down for sending above its message rate.", &one(&self.throttled));
-        counter("storage_errors_total", "Failed writes to the state file.", &one(&self.storage_errors));
+        counter("storage_errors_total", "Failed writes or reads of the state (the state file, or Redis).", &one(&self.storage_errors));
+        counter("state_reloads_total", "Times the state was loaded again and every client asked to resync (1012).", &one(&self.reloads));
         self.broadcast_latency.render(
             &mut out,
             &format!("{p}_broadcast_seconds"),

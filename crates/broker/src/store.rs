@@ -50,6 +50,8 @@ pub enum StoreError {
         .path.display(), .dir.display(), .dir.display()
     )]
     Unreadable { path: PathBuf, dir: PathBuf, detail: String },
+    #[error("cannot use Redis at {url}: {detail}. Start Redis or fix --redis (BROKER_REDIS_URL)")]
+    Redis { url: String, detail: String },
 }
 
 /// The open state file.
@@ -171,6 +173,16 @@ impl Store {
         Ok(Ok(Loaded { stream, seq, catalog, history }))
     }
 
+    /// Reads everything back again, keeping the last `history` notifications.
+    pub fn reload(&mut self, history: usize) -> Result<Loaded, String> {
+        self.history_len = history;
+        match self.load() {
+            Ok(Ok(loaded)) => Ok(loaded),
+            Ok(Err(detail)) => Err(format!("the state file {} cannot be read: {detail}", self.path.display())),
+            Err(e) => Err(format!("the state file {} cannot be read: {e}", self.path.display())),
+        }
+    }
+
     /// Writes one broadcast: the new `seq`, its frame in the history, and its catalog change,
     /// all or nothing.
     pub fn record(&mut self, seq: u64, frame: &str, change: Change<'_>) -> rusqlite::Result<()> {
@@ -213,8 +225,8 @@ impl Store {
         &self.path
     }
 
-    #[cfg(test)]
-    pub(crate) fn conn_for_tests(&self) -> &Connection {
+    #[doc(hidden)]
+    pub fn connection_for_tests(&self) -> &Connection {
         &self.conn
     }
 }

@@ -114,3 +114,88 @@ pub async fn wait_metric(addr: SocketAddr, series: &str, want: f64, within: Dura
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A `redis-server` of this test's own on a free loopback port, its data (append-only file,
+/// fsync on every write) in a folder of its own, so that a restart keeps what was acknowledged.
+pub struct RedisServer {
+    child: Option<std::process::Child>,
+    pub port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl RedisServer {
+    /// Starts one, or says why it cannot (`None`; a failure under FURNITURE_REQUIRE_ALL=1).
+    pub async fn start() -> Option<RedisServer> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("furniture-redis-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut server = RedisServer { child: None, port, dir };
+        if let Err(why) = server.spawn().await {
+            if std::env::var("FURNITURE_REQUIRE_ALL").as_deref() == Ok("1") {
+                panic!("{why}");
+            }
+            eprintln!("SKIPPED: {why}");
+            return None;
+        }
+        Some(server)
+    }
+
+    async fn spawn(&mut self) -> Result<(), String> {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--appendonly", "yes"])
+            .args(["--appendfsync", "always", "--save", "", "--daemonize", "no", "--loglevel", "warning"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("redis-server cannot start: {e} (scripts/setup test installs it)"))?;
+        self.child = Some(child);
+        let started = std::time::Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
+            if started.elapsed() > Duration::from_secs(10) {
+                return Err("redis-server did not listen within 10 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGTERM, as an operator stops it; waits until it has exited.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let started = std::time::Instant::now();
+            while !matches!(child.try_wait(), Ok(Some(_))) {
+                assert!(started.elapsed() < Duration::from_secs(10), "redis-server did not stop");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+
+    /// Deletes its data (while stopped): as a Redis restarted without its append-only file.
+    pub fn wipe(&self) {
+        assert!(self.child.is_none(), "stop it first");
+        let _ = std::fs::remove_dir_all(&self.dir);
+        std::fs::create_dir_all(&self.dir).unwrap();
+    }
+
+    /// Starts it again on the same port with the same data.
+    pub async fn restart(&mut self) {
+        self.spawn().await.expect("redis-server starts again");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

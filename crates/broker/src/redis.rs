@@ -1,0 +1,313 @@
+//! The state of several brokers in one Redis (`--redis URL`): the [`Backend`] that lets a producer
+//! on any broker reach the viewers of all of them, in one global order.
+//!
+//! Keys (all under `furniture:`):
+//!
+//! | key | type | holds |
+//! |-----|------|-------|
+//! | `furniture:seq` | string | the last `seq` allocated (`INCR`) |
+//! | `furniture:stream` | string | the id of the numbering, sent in every welcome as `stream` |
+//! | `furniture:log` | stream | every notification frame, entry id `<seq>-0`, capped (`MAXLEN ~`) |
+//! | `furniture:catalog` | hash | `furniture_id` → the frame of the item's last change |
+//!
+//! A commit is one Lua script, so it is atomic and ordered against every other broker's: it
+//! allocates the `seq`, writes the frame with it into the log and applies the catalog change.
+//! Each broker reads the log from its last `seq` on (`XREAD BLOCK`) and hands every entry to its
+//! clients, each once. When Redis cannot be reached, commits fail at once (the publisher gets
+//! the `storage` error frame: nothing is buffered, so nothing can be broadcast twice or out of
+//! order later), connected viewers stay connected, and the broker retries on its own; back,
+//! it goes on reading the log where it stopped, or, if Redis lost its data (a new numbering),
+//! loads the state again and asks every client to resync.
+//!
+//! Durability is Redis's: run it with `appendonly yes` so that an acknowledged change survives
+//! Redis restarting.
+
+use std::time::Duration;
+
+use furniture_protocol::{decode_server, CatalogEntry, Notification, ServerFrame};
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, RedisError};
+use tokio::sync::Mutex;
+
+use crate::backend::{catalog_change, Backend, BackendError, BoxFuture, Committed};
+use crate::store::{new_stream_id, Loaded};
+
+const SEQ: &str = "furniture:seq";
+const STREAM: &str = "furniture:stream";
+const LOG: &str = "furniture:log";
+const CATALOG: &str = "furniture:catalog";
+
+/// How long connecting to Redis may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long one command may take before the connection is taken for dead.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The log keeps at least this many notifications (more when `--history` asks for more), enough
+/// for a broker cut off from Redis for a while to catch up without reloading.
+pub const LOG_MIN_LEN: usize = 10_000;
+/// Entries read at once.
+const READ_COUNT: usize = 1000;
+
+/// Numbers, stores and appends one notification. KEYS: seq, stream, log, catalog. ARGV: the
+/// frame without `seq` (a JSON object), the item's id (or empty), 1 when the change puts the
+/// item, 0 when it removes it, empty when it leaves the catalog alone; the catalog's bound; the
+/// log's length; a new numbering id in case there is none.
+const COMMIT: &str = r#"
+redis.call('SET', KEYS[2], ARGV[6], 'NX')
+local seq = redis.call('INCR', KEYS[1])
+local frame = string.sub(ARGV[1], 1, -2) .. ',"seq":' .. seq .. '}'
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], seq .. '-0', 'f', frame)
+if ARGV[2] ~= '' then
+  if ARGV[3] == '0' then
+    redis.call('HDEL', KEYS[4], ARGV[2])
+  elseif ARGV[3] == '1' then
+    if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 or redis.call('HLEN', KEYS[4]) < tonumber(ARGV[4]) then
+      redis.call('HSET', KEYS[4], ARGV[2], frame)
+    end
+  end
+end
+return seq
+"#;
+
+/// Everything at one instant. KEYS: seq, stream, log, catalog. ARGV: history length, a new
+/// numbering id in case there is none.
+const LOAD: &str = r#"
+redis.call('SET', KEYS[2], ARGV[2], 'NX')
+local history = {}
+if tonumber(ARGV[1]) > 0 then
+  history = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', ARGV[1])
+end
+return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('GET', KEYS[2]), redis.call('HVALS', KEYS[4]), history}
+"#;
+
+/// A log entry as Redis returns it: its id and its field/value pairs.
+type Entry = (String, Vec<String>);
+
+/// Brokers sharing one Redis.
+pub struct Redis {
+    client: redis::Client,
+    /// The URL without its password, for messages.
+    url: String,
+    /// For commits and short reads.
+    commands: Mutex<Option<MultiplexedConnection>>,
+    /// For the follower's blocking reads, which would hold up commands behind them.
+    follower: Mutex<Option<MultiplexedConnection>>,
+    max_items: usize,
+    log_len: usize,
+    commit: redis::Script,
+    load: redis::Script,
+}
+
+impl Redis {
+    /// Connects (failing at once when Redis cannot be reached). `history` is how many
+    /// notifications a broker keeps for `sync`, `max_items` the catalog's bound.
+    pub async fn connect(url: &str, history: usize, max_items: usize) -> Result<Redis, BackendError> {
+        let client = redis::Client::open(url).map_err(|e| BackendError::Unreachable(format!("not a Redis URL: {e}")))?;
+        let redis = Redis {
+            client,
+            url: redact(url),
+            commands: Mutex::new(None),
+            follower: Mutex::new(None),
+            max_items,
+            log_len: history.max(LOG_MIN_LEN),
+            commit: redis::Script::new(COMMIT),
+            load: redis::Script::new(LOAD),
+        };
+        let mut con = redis.connection(&redis.commands, RESPONSE_TIMEOUT).await?;
+        let _: String = redis::cmd("PING").query_async(&mut con).await.map_err(|e| redis.unreachable(e))?;
+        Ok(redis)
+    }
+
+    async fn connection(&self, slot: &Mutex<Option<MultiplexedConnection>>, timeout: Duration) -> Result<MultiplexedConnection, BackendError> {
+        let mut slot = slot.lock().await;
+        if let Some(con) = slot.as_ref() {
+            return Ok(con.clone());
+        }
+        let config = AsyncConnectionConfig::new().set_connection_timeout(CONNECT_TIMEOUT).set_response_timeout(timeout);
+        let con = self.client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| self.unreachable(e))?;
+        *slot = Some(con.clone());
+        Ok(con)
+    }
+
+    /// Drops a connection that failed, so that the next call connects again.
+    async fn failed(&self, slot: &Mutex<Option<MultiplexedConnection>>, e: RedisError) -> BackendError {
+        if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal() || e.is_unrecoverable_error() {
+            *slot.lock().await = None;
+            self.unreachable(e)
+        } else {
+            BackendError::Write(format!("Redis at {} refused: {e}", self.url))
+        }
+    }
+
+    fn unreachable(&self, e: RedisError) -> BackendError {
+        BackendError::Unreachable(format!("Redis at {} is unreachable: {e}", self.url))
+    }
+
+    /// Log entries as committed notifications; a missing `seq` right after `after` is a gap.
+    fn committed(after: u64, entries: Vec<Entry>) -> Result<Vec<Committed>, BackendError> {
+        let mut out = Vec::with_capacity(entries.len());
+        for (id, fields) in entries {
+            let seq = id.split('-').next().and_then(|s| s.parse::<u64>().ok());
+            let (Some(seq), Some(frame)) = (seq, fields.into_iter().nth(1)) else { continue };
+            if seq <= after {
+                continue;
+            }
+            let expected = out.last().map_or(after, |c: &Committed| c.seq) + 1;
+            if seq != expected {
+                return Err(BackendError::Gap(format!(
+                    "the Redis log no longer holds notifications {expected}..{seq} (it keeps the last {LOG_MIN_LEN} or --history)"
+                )));
+            }
+            out.push(Committed { seq, frame });
+        }
+        Ok(out)
+    }
+}
+
+impl Backend for Redis {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    fn load(&self, history: usize) -> BoxFuture<'_, Result<Loaded, BackendError>> {
+        Box::pin(async move {
+            let mut con = self.connection(&self.commands, RESPONSE_TIMEOUT * 5).await?;
+            let (seq, stream, catalog, mut log): (u64, String, Vec<String>, Vec<Entry>) = match self
+                .load
+                .key(SEQ)
+                .key(STREAM)
+                .key(LOG)
+                .key(CATALOG)
+                .arg(history)
+                .arg(new_stream_id())
+                .invoke_async(&mut con)
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => return Err(self.failed(&self.commands, e).await),
+            };
+            log.reverse();
+            // The newest `history` entries: consecutive from the oldest of them on.
+            let oldest = log.first().and_then(|(id, _)| id.split('-').next()?.parse::<u64>().ok()).unwrap_or(1);
+            let history = Redis::committed(oldest.saturating_sub(1), log).unwrap_or_default();
+            let catalog = catalog
+                .iter()
+                .filter_map(|frame| match decode_server(frame) {
+                    ServerFrame::Notification(n) => {
+                        Some(CatalogEntry { furniture: n.furniture, seq: n.seq, timestamp: n.timestamp })
+                    }
+                    _ => None,
+                })
+                .collect();
+            Ok(Loaded { stream, seq, catalog, history: history.into_iter().map(|c| (c.seq, c.frame)).collect() })
+        })
+    }
+
+    fn commit(&self, mut draft: Notification) -> BoxFuture<'_, Result<u64, BackendError>> {
+        Box::pin(async move {
+            draft.seq = None;
+            let id = draft.furniture.id();
+            // Whether the item fits is decided in the script; here only put or remove.
+            let put = catalog_change(draft.action, id.as_deref(), true, 0, 1);
+            let mut con = self.connection(&self.commands, RESPONSE_TIMEOUT).await?;
+            let result: redis::RedisResult<u64> = self
+                .commit
+                .key(SEQ)
+                .key(STREAM)
+                .key(LOG)
+                .key(CATALOG)
+                .arg(draft.encode())
+                .arg(id.unwrap_or_default())
+                .arg(match put {
+                    Some(true) => "1",
+                    Some(false) => "0",
+                    None => "",
+                })
+                .arg(self.max_items)
+                .arg(self.log_len)
+                .arg(new_stream_id())
+                .invoke_async(&mut con)
+                .await;
+            match result {
+                Ok(seq) => Ok(seq),
+                Err(e) => Err(self.failed(&self.commands, e).await),
+            }
+        })
+    }
+
+    fn read_after(&self, after: u64, wait: Duration) -> BoxFuture<'_, Result<Vec<Committed>, BackendError>> {
+        Box::pin(async move {
+            if wait.is_zero() {
+                let mut con = self.connection(&self.commands, RESPONSE_TIMEOUT).await?;
+                let entries: Vec<Entry> = match redis::cmd("XRANGE")
+                    .arg(LOG)
+                    .arg(format!("{}-0", after + 1))
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(READ_COUNT)
+                    .query_async(&mut con)
+                    .await
+                {
+                    Ok(v) => v,
+                    Err(e) => return Err(self.failed(&self.commands, e).await),
+                };
+                return Redis::committed(after, entries);
+            }
+            let mut con = self.connection(&self.follower, wait + RESPONSE_TIMEOUT).await?;
+            let reply: Option<Vec<(String, Vec<Entry>)>> = match redis::cmd("XREAD")
+                .arg("COUNT")
+                .arg(READ_COUNT)
+                .arg("BLOCK")
+                .arg(wait.as_millis() as u64)
+                .arg("STREAMS")
+                .arg(LOG)
+                .arg(format!("{after}-0"))
+                .query_async(&mut con)
+                .await
+            {
+                Ok(v) => v,
+                Err(e) => return Err(self.failed(&self.follower, e).await),
+            };
+            let entries = reply.into_iter().flatten().flat_map(|(_, entries)| entries).collect();
+            Redis::committed(after, entries)
+        })
+    }
+
+    fn stream(&self) -> BoxFuture<'_, Result<String, BackendError>> {
+        Box::pin(async move {
+            let mut con = self.connection(&self.commands, RESPONSE_TIMEOUT).await?;
+            let set: Result<(), RedisError> =
+                redis::cmd("SET").arg(STREAM).arg(new_stream_id()).arg("NX").query_async(&mut con).await;
+            if let Err(e) = set {
+                return Err(self.failed(&self.commands, e).await);
+            }
+            let got: Result<String, RedisError> = redis::cmd("GET").arg(STREAM).query_async(&mut con).await;
+            match got {
+                Ok(s) => Ok(s),
+                Err(e) => Err(self.failed(&self.commands, e).await),
+            }
+        })
+    }
+}
+
+/// `url` without its password: `redis://:secret@host` → `redis://***@host`.
+pub fn redact(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_owned() };
+    let rest = &url[scheme_end..];
+    let host_part_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_part_end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_a_message() {
+        assert_eq!(redact("redis://:s3cret@10.0.0.5:6379/2"), "redis://***@10.0.0.5:6379/2");
+        assert_eq!(redact("rediss://user:p@ss@host/0"), "rediss://***@host/0");
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+    }
+}
