@@ -353,7 +353,12 @@ pub struct BrokerProcess {
 }
 
 impl BrokerProcess {
+    /// The binary cargo built for the tests, or the one `FURNITURE_BROKER_BIN` names (the soak
+    /// runs the release build).
     pub fn binary() -> Option<PathBuf> {
+        if let Some(bin) = std::env::var_os("FURNITURE_BROKER_BIN") {
+            return Some(PathBuf::from(bin));
+        }
         let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
         let bin = target.join("debug/furniture-broker");
         if bin.exists() {
@@ -367,12 +372,31 @@ impl BrokerProcess {
     /// Starts the broker on `addr` serving `dist/` with its state in `data_dir`, and waits until
     /// it accepts connections.
     pub async fn start(bin: &std::path::Path, addr: SocketAddr, data_dir: &std::path::Path) -> BrokerProcess {
+        BrokerProcess::start_with(bin, addr, data_dir, &[], None).await
+    }
+
+    /// As [`BrokerProcess::start`], with `extra` flags and the log appended to `log` (else
+    /// dropped).
+    pub async fn start_with(
+        bin: &std::path::Path,
+        addr: SocketAddr,
+        data_dir: &std::path::Path,
+        extra: &[String],
+        log: Option<&std::path::Path>,
+    ) -> BrokerProcess {
+        let stderr = match log {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new().create(true).append(true).open(path).expect("the broker's log file opens"),
+            ),
+            None => Stdio::null(),
+        };
         let child = Command::new(bin)
             .args(["--listen", &addr.to_string(), "--dashboard-dir"])
             .arg(root().join("dist"))
             .arg("--data-dir")
             .arg(data_dir)
-            .stderr(Stdio::null())
+            .args(extra)
+            .stderr(stderr)
             .spawn()
             .expect("the broker binary starts");
         let started = Instant::now();
@@ -387,6 +411,24 @@ impl BrokerProcess {
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then waits (at most `PATIENCE`) for the exit; returns its status, `None` if the
+    /// broker had to be killed.
+    pub async fn terminate(mut self) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let started = Instant::now();
+        while started.elapsed() < PATIENCE {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
     }
 }
 
