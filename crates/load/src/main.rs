@@ -81,6 +81,13 @@ struct Fanout {
     /// Seconds to wait after sending for the viewers to receive everything.
     #[arg(long, default_value_t = 10.0)]
     drain: f64,
+    /// Another broker sharing state with --url's (through Redis); repeat for more. Viewers are
+    /// spread evenly over --url and these; producers stay on --url.
+    #[arg(long = "viewer-url")]
+    viewer_urls: Vec<String>,
+    /// Another process to report CPU and memory of (another broker, redis-server); repeatable.
+    #[arg(long = "also-pid")]
+    also_pids: Vec<u32>,
 }
 
 #[derive(Args)]
@@ -304,8 +311,23 @@ fn first_errors(errors: &[String]) -> Value {
 async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
     let run = unix_nanos() % 1_000_000_007;
     let marker: Arc<str> = format!(r#""furniture_id":"load-{run}-"#).into();
-    eprintln!("fanout: connecting {} viewers and {} producer(s) to {}", a.viewers, a.producers, target.url);
-    let (viewers, mut errors) = open_many(target, a.viewers, 256).await;
+    let mut targets = vec![Target { url: target.url.clone(), addr: target.addr, sources: target.sources }];
+    for url in &a.viewer_urls {
+        match Target::resolve(url, target.sources).await {
+            Ok(t) => targets.push(t),
+            Err(e) => return json!({"ok": false, "scenario": "fanout", "error": e}),
+        }
+    }
+    let urls: Vec<&str> = targets.iter().map(|t| t.url.as_str()).collect();
+    eprintln!("fanout: connecting {} viewers to {} and {} producer(s) to {}", a.viewers, urls.join(", "), a.producers, target.url);
+    let mut viewers = Vec::new();
+    let mut errors = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let share = a.viewers / targets.len() + usize::from(i < a.viewers % targets.len());
+        let (ok, failed) = open_many(t, share, 256).await;
+        viewers.extend(ok);
+        errors.extend(failed);
+    }
     let (producers, producer_errors) = open_many(target, a.producers, 16).await;
     errors.extend(producer_errors);
     let viewer_count = viewers.len() as u64;
@@ -318,6 +340,7 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
         .collect();
 
     let broker = broker_pid.map(|p| Sampler::start(&p.to_string()));
+    let others: Vec<(u32, Sampler)> = a.also_pids.iter().map(|p| (*p, Sampler::start(&p.to_string()))).collect();
     let tool = Sampler::start("self");
     let payload = "x".repeat(a.payload);
     let per_producer = if a.rate > 0.0 { a.rate / producers.len().max(1) as f64 } else { 0.0 };
@@ -353,6 +376,7 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
     let delivered_secs = started.elapsed().as_secs_f64();
     let tool_usage = tool.finish();
     let broker_usage = broker.map(Sampler::finish);
+    let others: Vec<Value> = others.into_iter().map(|(pid, s)| json!({"pid": pid, "usage": s.finish().to_json()})).collect();
     let _ = stop_tx.send(true);
     let mut received = 0;
     let mut out_of_order = 0;
@@ -390,6 +414,8 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
         "producer_errors": first_errors(&producer_errors),
         "viewers_cut_off": cut_off.len(),
         "broker": broker_usage.map_or(Value::Null, |u| u.to_json()),
+        "brokers": urls,
+        "others": others,
         "tool": tool_usage.to_json(),
     })
 }
