@@ -50,6 +50,12 @@ pub trait Backend: Send + Sync + 'static {
     /// `"embedded"` or `"redis"`, for logs and `/healthz`.
     fn kind(&self) -> &'static str;
 
+    /// True when other brokers commit too: the hub then follows the backend
+    /// ([`crate::hub::Hub::follow`]) and hands out every commit from there, its own included.
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// The state as it stands: the numbering's id, the last `seq`, the catalog, and the last
     /// `history` notifications.
     fn load(&self, history: usize) -> BoxFuture<'_, Result<Loaded, BackendError>>;

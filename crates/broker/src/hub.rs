@@ -136,9 +136,9 @@ impl Hub {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `"embedded"` or `"redis"`.
-    pub fn backend_kind(&self) -> &'static str {
-        self.backend.kind()
+    /// True when other brokers share the state (Redis): [`Hub::follow`] must run.
+    pub fn shared(&self) -> bool {
+        self.backend.shared()
     }
 
     /// Number of open connections.
@@ -189,7 +189,11 @@ impl Hub {
             }
         };
         self.storage_works();
-        self.catch_up(seq).await;
+        // A shared backend's follower reads every broker's commits in order and hands them out
+        // as they come; here only this broker commits, so hand out at once.
+        if !self.backend.shared() {
+            self.catch_up(seq).await;
+        }
         self.metrics.broadcast_latency.observe(received.elapsed());
         Ok(seq)
     }

@@ -76,7 +76,7 @@ impl Broker {
         let limits = Limits::new(config.max_connections, config.max_connections_per_ip);
         let state = http::AppState { hub: hub.clone(), config: config.clone(), shutdown: shutdown.clone(), tasks: tasks.clone() };
         let router = http::router(state.clone());
-        if hub.backend_kind() == "redis" {
+        if hub.shared() {
             tasks.spawn(hub.clone().follow(shutdown.clone()));
         }
         loop {

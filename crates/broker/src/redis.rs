@@ -168,6 +168,10 @@ impl Backend for Redis {
         "redis"
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn load(&self, history: usize) -> BoxFuture<'_, Result<Loaded, BackendError>> {
         Box::pin(async move {
             let mut con = self.connection(&self.commands, RESPONSE_TIMEOUT * 5).await?;
