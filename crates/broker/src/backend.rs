@@ -76,13 +76,14 @@ pub trait Backend: Send + Sync + 'static {
 }
 
 /// What a committed change does to the catalog, decided where `seq` is allocated so that every
-/// broker agrees: created and updated put the item (unless the catalog is full and the item is
-/// new), deleted removes it, a record without `furniture_id` changes nothing.
-pub fn catalog_change(action: Action, id: Option<&str>, present: bool, len: usize, max_items: usize) -> Option<bool> {
-    let _ = id?;
+/// broker agrees: `Some(true)` puts the item (created and updated, when it `fits`: already there,
+/// or the catalog below its bound), `Some(false)` removes it (deleted), `None` leaves the catalog
+/// alone (a record without `furniture_id`, or a new item in a full catalog).
+pub fn catalog_change(action: Action, has_id: bool, fits: bool) -> Option<bool> {
     match action {
+        _ if !has_id => None,
         Action::Deleted => Some(false),
-        Action::Created | Action::Updated if present || len < max_items => Some(true),
+        Action::Created | Action::Updated if fits => Some(true),
         _ => None,
     }
 }
@@ -151,8 +152,8 @@ impl Embedded {
         draft.seq = Some(seq);
         let frame = draft.encode();
         let id = draft.furniture.id();
-        let present = id.as_ref().is_some_and(|id| st.ids.contains(id));
-        let put = catalog_change(draft.action, id.as_deref(), present, st.ids.len(), self.max_items);
+        let fits = id.as_ref().is_some_and(|id| st.ids.contains(id)) || st.ids.len() < self.max_items;
+        let put = catalog_change(draft.action, id.is_some(), fits);
         if let Some(store) = st.store.as_mut() {
             let entry;
             let change = match (put, id.as_deref()) {

@@ -117,6 +117,14 @@ impl Redis {
         Ok(redis)
     }
 
+    /// Keeps at most about `len` notifications in the log instead (tests use it to reach the
+    /// log's bound quickly).
+    #[doc(hidden)]
+    pub fn with_log_len(mut self, len: usize) -> Redis {
+        self.log_len = len;
+        self
+    }
+
     async fn connection(&self, slot: &Mutex<Option<MultiplexedConnection>>, timeout: Duration) -> Result<MultiplexedConnection, BackendError> {
         let mut slot = slot.lock().await;
         if let Some(con) = slot.as_ref() {
@@ -210,8 +218,8 @@ impl Backend for Redis {
         Box::pin(async move {
             draft.seq = None;
             let id = draft.furniture.id();
-            // Whether the item fits is decided in the script; here only put or remove.
-            let put = catalog_change(draft.action, id.as_deref(), true, 0, 1);
+            // Whether a new item fits is decided in the script; here only put or remove.
+            let put = catalog_change(draft.action, id.is_some(), true);
             let mut con = self.connection(&self.commands, RESPONSE_TIMEOUT).await?;
             let result: redis::RedisResult<u64> = self
                 .commit

@@ -99,6 +99,32 @@ async fn the_redis_backend_keeps_the_contract() {
     assert_eq!((loaded.seq, loaded.catalog.len(), loaded.history.len()), (6, 1, 6));
 }
 
+/// The bounds of what is kept for reading back: past them, a reader is told it has a gap (and
+/// the hub then loads the state again) instead of silently skipping notifications.
+#[tokio::test]
+async fn reading_back_past_what_is_kept_is_a_gap() {
+    // Embedded: at most `in_flight` commits wait to be read back.
+    let embedded = Embedded::open(None, 10, 100, 2).unwrap();
+    for i in 0..2 {
+        embedded.commit(draft(Action::Created, &format!("e{i}"), "Mesa")).await.unwrap();
+    }
+    assert_eq!(seqs(&embedded.read_after(0, Duration::ZERO).await.unwrap()), [1, 2], "at the bound: all there");
+    for i in 2..5 {
+        embedded.commit(draft(Action::Created, &format!("e{i}"), "Mesa")).await.unwrap();
+    }
+    assert!(matches!(embedded.read_after(2, Duration::ZERO).await, Err(BackendError::Gap(_))), "3 was dropped for 5");
+
+    // Redis: the log is capped (MAXLEN ~, which trims whole nodes of 100 entries).
+    let Some(redis) = RedisServer::start().await else { return };
+    let b = Redis::connect(&redis.url(), 10, 1000).await.unwrap().with_log_len(10);
+    for i in 0..300 {
+        b.commit(draft(Action::Created, &format!("r{i}"), "Mesa")).await.unwrap();
+    }
+    assert!(matches!(b.read_after(0, Duration::ZERO).await, Err(BackendError::Gap(_))));
+    assert!(matches!(b.read_after(0, Duration::from_millis(100)).await, Err(BackendError::Gap(_))), "the follower's read too");
+    assert_eq!(seqs(&b.read_after(298, Duration::ZERO).await.unwrap()), [299, 300], "the newest are kept");
+}
+
 #[tokio::test]
 async fn an_unreachable_redis_is_a_clear_error_at_start() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
