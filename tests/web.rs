@@ -192,15 +192,10 @@ async fn play(live: Live, first_seq: u64, count: u64) {
 
 /// A page that runs for weeks must level off: once feed, catalog and toasts are full, more
 /// changes do not grow the wasm memory. Measured after a warm-up of 4,000 changes (every list at
-/// its cap, the allocator at its working size), over 16,000 more.
-///
-/// It fails today (+8.6 MB, about 0.5 KB per change): the keyed lists grow the memory with every
-/// row they replace. Measured one at a time over the same 16,000 changes: the state alone +0 MB,
-/// the feed panel +3.3 MB, the catalog panel +5.1 MB, a bare `For` of text rows +1.4 MB; drawing
-/// the lists afresh from a new owner every 5,000 rows did not change it. Run it with
-/// `--include-ignored` while fixing that.
+/// its cap, the allocator at its working size), over 16,000 more. Before the lists gave back
+/// their rows (`components::rows`) it grew 8.6 MB here; `tests/retention.rs` counts what is kept
+/// allocation by allocation.
 #[wasm_bindgen_test]
-#[ignore = "known leak in the feed and catalog lists (README, Not done yet)"]
 async fn memory_levels_off_under_a_long_stream_of_changes() {
     let host = host();
     let live = live();

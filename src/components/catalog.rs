@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::app::Live;
 use crate::components::action_label;
+use crate::components::rows::{follow, Rows};
 use crate::state::catalog_view::{group_by_material, Card, SortBy};
 use crate::state::format::{or_dash, size};
 
@@ -56,19 +57,17 @@ pub fn CatalogPanel() -> impl IntoView {
             <div data-testid="catalog">
                 <Show when=move || live.group_by_material.get() fallback=move || view! {
                     <ul class="catalog">
-                        <For each=cards key=|c: &Card| (c.id.clone(), c.version) let:card>
-                            <CatalogCard card=card/>
-                        </For>
+                        <Rows each=cards key=|c: &Card| (c.id.clone(), c.version) children=|card| view! { <CatalogCard card=card/> }/>
                     </ul>
                 }>
-                    <For each=groups key=|(m, cards): &(String, Vec<Card>)| (m.clone(), cards.iter().map(|c| (c.id.clone(), c.version)).collect::<Vec<_>>()) let:group>
+                    <Rows each=groups key=|(m, cards): &(String, Vec<Card>)| (m.clone(), cards.iter().map(|c| (c.id.clone(), c.version)).collect::<Vec<_>>()) children=|group| view! {
                         <section class="material-group" data-testid="material-group" data-material=group.0.clone()>
                             <h3 class="group-title">{group.0.clone()} <span class="count">{group.1.len()}</span></h3>
                             <ul class="catalog">
                                 {group.1.into_iter().map(|card| view! { <CatalogCard card=card/> }).collect::<Vec<_>>()}
                             </ul>
                         </section>
-                    </For>
+                    }/>
                 </Show>
             </div>
             <Show when=has_hidden>
@@ -111,6 +110,17 @@ fn CatalogControls() -> impl IntoView {
     }
 }
 
+/// The parts of a card that change with the clock.
+#[derive(PartialEq)]
+struct CardClock {
+    /// "n min ago".
+    when: String,
+    /// The fields the last update changed still glow.
+    highlight: bool,
+    /// The action badge still shows.
+    badge: bool,
+}
+
 /// One item's card.
 #[component]
 fn CatalogCard(
@@ -122,7 +132,16 @@ fn CatalogCard(
     let deleted = card.deleted_ms.is_some();
     let changed_ms = card.changed_ms;
     let lang = live.lang;
-    let when = move || if changed_ms > 0.0 { live.ago(changed_ms) } else { String::new() };
+    // What the clock changes on the card, followed through the card's own signal.
+    let clock = follow(move || CardClock {
+        when: if changed_ms > 0.0 { live.ago(changed_ms) } else { String::new() },
+        highlight: live.within(changed_ms, HIGHLIGHT_MS),
+        badge: !deleted && live.within(changed_ms, BADGE_MS),
+    });
+    let when = {
+        let clock = clock.clone();
+        move || clock.with(|c| c.when.clone())
+    };
     // Only a change seen a moment ago draws the eye; a resynced catalog appears quietly.
     let fresh = live.server_now_untracked() - changed_ms < FRESH_MS;
     let class = format!(
@@ -133,15 +152,16 @@ fn CatalogCard(
     );
     // Fields the last update changed glow for a few seconds.
     let changed_fields = card.changed_fields.clone();
-    let highlight = move |keys: &'static [&'static str]| {
+    let highlight = |keys: &'static [&'static str]| {
         let hit = keys.iter().any(|k| changed_fields.contains(k));
-        move || hit && live.within(changed_ms, HIGHLIGHT_MS)
+        let clock = clock.clone();
+        move || hit && clock.with(|c| c.highlight)
     };
     let badge = deleted.then(|| view! { <span class="badge deleted-badge">{lang.t("Eliminado", "Deleted")}</span> });
     let action = card.last_action;
-    let recent = move || {
-        (!deleted && live.within(changed_ms, BADGE_MS))
-            .then(|| view! { <span class="badge">{action_label(action, lang)}</span> })
+    let recent = {
+        let clock = clock.clone();
+        move || clock.with(|c| c.badge).then(|| view! { <span class="badge">{action_label(action, lang)}</span> })
     };
     view! {
         <li class=class data-testid="catalog-item" data-furniture-id=card.id.clone()

@@ -7,6 +7,7 @@ use crate::browser::local_clock;
 use furniture_protocol::Action;
 
 use crate::components::action_label;
+use crate::components::rows::{follow, Rows};
 use crate::state::diff::describe;
 use crate::state::feed::{distinct, Change, FeedEntry, GapReason, Origin};
 use crate::state::format::or_dash;
@@ -21,17 +22,18 @@ pub fn FeedPanel() -> impl IntoView {
         live.feed.with(|f| f.iter().filter(|e| filter.matches(e)).cloned().collect::<Vec<_>>())
     };
     let count = move || crate::browser::number(live.feed.with(|f| f.len()) as u64, live.lang);
+    // Rows follow this, which changes only when the reader marks everything read, rather than
+    // the feed, which changes with every notification.
+    let read_key = Memo::new(move |_| live.feed.with(|f| f.read_key()));
     view! {
         <section class="panel feed-panel" aria-labelledby="feed-title">
             <h2 id="feed-title">{live.lang.t("Actividad", "Activity")} <span class="count">{count}</span></h2>
             {(!live.kiosk).then(|| view! { <FeedControls/> })}
             <ol class="feed" data-testid="feed">
-                <For each=entries key=FeedEntry::key let:entry>
-                    {match entry {
-                        FeedEntry::Change(change) => view! { <FeedItem change=change/> }.into_any(),
-                        FeedEntry::Gap { from_ms, to_ms, reason, .. } => view! { <GapItem from_ms to_ms reason/> }.into_any(),
-                    }}
-                </For>
+                <Rows each=entries key=FeedEntry::key children=move |entry| match entry {
+                    FeedEntry::Change(change) => view! { <FeedItem change=change read_key/> }.into_any(),
+                    FeedEntry::Gap { from_ms, to_ms, reason, .. } => view! { <GapItem from_ms to_ms reason/> }.into_any(),
+                }/>
             </ol>
         </section>
     }
@@ -106,10 +108,14 @@ fn FeedControls() -> impl IntoView {
 fn FeedItem(
     /// The notification and when it arrived.
     change: std::sync::Arc<Change>,
+    /// Changes up to this key are read.
+    read_key: Memo<u64>,
 ) -> impl IntoView {
     let live = expect_context::<Live>();
     let key = change.key;
-    let unread = move || live.feed.with(|f| f.read_key_below(key));
+    let news = change.origin == Origin::Live;
+    let unread = follow(move || news && key > read_key.get());
+    let unread = move || unread.get();
     let n = &change.notification;
     let lang = live.lang;
     let diff = (!change.changes.is_empty()).then(|| describe(&change.changes, lang));

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod charts;
 pub mod diagnostics;
 pub mod feed;
+pub mod rows;
 pub mod settings;
 pub mod status;
 pub mod toasts;

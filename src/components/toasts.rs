@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::app::Live;
 use crate::browser::now_ms;
+use crate::components::rows::Rows;
 use crate::components::{action_icon, action_label};
 use crate::state::i18n::Lang;
 use crate::state::toasts::{Toast, ToastKind};
@@ -24,7 +25,7 @@ pub fn ToastStack() -> impl IntoView {
     let toasts = move || live.toasts.with(|t| t.iter().cloned().collect::<Vec<_>>());
     view! {
         <div class="toasts">
-            <For each=toasts key=|t: &Toast| (t.key, t.title.clone(), t.detail.clone()) let:toast>
+            <Rows each=toasts key=|t: &Toast| (t.key, t.title.clone(), t.detail.clone()) children=move |toast: Toast| view! {
                 <div class=format!("toast action-{}", toast.kind.as_str()) data-testid="toast"
                     data-action=toast.kind.as_str()
                     on:mouseenter=move |_| live.toasts.update(|t| t.pause(toast.key, now_ms()))
@@ -40,7 +41,7 @@ pub fn ToastStack() -> impl IntoView {
                     <button class="toast-close" aria-label=live.lang.t("Cerrar", "Close")
                         on:click=move |_| live.toasts.update(|t| t.dismiss(toast.key))>"×"</button>
                 </div>
-            </For>
+            }/>
         </div>
     }
 }

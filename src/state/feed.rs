@@ -156,10 +156,9 @@ impl Feed {
         self.read_key = self.next_key.saturating_sub(1);
     }
 
-    /// True when the change with this key is live news not yet marked read.
-    pub fn read_key_below(&self, key: u64) -> bool {
-        key > self.read_key
-            && self.entries.iter().any(|e| matches!(e, FeedEntry::Change(c) if c.key == key && c.origin == Origin::Live))
+    /// Live changes with a key above this one are unread.
+    pub fn read_key(&self) -> u64 {
+        self.read_key
     }
 
     /// The highest `seq` seen so far.
