@@ -542,6 +542,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "exact")]
     fn notifications_round_trip_with_seq_and_key_order() {
         let n = Notification {
             action: Action::Created,

@@ -10,6 +10,14 @@
 //! - [`frame`]: every frame on the wire, decoded tolerantly and encoded strictly, including this
 //!   project's `sync` extension.
 //! - [`catalog`]: the catalog reducer: created and updated upsert by `furniture_id`, deleted removes.
+//!
+//! # Features
+//!
+//! `exact` (on by default): records keep their keys in the order received, which the message
+//! texts need to print them as Python does, and numbers re-encode to exactly what was received.
+//! Without it, keys are kept sorted and a number of 16 or more significant digits may parse one
+//! unit off in its last place; the dashboard builds without it (a smaller wasm), as it reads
+//! records only by field name, to show them.
 
 pub mod catalog;
 pub mod frame;

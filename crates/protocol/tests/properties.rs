@@ -48,7 +48,10 @@ proptest! {
     }
 
     /// Any accepted producer message re-encodes to JSON that decodes to the same record, and the
-    /// broker's notification built from it decodes back to the same record and text.
+    /// broker's notification built from it decodes back to the same record and text. (With the
+    /// `exact` feature, as the broker builds; without it a number of 16 or more digits may come
+    /// back one unit off in its last place.)
+    #[cfg(feature = "exact")]
     #[test]
     fn accepted_input_reencodes_to_the_same_record(action in prop::sample::select(Action::ALL.to_vec()), rec in record()) {
         let msg = ProducerMessage { action, furniture: Furniture(rec) };
