@@ -61,7 +61,9 @@ pub trait Backend: Send + Sync + 'static {
     fn load(&self, history: usize) -> BoxFuture<'_, Result<Loaded, BackendError>>;
 
     /// Numbers `draft` (its `seq` is ignored) after everything committed before it, and keeps it
-    /// with its catalog change, all or nothing. Returns its `seq`.
+    /// with its catalog change, all or nothing. Returns its `seq`. The commit takes its place in
+    /// the order when `commit` is called, not when the future is first polled: a caller may start
+    /// several and await them afterwards.
     fn commit(&self, draft: Notification) -> BoxFuture<'_, Result<u64, BackendError>>;
 
     /// The notifications committed after `after`, by any broker, oldest first (at most a

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesOrdered;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use furniture_protocol::{decode_client, ClientFrame};
 use tokio::sync::mpsc;
@@ -26,6 +28,10 @@ const MAX_BATCH: usize = 256;
 /// Dropping a socket with the peer's data still unread resets the connection, which can cost the
 /// peer the close frame (and its code) it has not read yet.
 pub const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+/// Publishes of one connection committing at once, at most, when several brokers share Redis
+/// (each is numbered in the order it was read; the reader goes on while they commit). With the
+/// embedded state a commit is done before the next frame is read.
+pub const MAX_PUBLISHES_IN_FLIGHT: usize = 64;
 
 /// Serves one upgraded socket until it closes.
 pub async fn serve(
@@ -180,7 +186,23 @@ where
 {
     let id = peer.id;
     let mut throttle_logged = false;
-    while let Some(item) = stream.next().await {
+    let pipelined = hub.shared();
+    // Publishes committing, oldest first (only when `pipelined`).
+    let mut publishing: FuturesOrdered<BoxFuture<'_, ()>> = FuturesOrdered::new();
+    loop {
+        let item = if publishing.len() >= MAX_PUBLISHES_IN_FLIGHT {
+            publishing.next().await;
+            continue;
+        } else if publishing.is_empty() {
+            stream.next().await
+        } else {
+            tokio::select! {
+                biased;
+                _ = publishing.next() => continue,
+                item = stream.next() => item,
+            }
+        };
+        let Some(item) = item else { break };
         let text = match item {
             Ok(Message::Text(text)) => text,
             // Like Python's json.loads, a binary frame holding UTF-8 JSON is read as text.
@@ -217,7 +239,11 @@ where
             continue;
         }
         let received = Instant::now();
-        handle(&text, &peer, hub, received).await;
+        match start(&text, &peer, hub, received) {
+            Started::Done => {}
+            Started::Publishing(publish) if pipelined => publishing.push_back(publish),
+            Started::Publishing(publish) => publish.await,
+        }
         if let Some(wait) = peer.rate.as_mut().and_then(|r| r.take(received.into_std())) {
             hub.metrics.throttled.fetch_add(1, Ordering::Relaxed);
             if !throttle_logged {
@@ -227,18 +253,28 @@ where
             tokio::time::sleep(wait).await;
         }
     }
+    // Those still committing get their answers (an error frame, the log line).
+    while publishing.next().await.is_some() {}
 }
 
 /// Handles one text frame from client `id` as its connection does (without the rate limit,
 /// which paces the reading, not the handling); for the fuzz target. On the embedded backend the
 /// future is ready at its first poll.
 pub async fn handle_text(text: &str, id: u64, publishing: Publishing, hub: &Hub) {
-    handle(text, &Peer { id, publishing, rate: None }, hub, Instant::now()).await;
+    if let Started::Publishing(publish) = start(text, &Peer { id, publishing, rate: None }, hub, Instant::now()) {
+        publish.await;
+    }
 }
 
-/// One handler per kind of client frame. A publish is awaited until committed and handed out, so
-/// one connection's changes keep their order.
-async fn handle(text: &str, peer: &Peer, hub: &Hub, received: Instant) {
+/// What became of a frame: handled, or a publish that has taken its place in the order and is
+/// committing (awaiting it logs the outcome and sends a refusal to the publisher).
+enum Started<'a> {
+    Done,
+    Publishing(BoxFuture<'a, ()>),
+}
+
+/// One handler per kind of client frame.
+fn start<'a>(text: &str, peer: &Peer, hub: &'a Hub, received: Instant) -> Started<'a> {
     let id = peer.id;
     match decode_client(text) {
         ClientFrame::Publish(msg) => {
@@ -247,28 +283,34 @@ async fn handle(text: &str, peer: &Peer, hub: &Hub, received: Instant) {
             if let Publishing::Refused(refusal) = peer.publishing {
                 warn!(client = id, action = action.as_str(), reason = refusal.reason(), "publish refused");
                 hub.refuse(id, refusal);
-                return;
+                return Started::Done;
             }
-            match hub.publish(msg, received.into_std()).await {
-                Ok(seq) => info!(client = id, seq, action = action.as_str(), "broadcast"),
-                Err(refusal) => {
-                    warn!(client = id, action = action.as_str(), reason = refusal.reason(), "publish refused");
-                    hub.refuse(id, refusal);
+            let committing = hub.publish(msg, received.into_std());
+            Started::Publishing(Box::pin(async move {
+                match committing.await {
+                    Ok(seq) => info!(client = id, seq, action = action.as_str(), "broadcast"),
+                    Err(refusal) => {
+                        warn!(client = id, action = action.as_str(), reason = refusal.reason(), "publish refused");
+                        hub.refuse(id, refusal);
+                    }
                 }
-            }
+            }))
         }
         ClientFrame::Ping => {
             hub.metrics.inbound(Inbound::Ping);
-            hub.pong(id)
+            hub.pong(id);
+            Started::Done
         }
         ClientFrame::Sync(req) => {
             hub.metrics.inbound(Inbound::Sync);
             debug!(client = id, since = ?req.since, "sync");
             hub.sync(id, req);
+            Started::Done
         }
         ClientFrame::Ignored(reason) => {
             hub.metrics.inbound(Inbound::Ignored);
             warn!(client = id, reason = reason.label(), detail = ?reason.to_string(), bytes = text.len(), "frame ignored");
+            Started::Done
         }
     }
 }

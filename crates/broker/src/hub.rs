@@ -14,6 +14,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::Utf8Bytes;
@@ -24,7 +25,7 @@ use furniture_protocol::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Backend, BackendError, Committed, Embedded};
+use crate::backend::{Backend, BackendError, BoxFuture, Committed, Embedded};
 use crate::close::{CloseReason, Closer};
 use crate::metrics::{Metrics, Snapshot};
 use crate::store::StoreError;
@@ -172,8 +173,10 @@ impl Hub {
     /// Commits a producer's change, then hands it (and anything committed before it) to every
     /// client, the sender included, in one global order. Returns its `seq`, or
     /// [`Refusal::Storage`] when it could not be committed (then nothing changed and nobody
-    /// received it). `received` is when its frame was read, for the latency histogram.
-    pub async fn publish(&self, msg: ProducerMessage, received: Instant) -> Result<u64, Refusal> {
+    /// received it). `received` is when its frame was read, for the latency histogram. Its place in
+    /// the order is taken when `publish` is called, so a connection may start several publishes
+    /// and await them afterwards.
+    pub fn publish(&self, msg: ProducerMessage, received: Instant) -> impl Future<Output = Result<u64, Refusal>> + Send + '_ {
         let draft = Notification {
             action: msg.action,
             message: notification_text(msg.action, &msg.furniture),
@@ -181,7 +184,13 @@ impl Hub {
             timestamp: Some(now()),
             seq: None,
         };
-        let seq = match self.backend.commit(draft).await {
+        // Its place in the order is taken here, before the first await.
+        let committing = self.backend.commit(draft);
+        self.published(committing, received)
+    }
+
+    async fn published(&self, committing: BoxFuture<'_, Result<u64, BackendError>>, received: Instant) -> Result<u64, Refusal> {
+        let seq = match committing.await {
             Ok(seq) => seq,
             Err(e) => {
                 self.storage_failed(&e);

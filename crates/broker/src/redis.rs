@@ -12,6 +12,9 @@
 //!
 //! A commit is one Lua script, so it is atomic and ordered against every other broker's: it
 //! allocates the `seq`, writes the frame with it into the log and applies the catalog change.
+//! Each broker sends its commits from one task, in the order they were asked for, as many at
+//! once as are waiting (up to [`MAX_BATCH`]): one round trip to Redis carries a whole burst, so a
+//! publisher is not held to one change per round trip.
 //! Each broker reads the log from its last `seq` on (`XREAD BLOCK`) and hands every entry to its
 //! clients, each once. When Redis cannot be reached, commits fail at once (the publisher gets
 //! the `storage` error frame: nothing is buffered, so nothing can be broadcast twice or out of
@@ -27,7 +30,8 @@ use std::time::Duration;
 use furniture_protocol::{decode_server, CatalogEntry, Notification, ServerFrame};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisError};
-use tokio::sync::Mutex;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::backend::{catalog_change, Backend, BackendError, BoxFuture, Committed};
 use crate::store::{new_stream_id, Loaded};
@@ -46,26 +50,34 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 pub const LOG_MIN_LEN: usize = 10_000;
 /// Entries read at once.
 const READ_COUNT: usize = 1000;
+/// Commits sent to Redis at once, at most.
+pub const MAX_BATCH: usize = 128;
 
-/// Numbers, stores and appends one notification. KEYS: seq, stream, log, catalog. ARGV: the
-/// frame without `seq` (a JSON object), the item's id (or empty), 1 when the change puts the
-/// item, 0 when it removes it, empty when it leaves the catalog alone; the catalog's bound; the
-/// log's length; a new numbering id in case there is none.
+/// Numbers, stores and appends notifications, in order. KEYS: seq, stream, log, catalog. ARGV:
+/// the catalog's bound; the log's length; a new numbering id in case there is none; then three
+/// per notification: the frame without `seq` (a JSON object), the item's id (or empty), 1 when
+/// the change puts the item, 0 when it removes it, empty when it leaves the catalog alone.
+/// Returns their `seq`s.
 const COMMIT: &str = r#"
-redis.call('SET', KEYS[2], ARGV[6], 'NX')
-local seq = redis.call('INCR', KEYS[1])
-local frame = string.sub(ARGV[1], 1, -2) .. ',"seq":' .. seq .. '}'
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[5], seq .. '-0', 'f', frame)
-if ARGV[2] ~= '' then
-  if ARGV[3] == '0' then
-    redis.call('HDEL', KEYS[4], ARGV[2])
-  elseif ARGV[3] == '1' then
-    if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 or redis.call('HLEN', KEYS[4]) < tonumber(ARGV[4]) then
-      redis.call('HSET', KEYS[4], ARGV[2], frame)
+redis.call('SET', KEYS[2], ARGV[3], 'NX')
+local seqs = {}
+for i = 4, #ARGV, 3 do
+  local seq = redis.call('INCR', KEYS[1])
+  local frame = string.sub(ARGV[i], 1, -2) .. ',"seq":' .. seq .. '}'
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'f', frame)
+  local id, put = ARGV[i + 1], ARGV[i + 2]
+  if id ~= '' then
+    if put == '0' then
+      redis.call('HDEL', KEYS[4], id)
+    elseif put == '1' then
+      if redis.call('HEXISTS', KEYS[4], id) == 1 or redis.call('HLEN', KEYS[4]) < tonumber(ARGV[1]) then
+        redis.call('HSET', KEYS[4], id, frame)
+      end
     end
   end
+  seqs[#seqs + 1] = seq
 end
-return seq
+return seqs
 "#;
 
 /// Everything at one instant. KEYS: seq, stream, log, catalog. ARGV: history length, a new
@@ -84,47 +96,93 @@ type Entry = (String, Vec<String>);
 
 /// Brokers sharing one Redis.
 pub struct Redis {
-    client: redis::Client,
-    /// The URL without its password, for messages.
-    url: String,
-    /// For commits and short reads.
-    commands: Mutex<Option<MultiplexedConnection>>,
+    link: Link,
+    /// For commits and short reads (shared with the committing task, so that a connection found
+    /// dead by either is replaced for both).
+    commands: Arc<Mutex<Option<MultiplexedConnection>>>,
     /// For the follower's blocking reads, which would hold up commands behind them.
     follower: Mutex<Option<MultiplexedConnection>>,
     max_items: usize,
     log_len: usize,
-    commit: redis::Script,
     load: redis::Script,
+    /// The committing task's queue, started with the first commit.
+    commits: OnceLock<mpsc::UnboundedSender<Job>>,
 }
 
-impl Redis {
-    /// Connects (failing at once when Redis cannot be reached). `history` is how many
-    /// notifications a broker keeps for `sync`, `max_items` the catalog's bound.
-    pub async fn connect(url: &str, history: usize, max_items: usize) -> Result<Redis, BackendError> {
-        let client = redis::Client::open(url).map_err(|e| BackendError::Unreachable(format!("not a Redis URL: {e}")))?;
-        let redis = Redis {
-            client,
-            url: redact(url),
-            commands: Mutex::new(None),
-            follower: Mutex::new(None),
-            max_items,
-            log_len: history.max(LOG_MIN_LEN),
-            commit: redis::Script::new(COMMIT),
-            load: redis::Script::new(LOAD),
-        };
-        let mut con = redis.connection(&redis.commands, RESPONSE_TIMEOUT).await?;
-        let _: String = redis::cmd("PING").query_async(&mut con).await.map_err(|e| redis.unreachable(e))?;
-        Ok(redis)
+/// Where Redis is, and how to connect to it.
+#[derive(Clone)]
+struct Link {
+    client: redis::Client,
+    /// The URL without its password, for messages.
+    url: String,
+}
+
+/// One commit waiting for the committing task: the script's three arguments for it, and where
+/// its `seq` goes.
+struct Job {
+    frame: String,
+    id: String,
+    put: &'static str,
+    done: oneshot::Sender<Result<u64, BackendError>>,
+}
+
+/// The task that sends every commit of this broker, in the order they were asked for.
+struct Committer {
+    link: Link,
+    connection: Arc<Mutex<Option<MultiplexedConnection>>>,
+    max_items: usize,
+    log_len: usize,
+    script: redis::Script,
+}
+
+impl Committer {
+    async fn run(self, mut jobs: mpsc::UnboundedReceiver<Job>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while let Some(job) = jobs.recv().await {
+            batch.push(job);
+            while batch.len() < MAX_BATCH {
+                match jobs.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            match self.commit(&batch).await {
+                Ok(seqs) if seqs.len() == batch.len() => {
+                    for (job, seq) in batch.drain(..).zip(seqs) {
+                        let _ = job.done.send(Ok(seq));
+                    }
+                }
+                Ok(seqs) => {
+                    let e = BackendError::Write(format!("Redis at {} answered {} seqs for {} commits", self.link.url, seqs.len(), batch.len()));
+                    for job in batch.drain(..) {
+                        let _ = job.done.send(Err(e.clone()));
+                    }
+                }
+                Err(e) => {
+                    for job in batch.drain(..) {
+                        let _ = job.done.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
     }
 
-    /// Keeps at most about `len` notifications in the log instead (tests use it to reach the
-    /// log's bound quickly).
-    #[doc(hidden)]
-    pub fn with_log_len(mut self, len: usize) -> Redis {
-        self.log_len = len;
-        self
+    /// One script for the whole batch: all of it is committed, or none.
+    async fn commit(&self, batch: &[Job]) -> Result<Vec<u64>, BackendError> {
+        let mut con = self.link.connection(&self.connection, RESPONSE_TIMEOUT).await?;
+        let mut call = self.script.prepare_invoke();
+        call.key(SEQ).key(STREAM).key(LOG).key(CATALOG).arg(self.max_items).arg(self.log_len).arg(new_stream_id());
+        for job in batch {
+            call.arg(&job.frame).arg(&job.id).arg(job.put);
+        }
+        match call.invoke_async(&mut con).await {
+            Ok(seqs) => Ok(seqs),
+            Err(e) => Err(self.link.failed(&self.connection, e).await),
+        }
     }
+}
 
+impl Link {
     async fn connection(&self, slot: &Mutex<Option<MultiplexedConnection>>, timeout: Duration) -> Result<MultiplexedConnection, BackendError> {
         let mut slot = slot.lock().await;
         if let Some(con) = slot.as_ref() {
@@ -148,6 +206,58 @@ impl Redis {
 
     fn unreachable(&self, e: RedisError) -> BackendError {
         BackendError::Unreachable(format!("Redis at {} is unreachable: {e}", self.url))
+    }
+}
+
+impl Redis {
+    /// Connects (failing at once when Redis cannot be reached). `history` is how many
+    /// notifications a broker keeps for `sync`, `max_items` the catalog's bound.
+    pub async fn connect(url: &str, history: usize, max_items: usize) -> Result<Redis, BackendError> {
+        let client = redis::Client::open(url).map_err(|e| BackendError::Unreachable(format!("not a Redis URL: {e}")))?;
+        let redis = Redis {
+            link: Link { client, url: redact(url) },
+            commands: Arc::new(Mutex::new(None)),
+            follower: Mutex::new(None),
+            max_items,
+            log_len: history.max(LOG_MIN_LEN),
+            load: redis::Script::new(LOAD),
+            commits: OnceLock::new(),
+        };
+        let mut con = redis.connection(&redis.commands, RESPONSE_TIMEOUT).await?;
+        let _: String = redis::cmd("PING").query_async(&mut con).await.map_err(|e| redis.link.unreachable(e))?;
+        Ok(redis)
+    }
+
+    /// Keeps at most about `len` notifications in the log instead (tests use it to reach the
+    /// log's bound quickly).
+    #[doc(hidden)]
+    pub fn with_log_len(mut self, len: usize) -> Redis {
+        self.log_len = len;
+        self
+    }
+
+    async fn connection(&self, slot: &Mutex<Option<MultiplexedConnection>>, timeout: Duration) -> Result<MultiplexedConnection, BackendError> {
+        self.link.connection(slot, timeout).await
+    }
+
+    async fn failed(&self, slot: &Mutex<Option<MultiplexedConnection>>, e: RedisError) -> BackendError {
+        self.link.failed(slot, e).await
+    }
+
+    /// The committing task's queue (the task starts with the first commit).
+    fn commits(&self) -> &mpsc::UnboundedSender<Job> {
+        self.commits.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let committer = Committer {
+                link: self.link.clone(),
+                connection: self.commands.clone(),
+                max_items: self.max_items,
+                log_len: self.log_len,
+                script: redis::Script::new(COMMIT),
+            };
+            tokio::spawn(committer.run(rx));
+            tx
+        })
     }
 
     /// Log entries as committed notifications; a missing `seq` right after `after` is a gap.
@@ -214,34 +324,26 @@ impl Backend for Redis {
         })
     }
 
+    /// Takes its place in this broker's order of commits at once; the future gives its `seq`.
+    /// Nothing waits in the queue longer than the batch before it takes (bounded by the
+    /// response timeout), and the callers bound how many they start.
     fn commit(&self, mut draft: Notification) -> BoxFuture<'_, Result<u64, BackendError>> {
+        draft.seq = None;
+        let id = draft.furniture.id();
+        // Whether a new item fits is decided in the script; here only put or remove.
+        let put = match catalog_change(draft.action, id.is_some(), true) {
+            Some(true) => "1",
+            Some(false) => "0",
+            None => "",
+        };
+        let (done, result) = oneshot::channel();
+        let job = Job { frame: draft.encode(), id: id.unwrap_or_default(), put, done };
+        let queued = self.commits().send(job).is_ok();
+        let url = self.link.url.clone();
         Box::pin(async move {
-            draft.seq = None;
-            let id = draft.furniture.id();
-            // Whether a new item fits is decided in the script; here only put or remove.
-            let put = catalog_change(draft.action, id.is_some(), true);
-            let mut con = self.connection(&self.commands, RESPONSE_TIMEOUT).await?;
-            let result: redis::RedisResult<u64> = self
-                .commit
-                .key(SEQ)
-                .key(STREAM)
-                .key(LOG)
-                .key(CATALOG)
-                .arg(draft.encode())
-                .arg(id.unwrap_or_default())
-                .arg(match put {
-                    Some(true) => "1",
-                    Some(false) => "0",
-                    None => "",
-                })
-                .arg(self.max_items)
-                .arg(self.log_len)
-                .arg(new_stream_id())
-                .invoke_async(&mut con)
-                .await;
-            match result {
-                Ok(seq) => Ok(seq),
-                Err(e) => Err(self.failed(&self.commands, e).await),
+            match (queued, result.await) {
+                (true, Ok(result)) => result,
+                _ => Err(BackendError::Unreachable(format!("Redis at {url}: the committing task has stopped"))),
             }
         })
     }

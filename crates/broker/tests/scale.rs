@@ -327,6 +327,37 @@ async fn redis_going_away_under_load_loses_and_duplicates_nothing() {
     }
 }
 
+/// One connection publishing 1,000 changes back to back, without waiting, to a broker on Redis
+/// (more than it commits at once, and more than one batch to Redis): a viewer of another broker
+/// gets all of them, numbered 1 to 1,000 in the order they were sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_connection_publishing_flat_out_keeps_its_order() {
+    use furniture_broker::connection::MAX_PUBLISHES_IN_FLIGHT;
+    use furniture_broker::redis::MAX_BATCH;
+    let Some(redis) = RedisServer::start().await else { return };
+    let url = redis.url();
+    let a = Broker::start(move |c| {
+        c.redis = Some(url);
+        c.max_messages_per_sec = 0;
+    })
+    .await;
+    let b = on_redis(&redis).await;
+    let (mut viewer, _) = b.viewer().await;
+    let (mut producer, _) = a.viewer().await;
+    let count = 1_000;
+    assert!(count > MAX_PUBLISHES_IN_FLIGHT && count > MAX_BATCH);
+    for i in 0..count {
+        let msg = ProducerMessage { action: Action::Created, furniture: mesa(&format!("p{i}"), "Mesa") };
+        producer.feed(Message::text(msg.encode())).await.unwrap();
+    }
+    producer.flush().await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(30), notifications(&mut viewer, count)).await.expect("all delivered in time");
+    let seqs: Vec<u64> = got.iter().map(|v| v["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=count as u64).collect::<Vec<_>>());
+    let ids: Vec<String> = got.iter().map(|v| v["furniture"]["furniture_id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids, (0..count).map(|i| format!("p{i}")).collect::<Vec<_>>(), "in the order sent");
+}
+
 /// Redis restarted without its data: the numbering starts over. Every broker notices, loads the
 /// empty state, and closes its clients with 1012; they come back to a new `stream` id and an
 /// empty catalog, and publishing goes on from seq 1.
