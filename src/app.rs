@@ -184,11 +184,18 @@ impl Live {
             }
             WsEvent::Frame(text) => {
                 let now = now_ms();
-                // Untracked: a burst of frames redraws the overlay once (`redraw`), not per frame.
-                self.diagnostics.update_untracked(|d| d.frame(now, Direction::In, &text));
-                let reply = self.on_frame(&text);
-                if let Some(out) = &reply {
-                    self.diagnostics.update(|d| d.frame(now, Direction::Out, out));
+                // A `batch` frame is its frames one after the other (our broker sends no frame
+                // that wants an answer in one, but the last answer would go).
+                let frames = furniture_protocol::split_batch(&text).unwrap_or_else(|| vec![text.as_str()]);
+                let mut reply = None;
+                for frame in frames {
+                    // Untracked: a burst of frames redraws the overlay once (`redraw`), not per
+                    // frame.
+                    self.diagnostics.update_untracked(|d| d.frame(now, Direction::In, frame));
+                    if let Some(out) = self.on_frame(frame) {
+                        self.diagnostics.update(|d| d.frame(now, Direction::Out, &out));
+                        reply = Some(out);
+                    }
                 }
                 reply
             }
@@ -240,9 +247,11 @@ impl Live {
                         return None;
                     }
                 }
-                // Our broker answers with its catalog and what we missed; others ignore it.
+                // Our broker answers with its catalog and what we missed, and from then on sends
+                // what piles up for us in `batch` frames (one browser task for many); others
+                // ignore it.
                 let since = self.feed.with_untracked(|f| f.last_seq()).unwrap_or(0);
-                Some(SyncRequest { since: Some(since) }.encode())
+                Some(SyncRequest { since: Some(since), batch: true }.encode())
             }
             ServerFrame::Notification(n) => {
                 self.queue(n, now, server_now);

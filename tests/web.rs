@@ -79,6 +79,34 @@ async fn the_feed_lists_newest_first_without_duplicates() {
     assert_eq!(first.get_attribute("data-furniture-id").as_deref(), Some("a"));
 }
 
+/// A `batch` frame from the broker is its frames one after the other: every notification in it
+/// reaches the feed and the catalog, in order.
+#[wasm_bindgen_test]
+async fn a_batch_frame_shows_every_notification_in_it() {
+    use furniture_dashboard::ws::WsEvent;
+    let host = host();
+    let live = live();
+    let _mounted = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(live);
+        provide_context(Settings::default());
+        view! { <FeedPanel/> <CatalogPanel/> }
+    });
+    live.on_event(WsEvent::State(ConnState::Live));
+    let frames = [note(Action::Created, "a", "A", 1).encode(), note(Action::Created, "b", "B", 2).encode(), note(Action::Deleted, "a", "A", 3).encode()];
+    live.on_event(WsEvent::Frame(furniture_protocol::encode_batch(frames.iter().map(String::as_str))));
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    let actions: Vec<String> = (0..3)
+        .map(|i| {
+            let items = host.query_selector_all("[data-testid=feed-item]").unwrap();
+            items.get(i).unwrap().unchecked_into::<web_sys::Element>().get_attribute("data-action").unwrap()
+        })
+        .collect();
+    assert_eq!(actions, ["deleted", "created", "created"], "newest first");
+    let deleted = host.query_selector("[data-testid=catalog-item][data-furniture-id=a]").unwrap().unwrap();
+    assert_eq!(deleted.get_attribute("data-deleted").as_deref(), Some("true"));
+    assert!(host.query_selector("[data-testid=catalog-item][data-furniture-id=b]").unwrap().is_some());
+}
+
 fn live() -> Live {
     Live::new("ws://127.0.0.1:9/".into(), false, furniture_dashboard::state::i18n::Lang::Es)
 }

@@ -10,7 +10,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesOrdered;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use furniture_protocol::{decode_client, ClientFrame};
+use furniture_protocol::{decode_client, encode_batch, ClientFrame};
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
@@ -23,6 +23,8 @@ use crate::Config;
 
 /// Most frames written before one flush, so a backlog goes out in few system calls.
 const MAX_BATCH: usize = 256;
+/// A `batch` frame (to clients that asked for them) stops growing past this many bytes.
+pub const BATCH_FRAME_BYTES: usize = 256 * 1024;
 
 /// Longest the broker keeps reading after sending a close frame, waiting for the peer's answer.
 /// Dropping a socket with the peer's data still unread resets the connection, which can cost the
@@ -47,8 +49,9 @@ pub async fn serve(
     info!(client = id, %peer, clients = client_count, publisher, "client connected");
     let (sink, stream) = socket.split();
     let awaiting_pong = Arc::new(AtomicBool::new(false));
-    let writer = write_loop(sink, frames, closer.clone(), awaiting_pong.clone(), &config, &hub.metrics);
-    let peer_ctx = Peer { id, publishing, rate: RateLimit::new(config.max_messages_per_sec, config.message_burst) };
+    let batches = Arc::new(AtomicBool::new(false));
+    let writer = write_loop(sink, frames, closer.clone(), awaiting_pong.clone(), batches.clone(), &config, &hub.metrics);
+    let peer_ctx = Peer { id, publishing, rate: RateLimit::new(config.max_messages_per_sec, config.message_burst), batches };
     let reader = read_loop(stream, peer_ctx, &hub, &closer, &awaiting_pong);
     tokio::pin!(writer, reader);
     let sent_close = tokio::select! {
@@ -78,6 +81,7 @@ async fn write_loop<S>(
     mut frames: mpsc::Receiver<Utf8Bytes>,
     closer: Closer,
     awaiting_pong: Arc<AtomicBool>,
+    batches: Arc<AtomicBool>,
     config: &Config,
     metrics: &Metrics,
 ) -> Option<CloseReason>
@@ -109,7 +113,7 @@ where
                     () = &mut deadline, if ping_pending && awaiting_pong.load(Ordering::Acquire) => {
                         break CloseReason::PingTimeout;
                     }
-                    written = write_batch(&mut sink, frame, &mut frames) => match written {
+                    written = write_batch(&mut sink, frame, &mut frames, batches.load(Ordering::Relaxed)) => match written {
                         Some(batch) => {
                             metrics.frames_out.fetch_add(batch as u64, Ordering::Relaxed);
                         }
@@ -149,12 +153,34 @@ where
     Some(reason)
 }
 
-/// Writes `first` and whatever else is queued (up to [`MAX_BATCH`] frames) with one flush.
-/// Returns how many frames were written, or `None` when the socket failed.
-async fn write_batch<S>(sink: &mut S, first: Utf8Bytes, frames: &mut mpsc::Receiver<Utf8Bytes>) -> Option<usize>
+/// Writes `first` and whatever else is queued (up to [`MAX_BATCH`] frames) with one flush; to a
+/// client that asked for `batches`, several frames go as one `batch` frame (up to about
+/// [`BATCH_FRAME_BYTES`]). Returns how many frames were written, or `None` when the socket failed.
+async fn write_batch<S>(sink: &mut S, first: Utf8Bytes, frames: &mut mpsc::Receiver<Utf8Bytes>, batches: bool) -> Option<usize>
 where
     S: Sink<Message> + Unpin,
 {
+    if batches {
+        let mut taken = vec![first];
+        let mut bytes = taken[0].len();
+        while taken.len() < MAX_BATCH && bytes < BATCH_FRAME_BYTES {
+            match frames.try_recv() {
+                Ok(frame) => {
+                    bytes += frame.len();
+                    taken.push(frame);
+                }
+                Err(_) => break,
+            }
+        }
+        let count = taken.len();
+        let message = match taken.pop() {
+            Some(only) if count == 1 => only,
+            Some(last) => encode_batch(taken.iter().map(|f| f.as_str()).chain([last.as_str()])).into(),
+            None => return Some(0),
+        };
+        sink.send(Message::Text(message)).await.ok()?;
+        return Some(count);
+    }
     sink.feed(Message::Text(first)).await.ok()?;
     let mut batch = 1;
     while batch < MAX_BATCH {
@@ -176,6 +202,8 @@ struct Peer {
     publishing: Publishing,
     /// `None`: no rate limit.
     rate: Option<RateLimit>,
+    /// Set when the client asks (in `sync`) for frames that pile up to come as one `batch` frame.
+    batches: Arc<AtomicBool>,
 }
 
 /// Reads frames until the client closes, the socket fails, or a limit is broken. Above its
@@ -261,7 +289,8 @@ where
 /// which paces the reading, not the handling); for the fuzz target. On the embedded backend the
 /// future is ready at its first poll.
 pub async fn handle_text(text: &str, id: u64, publishing: Publishing, hub: &Hub) {
-    if let Started::Publishing(publish) = start(text, &Peer { id, publishing, rate: None }, hub, Instant::now()) {
+    let peer = Peer { id, publishing, rate: None, batches: Arc::new(AtomicBool::new(false)) };
+    if let Started::Publishing(publish) = start(text, &peer, hub, Instant::now()) {
         publish.await;
     }
 }
@@ -303,7 +332,10 @@ fn start<'a>(text: &str, peer: &Peer, hub: &'a Hub, received: Instant) -> Starte
         }
         ClientFrame::Sync(req) => {
             hub.metrics.inbound(Inbound::Sync);
-            debug!(client = id, since = ?req.since, "sync");
+            debug!(client = id, since = ?req.since, batch = req.batch, "sync");
+            if req.batch {
+                peer.batches.store(true, Ordering::Relaxed);
+            }
             hub.sync(id, req);
             Started::Done
         }
@@ -333,4 +365,66 @@ pub fn close_reason_for(e: &axum::Error) -> Option<CloseReason> {
         source = err.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A sink that keeps what is written to it.
+    fn recording() -> (impl Sink<Message, Error = ()> + Unpin, Arc<Mutex<Vec<Message>>>) {
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let sink = futures_util::sink::unfold(written.clone(), |written, m: Message| async move {
+            written.lock().unwrap().push(m);
+            Ok::<_, ()>(written)
+        });
+        (Box::pin(sink), written)
+    }
+
+    fn texts(written: &Mutex<Vec<Message>>) -> Vec<String> {
+        written.lock().unwrap().iter().map(|m| m.to_text().unwrap().to_owned()).collect()
+    }
+
+    /// Frames that piled up go one message each, unless the client asked for batches: then as
+    /// one `batch` frame holding them in order; a frame alone still goes as itself.
+    #[tokio::test]
+    async fn piled_up_frames_go_together_to_clients_that_asked() {
+        let frames = [r#"{"type":"pong","n":1}"#, r#"{"type":"pong","n":2}"#, r#"{"type":"pong","n":3}"#];
+        for batches in [false, true] {
+            let (tx, mut rx) = mpsc::channel(8);
+            for f in &frames[1..] {
+                tx.try_send(Utf8Bytes::from(*f)).unwrap();
+            }
+            let (mut sink, written) = recording();
+            assert_eq!(write_batch(&mut sink, frames[0].into(), &mut rx, batches).await, Some(3));
+            let got = texts(&written);
+            if batches {
+                assert_eq!(got, vec![encode_batch(frames)]);
+                assert_eq!(furniture_protocol::split_batch(&got[0]), Some(frames.to_vec()));
+            } else {
+                assert_eq!(got, frames.to_vec());
+            }
+            let (mut sink, written) = recording();
+            assert_eq!(write_batch(&mut sink, frames[0].into(), &mut rx, batches).await, Some(1));
+            assert_eq!(texts(&written), vec![frames[0].to_owned()]);
+        }
+    }
+
+    /// A batch stops growing once it holds about `BATCH_FRAME_BYTES`; the rest waits for the next.
+    #[tokio::test]
+    async fn a_batch_is_bounded_in_bytes() {
+        let big = format!(r#"{{"type":"pong","pad":"{}"}}"#, "x".repeat(BATCH_FRAME_BYTES / 4));
+        let (tx, mut rx) = mpsc::channel(16);
+        for _ in 0..9 {
+            tx.try_send(Utf8Bytes::from(big.clone())).unwrap();
+        }
+        let (mut sink, written) = recording();
+        let first = write_batch(&mut sink, big.clone().into(), &mut rx, true).await.unwrap();
+        // Each frame is a little over a quarter of the bound: the fourth takes it past.
+        assert_eq!(first, 4, "frames until the batch reached its bound");
+        assert!(texts(&written)[0].len() < BATCH_FRAME_BYTES + big.len() + 64);
+        let (mut sink, _) = recording();
+        assert_eq!(write_batch(&mut sink, big.clone().into(), &mut rx, true).await, Some(4));
+    }
 }

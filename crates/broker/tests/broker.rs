@@ -275,6 +275,56 @@ async fn sync_returns_catalog_and_missed_notifications() {
     assert_eq!(reply["catalog"].as_array().unwrap().len(), 2);
 }
 
+/// A client that asks for batches in `sync` gets every notification exactly once and in order,
+/// some of them together in `batch` frames when they pile up (here: while it is not reading); a
+/// client that did not ask never receives a `batch` frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_go_only_to_clients_that_ask_and_keep_everything_in_order() {
+    let broker = Broker::start(|c| c.max_messages_per_sec = 0).await;
+    // A small receive buffer, so that what the broker sends while this client is not reading
+    // piles up in its queue rather than in the socket.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(broker.addr).await.unwrap();
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let (mut batched, _) = tokio_tungstenite::client_async(broker.url(), stream).await.unwrap();
+    assert_eq!(next_json(&mut batched).await["type"], "connection");
+    batched.send(Message::text(r#"{"type":"sync","since":0,"batch":true}"#)).await.unwrap();
+    assert_eq!(next_json(&mut batched).await["type"], "sync");
+    let (mut plain, _) = broker.viewer().await;
+    let (mut producer, _) = broker.viewer().await;
+    let count = 2_000u64;
+    for i in 0..count {
+        let msg = ProducerMessage { action: Action::Created, furniture: mesa(&format!("b{i}"), &"Mesa ".repeat(40)) };
+        producer.feed(Message::text(msg.encode())).await.unwrap();
+    }
+    producer.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut seqs = Vec::new();
+    let mut batches = 0;
+    while seqs.len() < count as usize {
+        let v = next_json(&mut batched).await;
+        let frames = if v["type"] == "batch" {
+            batches += 1;
+            v["frames"].as_array().unwrap().clone()
+        } else {
+            vec![v]
+        };
+        seqs.extend(frames.iter().filter(|f| f["type"] == "furniture_notification").map(|f| f["seq"].as_u64().unwrap()));
+    }
+    assert_eq!(seqs, (1..=count).collect::<Vec<_>>());
+    assert!(batches > 0, "frames that piled up came in batches");
+    let mut plain_seqs = Vec::new();
+    while plain_seqs.len() < count as usize {
+        let v = next_json(&mut plain).await;
+        assert_ne!(v["type"], "batch", "only to clients that ask");
+        if v["type"] == "furniture_notification" {
+            plain_seqs.push(v["seq"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(plain_seqs, seqs);
+}
+
 /// Connections beyond the cap are refused with HTTP 503; the open ones are unaffected.
 #[tokio::test]
 async fn connections_beyond_the_cap_are_refused() {

@@ -53,15 +53,18 @@ impl ProducerMessage {
 pub struct SyncRequest {
     /// The last `seq` the client has seen; `None` asks for the catalog alone.
     pub since: Option<u64>,
+    /// From now on, frames that pile up for this client may come together in one `batch` frame
+    /// (see [`split_batch`]).
+    pub batch: bool,
 }
 
 impl SyncRequest {
-    /// `{"type":"sync","since":n}`, or `{"type":"sync"}` without `since`.
+    /// `{"type":"sync","since":n}`, or `{"type":"sync"}` without `since`; with `"batch":true`
+    /// when asked.
     pub fn encode(&self) -> String {
-        match self.since {
-            Some(n) => format!(r#"{{"type":"sync","since":{n}}}"#),
-            None => r#"{"type":"sync"}"#.to_owned(),
-        }
+        let since = self.since.map(|n| format!(r#","since":{n}"#)).unwrap_or_default();
+        let batch = if self.batch { r#","batch":true"# } else { "" };
+        format!(r#"{{"type":"sync"{since}{batch}}}"#)
     }
 }
 
@@ -146,7 +149,10 @@ pub fn decode_client(text: &str) -> ClientFrame {
     }
     match kind.as_str() {
         "ping" => ClientFrame::Ping,
-        "sync" => ClientFrame::Sync(SyncRequest { since: obj.get("since").and_then(lenient_u64) }),
+        "sync" => ClientFrame::Sync(SyncRequest {
+            since: obj.get("since").and_then(lenient_u64),
+            batch: obj.get("batch") == Some(&Value::Bool(true)),
+        }),
         _ => ClientFrame::Ignored(IgnoredReason::UnknownType(kind)),
     }
 }
@@ -418,6 +424,63 @@ pub enum ServerFrame {
     Invalid(String),
 }
 
+/// The frames of a `batch` frame, in order, or `None` when `text` is not one. A `batch` frame
+/// (this project's broker only, to clients that asked for it in `sync`) holds frames that piled
+/// up for one client: `{"type":"batch","frames":[{...},{...}]}`. Each part decodes like a frame of
+/// its own with [`decode_server`].
+pub fn split_batch(text: &str) -> Option<Vec<&str>> {
+    // Split where the broker joined, without parsing the frames twice: each part is parsed by
+    // `decode_server`, which rejects anything that is not JSON. Only the compact form that
+    // `encode_batch` writes is recognised.
+    let inner = text.strip_prefix(BATCH_HEAD)?.strip_suffix("]}")?;
+    let mut parts = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut start) = (0usize, false, false, 0);
+    for (i, b) in inner.bytes().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.checked_sub(1)?,
+            b',' if depth == 0 => {
+                parts.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 || in_string {
+        return None;
+    }
+    if !inner.is_empty() {
+        parts.push(&inner[start..]);
+    }
+    parts.iter().all(|p| p.starts_with('{') && p.ends_with('}')).then_some(parts)
+}
+
+/// How a `batch` frame begins.
+const BATCH_HEAD: &str = r#"{"type":"batch","frames":["#;
+
+/// One `batch` frame holding `frames` (each a JSON object), for [`split_batch`].
+pub fn encode_batch<'a>(frames: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::from(BATCH_HEAD);
+    for (i, frame) in frames.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(frame);
+    }
+    out.push_str("]}");
+    out
+}
+
 /// Decodes a text frame from a broker (ours or the Python one). Never panics.
 pub fn decode_server(text: &str) -> ServerFrame {
     let obj = match serde_json::from_str::<Value>(text) {
@@ -535,10 +598,34 @@ mod tests {
 
     #[test]
     fn sync_requests_round_trip() {
-        for req in [SyncRequest { since: None }, SyncRequest { since: Some(41) }] {
-            assert_eq!(decode_client(&req.encode()), ClientFrame::Sync(req));
+        for since in [None, Some(41)] {
+            for batch in [false, true] {
+                let req = SyncRequest { since, batch };
+                assert_eq!(decode_client(&req.encode()), ClientFrame::Sync(req));
+            }
         }
-        assert_eq!(decode_client(r#"{"type":"sync","since":"7"}"#), ClientFrame::Sync(SyncRequest { since: Some(7) }));
+        assert_eq!(decode_client(r#"{"type":"sync","since":"7"}"#), ClientFrame::Sync(SyncRequest { since: Some(7), batch: false }));
+        assert_eq!(SyncRequest { since: Some(3), batch: true }.encode(), r#"{"type":"sync","since":3,"batch":true}"#);
+    }
+
+    /// A batch splits into its frames as sent, each decoding on its own; anything else is not a
+    /// batch (and a malformed one decodes as an unknown frame, never a panic).
+    #[test]
+    fn batches_split_into_their_frames() {
+        let pong = encode_pong(Timestamp::parse("2024-05-01T10:00:00").unwrap());
+        let error = encode_error(Refusal::Storage, Timestamp::parse("2024-05-01T10:00:01").unwrap());
+        let batch = encode_batch([pong.as_str(), error.as_str()]);
+        assert!(serde_json::from_str::<Value>(&batch).is_ok(), "a batch is JSON");
+        assert_eq!(split_batch(&batch), Some(vec![pong.as_str(), error.as_str()]));
+        assert!(matches!(decode_server(split_batch(&batch).unwrap()[1]), ServerFrame::Error { refusal: Some(Refusal::Storage), .. }));
+        assert_eq!(split_batch(&pong), None);
+        assert_eq!(split_batch(r#"{"type":"batch","frames":[]}"#), Some(vec![]));
+        let tricky = [r#"{"a":"},{\\\"]"}"#, r#"{"b":[{"c":1},{"d":"\\"}]}"#];
+        assert_eq!(split_batch(&encode_batch(tricky)), Some(tricky.to_vec()), "commas and brackets in strings and nesting");
+        for bad in [r#"{"type":"batch"}"#, r#"{"type":"batch","frames":{}}"#, r#"{"type":"batch","frames":[1,"#, r#"{"type":"batch","frames":[1,2]}"#, r#"{"type":"batch","frames":[{"a":"}]}"#, r#"{"type":"batch","frames":[{}]]}]}"#] {
+            assert_eq!(split_batch(bad), None, "{bad}");
+            let _ = decode_server(bad);
+        }
     }
 
     #[test]

@@ -28,8 +28,8 @@ pub mod time;
 
 pub use catalog::{Applied, Catalog, CatalogEntry};
 pub use frame::{
-    decode_client, decode_server, encode_error, encode_pong, encode_sync_reply, encode_welcome,
-    ClientFrame, IgnoredReason, Notification, ProducerMessage, Refusal, ServerFrame, SyncReply,
+    decode_client, decode_server, encode_batch, encode_error, encode_pong, encode_sync_reply,
+    encode_welcome, split_batch, ClientFrame, IgnoredReason, Notification, ProducerMessage, Refusal, ServerFrame, SyncReply,
     SyncRequest,
 };
 pub use message::{notification_text, Action};

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use furniture_protocol::{
-    decode_client, decode_server, notification_text, Action, Catalog, ClientFrame, Furniture,
-    Notification, ProducerMessage,
+    decode_client, decode_server, encode_batch, notification_text, split_batch, Action, Catalog,
+    ClientFrame, Furniture, Notification, ProducerMessage,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value};
@@ -45,6 +45,16 @@ proptest! {
     fn decoders_never_panic(text in ".{0,200}") {
         let _ = decode_client(&text);
         let _ = decode_server(&text);
+        let _ = split_batch(&text);
+        let _ = split_batch(&format!(r#"{{"type":"batch","frames":[{text}]}}"#));
+    }
+
+    /// Any JSON objects put in a batch come out of it as they went in.
+    #[test]
+    fn batches_give_back_their_frames(recs in prop::collection::vec(record(), 0..6)) {
+        let frames: Vec<String> = recs.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+        let batch = encode_batch(frames.iter().map(String::as_str));
+        prop_assert_eq!(split_batch(&batch), Some(frames.iter().map(String::as_str).collect::<Vec<_>>()));
     }
 
     /// Any accepted producer message re-encodes to JSON that decodes to the same record, and the
