@@ -17,7 +17,7 @@ use crate::state::diff::diff;
 use crate::state::feed::{Feed, FeedFilter, GapReason, Origin};
 use crate::state::health::Health;
 use crate::state::i18n::Lang;
-use crate::state::inbox::{Inbox, Queued};
+use crate::state::inbox::{Inbox, Queued, RedrawPace};
 use crate::state::settings::Settings;
 use crate::state::reload::{after_outage_due, local_hour, nightly_due, ReloadReason, DEFAULT_RELOAD_HOUR};
 use crate::state::snapshot::Snapshot;
@@ -81,6 +81,8 @@ pub struct Live {
     /// Notifications received and not yet applied: they are applied together once per animation
     /// frame, so a burst costs one render, not one per message.
     inbox: StoredValue<Inbox<(Notification, f64, f64)>>,
+    /// When the screen may be redrawn next while notifications keep coming.
+    pace: StoredValue<RedrawPace>,
     pub url: StoredValue<String>,
     pub clients: RwSignal<Option<u64>>,
     pub feed: RwSignal<Feed>,
@@ -130,6 +132,7 @@ impl Live {
             announcement: RwSignal::new(String::new()),
             announcer: StoredValue::new(Announcer::default()),
             inbox: StoredValue::new(Inbox::default()),
+            pace: StoredValue::new(RedrawPace::default()),
             url: StoredValue::new(url),
             clients: RwSignal::new(None),
             feed: RwSignal::new(Feed::default()),
@@ -328,8 +331,9 @@ impl Live {
     }
 
     /// Applies the notifications waiting in the inbox, in order, a chunk per task so that no
-    /// task runs long, and redraws once when the inbox is empty: a burst of thousands costs one
-    /// render, not one per message or per chunk.
+    /// task runs long, and redraws when the inbox is empty: a burst of thousands costs one
+    /// render, not one per message or per chunk; while they keep coming, redraws are paced by
+    /// what they cost ([`RedrawPace`]).
     fn flush(&self) {
         let (chunk, more) = self.inbox.try_update_value(Inbox::take_chunk).unwrap_or_default();
         for (n, now, server_now) in chunk {
@@ -338,7 +342,37 @@ impl Live {
         if more {
             self.flush_soon();
         } else {
-            self.redraw();
+            self.redraw_paced();
+        }
+    }
+
+    /// Redraws now, or when the pace allows (once, however many flushes ask meanwhile).
+    fn redraw_paced(&self) {
+        let Some((wait, pending)) = self.pace.try_with_value(|p| (p.wait_ms(now_ms()), p.pending)) else { return };
+        if pending {
+            self.pace.update_value(|p| p.again = true);
+            return;
+        }
+        let live = *self;
+        let draw = move || {
+            let started = now_ms();
+            live.redraw();
+            // The screen's effects run in microtasks, before the next task: its start is when the
+            // redraw ended. What was applied meanwhile is drawn next.
+            set_timeout(
+                move || {
+                    if live.pace.try_update_value(|p| p.drawn(started, now_ms())) == Some(true) {
+                        live.redraw_paced();
+                    }
+                },
+                std::time::Duration::ZERO,
+            );
+        };
+        self.pace.update_value(|p| p.pending = true);
+        if wait <= 0.0 {
+            draw();
+        } else {
+            set_timeout(draw, std::time::Duration::from_millis(wait.ceil() as u64));
         }
     }
 

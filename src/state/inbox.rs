@@ -62,9 +62,67 @@ impl<T> Inbox<T> {
     }
 }
 
+/// A redraw waits this many times as long as the previous one took beyond [`REDRAW_LONG_MS`],
+/// after it ended.
+pub const REDRAW_PACE: f64 = 2.0;
+
+/// A redraw that took longer than this (ms, the long-task threshold) holds the next one back.
+pub const REDRAW_LONG_MS: f64 = 100.0;
+
+/// ... but never longer than this (ms).
+pub const REDRAW_MAX_WAIT_MS: f64 = 1_000.0;
+
+/// How often the screen may be redrawn while notifications keep coming: after a redraw that took
+/// `t` > [`REDRAW_LONG_MS`], the next waits `REDRAW_PACE × (t − REDRAW_LONG_MS)`. A redraw that fits in a frame or a
+/// few is never held back (changes show as soon as they can); in a burst that replaces every row
+/// on screen, each redraw costs hundreds of milliseconds, and drawing every frame would leave no
+/// time to take in what keeps arriving.
+#[derive(Debug, Clone, Default)]
+pub struct RedrawPace {
+    ended_ms: f64,
+    cost_ms: f64,
+    /// A redraw is scheduled or running.
+    pub pending: bool,
+    /// Something changed while one was pending: draw again after it.
+    pub again: bool,
+}
+
+impl RedrawPace {
+    /// How long to wait before the next redraw, from `now` (0: draw now).
+    pub fn wait_ms(&self, now: f64) -> f64 {
+        if self.cost_ms <= REDRAW_LONG_MS {
+            return 0.0;
+        }
+        let due = self.ended_ms + ((self.cost_ms - REDRAW_LONG_MS) * REDRAW_PACE).min(REDRAW_MAX_WAIT_MS);
+        (due - now).max(0.0)
+    }
+
+    /// A redraw ran from `started` to `ended` (ms). Returns whether another is wanted.
+    pub fn drawn(&mut self, started: f64, ended: f64) -> bool {
+        self.ended_ms = ended;
+        self.cost_ms = (ended - started).max(0.0);
+        self.pending = false;
+        std::mem::take(&mut self.again)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redraws_are_paced_by_what_the_last_one_cost() {
+        let mut pace = RedrawPace::default();
+        assert_eq!(pace.wait_ms(1_000.0), 0.0, "the first draws at once");
+        assert!(!pace.drawn(1_000.0, 1_080.0));
+        assert_eq!(pace.wait_ms(1_081.0), 0.0, "an 80 ms redraw: the next frame may draw");
+        pace.again = true;
+        assert!(pace.drawn(2_000.0, 2_300.0), "asked for while it was pending");
+        assert!(!pace.again);
+        assert_eq!(pace.wait_ms(2_316.0), 384.0, "a 300 ms redraw: the next waits 400 ms after it");
+        assert!(!pace.drawn(3_000.0, 5_000.0));
+        assert_eq!(pace.wait_ms(5_000.0), REDRAW_MAX_WAIT_MS, "bounded");
+    }
 
     #[test]
     fn the_first_schedules_the_rest_wait_and_the_limit_forces_a_flush() {
