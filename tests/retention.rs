@@ -18,10 +18,11 @@ use furniture_dashboard::components::{catalog::CatalogPanel, charts::Charts, dia
 use furniture_dashboard::state::connection::ConnState;
 use furniture_dashboard::state::settings::Settings;
 use furniture_dashboard::ws::WsEvent;
-use furniture_protocol::{Action, Furniture, Notification};
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
+
+mod browser;
+use browser::{host, play};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -69,30 +70,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-fn note(action: Action, id: &str, nombre: &str, seq: u64) -> Notification {
-    Notification {
-        action,
-        furniture: Furniture::new(id, nombre, "", 75, 120, "roble", "ana"),
-        message: format!("mensaje de {nombre}"),
-        timestamp: None,
-        seq: Some(seq),
-    }
-}
-
-/// Plays `count` notification frames from `first_seq` into the page as the socket would: over
-/// 500 ids, created, updated twice and deleted in turn; 50 per animation frame.
-async fn play(live: Live, first_seq: u64, count: u64) {
-    for seq in first_seq..first_seq + count {
-        let id = format!("m{}", seq % 500);
-        let action = [Action::Created, Action::Updated, Action::Updated, Action::Deleted][(seq / 500 % 4) as usize];
-        live.on_event(WsEvent::Frame(note(action, &id, &format!("Mesa {seq}"), seq).encode()));
-        if seq % 50 == 0 {
-            gloo_timers::future::TimeoutFuture::new(20).await;
-        }
-    }
-    gloo_timers::future::TimeoutFuture::new(50).await;
-}
-
 /// Every panel of the desk view drawn, 3,000 changes after a warm-up: whatever they allocated is
 /// given back once 4,000 more changes have replaced every feed row, card and toast they drew.
 /// Before the lists were made to give back their rows (`components::rows`), this retained about
@@ -100,9 +77,7 @@ async fn play(live: Live, first_seq: u64, count: u64) {
 /// and clock signals.
 #[wasm_bindgen_test]
 async fn a_stream_of_changes_leaves_nothing_behind() {
-    let doc = web_sys::window().unwrap().document().unwrap();
-    let host: web_sys::HtmlElement = doc.create_element("div").unwrap().unchecked_into();
-    doc.body().unwrap().append_child(&host).unwrap();
+    let host = host();
     let live = Live::new("ws://127.0.0.1:9/".into(), false, furniture_dashboard::state::i18n::Lang::Es);
     let _mounted = leptos::mount::mount_to(host.clone(), move || {
         provide_context(live);

@@ -7,30 +7,16 @@ use furniture_dashboard::app::Live;
 use furniture_dashboard::components::{catalog::CatalogPanel, feed::FeedPanel, status::StatusBar, toasts::ToastStack};
 use furniture_dashboard::state::connection::ConnState;
 use furniture_dashboard::state::settings::Settings;
-use furniture_protocol::{Action, Furniture, Notification};
+use furniture_protocol::Action;
 use leptos::prelude::*;
 use leptos::task::tick;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 
+mod browser;
+use browser::{host, note, play};
+
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn host() -> web_sys::HtmlElement {
-    let doc = web_sys::window().unwrap().document().unwrap();
-    let el = doc.create_element("div").unwrap();
-    doc.body().unwrap().append_child(&el).unwrap();
-    el.unchecked_into()
-}
-
-fn note(action: Action, id: &str, nombre: &str, seq: u64) -> Notification {
-    Notification {
-        action,
-        furniture: Furniture::new(id, nombre, "", 75, 120, "roble", "ana"),
-        message: format!("mensaje de {nombre}"),
-        timestamp: None,
-        seq: Some(seq),
-    }
-}
 
 /// A toast shows its action and the name as text, and its close button removes it.
 #[wasm_bindgen_test]
@@ -200,22 +186,6 @@ async fn the_status_bar_tells_the_connection_state() {
 fn wasm_memory_bytes() -> f64 {
     let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
     memory.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length() as f64
-}
-
-/// Plays `count` notification frames from `first_seq` into the page, as the socket would, over
-/// 500 ids (created, updated and deleted in turn), 50 per animation frame.
-async fn play(live: Live, first_seq: u64, count: u64) {
-    use furniture_dashboard::ws::WsEvent;
-    for seq in first_seq..first_seq + count {
-        let id = format!("m{}", seq % 500);
-        let action = [Action::Created, Action::Updated, Action::Updated, Action::Deleted][(seq / 500 % 4) as usize];
-        let n = note(action, &id, &format!("Mesa {seq}"), seq);
-        live.on_event(WsEvent::Frame(n.encode()));
-        if seq % 50 == 0 {
-            gloo_timers::future::TimeoutFuture::new(20).await;
-        }
-    }
-    gloo_timers::future::TimeoutFuture::new(50).await;
 }
 
 /// A page that runs for weeks must level off: once feed, catalog and toasts are full, more
