@@ -184,6 +184,12 @@ async fn profile_stop(page: &Dashboard, on: bool) -> Value {
         wanted.iter().map(|k| (k.to_string(), json!(metrics.get(*k)))).collect();
     let p = page.cdp("Profiler.stop", json!({})).await;
     let profile = &p["profile"];
+    // The whole profile, for a closer look (call trees, inclusive times), when asked.
+    if let Ok(path) = std::env::var("BENCH_PROFILE_OUT") {
+        if let Err(e) = std::fs::write(&path, profile.to_string()) {
+            eprintln!("cannot write the profile to {path}: {e}");
+        }
+    }
     let mut hits: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
     for s in profile["samples"].as_array().into_iter().flatten() {
         *hits.entry(s.as_i64().unwrap_or(0)).or_default() += 1;
@@ -291,6 +297,15 @@ async fn catalog(browser: &Browser, items: usize) -> Value {
     page.wait_until("the catalog shown", "return 'shown' in window.__perf.marks").await;
     let shown = page.eval("return window.__perf.marks.shown - performance.timeOrigin").await.as_f64().unwrap_or(0.0);
     let load_tasks = long_tasks(&page, 0.0).await;
+    // With BENCH_PROFILE=1, a second load of the page, profiled from navigation to cards shown.
+    let profiling = profile_start(&page).await;
+    let profile = if profiling {
+        page.eval("window.__reloading = true; setTimeout(() => location.reload(), 0); return true").await;
+        page.wait_until("the catalog shown again", "return !window.__reloading && window.__perf && 'shown' in window.__perf.marks").await;
+        profile_stop(&page, true).await
+    } else {
+        Value::Null
+    };
     // One update of one item, with every DOM mutation counted for one second around it.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     page.eval("window.__perf.mutations = 0; window.__perf.touched = new Set(); return true").await;
@@ -309,6 +324,7 @@ async fn catalog(browser: &Browser, items: usize) -> Value {
         "long_tasks_during_load": load_tasks,
         "one_update": {"mutation_records_in_1s": mutations, "cards_touched": cards_touched,
                        "outside_cards_touched": touched.as_array().is_some_and(|t| t.iter().any(|x| x.as_str() == Some("(outside the catalog cards)")))},
+        "profile_of_a_second_load": profile,
     });
     page.close().await;
     result

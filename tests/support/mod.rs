@@ -206,16 +206,20 @@ impl Dashboard {
         static PAGES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = PAGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let profile = std::env::temp_dir().join(format!("furniture-e2e-{}-{n}", std::process::id()));
+        let mut args: Vec<String> = [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--no-first-run", "--window-size=1440,900", "--hide-scrollbars",
+        ]
+        .map(String::from)
+        .into();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        // Extra switches for diagnosis, such as `--trace-startup=…` (BENCHMARKS.md).
+        if let Ok(extra) = std::env::var("FURNITURE_CHROMIUM_ARGS") {
+            args.extend(extra.split_whitespace().map(String::from));
+        }
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({"args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1440,900", "--hide-scrollbars",
-                format!("--user-data-dir={}", profile.display())
-            ]}),
-        );
+        caps.insert("goog:chromeOptions".into(), json!({ "args": args }));
         let client = ClientBuilder::rustls()
             .expect("TLS roots")
             .capabilities(caps)
