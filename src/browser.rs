@@ -33,18 +33,24 @@ fn call_format(format: &js_sys::Function, value: &wasm_bindgen::JsValue) -> Opti
     format.call1(&wasm_bindgen::JsValue::NULL, value).ok()?.dyn_into::<js_sys::JsString>().ok().map(String::from)
 }
 
-/// `HH:MM:SS` in the browser's zone, formatted by the browser's `Intl` for the language.
-pub fn local_clock(ms: f64, lang: crate::state::i18n::Lang) -> String {
-    let format = intl_format("time", lang, |locales| {
-        let options = js_sys::Object::new();
-        for (k, v) in [("hour", "2-digit"), ("minute", "2-digit"), ("second", "2-digit")] {
-            let _ = js_sys::Reflect::set(&options, &k.into(), &v.into());
+/// `HH:MM:SS` in the browser's zone. Formatted here, not by `Intl` (a feed of 500 rows spent tens
+/// of milliseconds in it on every load); the zone's offset is asked once per quarter of an hour of
+/// time shown: zones change their offset only at whole quarters of an hour.
+pub fn local_clock(ms: f64) -> String {
+    thread_local! {
+        /// The quarter of an hour (since the epoch) last asked about, and the zone's offset then.
+        static OFFSET: std::cell::Cell<Option<(i64, i32)>> = const { std::cell::Cell::new(None) };
+    }
+    let quarter = (ms / 900_000.0).floor() as i64;
+    let offset = OFFSET.with(|cached| match cached.get() {
+        Some((q, offset)) if q == quarter => offset,
+        _ => {
+            let offset = -(js_sys::Date::new(&ms.into()).get_timezone_offset() as i32);
+            cached.set(Some((quarter, offset)));
+            offset
         }
-        let _ = js_sys::Reflect::set(&options, &"hour12".into(), &false.into());
-        js_sys::Intl::DateTimeFormat::new(locales, &options).format()
     });
-    call_format(&format, &js_sys::Date::new(&ms.into()).into())
-        .unwrap_or_else(|| crate::state::format::clock(ms, tz_offset_minutes()))
+    crate::state::format::clock(ms, offset)
 }
 
 /// True unless the browser says it has no network.

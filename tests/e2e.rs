@@ -182,8 +182,8 @@ async fn desk_feed_shows_diffs_unread_and_filters() {
     page.close().await;
 }
 
-/// A burst of 1,000 changes: one digest toast, the feed full to its cap with the newest on top,
-/// and a catalog equal to the last state of every item.
+/// A burst of 1,000 changes: one digest toast, the feed full to its cap (drawn a page at a time)
+/// with the newest on top, and a catalog equal to the last state of every item.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_a_thousand_changes_stays_calm_and_consistent() {
     let Some(browser) = Browser::start().await else { return };
@@ -198,7 +198,15 @@ async fn a_burst_of_a_thousand_changes_stays_calm_and_consistent() {
         publisher.send(&ProducerMessage { action, furniture: f }).await.unwrap();
     }
     page.wait_until("the newest change in the feed", "return document.querySelector('[data-testid=feed-item]')?.textContent.includes('Estantería 999')").await;
-    assert_eq!(page.count("[data-testid=feed-item]").await, 500, "the feed keeps its cap");
+    // The feed keeps its cap, 500, and draws them a hundred at a time.
+    assert_eq!(page.count("[data-testid=feed-item]").await, 100, "the first hundred are drawn");
+    assert!(page.text("[data-testid=feed-more]").await.contains("Mostrar 100 más · 400 sin mostrar"));
+    for shown in [200, 300, 400, 500] {
+        page.eval("document.querySelector('[data-testid=feed-more]').click(); return true").await;
+        page.wait_until(&format!("{shown} rows"), &format!("return document.querySelectorAll('[data-testid=feed-item]').length === {shown}")).await;
+    }
+    assert_eq!(page.count("[data-testid=feed-more]").await, 0, "all 500 drawn, nothing more to show");
+    assert!(page.text("[data-testid=feed-item]:last-child").await.contains("Estantería 500"), "the oldest kept is number 500");
     page.wait_until("forty cards", "return document.querySelectorAll('[data-testid=catalog-item]').length === 40").await;
     // The last change of item b-39 was number 999, of b-0 number 960.
     page.wait_card("b-39", |c| c.name == "Estantería 999").await;

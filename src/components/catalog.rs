@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::app::Live;
-use crate::components::action_label;
+use crate::components::{action_label, show_more_label};
 use crate::components::rows::{follow, Rows};
 use crate::state::catalog_view::{group_by_material, Card, SortBy};
 use crate::state::format::{or_dash, size};
@@ -73,10 +73,7 @@ pub fn CatalogPanel() -> impl IntoView {
             <Show when=has_hidden>
                 <p class="more-cards">
                     <button type="button" class="chip" data-testid="catalog-more" on:click=move |_| limit.update(|l| *l += CARD_PAGE)>
-                        {move || match live.lang {
-                            crate::state::i18n::Lang::Es => format!("Mostrar {} más · {} sin mostrar", CARD_PAGE.min(hidden()), crate::browser::number(hidden() as u64, live.lang)),
-                            crate::state::i18n::Lang::En => format!("Show {} more · {} not shown", CARD_PAGE.min(hidden()), crate::browser::number(hidden() as u64, live.lang)),
-                        }}
+                        {move || show_more_label(CARD_PAGE, hidden(), live.lang)}
                     </button>
                 </p>
             </Show>

@@ -32,7 +32,7 @@ pub fn DiagnosticsOverlay() -> impl IntoView {
             d.frames
                 .iter()
                 .rev()
-                .map(|f| format!("{} {} {}", local_clock(f.at_ms, live.lang), if f.direction == Direction::In { "←" } else { "→" }, f.text))
+                .map(|f| format!("{} {} {}", local_clock(f.at_ms), if f.direction == Direction::In { "←" } else { "→" }, f.text))
                 .collect::<Vec<_>>()
         })
     };
@@ -45,7 +45,7 @@ pub fn DiagnosticsOverlay() -> impl IntoView {
             }));
             lines.extend(d.reconnects.iter().map(|(t, a, w)| (*t, format!("reconnect: attempt {a} in {:.1} s", w / 1000.0))));
             lines.sort_by(|a, b| b.0.total_cmp(&a.0));
-            lines.into_iter().map(|(t, l)| format!("{} {l}", local_clock(t, live.lang))).collect::<Vec<_>>()
+            lines.into_iter().map(|(t, l)| format!("{} {l}", local_clock(t))).collect::<Vec<_>>()
         })
     };
     view! {

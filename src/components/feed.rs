@@ -6,21 +6,35 @@ use crate::app::Live;
 use crate::browser::local_clock;
 use furniture_protocol::Action;
 
-use crate::components::action_label;
+use crate::components::{action_label, show_more_label};
 use crate::components::rows::{follow, Rows};
 use crate::state::diff::describe;
 use crate::state::feed::{distinct, Change, FeedEntry, GapReason, Origin};
 use crate::state::format::or_dash;
 use crate::state::i18n::Lang;
 
+/// Rows drawn at first, and added by each "show more". The feed keeps more (its cap, 500 by
+/// default), all of them searched and filtered; a screen shows a dozen, and every row drawn costs
+/// style and layout work on each change (BENCHMARKS.md: 100 rows instead of 500 cut the delay
+/// before a change shows by a third).
+pub const FEED_PAGE: usize = 100;
+
 /// The notification feed.
 #[component]
 pub fn FeedPanel() -> impl IntoView {
     let live = expect_context::<Live>();
+    let limit = RwSignal::new(FEED_PAGE);
     let entries = move || {
         let filter = live.filter.get();
-        live.feed.with(|f| f.iter().filter(|e| filter.matches(e)).cloned().collect::<Vec<_>>())
+        let limit = limit.get();
+        live.feed.with(|f| f.iter().filter(|e| filter.matches(e)).take(limit).cloned().collect::<Vec<_>>())
     };
+    let hidden = move || {
+        let filter = live.filter.get();
+        live.feed.with(|f| f.iter().filter(|e| filter.matches(e)).count()).saturating_sub(limit.get())
+    };
+    // Nobody clicks on a wall screen.
+    let has_hidden = move || !live.kiosk && hidden() > 0;
     let count = move || crate::browser::number(live.feed.with(|f| f.len()) as u64, live.lang);
     // Rows follow this, which changes only when the reader marks everything read, rather than
     // the feed, which changes with every notification.
@@ -34,6 +48,13 @@ pub fn FeedPanel() -> impl IntoView {
                     FeedEntry::Change(change) => view! { <FeedItem change=change read_key/> }.into_any(),
                     FeedEntry::Gap { from_ms, to_ms, reason, .. } => view! { <GapItem from_ms to_ms reason/> }.into_any(),
                 }/>
+                <Show when=has_hidden>
+                    <li class="feed-more">
+                        <button type="button" class="chip" data-testid="feed-more" on:click=move |_| limit.update(|l| *l += FEED_PAGE)>
+                            {move || show_more_label(FEED_PAGE, hidden(), live.lang)}
+                        </button>
+                    </li>
+                </Show>
             </ol>
         </section>
     }
@@ -129,7 +150,7 @@ fn FeedItem(
                 <p class="feed-message">{message}</p>
                 {diff.map(|d| view! { <p class="feed-diff" data-testid="feed-diff">{d}</p> })}
                 <p class="feed-meta">
-                    <time>{local_clock(when, lang)}</time>
+                    <time>{local_clock(when)}</time>
                     {n.furniture.autor().map(|a| view! { <span>" · " {a}</span> })}
                     {n.seq.map(|s| view! { <span class="seq">" · #" {s}</span> })}
                     {match change.origin {
@@ -154,7 +175,7 @@ fn GapItem(
     reason: GapReason,
 ) -> impl IntoView {
     let lang = expect_context::<Live>().lang;
-    let (from, to) = (local_clock(from_ms, lang), local_clock(to_ms, lang));
+    let (from, to) = (local_clock(from_ms), local_clock(to_ms));
     let text = match (reason, lang) {
         (GapReason::Disconnected, Lang::Es) => format!("Desconectado de {from} a {to}: pueden faltar cambios de ese intervalo"),
         (GapReason::Disconnected, Lang::En) => format!("Disconnected from {from} to {to}: changes in this window may be missing"),

@@ -27,7 +27,7 @@ pub fn StatusBar() -> impl IntoView {
         CatalogSource::LiveSince(ms) => format!(
             "{} {}",
             lang.t("Catálogo construido con eventos en vivo desde las", "Catalog built from live events only, since"),
-            local_clock(ms, lang)
+            local_clock(ms)
         ),
     };
     let diagnostics = move || {
@@ -46,7 +46,7 @@ pub fn StatusBar() -> impl IntoView {
             })
         })
     };
-    let clock = move || live.kiosk.then(|| local_clock(live.now.get(), lang).chars().take(5).collect::<String>());
+    let clock = move || live.kiosk.then(|| local_clock(live.now.get()).chars().take(5).collect::<String>());
     view! {
         <header class="status-bar">
             <div class="brand">
