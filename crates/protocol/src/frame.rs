@@ -317,7 +317,8 @@ impl Notification {
         })
     }
 
-    fn from_object(obj: &Map<String, Value>) -> Result<Notification, String> {
+    /// Takes the record out of `obj` rather than copying it (a sync reply holds thousands).
+    fn from_object(mut obj: Map<String, Value>) -> Result<Notification, String> {
         let action = match obj.get("action") {
             Some(Value::String(s)) => {
                 Action::from_action(s).ok_or_else(|| format!("unknown action {s:?}"))?
@@ -326,12 +327,15 @@ impl Notification {
         };
         Ok(Notification {
             action,
-            furniture: match obj.get("furniture") {
-                Some(Value::Object(m)) => Furniture(m.clone()),
+            furniture: match obj.remove("furniture") {
+                Some(Value::Object(m)) => Furniture(m),
                 _ => Furniture::default(),
             },
-            message: obj.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            timestamp: timestamp_of(obj),
+            message: match obj.remove("message") {
+                Some(Value::String(m)) => m,
+                _ => String::new(),
+            },
+            timestamp: timestamp_of(&obj),
             seq: obj.get("seq").and_then(lenient_u64),
         })
     }
@@ -488,20 +492,23 @@ pub fn decode_server(text: &str) -> ServerFrame {
         Ok(_) => return ServerFrame::Invalid("JSON but not an object".to_owned()),
         Err(e) => return ServerFrame::Invalid(format!("not JSON: {e}")),
     };
-    let kind = obj.get("type").and_then(Value::as_str).unwrap_or_default();
-    match kind {
+    let kind = match obj.get("type") {
+        Some(Value::String(kind)) => kind.clone(),
+        _ => String::new(),
+    };
+    match kind.as_str() {
         "connection" => ServerFrame::Welcome {
             message: obj.get("message").and_then(Value::as_str).unwrap_or_default().to_owned(),
             client_count: obj.get("client_count").and_then(lenient_u64),
             timestamp: timestamp_of(&obj),
             stream: obj.get("stream").and_then(Value::as_str).map(str::to_owned),
         },
-        "furniture_notification" => match Notification::from_object(&obj) {
+        "furniture_notification" => match Notification::from_object(obj) {
             Ok(n) => ServerFrame::Notification(n),
             Err(e) => ServerFrame::Invalid(e),
         },
         "pong" => ServerFrame::Pong { timestamp: timestamp_of(&obj) },
-        "sync" => ServerFrame::Sync(sync_reply_of(&obj)),
+        "sync" => ServerFrame::Sync(sync_reply_of(obj)),
         "error" => {
             let reason = obj.get("reason").and_then(Value::as_str).unwrap_or_default().to_owned();
             ServerFrame::Error {
@@ -511,28 +518,34 @@ pub fn decode_server(text: &str) -> ServerFrame {
             }
         }
         "" => ServerFrame::Invalid("no string `type`".to_owned()),
-        other => ServerFrame::Unknown { kind: other.to_owned() },
+        _ => ServerFrame::Unknown { kind },
     }
 }
 
-fn sync_reply_of(obj: &Map<String, Value>) -> SyncReply {
-    let list = |key: &str| obj.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+fn sync_reply_of(mut obj: Map<String, Value>) -> SyncReply {
+    let mut list = |key: &str| match obj.remove(key) {
+        Some(Value::Array(list)) => list,
+        _ => Vec::new(),
+    };
     let catalog = list("catalog")
-        .iter()
-        .filter_map(Value::as_object)
-        .filter_map(|e| {
-            let furniture = Furniture(e.get("furniture")?.as_object()?.clone());
-            Some(crate::catalog::CatalogEntry {
-                furniture,
-                seq: e.get("seq").and_then(lenient_u64),
-                timestamp: timestamp_of(e),
-            })
+        .into_iter()
+        .filter_map(|e| match e {
+            Value::Object(mut e) => {
+                let furniture = match e.remove("furniture")? {
+                    Value::Object(f) => Furniture(f),
+                    _ => return None,
+                };
+                Some(crate::catalog::CatalogEntry { furniture, seq: e.get("seq").and_then(lenient_u64), timestamp: timestamp_of(&e) })
+            }
+            _ => None,
         })
         .collect();
     let missed = list("missed")
-        .iter()
-        .filter_map(Value::as_object)
-        .filter_map(|n| Notification::from_object(n).ok())
+        .into_iter()
+        .filter_map(|n| match n {
+            Value::Object(n) => Notification::from_object(n).ok(),
+            _ => None,
+        })
         .collect();
     SyncReply {
         seq: obj.get("seq").and_then(lenient_u64).unwrap_or(0),
