@@ -322,11 +322,16 @@ impl Dashboard {
 
     /// Saves a screenshot under target/e2e-screenshots/.
     pub async fn screenshot(&self, name: &str) {
-        if let Ok(png) = self.client.screenshot().await {
+        if let Ok(png) = self.png().await {
             let dir = root().join("target/e2e-screenshots");
             let _ = std::fs::create_dir_all(&dir);
             let _ = std::fs::write(dir.join(format!("{name}.png")), png);
         }
+    }
+
+    /// The page's viewport as a PNG.
+    pub async fn png(&self) -> Result<Vec<u8>, String> {
+        self.client.screenshot().await.map_err(|e| e.to_string())
     }
 
     /// Runs a Chrome DevTools Protocol command on the page (ChromeDriver's `goog/cdp/execute`).
