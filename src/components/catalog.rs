@@ -139,8 +139,9 @@ fn CatalogCard(
         let clock = clock.clone();
         move || clock.with(|c| c.when.clone())
     };
-    // Only a change seen a moment ago draws the eye; a resynced catalog appears quietly.
-    let fresh = live.server_now_untracked() - changed_ms < FRESH_MS;
+    // Only a change seen a moment ago draws the eye; a resynced catalog appears quietly, and so
+    // do cards that arrive in a burst (an entrance animation per card costs every frame of it).
+    let fresh = live.server_now_untracked() - changed_ms < FRESH_MS && !live.toasts.with_untracked(|t| t.in_burst());
     let class = format!(
         "card action-{}{}{}",
         card.last_action.as_str(),

@@ -209,6 +209,12 @@ impl Toasts {
         self.show(ToastKind::Change(n.action), title, n.message.clone(), now_ms);
     }
 
+    /// A burst is on: its digest toast is showing. The catalog then lets new cards appear without
+    /// their entrance animation, as calm as the toasts.
+    pub fn in_burst(&self) -> bool {
+        self.burst.as_ref().is_some_and(|(key, ..)| self.items.iter().any(|t| t.key == *key))
+    }
+
     fn update_digest(&mut self, key: u64, counts: Counts, started_ms: f64, now_ms: f64) {
         let secs = ((now_ms - started_ms) / 1000.0).ceil().max(1.0);
         let expires = now_ms + self.policy.max_ms;
@@ -390,10 +396,27 @@ mod tests {
         for i in 0..8 {
             t.push(&note(Action::Updated, "x"), i as f64 * 10.0, true);
         }
+        assert!(t.in_burst());
         let end = t.iter().next().unwrap().expires_ms;
         t.expire(end);
+        assert!(!t.in_burst(), "over once its digest is gone");
         t.push(&note(Action::Created, "solo"), end + 20_000.0, true);
         assert_eq!(kinds(&t), ["created"]);
+        assert!(!t.in_burst());
+    }
+
+    #[test]
+    fn a_burst_is_on_from_the_change_past_the_count() {
+        let mut t = Toasts::default();
+        for i in 0..5 {
+            t.push(&note(Action::Created, "x"), i as f64 * 100.0, true);
+            assert!(!t.in_burst(), "{} changes in the window are not a burst", i + 1);
+        }
+        t.push(&note(Action::Created, "x"), 500.0, true);
+        assert!(t.in_burst(), "the sixth within 10 s is");
+        let key = t.iter().next().unwrap().key;
+        t.dismiss(key);
+        assert!(!t.in_burst(), "nor is one whose digest was closed");
     }
 
     #[test]
