@@ -213,3 +213,25 @@ async fn memory_levels_off_under_a_long_stream_of_changes() {
     assert!(grown < 2e6, "wasm memory grew {:.1} MB over 16,000 changes after the warm-up", grown / 1e6);
 }
 
+
+/// Clock times are the browser's local time of day, whichever quarter of an hour was asked about
+/// before (the zone's offset is kept per quarter hour): back and forth over a year, DST included
+/// where the browser's zone has it.
+#[wasm_bindgen_test]
+fn clock_times_are_the_browsers_local_time_of_day() {
+    use furniture_dashboard::browser::local_clock;
+    let start = 1_767_225_600_000.0; // 2026-01-01T00:00:00Z
+    let mut instants = Vec::new();
+    for i in 0..400u32 {
+        // 22 h 7 min 13.5 s apart: every time of day, and a year in all.
+        instants.push(start + f64::from(i) * 79_633_500.0);
+        // Then back into the quarter hour before, and the same quarter again.
+        instants.push(start + f64::from(i) * 79_633_500.0 - 900_000.0);
+        instants.push(start + f64::from(i) * 79_633_500.0 + 1_000.0);
+    }
+    for ms in instants {
+        let date = js_sys::Date::new(&ms.into());
+        let expected = format!("{:02}:{:02}:{:02}", date.get_hours(), date.get_minutes(), date.get_seconds());
+        assert_eq!(local_clock(ms), expected, "at {ms}");
+    }
+}
