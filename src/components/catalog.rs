@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::app::Live;
-use crate::components::{action_label, ShowMore};
+use crate::components::{action_label, show_more_label};
 use crate::components::rows::{follow, Rows};
 use crate::state::catalog_view::{group_by_material, Card, SortBy};
 use crate::state::format::{or_dash, size};
@@ -71,7 +71,11 @@ pub fn CatalogPanel() -> impl IntoView {
                 </Show>
             </div>
             <Show when=has_hidden>
-                <p class="more-cards"><ShowMore page=CARD_PAGE limit hidden=Signal::derive(hidden) testid="catalog-more"/></p>
+                <p class="more-cards">
+                    <button type="button" class="chip" data-testid="catalog-more" on:click=move |_| limit.update(|l| *l += CARD_PAGE)>
+                        {move || show_more_label(CARD_PAGE, hidden(), live.lang)}
+                    </button>
+                </p>
             </Show>
         </section>
     }

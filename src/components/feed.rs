@@ -6,7 +6,7 @@ use crate::app::Live;
 use crate::browser::local_clock;
 use furniture_protocol::Action;
 
-use crate::components::{action_label, ShowMore};
+use crate::components::{action_label, show_more_label};
 use crate::components::rows::{follow, Rows};
 use crate::state::diff::describe;
 use crate::state::feed::{distinct, Change, FeedEntry, GapReason, Origin};
@@ -24,21 +24,15 @@ pub const FEED_PAGE: usize = 100;
 pub fn FeedPanel() -> impl IntoView {
     let live = expect_context::<Live>();
     let limit = RwSignal::new(FEED_PAGE);
-    // The rows drawn and how many more match, in one pass over the feed per change.
-    let page = Memo::new_with_compare(
-        move |_| {
-            let filter = live.filter.get();
-            let limit = limit.get();
-            live.feed.with(|f| {
-                let mut matching = f.iter().filter(|e| filter.matches(e));
-                let shown = matching.by_ref().take(limit).cloned().collect::<Vec<_>>();
-                (shown, matching.count())
-            })
-        },
-        |_, _| true,
-    );
-    let entries = move || page.with(|(shown, _)| shown.clone());
-    let hidden = move || page.with(|(_, hidden)| *hidden);
+    let entries = move || {
+        let filter = live.filter.get();
+        let limit = limit.get();
+        live.feed.with(|f| f.iter().filter(|e| filter.matches(e)).take(limit).cloned().collect::<Vec<_>>())
+    };
+    let hidden = move || {
+        let filter = live.filter.get();
+        live.feed.with(|f| f.iter().filter(|e| filter.matches(e)).count()).saturating_sub(limit.get())
+    };
     // Nobody clicks on a wall screen.
     let has_hidden = move || !live.kiosk && hidden() > 0;
     let count = move || crate::browser::number(live.feed.with(|f| f.len()) as u64, live.lang);
@@ -55,7 +49,11 @@ pub fn FeedPanel() -> impl IntoView {
                     FeedEntry::Gap { from_ms, to_ms, reason, .. } => view! { <GapItem from_ms to_ms reason/> }.into_any(),
                 }/>
                 <Show when=has_hidden>
-                    <li class="feed-more"><ShowMore page=FEED_PAGE limit hidden=Signal::derive(hidden) testid="feed-more"/></li>
+                    <li class="feed-more">
+                        <button type="button" class="chip" data-testid="feed-more" on:click=move |_| limit.update(|l| *l += FEED_PAGE)>
+                            {move || show_more_label(FEED_PAGE, hidden(), live.lang)}
+                        </button>
+                    </li>
                 </Show>
             </ol>
         </section>
