@@ -48,12 +48,26 @@ const INSTRUMENT: &str = r#"(() => {
       super(...args);
       this.addEventListener('message', e => {
         if (!('sync' in perf.marks) && typeof e.data === 'string' && e.data.slice(0, 40).includes('"sync"')) perf.marks.sync = now();
+        // When each change reached the page (the latency scenario asks for it).
+        if (perf.received && typeof e.data === 'string') {
+          const t = now();
+          try {
+            const m = JSON.parse(e.data);
+            for (const f of m.type === 'batch' ? m.frames : [m]) if (f.furniture) perf.received[f.furniture.furniture_id + '|' + f.furniture.nombre] = t;
+          } catch (_) {}
+        }
       });
     }
   };
   const CARD = '[data-testid=catalog-item]';
   let pending = [];
-  // After the frame that shows a change: the next task after requestAnimationFrame.
+  // Whether the page is inside a frame: its animation-frame callbacks (and their microtasks)
+  // run in the task that then computes style and layout and paints.
+  let inFrame = false;
+  const raf = window.requestAnimationFrame.bind(window);
+  window.requestAnimationFrame = cb => raf(t => { inFrame = true; setTimeout(() => { inFrame = false; }, 0); cb(t); });
+  // After the frame that shows a change: the next task after that frame, which is the current
+  // one for a change made inside a frame, else the next.
   const painted = () => { const t = now(); for (const id of pending) if (!(id in perf.paints)) perf.paints[id] = t; pending = []; };
   const cardOf = n => (n.nodeType === 1 ? n : n.parentElement)?.closest?.(CARD);
   const observer = new MutationObserver(records => {
@@ -72,7 +86,7 @@ const INSTRUMENT: &str = r#"(() => {
         for (const c of cards) { pending.push(c.dataset.furnitureId + '|' + (c.querySelector('.card-name')?.textContent ?? '')); added = true; }
       }
     }
-    if (added) requestAnimationFrame(() => setTimeout(painted, 0));
+    if (added) { if (inFrame) setTimeout(painted, 0); else raf(() => setTimeout(painted, 0)); }
   });
   const start = () => observer.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
   if (!window.__perfNoObserver) { if (document.body) start(); else document.addEventListener('DOMContentLoaded', start); }
@@ -118,16 +132,18 @@ fn percentiles(mut v: Vec<f64>) -> Value {
     json!({"samples": v.len(), "p50_ms": r(at(0.5)), "p90_ms": r(at(0.9)), "p99_ms": r(at(0.99)), "max_ms": r(*v.last().unwrap())})
 }
 
-/// Long tasks recorded since `since_ms` (page time): count and longest.
+/// Long tasks recorded since `since_ms` (page time): count, longest, and each one as
+/// `[start, duration]` in ms, its start counted from `since_ms`.
 async fn long_tasks(page: &Dashboard, since_ms: f64) -> Value {
     let tasks = page.eval("return window.__perf.longtasks").await;
     let Some(tasks) = tasks.as_array() else { return json!("not supported") };
-    let durations: Vec<f64> = tasks
+    let tasks: Vec<(f64, f64)> = tasks
         .iter()
-        .filter(|t| t[0].as_f64().unwrap_or(0.0) >= since_ms)
-        .filter_map(|t| t[1].as_f64())
+        .filter_map(|t| Some((t[0].as_f64()?, t[1].as_f64()?)))
+        .filter(|(start, _)| *start >= since_ms)
+        .map(|(start, duration)| ((start - since_ms).round(), duration))
         .collect();
-    json!({"count": durations.len(), "longest_ms": durations.iter().cloned().fold(0.0, f64::max)})
+    json!({"count": tasks.len(), "longest_ms": tasks.iter().map(|t| t.1).fold(0.0, f64::max), "tasks": tasks})
 }
 
 async fn page_time(page: &Dashboard) -> f64 {
@@ -228,6 +244,7 @@ async fn profile_stop(page: &Dashboard, on: bool) -> Value {
 async fn latency(browser: &Browser, events: usize, rate: f64, items: usize) -> Value {
     let broker = TestBroker::start_with(None, |c| c.max_messages_per_sec = 0).await;
     let page = open(browser, &broker).await;
+    page.eval("window.__perf.received = {}; return true").await;
     let profiling = profile_start(&page).await;
     let mut p = publisher(&broker).await;
     let mut sent = Vec::with_capacity(events);
@@ -244,11 +261,15 @@ async fn latency(browser: &Browser, events: usize, rate: f64, items: usize) -> V
     let last = sent.last().unwrap().0.clone();
     page.wait_until("the last change painted", &format!("return '{last}' in window.__perf.paints")).await;
     let paints = page.eval("return window.__perf.paints").await;
+    let received = page.eval("return window.__perf.received").await;
     let lat: Vec<f64> = sent.iter().filter_map(|(id, t)| paints[id].as_f64().map(|p| p - t)).collect();
     let painted = lat.len();
+    // Where the time goes: the broker and the network, then the page.
+    let to_page: Vec<f64> = sent.iter().filter_map(|(id, t)| received[id].as_f64().map(|r| r - t)).collect();
+    let in_page: Vec<f64> = sent.iter().filter_map(|(id, _)| Some(paints[id].as_f64()? - received[id].as_f64()?)).collect();
     let result = json!({
         "scenario": "latency", "events": events, "rate_per_second": rate, "items": items, "painted": painted,
-        "send_to_paint": percentiles(lat), "long_tasks": long_tasks(&page, 0.0).await,
+        "send_to_paint": percentiles(lat), "send_to_page": percentiles(to_page), "page_to_paint": percentiles(in_page), "long_tasks": long_tasks(&page, 0.0).await,
         "profile": profile_stop(&page, profiling).await,
     });
     p.close().await;
