@@ -232,7 +232,7 @@ async fn profile_stop(page: &Dashboard, on: bool) -> Value {
         *by_name.entry(name).or_default() += hits.get(&id).copied().unwrap_or(0);
     }
     let mut top: Vec<_> = by_name.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|t| std::cmp::Reverse(t.1));
     json!({
         "page_totals_since_load_s": browser_metrics,
         "self_time": top.into_iter().take(25).map(|(n, c)| format!("{:5.1}% {n}", c as f64 * 100.0 / total.max(1) as f64)).collect::<Vec<_>>(),

@@ -344,8 +344,9 @@ async fn one_connection_publishing_flat_out_keeps_its_order() {
     let b = on_redis(&redis).await;
     let (mut viewer, _) = b.viewer().await;
     let (mut producer, _) = a.viewer().await;
-    let count = 1_000;
-    assert!(count > MAX_PUBLISHES_IN_FLIGHT && count > MAX_BATCH);
+    const COUNT: usize = 1_000;
+    const { assert!(COUNT > MAX_PUBLISHES_IN_FLIGHT && COUNT > MAX_BATCH) };
+    let count = COUNT;
     for i in 0..count {
         let msg = ProducerMessage { action: Action::Created, furniture: mesa(&format!("p{i}"), "Mesa") };
         producer.feed(Message::text(msg.encode())).await.unwrap();

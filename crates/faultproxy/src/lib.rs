@@ -191,7 +191,7 @@ async fn pipe(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, fault: watch::Rec
         let mut buf = vec![0u8; CHUNK];
         loop {
             let n = tokio::select! {
-                r = from.read(&mut buf) => match r { Ok(n) => n, Err(_) => 0 },
+                r = from.read(&mut buf) => r.unwrap_or(0),
                 changed = read_fault.changed() => {
                     if changed.is_err() || *read_fault.borrow() == Fault::Reset { return }
                     continue;
