@@ -34,6 +34,9 @@ const SNAPSHOT_KEY: &str = "furniture-dashboard.snapshot";
 /// How often a wall screen's layout drifts to a new offset (1 to 4 px), in seconds.
 const DRIFT_EVERY_SECS: u64 = 300;
 
+/// Notifications applied in one frame beyond which their redraw waits for a task of its own.
+const FEW: usize = 64;
+
 /// Where the catalog on screen comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CatalogSource {
@@ -324,8 +327,9 @@ impl Live {
 
     /// Applies everything waiting, whatever its size, then redraws once.
     fn flush_all(&self) {
+        let visible = page_visible();
         for (n, now, server_now) in self.inbox.try_update_value(Inbox::take_all).unwrap_or_default() {
-            self.apply_notification(n, now, server_now);
+            self.apply_notification(n, now, server_now, visible);
         }
         self.redraw();
     }
@@ -336,11 +340,18 @@ impl Live {
     /// what they cost ([`RedrawPace`]).
     fn flush(&self) {
         let (chunk, more) = self.inbox.try_update_value(Inbox::take_chunk).unwrap_or_default();
+        let many = chunk.len() > FEW;
+        let visible = page_visible();
         for (n, now, server_now) in chunk {
-            self.apply_notification(n, now, server_now);
+            self.apply_notification(n, now, server_now, visible);
         }
         if more {
             self.flush_soon();
+        } else if many {
+            // Drawing them is a task of its own: applying a burst, redrawing, and laying the
+            // page out again in one task would hold the page for longer than either.
+            let live = *self;
+            set_timeout(move || live.redraw_paced(), std::time::Duration::ZERO);
         } else {
             self.redraw_paced();
         }
@@ -389,22 +400,25 @@ impl Live {
     }
 
     /// One notification into feed, catalog, toasts and the spoken summary.
-    fn apply_notification(&self, n: Notification, now: f64, server_now: f64) {
+    /// `visible`: whether the page is (asked once per batch, not per notification).
+    fn apply_notification(&self, n: Notification, now: f64, server_now: f64, visible: bool) {
+        // What it changes in the item on screen, worked out once for the feed and the catalog.
         let changes = n
             .furniture
             .id()
+            .filter(|_| n.action != furniture_protocol::Action::Deleted)
             .and_then(|id| self.catalog.with_untracked(|c| c.furniture(&id).map(|old| diff(old, &n.furniture))))
-            .filter(|_| n.action == furniture_protocol::Action::Updated)
             .unwrap_or_default();
+        let changed_fields: Vec<&'static str> = changes.iter().map(|c| c.key).collect();
+        let changes = if n.action == furniture_protocol::Action::Updated { changes } else { Vec::new() };
         // Untracked: the caller redraws once for the whole batch (`redraw`).
         let fresh = self.feed.try_update_untracked(|f| f.push_with_changes(&n, now, Origin::Live, changes)).unwrap_or(false);
         if fresh {
             self.activity.update_untracked(|a| a.record(now));
             let changed = n.timestamp.map_or(server_now, |t| t.unix_millis());
             self.catalog.update_untracked(|c| {
-                c.apply(&n, changed);
+                c.apply_diffed(&n, changed, changed_fields);
             });
-            let visible = page_visible();
             self.toasts.update_untracked(|t| t.push(&n, now, visible));
             self.announcer.update_value(|a| a.note(n.action));
             if let (CatalogSource::Synced { .. }, Some(seq)) = (self.source.get_untracked(), n.seq) {

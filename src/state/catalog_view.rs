@@ -102,17 +102,21 @@ impl CatalogView {
     /// Applies one notification; returns what the catalog did and, for an update of a known
     /// item, what it changed.
     pub fn apply(&mut self, n: &Notification, now_ms: f64) -> (Applied, Vec<FieldChange>) {
-        let previous = n.furniture.id().and_then(|id| self.furniture(&id).cloned());
+        let changes = n.furniture.id().and_then(|id| self.furniture(&id).map(|old| diff(old, &n.furniture))).unwrap_or_default();
+        let applied = self.apply_diffed(n, now_ms, changes.iter().map(|c| c.key).collect());
+        let changes = if matches!(applied, Applied::Updated(_)) { changes } else { Vec::new() };
+        (applied, changes)
+    }
+
+    /// [`CatalogView::apply`] for a caller that has already compared the notification with the
+    /// item as it stands: `changed_fields` are the keys that differ.
+    pub fn apply_diffed(&mut self, n: &Notification, now_ms: f64, changed_fields: Vec<&'static str>) -> Applied {
         let applied = self.catalog.apply(n);
-        let mut changes = Vec::new();
         match &applied {
             Applied::Inserted(id) | Applied::Updated(id) => {
                 self.ghosts.remove(id);
-                if let (Applied::Updated(_), Some(old)) = (&applied, &previous) {
-                    changes = diff(old, &n.furniture);
-                }
+                let changed_fields = if matches!(applied, Applied::Updated(_)) { changed_fields } else { Vec::new() };
                 let version = self.bump();
-                let changed_fields = changes.iter().map(|c| c.key).collect();
                 let furniture = Arc::new(self.furniture(id).cloned().unwrap_or_default());
                 let meta = Meta { name_key: name_key(&furniture), furniture, version, last_action: n.action, changed_ms: now_ms, changed_fields };
                 self.meta.insert(id.clone(), meta);
@@ -120,7 +124,7 @@ impl CatalogView {
             Applied::Removed(id) => self.linger(id.clone(), n.furniture.clone(), n.timestamp, now_ms),
             Applied::Skipped(_) => {}
         }
-        (applied, changes)
+        applied
     }
 
     /// Replaces the catalog with the broker's (a resync). Items that vanished linger as deleted;
