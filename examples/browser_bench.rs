@@ -286,8 +286,11 @@ async fn burst(browser: &Browser, items: usize, events: usize) -> Value {
     let last = events - 1;
     let last_id = format!("item-{}", last % items);
     page.eval(&format!(
-        "window.__perf.when('consistent', () => {{ const c = document.querySelector('[data-testid=catalog-item][data-furniture-id=\"{last_id}\"]'); \
-         return c && c.textContent.includes('Version {last}') && window.__perf.cards() === {shown}; }}); return true", shown = items.min(CARD_PAGE)
+        "const card = () => {{ const c = document.querySelector('[data-testid=catalog-item][data-furniture-id=\"{last_id}\"]'); \
+           return c && c.textContent.includes('Version {last}') && window.__perf.cards() === {shown}; }}; \
+         const feed = () => {{ const f = document.querySelector('[data-testid=feed-item]'); return f && f.textContent.includes('Version {last}'); }}; \
+         window.__perf.when('cards', card); window.__perf.when('feed', feed); window.__perf.when('consistent', () => card() && feed()); return true",
+        shown = items.min(CARD_PAGE)
     ))
     .await;
     let since = page_time(&page).await;
@@ -308,10 +311,11 @@ async fn burst(browser: &Browser, items: usize, events: usize) -> Value {
     if applied.is_err() {
         eprintln!("the burst was not applied within 60 s");
     }
-    let consistent = page.eval("return window.__perf.marks.consistent").await.as_f64().unwrap_or(0.0) - started;
+    let mark = async |name: &str| (page.eval(&format!("return window.__perf.marks.{name}")).await.as_f64().unwrap_or(0.0) - started).round();
+    let (consistent, cards, feed) = (mark("consistent").await, mark("cards").await, mark("feed").await);
     let result = json!({
         "scenario": "burst", "items": items, "events": events,
-        "sending_took_ms": sent_ms.round(), "first_send_to_consistent_screen_ms": consistent.round(),
+        "sending_took_ms": sent_ms.round(), "first_send_to_consistent_screen_ms": consistent, "cards_done_ms": cards, "feed_done_ms": feed,
         "long_tasks": long_tasks(&page, since).await,
         "profile": profile_stop(&page, profiling).await,
     });
