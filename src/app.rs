@@ -351,14 +351,17 @@ impl Live {
             // Drawing them is a task of its own: applying a burst, redrawing, and laying the
             // page out again in one task would hold the page for longer than either.
             let live = *self;
-            set_timeout(move || live.redraw_paced(), std::time::Duration::ZERO);
+            set_timeout(move || live.redraw_paced(true), std::time::Duration::ZERO);
         } else {
-            self.redraw_paced();
+            self.redraw_paced(false);
         }
     }
 
     /// Redraws now, or when the pace allows (once, however many flushes ask meanwhile).
-    fn redraw_paced(&self) {
+    ///
+    /// `many`: a burst is being drawn; the cards are then redrawn in a task of their own, before
+    /// the rest of the page.
+    fn redraw_paced(&self, many: bool) {
         let Some((wait, pending)) = self.pace.try_with_value(|p| (p.wait_ms(now_ms()), p.pending)) else { return };
         if pending {
             self.pace.update_value(|p| p.again = true);
@@ -367,17 +370,26 @@ impl Live {
         let live = *self;
         let draw = move || {
             let started = now_ms();
-            live.redraw();
             // The screen's effects run in microtasks, before the next task: its start is when the
             // redraw ended. What was applied meanwhile is drawn next.
-            set_timeout(
-                move || {
-                    if live.pace.try_update_value(|p| p.drawn(started, now_ms())) == Some(true) {
-                        live.redraw_paced();
-                    }
-                },
-                std::time::Duration::ZERO,
-            );
+            let drawn = move || {
+                if live.pace.try_update_value(|p| p.drawn(started, now_ms())) == Some(true) {
+                    live.redraw_paced(many);
+                }
+            };
+            if many {
+                live.catalog.notify();
+                set_timeout(
+                    move || {
+                        live.redraw_all_but_catalog();
+                        set_timeout(drawn, std::time::Duration::ZERO);
+                    },
+                    std::time::Duration::ZERO,
+                );
+            } else {
+                live.redraw();
+                set_timeout(drawn, std::time::Duration::ZERO);
+            }
         };
         self.pace.update_value(|p| p.pending = true);
         if wait <= 0.0 {
@@ -390,10 +402,14 @@ impl Live {
     /// Tells the screen that feed, catalog, toasts, activity and source changed (notifications
     /// are applied without notifying, see [`Live::apply_notification`]).
     fn redraw(&self) {
+        self.catalog.notify();
+        self.redraw_all_but_catalog();
+    }
+
+    fn redraw_all_but_catalog(&self) {
         self.health.notify();
         self.diagnostics.notify();
         self.feed.notify();
-        self.catalog.notify();
         self.toasts.notify();
         self.activity.notify();
         self.source.notify();
