@@ -489,7 +489,7 @@ pub async fn main() -> std::process::ExitCode {
     for s in chosen {
         eprintln!("==> browser: {s}");
         let result = match s {
-            "latency" => latency(&browser, 3000, 100.0, env_or("BENCH_LATENCY_ITEMS", 200)).await,
+            "latency" => latency(&browser, 3000, env_or("BENCH_LATENCY_RATE", 100) as f64, env_or("BENCH_LATENCY_ITEMS", 200)).await,
             "burst" => burst(&browser, 300, 10_000).await,
             "catalog" => catalog(&browser, 10_000).await,
             "start" => start(&browser, 100, 5).await,
