@@ -106,7 +106,7 @@ const INSTRUMENT: &str = r#"(() => {
 })();"#;
 
 /// Cards the dashboard draws before "show more" (`CARD_PAGE` in src/components/catalog.rs).
-const CARD_PAGE: usize = 300;
+const CARD_PAGE: usize = 100;
 
 /// The instrument, told to mark when the cards of `items` items are on screen (the first
 /// [`CARD_PAGE`] of them).
@@ -284,10 +284,10 @@ async fn burst(browser: &Browser, items: usize, events: usize) -> Value {
     let page = open(browser, &broker).await;
     page.wait_until("the catalog", &format!("return window.__perf.cards() === {}", items.min(CARD_PAGE))).await;
     let last = events - 1;
-    let last_id = format!("item-{}", last % items);
     page.eval(&format!(
-        "const card = () => {{ const c = document.querySelector('[data-testid=catalog-item][data-furniture-id=\"{last_id}\"]'); \
-           return c && c.textContent.includes('Version {last}') && window.__perf.cards() === {shown}; }}; \
+        "const card = () => {{ const cs = document.querySelectorAll('[data-testid=catalog-item]'); \
+           return cs.length === {shown} && [...cs].every(c => {{ const k = +c.dataset.furnitureId.slice(5); \
+             return c.textContent.includes('Version ' + (k + Math.floor(({last} - k) / {items}) * {items})); }}); }}; \
          const feed = () => {{ const f = document.querySelector('[data-testid=feed-item]'); return f && f.textContent.includes('Version {last}'); }}; \
          window.__perf.when('cards', card); window.__perf.when('feed', feed); window.__perf.when('consistent', () => card() && feed()); return true",
         shown = items.min(CARD_PAGE)
@@ -489,12 +489,12 @@ pub async fn main() -> std::process::ExitCode {
     for s in chosen {
         eprintln!("==> browser: {s}");
         let result = match s {
-            "latency" => latency(&browser, 3000, env_or("BENCH_LATENCY_RATE", 100) as f64, env_or("BENCH_LATENCY_ITEMS", 200)).await,
+            "latency" => latency(&browser, 3000, env_or("BENCH_LATENCY_RATE", 100) as f64, env_or("BENCH_LATENCY_ITEMS", 100)).await,
             "burst" => burst(&browser, 300, 10_000).await,
             "catalog" => catalog(&browser, 10_000).await,
             "start" => start(&browser, 100, 5).await,
             "idle" => idle(&browser, 200, 10).await,
-            "steady" => steady(&browser, env_or("BENCH_LATENCY_ITEMS", 200), 100.0, 15).await,
+            "steady" => steady(&browser, env_or("BENCH_LATENCY_ITEMS", 100), 100.0, 15).await,
             _ => memory(&browser, events, env_or("BENCH_MEMORY_RATE", 1000) as f64, 500).await,
         };
         let text = serde_json::to_string_pretty(&result).unwrap_or_default();

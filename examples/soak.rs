@@ -53,7 +53,7 @@ Options:
   --minutes M       how long to run (default 60)
   --rate R          changes per second from the producer (default 20)
   --viewers V       viewers besides the dashboard, half through the fault proxy (default 8)
-  --items N         distinct catalog items the changes touch (default 150; at most 300, the
+  --items N         distinct catalog items the changes touch (default 100; at most 100, the
                     cards the dashboard draws before \"show more\")
   --fault-every S   seconds between faults (default 120)
   --sample-every S  seconds between samples (default 15)
@@ -75,7 +75,7 @@ reset, broker SIGTERM and restart, page frozen (10 s), proxy throttled to 2 KB/s
             minutes: 60.0,
             rate: 20.0,
             viewers: 8,
-            items: 150,
+            items: 100,
             fault_every: Duration::from_secs(120),
             sample_every: Duration::from_secs(15),
         };
@@ -94,7 +94,7 @@ reset, broker SIGTERM and restart, page frozen (10 s), proxy throttled to 2 KB/s
                 "--minutes" => o.minutes = number(0.5, 10_000.0)?,
                 "--rate" => o.rate = number(0.1, 1000.0)?,
                 "--viewers" => o.viewers = number(0.0, 200.0)? as usize,
-                "--items" => o.items = number(1.0, 300.0)? as usize,
+                "--items" => o.items = number(1.0, 100.0)? as usize,
                 "--fault-every" => o.fault_every = Duration::from_secs_f64(number(5.0, 86_400.0)?),
                 "--sample-every" => o.sample_every = Duration::from_secs_f64(number(1.0, 3_600.0)?),
                 _ => return Err(format!("unknown option {flag}")),
