@@ -406,6 +406,7 @@ impl Live {
         self.redraw_all_but_catalog();
     }
 
+    /// [`Live::redraw`] without the catalog, which a burst redraws in a task of its own.
     fn redraw_all_but_catalog(&self) {
         self.health.notify();
         self.diagnostics.notify();
