@@ -213,7 +213,6 @@ async fn memory_levels_off_under_a_long_stream_of_changes() {
     assert!(grown < 2e6, "wasm memory grew {:.1} MB over 16,000 changes after the warm-up", grown / 1e6);
 }
 
-
 /// Clock times are the browser's local time of day, whichever quarter of an hour was asked about
 /// before (the zone's offset is kept per quarter hour): back and forth over a year, DST included
 /// where the browser's zone has it.

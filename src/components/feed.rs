@@ -48,6 +48,8 @@ pub fn FeedPanel() -> impl IntoView {
                     FeedEntry::Change(change) => view! { <FeedItem change=change read_key/> }.into_any(),
                     FeedEntry::Gap { from_ms, to_ms, reason, .. } => view! { <GapItem from_ms to_ms reason/> }.into_any(),
                 }/>
+                // The catalog's "show more" is the same few lines: shared as a component or a
+                // function they cost 0.5 KB more of wasm than written twice.
                 <Show when=has_hidden>
                     <li class="feed-more">
                         <button type="button" class="chip" data-testid="feed-more" on:click=move |_| limit.update(|l| *l += FEED_PAGE)>
