@@ -606,7 +606,7 @@ pub fn App() -> impl IntoView {
     if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
         let _ = root.set_attribute("lang", lang.code());
         let _ = root.set_attribute("data-theme", settings.theme.as_str());
-        let _ = root.set_attribute("style", &format!("--scale: {}", settings.scale));
+        let _ = root.set_attribute("style", &format!("--scale: {}", crate::state::format::number(settings.scale)));
         if kiosk {
             let _ = root.set_attribute("class", "kiosk");
         }
@@ -635,7 +635,7 @@ pub fn App() -> impl IntoView {
     provide_context(live);
     let (probe, probes) = futures_channel::mpsc::unbounded::<()>();
     let handler_live = live;
-    let ms = |name: &str| crate::browser::query_param(name).and_then(|v| v.parse::<f64>().ok()).filter(|v| *v >= 100.0);
+    let ms = |name: &str| crate::browser::query_param(name).and_then(|v| crate::state::format::parse_number(&v)).filter(|v| *v >= 100.0);
     let mut options = ConnectionOptions::default();
     if let Some(v) = ms("ping_after") {
         options.ping_after_ms = v;

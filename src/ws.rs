@@ -129,12 +129,12 @@ async fn session(
                 }
                 last_tick = now;
                 if live_since.is_none() && now - started > options.connect_timeout_ms {
-                    leptos::logging::warn!("no answer in {} ms: trying again", options.connect_timeout_ms);
+                    leptos::logging::warn!("no answer in {} ms: trying again", options.connect_timeout_ms as u64);
                     break;
                 }
                 match ping_sent {
                     Some(sent) if now - sent > options.pong_deadline_ms => {
-                        leptos::logging::warn!("no answer to ping in {} ms: reconnecting", options.pong_deadline_ms);
+                        leptos::logging::warn!("no answer to ping in {} ms: reconnecting", options.pong_deadline_ms as u64);
                         break;
                     }
                     // Pings only while someone may look; a hidden page is checked when shown.

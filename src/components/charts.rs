@@ -6,8 +6,8 @@ use crate::app::Live;
 use crate::state::activity::{sparkline_path, MINUTES};
 use crate::state::i18n::Lang;
 
-const SPARK_W: f64 = 240.0;
-const SPARK_H: f64 = 36.0;
+const SPARK_W: u32 = 240;
+const SPARK_H: u32 = 36;
 /// Materials shown as bars; the rest are summed up in a line below.
 const MAX_BARS: usize = 6;
 
@@ -20,7 +20,7 @@ pub fn Charts() -> impl IntoView {
         let now = live.now.get();
         live.activity.with(|a| a.series(now))
     };
-    let path = move || sparkline_path(&series(), SPARK_W, SPARK_H);
+    let path = move || sparkline_path(&series(), f64::from(SPARK_W), f64::from(SPARK_H));
     let last_minute = move || series()[MINUTES - 1];
     let per_hour = move || series().iter().sum::<u32>();
     // A memo: the bars are redrawn only when the counts change, not with every update.
@@ -40,7 +40,7 @@ pub fn Charts() -> impl IntoView {
         <section class="charts" aria-label=lang.t("Actividad y materiales", "Activity and materials")>
             <figure class="chart" data-testid="activity-chart">
                 <figcaption>{lang.t("Avisos por minuto · última hora", "Notifications per minute · last hour")}</figcaption>
-                <svg viewBox=format!("-2 -2 {} {}", SPARK_W + 4.0, SPARK_H + 4.0) width=SPARK_W height=SPARK_H role="img"
+                <svg viewBox=format!("-2 -2 {} {}", SPARK_W + 4, SPARK_H + 4) width=SPARK_W height=SPARK_H role="img"
                     aria-label=move || match lang {
                         Lang::Es => format!("{} avisos en la última hora", per_hour()),
                         Lang::En => format!("{} notifications in the last hour", per_hour()),
@@ -66,7 +66,7 @@ pub fn Charts() -> impl IntoView {
                                     <div class="bar-row" data-material=m>
                                         <span class="bar-label">{label}</span>
                                         <svg class="bar" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true">
-                                            <rect x="0" y="0" height="10" width=format!("{pct:.1}")/>
+                                            <rect x="0" y="0" height="10" width=crate::state::format::tenths(pct)/>
                                         </svg>
                                         <span class="bar-value">{n}</span>
                                     </div>

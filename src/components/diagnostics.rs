@@ -6,10 +6,11 @@ use serde_json::json;
 
 use crate::app::Live;
 use crate::browser::{local_clock, memory_in_use};
+use crate::state::format::tenths;
 use crate::state::diagnostics::Direction;
 
 fn mib(bytes: f64) -> String {
-    format!("{:.1} MiB", bytes / 1_048_576.0)
+    format!("{} MiB", tenths(bytes / 1_048_576.0))
 }
 
 /// The overlay.
@@ -43,8 +44,8 @@ pub fn DiagnosticsOverlay() -> impl IntoView {
             lines.extend(d.closes.iter().map(|(t, c, r)| {
                 (*t, format!("closed: {} {r}", c.map_or_else(|| "—".to_owned(), |c| c.to_string())))
             }));
-            lines.extend(d.reconnects.iter().map(|(t, a, w)| (*t, format!("reconnect: attempt {a} in {:.1} s", w / 1000.0))));
-            lines.sort_by(|a, b| b.0.total_cmp(&a.0));
+            lines.extend(d.reconnects.iter().map(|(t, a, w)| (*t, format!("reconnect: attempt {a} in {} s", tenths(w / 1000.0)))));
+            crate::state::sort::sort_by(&mut lines, |a, b| b.0.total_cmp(&a.0));
             lines.into_iter().map(|(t, l)| format!("{} {l}", local_clock(t))).collect::<Vec<_>>()
         })
     };

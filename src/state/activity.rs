@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 
+use crate::state::format::tenths;
+
 /// Minutes shown.
 pub const MINUTES: usize = 60;
 
@@ -57,7 +59,7 @@ pub fn sparkline_path(values: &[u32], width: f64, height: f64) -> String {
         .enumerate()
         .map(|(i, v)| {
             let (x, y) = (i as f64 * step, height - (*v as f64 / max) * height);
-            format!("{}{x:.1},{y:.1}", if i == 0 { "M" } else { "L" })
+            format!("{}{},{}", if i == 0 { "M" } else { "L" }, tenths(x), tenths(y))
         })
         .collect::<Vec<_>>()
         .join(" ")

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use furniture_protocol::{Action, Applied, Catalog, CatalogEntry, Furniture, Notification, Timestamp};
 
 use crate::state::diff::{diff, FieldChange};
+use crate::state::format::fold;
 
 /// How long a deleted item stays visible, greyed, by default (two minutes).
 pub const DEFAULT_LINGER_MS: f64 = 120_000.0;
@@ -182,15 +183,16 @@ impl CatalogView {
 
     /// Every card, live and lingering, in the given order.
     pub fn cards_by(&self, sort: SortBy) -> Vec<Card> {
-        let mut cards = self.cards();
-        match sort {
-            SortBy::Name => {}
-            SortBy::Newest => cards.sort_by(|a, b| b.changed_ms.total_cmp(&a.changed_ms).then_with(|| a.id.cmp(&b.id))),
-            SortBy::Size => cards.sort_by_key(|c| {
-                let area = c.furniture.ancho().zip(c.furniture.altura()).map_or(i64::MIN, |(w, h)| w.saturating_mul(h));
-                (std::cmp::Reverse(area), c.id.clone())
-            }),
-        }
+        let mut cards = self.unsorted_cards();
+        let area = |c: &Card| c.furniture.ancho().zip(c.furniture.altura()).map_or(i64::MIN, |(w, h)| w.saturating_mul(h));
+        crate::state::sort::sort_by(&mut cards, |a, b| {
+            match sort {
+                SortBy::Name => a.name_key.cmp(&b.name_key),
+                SortBy::Newest => b.changed_ms.total_cmp(&a.changed_ms),
+                SortBy::Size => area(b).cmp(&area(a)),
+            }
+            .then_with(|| a.id.cmp(&b.id))
+        });
         cards
     }
 
@@ -201,13 +203,17 @@ impl CatalogView {
             *counts.entry(material_of(&e.furniture)).or_default() += 1;
         }
         let mut counts: Vec<_> = counts.into_iter().collect();
-        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.to_lowercase().cmp(&b.0.to_lowercase())));
+        crate::state::sort::sort_by(&mut counts, |a, b| b.1.cmp(&a.1).then_with(|| fold(&a.0).cmp(&fold(&b.0))));
         counts
     }
 
     /// Every card, live and lingering, sorted by name (case-insensitive), then id.
     pub fn cards(&self) -> Vec<Card> {
-        let mut cards: Vec<Card> = self
+        self.cards_by(SortBy::Name)
+    }
+
+    fn unsorted_cards(&self) -> Vec<Card> {
+        self
             .catalog
             .iter()
             .map(|(id, e)| {
@@ -229,9 +235,7 @@ impl CatalogView {
                 }
             })
             .chain(self.ghosts.values().cloned())
-            .collect();
-        cards.sort_by(|a, b| a.name_key.cmp(&b.name_key).then_with(|| a.id.cmp(&b.id)));
-        cards
+            .collect()
     }
 
     /// True when no card is shown, live or lingering.
@@ -242,7 +246,7 @@ impl CatalogView {
 
 /// The sort key of a record: its name, lowercased.
 fn name_key(f: &Furniture) -> Arc<str> {
-    f.nombre().unwrap_or_default().to_lowercase().into()
+    fold(&f.nombre().unwrap_or_default()).into()
 }
 
 /// How the catalog is ordered.
@@ -293,7 +297,7 @@ pub fn group_by_material(cards: Vec<Card>) -> Vec<(String, Vec<Card>)> {
     let mut groups: BTreeMap<String, (String, Vec<Card>)> = BTreeMap::new();
     for card in cards {
         let m = material_of(&card.furniture);
-        groups.entry(m.to_lowercase()).or_insert_with(|| (m, Vec::new())).1.push(card);
+        groups.entry(fold(&m)).or_insert_with(|| (m, Vec::new())).1.push(card);
     }
     groups.into_values().collect()
 }

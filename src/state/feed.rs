@@ -7,6 +7,7 @@ use std::sync::Arc;
 use furniture_protocol::{Action, Notification};
 
 use crate::state::diff::FieldChange;
+use crate::state::format::fold;
 
 /// Default number of entries the feed keeps.
 pub const DEFAULT_FEED_CAP: usize = 500;
@@ -234,17 +235,17 @@ impl FeedFilter {
         let n = &c.notification;
         let f = &n.furniture;
         let same = |want: &Option<String>, got: Option<String>| {
-            want.as_ref().is_none_or(|w| got.is_some_and(|g| g.to_lowercase() == w.to_lowercase()))
+            want.as_ref().is_none_or(|w| got.is_some_and(|g| fold(&g) == fold(w)))
         };
         if self.hidden_actions.contains(&n.action) || !same(&self.material, f.material()) || !same(&self.author, f.autor()) {
             return false;
         }
-        let needle = self.text.trim().to_lowercase();
+        let needle = fold(self.text.trim());
         needle.is_empty()
             || [Some(n.message.clone()), f.nombre(), f.descripcion(), f.material(), f.autor(), f.id()]
                 .into_iter()
                 .flatten()
-                .any(|hay| hay.to_lowercase().contains(&needle))
+                .any(|hay| fold(&hay).contains(&needle))
     }
 }
 
@@ -257,7 +258,7 @@ pub fn distinct(feed: &Feed, pick: impl Fn(&furniture_protocol::Furniture) -> Op
             FeedEntry::Gap { .. } => None,
         })
         .collect();
-    seen.sort_by_key(|s| s.to_lowercase());
+    crate::state::sort::sort_by(&mut seen, |a, b| fold(a).cmp(&fold(b)));
     seen.dedup();
     seen
 }

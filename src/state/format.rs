@@ -18,6 +18,51 @@ pub fn size(f: &Furniture) -> String {
     format!("{} × {} cm", side(f.ancho()), side(f.altura()))
 }
 
+/// A number as short as it reads: `1`, `0.85`, `1.25`. Written by serde_json's formatter, which
+/// the page has anyway, rather than the standard library's (several kilobytes more of wasm).
+pub fn number(x: f64) -> String {
+    match serde_json::Number::from_f64(x) {
+        Some(n) => {
+            let s = n.to_string();
+            s.strip_suffix(".0").map_or(s.clone(), str::to_owned)
+        }
+        None => DASH.to_owned(),
+    }
+}
+
+/// A finite number written in JSON's way (`15000`, `0.85`, `1e3`), surrounding spaces allowed;
+/// `None` for anything else. Read by serde_json's parser, which the page has anyway, rather than
+/// the standard library's (its tables alone are 10 KB of wasm).
+pub fn parse_number(s: &str) -> Option<f64> {
+    serde_json::from_str::<f64>(s.trim()).ok().filter(|x| x.is_finite())
+}
+
+/// A number with one decimal, `2.5` (for values shown to a tenth: seconds, mebibytes).
+pub fn tenths(x: f64) -> String {
+    if !x.is_finite() {
+        return DASH.to_owned();
+    }
+    let t = (x * 10.0).round() as i64;
+    format!("{}{}.{}", if t < 0 { "-" } else { "" }, t.unsigned_abs() / 10, t.unsigned_abs() % 10)
+}
+
+/// Text lowercased for comparing, sorting and searching without regard to case. ASCII is lowered
+/// here; other text, in the page, by the browser's `toLowerCase`, which spares the wasm the
+/// standard library's Unicode case tables (natively, in the tests, the standard library's).
+pub fn fold(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        String::from(js_sys::JsString::from(s).to_lower_case())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        s.to_lowercase()
+    }
+}
+
 /// `HH:MM:SS` of an instant (ms since the epoch) in a zone `offset_minutes` east of UTC.
 pub fn clock(ms: f64, offset_minutes: i32) -> String {
     let secs = (ms / 1000.0).floor() as i64 + i64::from(offset_minutes) * 60;
@@ -45,6 +90,40 @@ pub fn ago(then_ms: f64, now_ms: f64, lang: Lang) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn folds_case_in_any_script() {
+        assert_eq!(fold("Mesa de COMEDOR"), "mesa de comedor");
+        assert_eq!(fold("SILLÓN Ñandú"), "sillón ñandú");
+        assert_eq!(fold("ÉLITE Ärmel"), "élite ärmel");
+    }
+
+    #[test]
+    fn numbers_parse_as_json_writes_them() {
+        assert_eq!(parse_number(" 15000 "), Some(15_000.0));
+        assert_eq!(parse_number("0.85"), Some(0.85));
+        assert_eq!(parse_number("1e3"), Some(1_000.0));
+        assert_eq!(parse_number("-2.5"), Some(-2.5));
+        for bad in ["", "NaN", "inf", "1e999", "12px", "0x10", "1,5"] {
+            assert_eq!(parse_number(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbers_read_as_written() {
+        assert_eq!(number(1.0), "1");
+        assert_eq!(number(0.85), "0.85");
+        assert_eq!(number(1.25), "1.25");
+        assert_eq!(number(120.0), "120");
+        assert_eq!(number(-2.0), "-2");
+        assert_eq!(number(f64::NAN), DASH);
+        assert_eq!(tenths(2.0), "2.0");
+        assert_eq!(tenths(1.25 * 2.0), "2.5");
+        assert_eq!(tenths(0.04), "0.0");
+        assert_eq!(tenths(12.345), "12.3");
+        assert_eq!(tenths(-0.26), "-0.3");
+        assert_eq!(tenths(f64::INFINITY), DASH);
+    }
 
     #[test]
     fn sizes_and_dashes() {

@@ -14,5 +14,6 @@ pub mod inbox;
 pub mod reload;
 pub mod settings;
 pub mod snapshot;
+pub mod sort;
 pub mod toasts;
 pub mod url;

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::state::format::{number, parse_number};
 use crate::state::i18n::Lang;
 
 /// Colour theme.
@@ -94,10 +95,10 @@ impl Settings {
         json!({
             "lang": self.lang.code(),
             "theme": self.theme.as_str(),
-            "scale": self.scale.to_string(),
+            "scale": number(self.scale),
             "toasts": self.toasts.to_string(),
-            "toast_seconds": self.toast_seconds.map(|s| s.to_string()),
-            "linger": self.linger_seconds.to_string(),
+            "toast_seconds": self.toast_seconds.map(number),
+            "linger": number(self.linger_seconds),
         })
         .to_string()
     }
@@ -117,7 +118,7 @@ impl Settings {
 
 /// `v` as a finite number clamped to `range`, or `None` when it is not one.
 fn clamped(v: &str, range: (f64, f64)) -> Option<f64> {
-    v.parse::<f64>().ok().filter(|x| x.is_finite()).map(|x| x.clamp(range.0, range.1))
+    parse_number(v).map(|x| x.clamp(range.0, range.1))
 }
 
 #[cfg(test)]

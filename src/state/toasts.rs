@@ -74,7 +74,7 @@ impl Counts {
             words(("eliminado", "eliminados"), ("deleted", "deleted")),
         );
         let mut parts = [(self.updated, u.0, u.1), (self.created, c.0, c.1), (self.deleted, d.0, d.1)];
-        parts.sort_by_key(|p| std::cmp::Reverse(p.0));
+        crate::state::sort::sort_by(&mut parts, |a, b| b.0.cmp(&a.0));
         parts
             .iter()
             .filter(|(n, ..)| *n > 0)
@@ -216,7 +216,7 @@ impl Toasts {
     }
 
     fn update_digest(&mut self, key: u64, counts: Counts, started_ms: f64, now_ms: f64) {
-        let secs = ((now_ms - started_ms) / 1000.0).ceil().max(1.0);
+        let secs = ((now_ms - started_ms) / 1000.0).ceil().max(1.0) as u64;
         let expires = now_ms + self.policy.max_ms;
         if let Some(t) = self.items.iter_mut().find(|t| t.key == key) {
             t.title = match self.lang {
