@@ -118,7 +118,9 @@ impl Settings {
 
 /// `v` as a finite number clamped to `range`, or `None` when it is not one.
 fn clamped(v: &str, range: (f64, f64)) -> Option<f64> {
-    parse_number(v).map(|x| x.clamp(range.0, range.1))
+    // max then min rather than f64::clamp, whose check formats floats for its panic message (the
+    // standard float formatting, 13 KB of wasm, would be in the page for that alone).
+    parse_number(v).map(|x| x.max(range.0).min(range.1))
 }
 
 #[cfg(test)]
