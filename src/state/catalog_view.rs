@@ -2,7 +2,7 @@
 //! deleted items that linger greyed for a while, and a version per card so that an update
 //! re-renders exactly one card.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use furniture_protocol::{Action, Applied, Catalog, CatalogEntry, Furniture, Notification, Timestamp};
@@ -51,7 +51,7 @@ struct Meta {
 pub struct CatalogView {
     catalog: Catalog,
     meta: HashMap<String, Meta>,
-    ghosts: BTreeMap<String, Card>,
+    ghosts: HashMap<String, Card>,
     linger_ms: f64,
     next_version: u64,
 }
@@ -64,7 +64,7 @@ impl Default for CatalogView {
 
 impl CatalogView {
     pub fn new(catalog: Catalog, linger_ms: f64) -> CatalogView {
-        CatalogView { catalog, meta: HashMap::new(), ghosts: BTreeMap::new(), linger_ms, next_version: 1 }
+        CatalogView { catalog, meta: HashMap::new(), ghosts: HashMap::new(), linger_ms, next_version: 1 }
     }
 
     fn bump(&mut self) -> u64 {
@@ -294,12 +294,21 @@ pub fn material_of(f: &Furniture) -> String {
 
 /// Cards grouped by material (groups A to Z, case-insensitive), keeping their order inside each.
 pub fn group_by_material(cards: Vec<Card>) -> Vec<(String, Vec<Card>)> {
-    let mut groups: BTreeMap<String, (String, Vec<Card>)> = BTreeMap::new();
-    for card in cards {
-        let m = material_of(&card.furniture);
-        groups.entry(fold(&m)).or_insert_with(|| (m, Vec::new())).1.push(card);
+    let mut keyed: Vec<(String, Card)> = cards.into_iter().map(|c| (fold(&material_of(&c.furniture)), c)).collect();
+    // Stable: each group keeps the cards' order, and takes its name from its first card.
+    crate::state::sort::sort_by(&mut keyed, |a, b| a.0.cmp(&b.0));
+    let mut groups: Vec<(String, Vec<Card>)> = Vec::new();
+    let mut current: Option<String> = None;
+    for (key, card) in keyed {
+        match groups.last_mut() {
+            Some((_, group)) if current.as_ref() == Some(&key) => group.push(card),
+            _ => {
+                groups.push((material_of(&card.furniture), vec![card]));
+                current = Some(key);
+            }
+        }
     }
-    groups.into_values().collect()
+    groups
 }
 
 #[cfg(test)]
