@@ -73,7 +73,7 @@ impl Backoff {
         self.attempt = self.attempt.saturating_add(1);
         let exp = (self.attempt - 1).min(30) as i32;
         let ceiling = (self.base_ms * 2f64.powi(exp)).min(self.cap_ms);
-        let delay = (random.max(0.0).min(1.0) * ceiling).max(self.floor_ms.min(ceiling));
+        let delay = (random.clamp(0.0, 1.0) * ceiling).max(self.floor_ms.min(ceiling));
         (self.attempt, delay)
     }
 
