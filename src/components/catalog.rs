@@ -168,7 +168,7 @@ fn CatalogCard(
             <div class="card-head">
                 <h3 class="card-name" class:changed=highlight(&["nombre"])>{or_dash(f.nombre())}</h3>
                 {badge}
-                {recent}
+                {move || recent()}
             </div>
             <p class="card-desc">{or_dash(f.descripcion())}</p>
             <dl class="card-facts">
@@ -176,7 +176,7 @@ fn CatalogCard(
                 <div><dt>{lang.t("Medidas", "Size")}</dt><dd class="size" class:changed=highlight(&["ancho", "altura"])>{size(f)}</dd></div>
                 <div><dt>{lang.t("Autor", "Author")}</dt><dd class:changed=highlight(&["autor_username"])>{or_dash(f.autor())}</dd></div>
             </dl>
-            <p class="card-foot"><span class="card-id">{card.id.clone()}</span><span class="card-when">{when}</span></p>
+            <p class="card-foot"><span class="card-id">{card.id.clone()}</span><span class="card-when">{move || when()}</span></p>
         </li>
     }
 }

@@ -41,7 +41,7 @@ pub fn FeedPanel() -> impl IntoView {
     let read_key = Memo::new(move |_| live.feed.with(|f| f.read_key()));
     view! {
         <section class="panel feed-panel" aria-labelledby="feed-title">
-            <h2 id="feed-title">{live.lang.t("Actividad", "Activity")} <span class="count">{count}</span></h2>
+            <h2 id="feed-title">{live.lang.t("Actividad", "Activity")} <span class="count">{move || count()}</span></h2>
             {(!live.kiosk).then(|| view! { <FeedControls/> })}
             <ol class="feed" data-testid="feed">
                 <Rows each=entries key=FeedEntry::key children=move |entry| match entry {

@@ -1,4 +1,9 @@
 //! One file per panel of the screen.
+//!
+//! Reactive text is written as a closure in its block, `{move || label()}`, even where `{label}`
+//! would do: built with `erase_components` (`.cargo/config.toml`), Leptos renders closures written
+//! in place through one shared function per output type, and a closure passed by name through
+//! code of its own (a smaller download; BENCHMARKS.md, bundle size).
 
 pub mod catalog;
 pub mod charts;

@@ -57,15 +57,15 @@ pub fn StatusBar() -> impl IntoView {
             <div class="status-items">
                 <span class="conn" data-testid="connection-status" data-state=state title=move || live.url.get_value()>
                     <span class="conn-dot" aria-hidden="true"></span>
-                    <span class="conn-label">{label}</span>
+                    <span class="conn-label">{move || label()}</span>
                 </span>
-                <span class="pill" data-testid="client-count">{clients}</span>
-                <span class="pill" data-testid="item-count">{items}</span>
+                <span class="pill" data-testid="client-count">{move || clients()}</span>
+                <span class="pill" data-testid="item-count">{move || items()}</span>
                 {move || stale().map(|s| view! { <span class="pill stale" data-testid="stale-badge" role="alert">{s}</span> })}
                 {move || clock().map(|c| view! { <span class="clock" data-testid="clock">{c}</span> })}
             </div>
             <p class="source" data-testid="catalog-source">
-                {source}
+                {move || source()}
                 {move || diagnostics().map(|d| view! { <span class="diag">" · " {d}</span> })}
             </p>
             <HealthStrip/>
