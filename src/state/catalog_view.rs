@@ -202,9 +202,9 @@ impl CatalogView {
         for (_, e) in self.catalog.iter() {
             *counts.entry(material_of(&e.furniture)).or_default() += 1;
         }
-        let mut counts: Vec<_> = counts.into_iter().collect();
-        crate::state::sort::sort_by(&mut counts, |a, b| b.1.cmp(&a.1).then_with(|| fold(&a.0).cmp(&fold(&b.0))));
-        counts
+        let mut counts: Vec<(String, String, usize)> = counts.into_iter().map(|(m, n)| (fold(&m), m, n)).collect();
+        crate::state::sort::sort_by(&mut counts, |a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        counts.into_iter().map(|(_, m, n)| (m, n)).collect()
     }
 
     /// Every card, live and lingering, sorted by name (case-insensitive), then id.
