@@ -26,6 +26,7 @@ fn main() -> std::process::ExitCode {
 mod bench {
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use furniture_dashboard::state::catalog_view::CARD_PAGE;
 use furniture_notify::{Action, Furniture, Notifier, ProducerMessage, Publisher};
 use serde_json::{json, Value};
 use super::support::{Browser, Dashboard, TestBroker};
@@ -105,8 +106,6 @@ const INSTRUMENT: &str = r#"(() => {
   });
 })();"#;
 
-/// Cards the dashboard draws before "show more" (`CARD_PAGE` in src/components/catalog.rs).
-const CARD_PAGE: usize = 100;
 
 /// The instrument, told to mark when the cards of `items` items are on screen (the first
 /// [`CARD_PAGE`] of them).

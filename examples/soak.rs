@@ -37,6 +37,7 @@ mod soak {
 
     use futures_util::{SinkExt, StreamExt};
     use furniture_faultproxy::{Fault, FaultProxy};
+    use furniture_dashboard::state::catalog_view::CARD_PAGE;
     use furniture_notify::{Action, Furniture, ProducerMessage};
     use serde_json::{json, Value};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -44,7 +45,9 @@ mod soak {
 
     use super::support::{Browser, BrokerProcess, Dashboard};
 
-    const USAGE: &str = "\
+    fn usage() -> String {
+        format!(
+            "\
 Runs the broker, viewers, a producer and a headless wall-screen dashboard for a long time with
 periodic faults, then prints a pass/fail summary (exit status 0 on pass, 1 on fail, 2 on a usage or
 set-up error). Results go to target/soak/ (samples.jsonl, summary.json, broker.log).
@@ -53,13 +56,15 @@ Options:
   --minutes M       how long to run (default 60)
   --rate R          changes per second from the producer (default 20)
   --viewers V       viewers besides the dashboard, half through the fault proxy (default 8)
-  --items N         distinct catalog items the changes touch (default 100; at most 100, the
-                    cards the dashboard draws before \"show more\")
+  --items N         distinct catalog items the changes touch (default and at most {CARD_PAGE},
+                    the cards the dashboard draws before \"show more\")
   --fault-every S   seconds between faults (default 120)
   --sample-every S  seconds between samples (default 15)
 
 Faults, in turn: proxy blackhole (15 s), broker SIGKILL and restart, page offline (10 s), proxy
-reset, broker SIGTERM and restart, page frozen (10 s), proxy throttled to 2 KB/s (15 s).";
+reset, broker SIGTERM and restart, page frozen (10 s), proxy throttled to 2 KB/s (15 s)."
+        )
+    }
 
     struct Options {
         minutes: f64,
@@ -75,7 +80,7 @@ reset, broker SIGTERM and restart, page frozen (10 s), proxy throttled to 2 KB/s
             minutes: 60.0,
             rate: 20.0,
             viewers: 8,
-            items: 100,
+            items: CARD_PAGE,
             fault_every: Duration::from_secs(120),
             sample_every: Duration::from_secs(15),
         };
@@ -94,7 +99,7 @@ reset, broker SIGTERM and restart, page frozen (10 s), proxy throttled to 2 KB/s
                 "--minutes" => o.minutes = number(0.5, 10_000.0)?,
                 "--rate" => o.rate = number(0.1, 1000.0)?,
                 "--viewers" => o.viewers = number(0.0, 200.0)? as usize,
-                "--items" => o.items = number(1.0, 100.0)? as usize,
+                "--items" => o.items = number(1.0, CARD_PAGE as f64)? as usize,
                 "--fault-every" => o.fault_every = Duration::from_secs_f64(number(5.0, 86_400.0)?),
                 "--sample-every" => o.sample_every = Duration::from_secs_f64(number(1.0, 3_600.0)?),
                 _ => return Err(format!("unknown option {flag}")),
@@ -107,11 +112,11 @@ reset, broker SIGTERM and restart, page frozen (10 s), proxy throttled to 2 KB/s
         let options = match parse(std::env::args().skip(1)) {
             Ok(o) => o,
             Err(e) if e.is_empty() => {
-                println!("{USAGE}");
+                println!("{}", usage());
                 return ExitCode::SUCCESS;
             }
             Err(e) => {
-                eprintln!("soak: {e}\n\n{USAGE}");
+                eprintln!("soak: {e}\n\n{}", usage());
                 return ExitCode::from(2);
             }
         };

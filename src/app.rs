@@ -606,7 +606,7 @@ pub fn App() -> impl IntoView {
     if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
         let _ = root.set_attribute("lang", lang.code());
         let _ = root.set_attribute("data-theme", settings.theme.as_str());
-        let _ = root.set_attribute("style", &format!("--scale: {}", crate::state::format::number(settings.scale)));
+        let _ = root.set_attribute("style", &format!("--scale: {}", crate::state::format::plain_number(settings.scale)));
         if kiosk {
             let _ = root.set_attribute("class", "kiosk");
         }

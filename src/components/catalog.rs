@@ -15,10 +15,7 @@ const HIGHLIGHT_MS: f64 = 5_000.0;
 /// A change this recent (ms) keeps its action badge.
 const BADGE_MS: f64 = 60_000.0;
 
-/// Cards drawn at first, and added by each "show more": a screen shows a few dozen, every card
-/// drawn costs each redraw of a burst and the first render of a big catalog (BENCHMARKS.md), and
-/// drawing ten thousand at once would block the page for seconds.
-pub const CARD_PAGE: usize = 100;
+pub use crate::state::catalog_view::CARD_PAGE;
 
 /// The catalog grid.
 #[component]

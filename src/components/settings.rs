@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::app::Live;
-use crate::state::format::{number, parse_number};
+use crate::state::format::{parse_number, plain_number};
 use crate::state::i18n::Lang;
 use crate::state::settings::{Settings, Theme};
 
@@ -60,7 +60,7 @@ fn SettingsPanel() -> impl IntoView {
             <label>{lang.t("Tamaño del texto", "Text size")}
                 <select data-testid="settings-scale" on:change=set("scale")>
                     {["0.85", "1", "1.25", "1.5", "2"].map(|v| view! {
-                        <option value=v selected=move || draft.with(|d| number(d.scale) == v)>{format!("{}%", (parse_number(v).unwrap_or(1.0) * 100.0).round() as i64)}</option>
+                        <option value=v selected=move || draft.with(|d| plain_number(d.scale) == v)>{format!("{}%", (parse_number(v).unwrap_or(1.0) * 100.0).round() as i64)}</option>
                     })}
                 </select>
             </label>

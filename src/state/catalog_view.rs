@@ -10,6 +10,12 @@ use furniture_protocol::{Action, Applied, Catalog, CatalogEntry, Furniture, Noti
 use crate::state::diff::{diff, FieldChange};
 use crate::state::format::fold;
 
+/// Cards drawn at first, and added by each "show more": a screen shows a few dozen, every card
+/// drawn costs each redraw of a burst and the first render of a big catalog (BENCHMARKS.md), and
+/// drawing ten thousand at once would block the page for seconds. Here rather than with the
+/// component so that the benchmarks and the soak, built natively, size their catalogs by it.
+pub const CARD_PAGE: usize = 100;
+
 /// How long a deleted item stays visible, greyed, by default (two minutes).
 pub const DEFAULT_LINGER_MS: f64 = 120_000.0;
 

@@ -251,14 +251,16 @@ impl FeedFilter {
 
 /// The distinct non-empty values of a text field across the feed, sorted, for filter menus.
 pub fn distinct(feed: &Feed, pick: impl Fn(&furniture_protocol::Furniture) -> Option<String>) -> Vec<String> {
-    let mut seen: Vec<String> = feed
+    let seen: Vec<String> = feed
         .iter()
         .filter_map(|e| match e {
             FeedEntry::Change(c) => pick(&c.notification.furniture).filter(|s| !s.trim().is_empty()),
             FeedEntry::Gap { .. } => None,
         })
         .collect();
-    crate::state::sort::sort_by(&mut seen, |a, b| fold(a).cmp(&fold(b)));
+    let mut keyed: Vec<(String, String)> = seen.into_iter().map(|s| (fold(&s), s)).collect();
+    crate::state::sort::sort_by(&mut keyed, |a, b| a.0.cmp(&b.0));
+    let mut seen: Vec<String> = keyed.into_iter().map(|(_, s)| s).collect();
     seen.dedup();
     seen
 }

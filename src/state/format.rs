@@ -20,11 +20,14 @@ pub fn size(f: &Furniture) -> String {
 
 /// A number as short as it reads: `1`, `0.85`, `1.25`. Written by serde_json's formatter, which
 /// the page has anyway, rather than the standard library's (several kilobytes more of wasm).
-pub fn number(x: f64) -> String {
+pub fn plain_number(x: f64) -> String {
     match serde_json::Number::from_f64(x) {
         Some(n) => {
             let s = n.to_string();
-            s.strip_suffix(".0").map_or(s.clone(), str::to_owned)
+            match s.strip_suffix(".0") {
+                Some(whole) => whole.to_owned(),
+                None => s,
+            }
         }
         None => DASH.to_owned(),
     }
@@ -145,12 +148,12 @@ mod tests {
 
     #[test]
     fn numbers_read_as_written() {
-        assert_eq!(number(1.0), "1");
-        assert_eq!(number(0.85), "0.85");
-        assert_eq!(number(1.25), "1.25");
-        assert_eq!(number(120.0), "120");
-        assert_eq!(number(-2.0), "-2");
-        assert_eq!(number(f64::NAN), DASH);
+        assert_eq!(plain_number(1.0), "1");
+        assert_eq!(plain_number(0.85), "0.85");
+        assert_eq!(plain_number(1.25), "1.25");
+        assert_eq!(plain_number(120.0), "120");
+        assert_eq!(plain_number(-2.0), "-2");
+        assert_eq!(plain_number(f64::NAN), DASH);
         assert_eq!(tenths(2.0), "2.0");
         assert_eq!(tenths(1.25 * 2.0), "2.5");
         assert_eq!(tenths(0.04), "0.0");

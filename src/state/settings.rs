@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::state::format::{number, parse_number};
+use crate::state::format::{parse_number, plain_number};
 use crate::state::i18n::Lang;
 
 /// Colour theme.
@@ -95,10 +95,10 @@ impl Settings {
         json!({
             "lang": self.lang.code(),
             "theme": self.theme.as_str(),
-            "scale": number(self.scale),
+            "scale": plain_number(self.scale),
             "toasts": self.toasts.to_string(),
-            "toast_seconds": self.toast_seconds.map(number),
-            "linger": number(self.linger_seconds),
+            "toast_seconds": self.toast_seconds.map(plain_number),
+            "linger": plain_number(self.linger_seconds),
         })
         .to_string()
     }
