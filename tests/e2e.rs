@@ -1,7 +1,7 @@
 //! End to end in real headless Chromium through ChromeDriver: the release dashboard served by the
 //! real broker, changes sent by the real notifier, and the page's own reconnection.
 //!
-//! Needs `dist/` (trunk build --release) and chromedriver; the project's test command provides
+//! Needs `dist/` (scripts/build-dashboard) and chromedriver; the project's test command provides
 //! both and sets FURNITURE_REQUIRE_ALL=1, which turns a missing piece into a failure. Run by hand
 //! without them, the tests say SKIPPED and why.
 

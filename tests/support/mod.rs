@@ -39,7 +39,7 @@ impl Browser {
     /// Starts ChromeDriver, or says why it cannot (returning `None`).
     pub async fn start() -> Option<Browser> {
         if !root().join("dist/index.html").exists() {
-            skip("dist/index.html is missing: build the dashboard with `trunk build --release` first");
+            skip("dist/index.html is missing: build the dashboard with `scripts/build-dashboard` first");
             return None;
         }
         let driver_path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
