@@ -472,7 +472,8 @@ impl Live {
         if let Some(text) = self.announcer.try_update_value(|a| a.due(now, lang)).flatten() {
             self.announcement.set(text);
         }
-        if self.kiosk && nightly_due(local_hour(now, tz_offset_minutes()), now - self.opened_ms, self.reload_hour) {
+        let live = self.conn.get_untracked() == ConnState::Live;
+        if self.kiosk && nightly_due(local_hour(now, tz_offset_minutes()), now - self.opened_ms, self.reload_hour, live) {
             self.save_and_reload(ReloadReason::Nightly);
         }
         if self.kiosk && (now / 1000.0) as u64 % DRIFT_EVERY_SECS == 0 {

@@ -248,6 +248,39 @@ async fn a_reloaded_wall_screen_restores_what_it_showed() {
     page.close().await;
 }
 
+/// A page whose code stops on an error (a panic aborts the module: the browser reports a
+/// `WebAssembly.RuntimeError`) says so, reloads itself after 5 s and resyncs from the broker,
+/// instead of freezing on a wall with old data (index.html).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_code_stops_reloads_itself() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let keep_module = "addEventListener('TrunkApplicationStarted', (e) => { window.__module = e.detail.wasm; });";
+    let page = Dashboard::open_with(&browser, &broker.page_url(), Some(keep_module)).await;
+    page.wait_state("live").await;
+    broker.send(Action::Created, mesa("Mesa antes del fallo", "roble", 75)).await;
+    page.wait_card("e2e-mesa-1", |c| c.name == "Mesa antes del fallo").await;
+
+    // A real abort inside the dashboard's module: an allocation with an impossible alignment.
+    page.eval("window.__before = true; setTimeout(() => window.__module.__wbindgen_malloc(8, 3)); return null").await;
+    page.wait_until(
+        "the failure note",
+        "const n = document.querySelector('[data-testid=failure]'); return !!n && n.getAttribute('role') === 'alert' && n.textContent.includes('5 s')",
+    )
+    .await;
+    page.screenshot("failure").await;
+    page.wait_until("the reload", "return window.__before === undefined && !document.querySelector('[data-testid=failure]')").await;
+    page.wait_state("live").await;
+    page.wait_card("e2e-mesa-1", |c| c.name == "Mesa antes del fallo").await;
+    broker.send(Action::Updated, mesa("Mesa después del fallo", "roble", 75)).await;
+    page.wait_card("e2e-mesa-1", |c| c.name == "Mesa después del fallo").await;
+    assert!(
+        page.eval_bool("return sessionStorage.getItem('furniture-dashboard.failures') === '1'").await,
+        "the failure is counted, so that a next one waits longer"
+    );
+    page.close().await;
+}
+
 /// The diagnostics overlay (`?debug`, or the D key) shows the raw frames both ways and the
 /// close codes, and exports them as JSON.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,10 +15,13 @@ pub enum ReloadReason {
     AfterOutage,
 }
 
-/// The nightly reload is due when the local hour is `reload_hour` and the page has been up for
-/// at least [`MIN_UPTIME_MS`] (so it reloads once, not all hour long).
-pub fn nightly_due(local_hour: u32, uptime_ms: f64, reload_hour: u32) -> bool {
-    local_hour == reload_hour && uptime_ms >= MIN_UPTIME_MS
+/// The nightly reload is due when the local hour is `reload_hour`, the page has been up for at
+/// least [`MIN_UPTIME_MS`] (so it reloads once, not all hour long) and the broker is answering
+/// (`live`): the broker usually serves the page too, and a reload while it is down would leave
+/// the browser's error page on the wall. A screen offline at that hour reloads as soon as it is
+/// live again within the hour, or the next night.
+pub fn nightly_due(local_hour: u32, uptime_ms: f64, reload_hour: u32, live: bool) -> bool {
+    live && local_hour == reload_hour && uptime_ms >= MIN_UPTIME_MS
 }
 
 /// After reconnecting: due when the outage lasted at least [`LONG_OUTAGE_MS`].
@@ -38,9 +41,14 @@ mod tests {
 
     #[test]
     fn nightly_reload_only_at_the_hour_and_not_twice() {
-        assert!(nightly_due(3, MIN_UPTIME_MS, 3));
-        assert!(!nightly_due(4, 10.0 * MIN_UPTIME_MS, 3));
-        assert!(!nightly_due(3, MIN_UPTIME_MS - 1.0, 3), "a page reloaded at 03:00 stays until tomorrow");
+        assert!(nightly_due(3, MIN_UPTIME_MS, 3, true));
+        assert!(!nightly_due(4, 10.0 * MIN_UPTIME_MS, 3, true));
+        assert!(!nightly_due(3, MIN_UPTIME_MS - 1.0, 3, true), "a page reloaded at 03:00 stays until tomorrow");
+    }
+
+    #[test]
+    fn no_nightly_reload_while_the_broker_is_unreachable() {
+        assert!(!nightly_due(3, 10.0 * MIN_UPTIME_MS, 3, false), "the reload would fetch the page from a broker that is down");
     }
 
     #[test]
