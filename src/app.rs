@@ -216,8 +216,14 @@ impl Live {
             ServerFrame::Notification(n) => n.timestamp.map(|t| t.unix_millis()),
             _ => None,
         };
-        if let ServerFrame::Pong { timestamp } = &frame {
+        if let ServerFrame::Pong { timestamp, client_count } = &frame {
             self.health.update(|h| h.pong(now, timestamp.map(|t| t.unix_millis())));
+            // Our broker says how many clients it has now (the welcome's count goes stale).
+            if let Some(n) = *client_count {
+                if self.clients.get_untracked() != Some(n) {
+                    self.clients.set(Some(n));
+                }
+            }
         } else {
             // Notified with the batch (`redraw`), or just below for other frames.
             self.health.update_untracked(|h| h.message(now, server_ms));
@@ -640,6 +646,9 @@ pub fn App() -> impl IntoView {
     let mut options = ConnectionOptions::default();
     if let Some(v) = ms("ping_after") {
         options.ping_after_ms = v;
+    }
+    if let Some(v) = ms("ping_every") {
+        options.ping_every_ms = v;
     }
     if let Some(v) = ms("pong_timeout") {
         options.pong_deadline_ms = v;

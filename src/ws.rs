@@ -28,6 +28,9 @@ pub enum WsEvent {
 pub struct ConnectionOptions {
     /// Send `{"type":"ping"}` after this long without any frame (default 15 s).
     pub ping_after_ms: f64,
+    /// And at least this often while frames keep coming (default 60 s), so that the round-trip
+    /// time and the client count that our broker puts in its pongs stay current.
+    pub ping_every_ms: f64,
     /// Reconnect when nothing arrives this long after a ping (default 10 s).
     pub pong_deadline_ms: f64,
     /// Give up on a connection attempt that has not opened after this long (default 10 s).
@@ -38,7 +41,7 @@ pub struct ConnectionOptions {
 
 impl Default for ConnectionOptions {
     fn default() -> Self {
-        ConnectionOptions { ping_after_ms: 15_000.0, pong_deadline_ms: 10_000.0, connect_timeout_ms: 10_000.0, backoff: Backoff::default() }
+        ConnectionOptions { ping_after_ms: 15_000.0, ping_every_ms: 60_000.0, pong_deadline_ms: 10_000.0, connect_timeout_ms: 10_000.0, backoff: Backoff::default() }
     }
 }
 
@@ -91,6 +94,7 @@ async fn session(
     let started = now_ms();
     let mut last_rx = started;
     let mut ping_sent: Option<f64> = None;
+    let mut last_ping = started;
     let mut last_tick = started;
     loop {
         let mut probe_now = false;
@@ -138,7 +142,10 @@ async fn session(
                         break;
                     }
                     // Pings only while someone may look; a hidden page is checked when shown.
-                    None if live_since.is_some() && now - last_rx > options.ping_after_ms && page_visible() => {
+                    None if live_since.is_some()
+                        && (now - last_rx > options.ping_after_ms || now - last_ping > options.ping_every_ms)
+                        && page_visible() =>
+                    {
                         probe_now = true;
                     }
                     _ => {}
@@ -151,6 +158,7 @@ async fn session(
                 break;
             }
             ping_sent = Some(now_ms());
+            last_ping = now_ms();
             handler(WsEvent::PingSent);
             if tx.send(Message::Text(r#"{"type":"ping"}"#.to_owned())).await.is_err() {
                 break;

@@ -51,7 +51,7 @@ pub async fn serve(
     let awaiting_pong = Arc::new(AtomicBool::new(false));
     let batches = Arc::new(AtomicBool::new(false));
     let writer = write_loop(sink, frames, closer.clone(), awaiting_pong.clone(), batches.clone(), &config, &hub.metrics);
-    let peer_ctx = Peer { id, publishing, rate: RateLimit::new(config.max_messages_per_sec, config.message_burst), batches };
+    let peer_ctx = Peer { id, publishing, rate: RateLimit::new(config.max_messages_per_sec, config.message_burst), batches, extended: AtomicBool::new(false) };
     let reader = read_loop(stream, peer_ctx, &hub, &closer, &awaiting_pong);
     tokio::pin!(writer, reader);
     let sent_close = tokio::select! {
@@ -204,6 +204,9 @@ struct Peer {
     rate: Option<RateLimit>,
     /// Set when the client asks (in `sync`) for frames that pile up to come as one `batch` frame.
     batches: Arc<AtomicBool>,
+    /// Set when the client has sent a `sync`: it knows this broker's extensions, and its pongs
+    /// carry the client count.
+    extended: AtomicBool,
 }
 
 /// Reads frames until the client closes, the socket fails, or a limit is broken. Above its
@@ -289,7 +292,7 @@ where
 /// which paces the reading, not the handling); for the fuzz target. On the embedded backend the
 /// future is ready at its first poll.
 pub async fn handle_text(text: &str, id: u64, publishing: Publishing, hub: &Hub) {
-    let peer = Peer { id, publishing, rate: None, batches: Arc::new(AtomicBool::new(false)) };
+    let peer = Peer { id, publishing, rate: None, batches: Arc::new(AtomicBool::new(false)), extended: AtomicBool::new(false) };
     if let Started::Publishing(publish) = start(text, &peer, hub, Instant::now()) {
         publish.await;
     }
@@ -327,7 +330,7 @@ fn start<'a>(text: &str, peer: &Peer, hub: &'a Hub, received: Instant) -> Starte
         }
         ClientFrame::Ping => {
             hub.metrics.inbound(Inbound::Ping);
-            hub.pong(id);
+            hub.pong(id, peer.extended.load(Ordering::Relaxed));
             Started::Done
         }
         ClientFrame::Sync(req) => {
@@ -336,6 +339,7 @@ fn start<'a>(text: &str, peer: &Peer, hub: &'a Hub, received: Instant) -> Starte
             if req.batch {
                 peer.batches.store(true, Ordering::Relaxed);
             }
+            peer.extended.store(true, Ordering::Relaxed);
             hub.sync(id, req);
             Started::Done
         }

@@ -366,10 +366,12 @@ impl Hub {
         Self::send_locked(&mut st, id, encode_error(refusal, now()).into());
     }
 
-    /// Queues a pong for one client.
-    pub fn pong(&self, id: u64) {
+    /// Queues a pong for one client; with the number of clients connected to this broker now
+    /// when the client uses the extensions (`extended`: it has sent a `sync`).
+    pub fn pong(&self, id: u64, extended: bool) {
         let mut st = self.lock();
-        Self::send_locked(&mut st, id, encode_pong(now()).into());
+        let count = extended.then(|| st.clients.len());
+        Self::send_locked(&mut st, id, encode_pong(now(), count).into());
     }
 
     /// Queues the catalog and the notifications after `since` for one client (extension).

@@ -95,9 +95,41 @@ async fn ping_gets_pong() {
     let pong = next_json(&mut a).await;
     assert_eq!(pong["type"], "pong");
     assert!(furniture_protocol::Timestamp::parse(pong["timestamp"].as_str().unwrap()).is_some());
+    assert_eq!(pong.as_object().unwrap().len(), 2, "exactly the Python broker's pong: {pong}");
     // b got nothing: the next thing it sees is a notification sent after the ping.
     broker.notifier().send(&ProducerMessage { action: Action::Created, furniture: mesa("p", "x") }).await.unwrap();
     assert_eq!(next_json(&mut b).await["type"], "furniture_notification");
+}
+
+/// A client that uses the extensions (it has sent a `sync`) gets the number of clients connected
+/// now in every pong, so that a screen open for weeks keeps its count true.
+#[tokio::test]
+async fn pongs_to_extension_users_carry_the_client_count_now() {
+    let broker = Broker::start(|_| {}).await;
+    let (mut dashboard, _) = broker.viewer().await;
+    dashboard.send(Message::text(r#"{"type": "sync"}"#)).await.unwrap();
+    assert_eq!(next_json(&mut dashboard).await["type"], "sync");
+    assert_eq!(count_now(&mut dashboard).await, 1);
+    let (other, _) = broker.viewer().await;
+    let (mut third, _) = broker.viewer().await;
+    assert_eq!(count_now(&mut dashboard).await, 3);
+    drop(other);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while count_now(&mut dashboard).await != 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the count never went back to 2");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A client that never asked for the extensions keeps the Python broker's pong.
+    third.send(Message::text(r#"{"type": "ping"}"#)).await.unwrap();
+    assert_eq!(next_json(&mut third).await.get("client_count"), None);
+}
+
+/// Pings and returns the client count of the pong.
+async fn count_now(ws: &mut Ws) -> u64 {
+    ws.send(Message::text(r#"{"type": "ping"}"#)).await.unwrap();
+    let pong = next_json(ws).await;
+    assert_eq!(pong["type"], "pong");
+    pong["client_count"].as_u64().expect("a count in the pong")
 }
 
 /// Garbage, unknown types and non-object records are ignored, nothing is broadcast, and the

@@ -407,9 +407,14 @@ pub fn encode_welcome(client_count: usize, now: Timestamp, stream: Option<&str>)
     to_json(&Out { kind: "connection", message: WELCOME_TEXT, timestamp: now.to_string(), client_count, stream })
 }
 
-/// The answer to a `ping`.
-pub fn encode_pong(now: Timestamp) -> String {
-    format!(r#"{{"type":"pong","timestamp":"{now}"}}"#)
+/// The answer to a `ping`: exactly the Python broker's, or, for a client that uses this
+/// project's extensions (`client_count` given), with the number of clients connected now, so that
+/// a screen open for weeks does not show the count of the day it connected.
+pub fn encode_pong(now: Timestamp, client_count: Option<usize>) -> String {
+    match client_count {
+        None => format!(r#"{{"type":"pong","timestamp":"{now}"}}"#),
+        Some(n) => format!(r#"{{"type":"pong","timestamp":"{now}","client_count":{n}}}"#),
+    }
 }
 
 /// What a frame from the broker says, decoded tolerantly.
@@ -418,7 +423,8 @@ pub enum ServerFrame {
     /// The `connection` welcome.
     Welcome { message: String, client_count: Option<u64>, timestamp: Option<Timestamp>, stream: Option<String> },
     Notification(Notification),
-    Pong { timestamp: Option<Timestamp> },
+    /// The answer to a `ping`; this project's broker adds the client count for extension users.
+    Pong { timestamp: Option<Timestamp>, client_count: Option<u64> },
     Sync(SyncReply),
     /// Our broker refused something this client sent (`reason` as sent, `refusal` when known).
     Error { reason: String, refusal: Option<Refusal>, message: String },
@@ -507,7 +513,7 @@ pub fn decode_server(text: &str) -> ServerFrame {
             Ok(n) => ServerFrame::Notification(n),
             Err(e) => ServerFrame::Invalid(e),
         },
-        "pong" => ServerFrame::Pong { timestamp: timestamp_of(&obj) },
+        "pong" => ServerFrame::Pong { timestamp: timestamp_of(&obj), client_count: obj.get("client_count").and_then(lenient_u64) },
         "sync" => ServerFrame::Sync(sync_reply_of(obj)),
         "error" => {
             let reason = obj.get("reason").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -630,7 +636,7 @@ mod tests {
     /// batch (and a malformed one decodes as an unknown frame, never a panic).
     #[test]
     fn batches_split_into_their_frames() {
-        let pong = encode_pong(Timestamp::parse("2024-05-01T10:00:00").unwrap());
+        let pong = encode_pong(Timestamp::parse("2024-05-01T10:00:00").unwrap(), None);
         let error = encode_error(Refusal::Storage, Timestamp::parse("2024-05-01T10:00:01").unwrap());
         let batch = encode_batch([pong.as_str(), error.as_str()]);
         assert!(serde_json::from_str::<Value>(&batch).is_ok(), "a batch is JSON");
@@ -668,8 +674,17 @@ mod tests {
         assert_eq!(v, json!({"type": "connection", "message": WELCOME_TEXT, "timestamp": "2024-01-15T14:30:00.123456Z", "client_count": 3}));
         let v: Value = serde_json::from_str(&encode_welcome(1, now, Some("ab12"))).unwrap();
         assert_eq!(v["stream"], "ab12");
-        let v: Value = serde_json::from_str(&encode_pong(now)).unwrap();
+        let v: Value = serde_json::from_str(&encode_pong(now, None)).unwrap();
         assert_eq!(v, json!({"type": "pong", "timestamp": "2024-01-15T14:30:00.123456Z"}));
+    }
+
+    #[test]
+    fn pongs_for_extension_users_carry_the_client_count() {
+        let now = Timestamp::parse("2024-01-15T14:30:00Z").unwrap();
+        let v: Value = serde_json::from_str(&encode_pong(now, Some(12))).unwrap();
+        assert_eq!(v, json!({"type": "pong", "timestamp": "2024-01-15T14:30:00Z", "client_count": 12}));
+        assert_eq!(decode_server(&encode_pong(now, Some(12))), ServerFrame::Pong { timestamp: Some(now), client_count: Some(12) });
+        assert_eq!(decode_server(&encode_pong(now, None)), ServerFrame::Pong { timestamp: Some(now), client_count: None });
     }
 
     #[test]

@@ -69,7 +69,7 @@ fn welcome_pong_and_timestamps() {
     );
     let ping = cases.iter().find(|c| c.input.as_deref() == Some(r#"{"type": "ping"}"#)).unwrap();
     assert_eq!(decode_client(ping.input.as_deref().unwrap()), ClientFrame::Ping);
-    assert!(matches!(decode_server(ping.output.as_deref().unwrap()), ServerFrame::Pong { timestamp: Some(_) }));
+    assert!(matches!(decode_server(ping.output.as_deref().unwrap()), ServerFrame::Pong { timestamp: Some(_), client_count: None }));
     for out in cases.iter().filter_map(|c| c.output.as_deref()) {
         let v: Value = serde_json::from_str(out).unwrap();
         let ts = v["timestamp"].as_str().unwrap();
@@ -111,5 +111,5 @@ fn protocol_examples_decode() {
     let ServerFrame::Notification(n) = decode_server(&note) else { panic!() };
     assert_eq!(notification_text(n.action, &n.furniture), n.message);
     assert_eq!(decode_client(r#"{"type": "ping"}"#), ClientFrame::Ping);
-    assert!(matches!(decode_server(r#"{"type": "pong", "timestamp": "2024-01-15T14:30:00Z"}"#), ServerFrame::Pong { timestamp: Some(_) }));
+    assert!(matches!(decode_server(r#"{"type": "pong", "timestamp": "2024-01-15T14:30:00Z"}"#), ServerFrame::Pong { timestamp: Some(_), client_count: None }));
 }
