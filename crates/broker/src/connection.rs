@@ -431,4 +431,94 @@ mod tests {
         let (mut sink, _) = recording();
         assert_eq!(write_batch(&mut sink, big.clone().into(), &mut rx, true).await, Some(4));
     }
+
+    /// A batch also stops at `MAX_BATCH` frames, however small.
+    #[tokio::test]
+    async fn a_batch_is_bounded_in_frames() {
+        let (tx, mut rx) = mpsc::channel(MAX_BATCH + 50);
+        for n in 0..MAX_BATCH + 40 {
+            tx.try_send(Utf8Bytes::from(format!(r#"{{"type":"pong","n":{n}}}"#))).unwrap();
+        }
+        let (mut sink, written) = recording();
+        assert_eq!(write_batch(&mut sink, r#"{"type":"pong"}"#.into(), &mut rx, true).await, Some(MAX_BATCH));
+        assert_eq!(furniture_protocol::split_batch(&texts(&written)[0]).map(|f| f.len()), Some(MAX_BATCH));
+        let (mut sink, _) = recording();
+        assert_eq!(write_batch(&mut sink, r#"{"type":"pong"}"#.into(), &mut rx, true).await, Some(42), "the rest, and the first of this call");
+    }
+
+    /// A backend shared with other brokers whose commits wait at a gate: counts the commits
+    /// started.
+    struct Gated {
+        started: std::sync::atomic::AtomicUsize,
+        gate: tokio::sync::Semaphore,
+        seq: std::sync::atomic::AtomicU64,
+    }
+
+    impl crate::backend::Backend for Gated {
+        fn kind(&self) -> &'static str {
+            "gated"
+        }
+        fn shared(&self) -> bool {
+            true
+        }
+        fn load(&self, _history: usize) -> crate::backend::BoxFuture<'_, Result<crate::store::Loaded, crate::backend::BackendError>> {
+            Box::pin(async { Ok(crate::store::Loaded { stream: "gated".into(), seq: 0, catalog: Vec::new(), history: Vec::new() }) })
+        }
+        fn commit(&self, _draft: furniture_protocol::Notification) -> crate::backend::BoxFuture<'_, Result<u64, crate::backend::BackendError>> {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                self.gate.acquire().await.expect("the gate stays open").forget();
+                Ok(self.seq.fetch_add(1, Ordering::SeqCst) + 1)
+            })
+        }
+        fn read_after(&self, _after: u64, wait: std::time::Duration) -> crate::backend::BoxFuture<'_, Result<Vec<crate::backend::Committed>, crate::backend::BackendError>> {
+            Box::pin(async move {
+                tokio::time::sleep(wait).await;
+                Ok(Vec::new())
+            })
+        }
+        fn stream(&self) -> crate::backend::BoxFuture<'_, Result<String, crate::backend::BackendError>> {
+            Box::pin(async { Ok("gated".to_owned()) })
+        }
+    }
+
+    /// With state shared through Redis, a connection has at most `MAX_PUBLISHES_IN_FLIGHT`
+    /// publishes committing; past that its reader waits for the oldest, and reads on as commits
+    /// finish, losing nothing.
+    #[tokio::test]
+    async fn publishes_in_flight_stop_at_their_bound() {
+        let backend = Arc::new(Gated { started: 0.into(), gate: tokio::sync::Semaphore::new(0), seq: 0.into() });
+        let config = Config::on("127.0.0.1:0".parse().unwrap());
+        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend.clone()).await.unwrap();
+        let sent = MAX_PUBLISHES_IN_FLIGHT + 36;
+        let frames: Vec<Result<Message, axum::Error>> = (0..sent)
+            .map(|n| Ok(Message::Text(format!(r#"{{"type":"furniture_created","furniture":{{"furniture_id":"f{n}","nombre":"Mesa"}}}}"#).into())))
+            .collect();
+        let stream = futures_util::stream::iter(frames).chain(futures_util::stream::pending());
+        let peer = Peer { id: 1, publishing: Publishing::Allowed, rate: None, batches: Arc::new(AtomicBool::new(false)), extended: AtomicBool::new(false) };
+        let reader = tokio::spawn(async move {
+            let closer = Closer::new(&tokio_util::sync::CancellationToken::new());
+            read_loop(stream, peer, &hub, &closer, &AtomicBool::new(false)).await;
+        });
+        let started = || backend.started.load(Ordering::SeqCst);
+        let settle = || tokio::time::sleep(std::time::Duration::from_millis(100));
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while started() < MAX_PUBLISHES_IN_FLIGHT {
+            assert!(Instant::now() < deadline, "only {} commits started", started());
+            tokio::task::yield_now().await;
+        }
+        settle().await;
+        assert_eq!(started(), MAX_PUBLISHES_IN_FLIGHT, "no more while the bound is reached");
+        backend.gate.add_permits(1);
+        settle().await;
+        assert_eq!(started(), MAX_PUBLISHES_IN_FLIGHT + 1, "one finished, one more read");
+        backend.gate.add_permits(sent);
+        while started() < sent {
+            assert!(Instant::now() < deadline, "only {} of {sent} commits started", started());
+            settle().await;
+        }
+        settle().await;
+        assert_eq!(backend.seq.load(Ordering::SeqCst), sent as u64, "every publish committed");
+        reader.abort();
+    }
 }
