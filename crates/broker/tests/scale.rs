@@ -125,6 +125,29 @@ async fn reading_back_past_what_is_kept_is_a_gap() {
     assert_eq!(seqs(&b.read_after(298, Duration::ZERO).await.unwrap()), [299, 300], "the newest are kept");
 }
 
+/// Commits waiting together go to Redis in one script call each batch, and a batch holds at most
+/// `MAX_BATCH` of them; every one gets its own `seq`, in the order they were asked for.
+#[tokio::test]
+async fn waiting_commits_go_to_redis_in_batches_of_at_most_max_batch() {
+    use furniture_broker::redis::MAX_BATCH;
+    let Some(redis) = RedisServer::start().await else { return };
+    let b = Redis::connect(&redis.url(), 10, 1000).await.unwrap();
+    b.commit(draft(Action::Created, "warm", "Mesa")).await.unwrap(); // the script is loaded
+    let mut con = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let mut script_calls = async || -> u64 {
+        let info: String = redis::cmd("INFO").arg("commandstats").query_async(&mut con).await.unwrap();
+        let line = info.lines().find(|l| l.starts_with("cmdstat_evalsha:")).expect("the script was called");
+        line.split(|c| c == ':' || c == ',').find_map(|kv| kv.strip_prefix("calls=")).unwrap().parse().unwrap()
+    };
+    let before = script_calls().await;
+    let n = 2 * MAX_BATCH + 44;
+    // All asked for before the committing task runs (this test's runtime has one thread).
+    let commits: Vec<_> = (0..n).map(|i| b.commit(draft(Action::Created, &format!("b{i}"), "Mesa"))).collect();
+    let got: Vec<u64> = futures_util::future::join_all(commits).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(got, (2..=n as u64 + 1).collect::<Vec<_>>());
+    assert_eq!(script_calls().await - before, 3, "{MAX_BATCH}, {MAX_BATCH} and 44");
+}
+
 #[tokio::test]
 async fn an_unreachable_redis_is_a_clear_error_at_start() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
