@@ -137,7 +137,7 @@ async fn waiting_commits_go_to_redis_in_batches_of_at_most_max_batch() {
     let mut script_calls = async || -> u64 {
         let info: String = redis::cmd("INFO").arg("commandstats").query_async(&mut con).await.unwrap();
         let line = info.lines().find(|l| l.starts_with("cmdstat_evalsha:")).expect("the script was called");
-        line.split(|c| c == ':' || c == ',').find_map(|kv| kv.strip_prefix("calls=")).unwrap().parse().unwrap()
+        line.split([':', ',']).find_map(|kv| kv.strip_prefix("calls=")).unwrap().parse().unwrap()
     };
     let before = script_calls().await;
     let n = 2 * MAX_BATCH + 44;
