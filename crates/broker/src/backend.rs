@@ -39,6 +39,10 @@ pub enum BackendError {
     /// The state cannot be reached (Redis down); nothing was committed.
     #[error("{0}")]
     Unreachable(String),
+    /// Redis stopped answering after the commit was sent and did not come back in time to say
+    /// whether it was carried out: it may have been.
+    #[error("{0}")]
+    InDoubt(String),
     /// The notifications after the asked `seq` are no longer all kept, or the numbering started
     /// over: the reader must load the state again.
     #[error("{0}")]

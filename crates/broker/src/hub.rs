@@ -194,7 +194,7 @@ impl Hub {
             Ok(seq) => seq,
             Err(e) => {
                 self.storage_failed(&e);
-                return Err(Refusal::Storage);
+                return Err(if matches!(e, BackendError::InDoubt(_)) { Refusal::InDoubt } else { Refusal::Storage });
             }
         };
         self.storage_works();

@@ -62,7 +62,7 @@ pub enum Inbound {
 const INBOUND: [(Inbound, &str); 4] =
     [(Inbound::Publish, "publish"), (Inbound::Ping, "ping"), (Inbound::Sync, "sync"), (Inbound::Ignored, "ignored")];
 
-const REFUSALS: [Refusal; 3] = [Refusal::TokenRequired, Refusal::ProtectedMode, Refusal::Storage];
+const REFUSALS: [Refusal; 4] = [Refusal::TokenRequired, Refusal::ProtectedMode, Refusal::Storage, Refusal::InDoubt];
 
 const CLOSES: [CloseReason; 7] = [
     CloseReason::Shutdown,

@@ -18,7 +18,18 @@
 //! Each broker reads the log from its last `seq` on (`XREAD BLOCK`) and hands every entry to its
 //! clients, each once. When Redis cannot be reached, commits fail at once (the publisher gets
 //! the `storage` error frame: nothing is buffered, so nothing can be broadcast twice or out of
-//! order later), connected viewers stay connected, and the broker retries on its own; back,
+//! order later), connected viewers stay connected, and the broker retries on its own.
+//!
+//! A commit whose answer is lost (Redis stopped answering after the script was sent) may or may
+//! not have been carried out, and a refusal must mean that nothing was broadcast. Each batch
+//! therefore carries its number, and the script records it under a key of this broker's
+//! committing task (`furniture:committer:<id>`, "<batch> <first seq>", kept a day) and carries
+//! out no batch numbered at or below the one recorded. After a lost answer the broker asks, on a
+//! new connection, for [`RESOLVE_WITHIN`]: a script that reads the key and, unless it names the
+//! batch as done, records the batch as given up (a fence), so that the lost request, should it
+//! still reach Redis later, does nothing. Done: the publishers get their `seq`s. Given up: the
+//! `storage` refusal, and nothing was broadcast. No answer in time: the `in_doubt` refusal (the
+//! batch may have been carried out; the next batch fences it off either way). Back,
 //! it goes on reading the log where it stopped, or, if Redis lost its data (a new numbering),
 //! loads the state again and asks every client to resync.
 //!
@@ -52,16 +63,28 @@ pub const LOG_MIN_LEN: usize = 10_000;
 const READ_COUNT: usize = 1000;
 /// Commits sent to Redis at once, at most.
 pub const MAX_BATCH: usize = 128;
+/// How long the broker keeps asking whether a batch whose answer was lost was carried out,
+/// before it tells its publishers that the outcome is unknown (`in_doubt`).
+pub const RESOLVE_WITHIN: Duration = Duration::from_secs(10);
+/// Pause between two questions after a lost answer.
+const RESOLVE_RETRY: Duration = Duration::from_millis(250);
+/// How long the record of a committing task's last batch is kept.
+const COMMITTER_KEY_SECS: u64 = 86_400;
 
-/// Numbers, stores and appends notifications, in order. KEYS: seq, stream, log, catalog. ARGV:
-/// the catalog's bound; the log's length; a new numbering id in case there is none; then three
-/// per notification: the frame without `seq` (a JSON object), the item's id (or empty), 1 when
-/// the change puts the item, 0 when it removes it, empty when it leaves the catalog alone.
-/// Returns their `seq`s.
+/// Numbers, stores and appends notifications, in order. KEYS: seq, stream, log, catalog, this
+/// committing task's record. ARGV: the catalog's bound; the log's length; a new numbering id in
+/// case there is none; the batch's number; the record's lifetime (s); then three per
+/// notification: the frame without `seq` (a JSON object), the item's id (or empty), 1 when the
+/// change puts the item, 0 when it removes it, empty when it leaves the catalog alone.
+/// Returns their `seq`s, or nothing when the record names this batch or a later one (fenced).
 const COMMIT: &str = r#"
+local last = redis.call('GET', KEYS[5])
+if last and tonumber(string.match(last, '^%d+')) >= tonumber(ARGV[4]) then
+  return {}
+end
 redis.call('SET', KEYS[2], ARGV[3], 'NX')
 local seqs = {}
-for i = 4, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local seq = redis.call('INCR', KEYS[1])
   local frame = string.sub(ARGV[i], 1, -2) .. ',"seq":' .. seq .. '}'
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'f', frame)
@@ -77,7 +100,23 @@ for i = 4, #ARGV, 3 do
   end
   seqs[#seqs + 1] = seq
 end
+redis.call('SET', KEYS[5], ARGV[4] .. ' ' .. seqs[1], 'EX', ARGV[5])
 return seqs
+"#;
+
+/// Whether a batch whose answer was lost was carried out. KEYS: the committing task's record.
+/// ARGV: the batch's number; the record's lifetime (s). Returns the batch's first `seq` when it
+/// was, else 0, having recorded the batch as given up so that it never will be.
+const RESOLVE: &str = r#"
+local last = redis.call('GET', KEYS[1])
+if last then
+  local batch, first = string.match(last, '^(%d+) (%d+)$')
+  if tonumber(batch) == tonumber(ARGV[1]) then
+    return tonumber(first)
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' 0', 'EX', ARGV[2])
+return 0
 "#;
 
 /// Everything at one instant. KEYS: seq, stream, log, catalog. ARGV: history length, a new
@@ -133,12 +172,18 @@ struct Committer {
     max_items: usize,
     log_len: usize,
     script: redis::Script,
+    resolve: redis::Script,
+    /// `furniture:committer:<id>`: the number and first `seq` of this task's last batch.
+    record: String,
+    /// The number of the batch being sent (from 1).
+    batch_no: u64,
 }
 
 impl Committer {
-    async fn run(self, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    async fn run(mut self, mut jobs: mpsc::UnboundedReceiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while let Some(job) = jobs.recv().await {
+            self.batch_no += 1;
             batch.push(job);
             while batch.len() < MAX_BATCH {
                 match jobs.try_recv() {
@@ -167,17 +212,57 @@ impl Committer {
         }
     }
 
-    /// One script for the whole batch: all of it is committed, or none.
+    /// One script for the whole batch: all of it is committed, or none. When the answer is
+    /// lost, finds out which (see the module's documentation).
     async fn commit(&self, batch: &[Job]) -> Result<Vec<u64>, BackendError> {
         let mut con = self.link.connection(&self.connection, RESPONSE_TIMEOUT).await?;
         let mut call = self.script.prepare_invoke();
-        call.key(SEQ).key(STREAM).key(LOG).key(CATALOG).arg(self.max_items).arg(self.log_len).arg(new_stream_id());
+        call.key(SEQ).key(STREAM).key(LOG).key(CATALOG).key(&self.record);
+        call.arg(self.max_items).arg(self.log_len).arg(new_stream_id()).arg(self.batch_no).arg(COMMITTER_KEY_SECS);
         for job in batch {
             call.arg(&job.frame).arg(&job.id).arg(job.put);
         }
         match call.invoke_async(&mut con).await {
             Ok(seqs) => Ok(seqs),
-            Err(e) => Err(self.link.failed(&self.connection, e).await),
+            Err(e) => {
+                // Sent, maybe carried out, answer lost: the connection is gone or timed out.
+                let lost = e.is_timeout() || e.is_connection_dropped() || e.is_io_error();
+                let error = self.link.failed(&self.connection, e).await;
+                if lost {
+                    self.resolve(batch.len(), error).await
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    /// Asks Redis, for at most [`RESOLVE_WITHIN`], whether the current batch was carried out,
+    /// fencing it off if it was not. `error` is what made the answer lost.
+    async fn resolve(&self, len: usize, error: BackendError) -> Result<Vec<u64>, BackendError> {
+        let deadline = tokio::time::Instant::now() + RESOLVE_WITHIN;
+        loop {
+            let asked = async {
+                let mut con = self.link.connection(&self.connection, RESPONSE_TIMEOUT).await?;
+                let mut call = self.resolve.prepare_invoke();
+                call.key(&self.record).arg(self.batch_no).arg(COMMITTER_KEY_SECS);
+                match call.invoke_async::<u64>(&mut con).await {
+                    Ok(first) => Ok(first),
+                    Err(e) => Err(self.link.failed(&self.connection, e).await),
+                }
+            };
+            match asked.await {
+                Ok(0) => return Err(error),
+                Ok(first) => return Ok((first..first + len as u64).collect()),
+                Err(_) if tokio::time::Instant::now() + RESOLVE_RETRY < deadline => tokio::time::sleep(RESOLVE_RETRY).await,
+                Err(e) => {
+                    return Err(BackendError::InDoubt(format!(
+                        "Redis at {} stopped answering while writing a change and did not say in {} s whether it was written: {e}",
+                        self.link.url,
+                        RESOLVE_WITHIN.as_secs()
+                    )))
+                }
+            }
         }
     }
 }
@@ -254,6 +339,9 @@ impl Redis {
                 max_items: self.max_items,
                 log_len: self.log_len,
                 script: redis::Script::new(COMMIT),
+                resolve: redis::Script::new(RESOLVE),
+                record: format!("furniture:committer:{}", new_stream_id()),
+                batch_no: 0,
             };
             tokio::spawn(committer.run(rx));
             tx

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 pub use furniture_protocol::{Action, Furniture, ProducerMessage};
-use furniture_protocol::{decode_server, ServerFrame};
+use furniture_protocol::{decode_server, Refusal, ServerFrame};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -41,10 +41,16 @@ pub enum NotifyError {
     /// broadcast.
     #[error("the broker at {url} refused the change: {reason}")]
     Refused { url: String, reason: String },
+    /// Our broker lost its shared state store (Redis) while writing the change and cannot tell
+    /// whether it was made (and broadcast): check before sending it again.
+    #[error("the broker at {url} cannot tell whether the change was made: {reason}")]
+    InDoubt { url: String, reason: String },
 }
 
-/// How long [`Notifier::send`] waits for the broker to echo the change back (or refuse it).
-pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long [`Notifier::send`] waits for the broker to echo the change back (or refuse it):
+/// longer than a broker on Redis takes to find out whether a change whose answer Redis lost was
+/// written (10 s, then `in_doubt`). The Python broker echoes at once.
+pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Sends changes to one broker.
 #[derive(Debug, Clone)]
@@ -89,6 +95,9 @@ impl Notifier {
             while let Some(Ok(frame)) = ws.next().await {
                 match frame {
                     Message::Text(text) => match decode_server(&text) {
+                        ServerFrame::Error { message, refusal: Some(Refusal::InDoubt), .. } => {
+                            return Err(NotifyError::InDoubt { url: self.url.clone(), reason: message })
+                        }
                         ServerFrame::Error { message, .. } => {
                             return Err(NotifyError::Refused { url: self.url.clone(), reason: message })
                         }

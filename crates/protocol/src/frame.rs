@@ -229,6 +229,9 @@ pub enum Refusal {
     ProtectedMode,
     /// The broker could not write the change to its state file; nothing was broadcast.
     Storage,
+    /// The broker's shared state (Redis) stopped answering in the middle of writing the change
+    /// and did not come back in time to tell whether it was written: it may have been broadcast.
+    InDoubt,
 }
 
 impl Refusal {
@@ -238,6 +241,7 @@ impl Refusal {
             Refusal::TokenRequired => "token_required",
             Refusal::ProtectedMode => "protected_mode",
             Refusal::Storage => "storage",
+            Refusal::InDoubt => "in_doubt",
         }
     }
 
@@ -251,11 +255,14 @@ impl Refusal {
                 "publish refused: without a publish token this broker accepts publishing only from its own machine (loopback)"
             }
             Refusal::Storage => "publish refused: the broker cannot write its state; nothing was broadcast, try again",
+            Refusal::InDoubt => {
+                "publish outcome unknown: the broker lost its state store while writing this change, which may have been broadcast; check before sending it again"
+            }
         }
     }
 
     fn from_reason(reason: &str) -> Option<Refusal> {
-        [Refusal::TokenRequired, Refusal::ProtectedMode, Refusal::Storage].into_iter().find(|r| r.reason() == reason)
+        [Refusal::TokenRequired, Refusal::ProtectedMode, Refusal::Storage, Refusal::InDoubt].into_iter().find(|r| r.reason() == reason)
     }
 }
 
