@@ -281,6 +281,26 @@ async fn a_page_whose_code_stops_reloads_itself() {
     page.close().await;
 }
 
+/// A page whose code cannot load (its wasm blocked, as when the broker went down between the
+/// page and its files) says so and reloads itself until the code is there again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_code_cannot_load_reloads_until_it_can() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.wait_state("live").await;
+    page.cdp("Network.enable", json!({})).await;
+    page.cdp("Network.setCacheDisabled", json!({ "cacheDisabled": true })).await;
+    page.cdp("Network.setBlockedURLs", json!({ "urls": ["*.wasm"] })).await;
+    page.eval("location.reload(); return null").await;
+    page.wait_until("the failure note", "const n = document.querySelector('[data-testid=failure]'); return !!n && n.textContent.includes('5 s')").await;
+    assert_eq!(page.count("[data-testid=connection-status]").await, 0, "the app did not start");
+    page.cdp("Network.setBlockedURLs", json!({ "urls": [] })).await;
+    page.wait_state("live").await;
+    assert!(page.eval_bool("return sessionStorage.getItem('furniture-dashboard.failures') === '1'").await);
+    page.close().await;
+}
+
 /// The diagnostics overlay (`?debug`, or the D key) shows the raw frames both ways and the
 /// close codes, and exports them as JSON.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -194,6 +194,23 @@ async fn a_late_commit_is_fenced_off_and_its_refusal_holds() {
     assert_eq!(b.commit(draft(Action::Created, "next", "Mesa")).await, Ok(2), "and took no seq");
 }
 
+/// When Redis says nothing for longer than `RESOLVE_WITHIN` after a commit was sent, the answer
+/// is `in_doubt`, not a refusal, and it comes at that bound, not before; the broker then goes on.
+#[tokio::test]
+async fn a_commit_unresolved_within_its_bound_is_in_doubt() {
+    use furniture_broker::redis::RESOLVE_WITHIN;
+    let Some(redis) = RedisServer::start().await else { return };
+    let (proxy, b) = behind_a_proxy(&redis).await;
+    proxy.set(furniture_faultproxy::Fault::Blackhole);
+    let started = tokio::time::Instant::now();
+    let got = b.commit(draft(Action::Created, "unknown", "Mesa")).await;
+    assert!(matches!(got, Err(BackendError::InDoubt(_))), "{got:?}");
+    assert!(started.elapsed() >= RESOLVE_WITHIN, "asked for the whole {RESOLVE_WITHIN:?}, gave up after {:?}", started.elapsed());
+    proxy.set(furniture_faultproxy::Fault::Pass);
+    // The black-holed request never reached Redis: the next change takes seq 2.
+    assert_eq!(b.commit(draft(Action::Created, "next", "Mesa")).await, Ok(2));
+}
+
 #[tokio::test]
 async fn an_unreachable_redis_is_a_clear_error_at_start() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
