@@ -382,7 +382,23 @@ async fn redis_going_away_under_load_loses_and_duplicates_nothing() {
         wait_metric(broker.addr, "furniture_broker_storage_up", 0.0, Duration::from_secs(10)).await;
         assert_eq!(http_get(broker.addr, "/healthz").await.0, 503);
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Down long enough for refusals: a broker's first commit after Redis went away may spend up
+    // to RESOLVE_WITHIN finding out whether it was written (then `in_doubt`, one per broker at
+    // most), and the producer waits for it.
+    let refusals = async || {
+        let mut n = 0.0;
+        for broker in [&a, &b] {
+            for reason in ["storage", "in_doubt"] {
+                n += metric(broker.addr, &format!("furniture_broker_publishes_refused_total{{reason=\"{reason}\"}}")).await;
+            }
+        }
+        n
+    };
+    let deadline = tokio::time::Instant::now() + furniture_broker::redis::RESOLVE_WITHIN * 2;
+    while refusals().await < 7.0 {
+        assert!(tokio::time::Instant::now() < deadline, "no refusals while Redis is down");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     redis.restart().await;
     for broker in [&a, &b] {
         wait_metric(broker.addr, "furniture_broker_storage_up", 1.0, Duration::from_secs(15)).await;
