@@ -129,6 +129,63 @@ async fn one_update_touches_one_card() {
     assert_eq!(card("a").unwrap().get_attribute("data-deleted").as_deref(), Some("true"));
 }
 
+/// Rows that stay on screen stay put: when several notifications arrive in one frame, the feed
+/// adds its new rows above the others and the catalog puts its changed cards in their places,
+/// without taking out and putting back any row that stays (each one moved is styled and laid
+/// out again by the browser).
+#[wasm_bindgen_test]
+async fn rows_that_stay_are_not_moved_in_the_page() {
+    use furniture_dashboard::state::feed::Origin;
+    let host = host();
+    let live = live();
+    let _mounted = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(live);
+        provide_context(Settings::default());
+        view! { <FeedPanel/> <CatalogPanel/> }
+    });
+    let names = ["Armario", "Banco", "Cama", "Escritorio", "Mesa", "Silla", "Sofá", "Taburete"];
+    live.feed.update(|f| {
+        for (i, n) in names.iter().enumerate() {
+            f.push(&note(Action::Created, &format!("i{i}"), n, i as u64 + 1), 0.0, Origin::Live);
+        }
+    });
+    live.catalog.update(|c| {
+        for (i, n) in names.iter().enumerate() {
+            c.apply(&note(Action::Created, &format!("i{i}"), n, i as u64 + 1), 0.0);
+        }
+    });
+    tick().await;
+    // Every element taken out of the panels from here on; those still in the page were moved.
+    let watch = js_sys::Function::new_with_args(
+        "host",
+        "const seen = []; const o = new MutationObserver(r => seen.push(...r)); \
+         o.observe(host, { childList: true, subtree: true }); \
+         window.__moved = () => { seen.push(...o.takeRecords()); \
+           return seen.flatMap(r => [...r.removedNodes]).filter(n => n.nodeType === 1 && n.isConnected).map(n => n.dataset.furnitureId || n.className); };",
+    );
+    watch.call1(&wasm_bindgen::JsValue::NULL, &host).unwrap();
+    // One frame's worth: four notifications; in the catalog the first card renamed to the end
+    // of the name order, one changed in place, and one new card in the middle.
+    let changes = [
+        note(Action::Updated, "i0", "Vitrina", 9),
+        note(Action::Updated, "i3", "Escritorio alto", 10),
+        note(Action::Created, "n1", "Estante", 11),
+        note(Action::Updated, "i5", "Silla plegable", 12),
+    ];
+    live.feed.update(|f| changes.iter().for_each(|n| { f.push(n, 1.0, Origin::Live); }));
+    live.catalog.update(|c| changes.iter().for_each(|n| { c.apply(n, 1.0); }));
+    tick().await;
+    let moved = js_sys::Reflect::get(&web_sys::window().unwrap(), &"__moved".into()).unwrap();
+    let moved: js_sys::Array = moved.unchecked_into::<js_sys::Function>().call0(&wasm_bindgen::JsValue::NULL).unwrap().unchecked_into();
+    assert_eq!(moved.length(), 0, "rows taken out and put back: {:?}", moved.to_vec());
+    let ids = |selector: &str| {
+        let list = host.query_selector_all(selector).unwrap();
+        (0..list.length()).map(|i| list.get(i).unwrap().unchecked_into::<web_sys::Element>().get_attribute("data-furniture-id").unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(ids("[data-testid=feed-item]")[..5], ["i5", "n1", "i3", "i0", "i7"], "the feed, newest first");
+    assert_eq!(ids("[data-testid=catalog-item]"), ["i1", "i2", "i3", "n1", "i4", "i5", "i6", "i7", "i0"], "the catalog, by name");
+}
+
 /// A big catalog draws its first page of cards and a "show more" button, which draws the rest.
 #[wasm_bindgen_test]
 async fn the_catalog_draws_a_page_of_cards_then_more_on_demand() {

@@ -16,16 +16,29 @@
 //! dashboard's context; and a row reads the long-lived signals only through [`follow`], whose
 //! subscriptions end with the row. The row's own reactive parts then read the row's own signal,
 //! which goes with them.
+//!
+//! [`Rows`] also spares the browser work and the page weight: a change reaches the page in steps
+//! that take out and put back no row that stays ([`crate::state::list_steps`]), and every list of
+//! the page is the same type of keyed list (rows drawn as `AnyView`, told apart by a hash of their
+//! key), so its code is in the wasm once rather than once per list.
 
-use std::hash::Hash;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashSet;
+use std::future::Future;
+use std::hash::{Hash, Hasher};
 
 use leptos::prelude::*;
 use leptos::reactive::effect::RenderEffect;
 use leptos::reactive::graph::{Subscriber, ToAnySubscriber};
+use leptos::tachys::html::attribute::{any_attribute::AnyAttribute, Attribute};
+use leptos::tachys::hydration::Cursor;
 use leptos::tachys::reactive_graph::OwnedView;
-use leptos::tachys::view::keyed::{keyed, SerializableKey};
+use leptos::tachys::view::add_attr::AddAnyAttr;
+use leptos::tachys::view::keyed::{keyed, Keyed};
+use leptos::tachys::view::{Position, PositionState, Render, RenderHtml};
 
 use crate::app::Live;
+use crate::state::list_steps::steps;
 
 /// A keyed list like Leptos's `For`: `each` gives the items, `key` identifies one, `children`
 /// draws one. A row is drawn once per key and dropped with everything it owned when its key goes.
@@ -38,19 +51,124 @@ where
     EF: Fn(T) -> N + Send + Clone + 'static,
     N: IntoView + 'static,
     KF: Fn(&T) -> K + Send + Clone + 'static,
-    K: Eq + Hash + SerializableKey + 'static,
+    K: Hash,
     T: Send + 'static,
 {
     let live = expect_context::<Live>();
-    let row = move |_, item| {
-        let owner = own_owner();
-        let view = owner.with(|| {
-            provide_context(live);
-            children(item)
-        });
-        (drop, OwnedView::new_with_owner(view, owner))
+    // Rows are told apart by a hash of their key, with a key of its own for each list (not one an
+    // item's sender could aim at), and made unique within the list, which the keyed list needs.
+    // Two keys with one hash (a chance in 2^64 for a pair) could show one row's content in the
+    // other's place until either changes.
+    let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+    // Hashes of the rows on screen, to plan the next change's steps.
+    let shown = StoredValue::new(Vec::new());
+    move || {
+        let (mut hashes, mut rows) = (Vec::new(), Vec::<Item>::new());
+        let mut taken = HashSet::new();
+        for item in each() {
+            let mut hash = hash_of(seed, &key(&item));
+            while !taken.insert(hash) {
+                hash = hash.wrapping_add(1);
+            }
+            hashes.push(hash);
+            let children = children.clone();
+            rows.push(Some(Box::new(move || {
+                provide_context(live);
+                children(item).into_any()
+            })));
+        }
+        let plan = shown.with_value(|old| steps(old, &hashes));
+        let view = draw(&hashes, rows, plan);
+        shown.set_value(hashes);
+        view
+    }
+}
+
+/// How a row is drawn, once, when its key first appears; later lists only name it.
+type Item = Option<Box<dyn FnOnce() -> AnyView + Send>>;
+type RowList = Keyed<(u64, Item), Vec<(u64, Item)>, u64, fn(&(u64, Item)) -> u64, fn(usize, (u64, Item)) -> (fn(usize), OwnedView<AnyView>), fn(usize), OwnedView<AnyView>>;
+
+/// The lists to draw for `hashes` (the keys of `rows`), through the steps of `plan`. The same
+/// type for every list of the page, so the keyed list's code is there once.
+fn draw(hashes: &[u64], mut rows: Vec<Item>, plan: Vec<Vec<usize>>) -> Steps<RowList> {
+    let mut list = |at: &mut dyn Iterator<Item = usize>| -> RowList {
+        keyed(at.map(|i| (hashes[i], rows[i].take())).collect::<Vec<_>>(), |(k, _)| *k, row)
     };
-    move || keyed(each(), key.clone(), row.clone())
+    let steps = plan.iter().map(|step| list(&mut step.iter().copied())).collect();
+    let last = list(&mut (0..hashes.len()));
+    Steps { steps, last }
+}
+
+fn row(_: usize, (_, item): (u64, Item)) -> (fn(usize), OwnedView<AnyView>) {
+    let owner = own_owner();
+    let view = owner.with(|| item.map_or_else(|| ().into_any(), |draw| draw()));
+    (drop, OwnedView::new_with_owner(view, owner))
+}
+
+fn hash_of(seed: u64, key: &impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    h.write_u64(seed);
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// Views drawn one after another into the same place: `steps`, then `last`. A first drawing is
+/// `last` alone; HTML is `last`'s.
+pub struct Steps<V> {
+    steps: Vec<V>,
+    last: V,
+}
+
+impl<V: Render> Render for Steps<V> {
+    type State = V::State;
+
+    fn build(self) -> Self::State {
+        self.last.build()
+    }
+
+    fn rebuild(self, state: &mut Self::State) {
+        for step in self.steps {
+            step.rebuild(state);
+        }
+        self.last.rebuild(state);
+    }
+}
+
+impl<V: RenderHtml> AddAnyAttr for Steps<V> {
+    type Output<A: Attribute> = V::Output<A>;
+
+    fn add_any_attr<A: Attribute>(self, attr: A) -> Self::Output<A>
+    where
+        Self::Output<A>: RenderHtml,
+    {
+        self.last.add_any_attr(attr)
+    }
+}
+
+impl<V: RenderHtml> RenderHtml for Steps<V> {
+    type AsyncOutput = V::AsyncOutput;
+    type Owned = V::Owned;
+    const MIN_LENGTH: usize = V::MIN_LENGTH;
+
+    fn dry_resolve(&mut self) {
+        self.last.dry_resolve();
+    }
+
+    fn resolve(self) -> impl Future<Output = Self::AsyncOutput> + Send {
+        self.last.resolve()
+    }
+
+    fn to_html_with_buf(self, buf: &mut String, position: &mut Position, escape: bool, mark_branches: bool, extra_attrs: Vec<AnyAttribute>) {
+        self.last.to_html_with_buf(buf, position, escape, mark_branches, extra_attrs);
+    }
+
+    fn hydrate<const FROM_SERVER: bool>(self, cursor: &Cursor, position: &PositionState) -> Self::State {
+        self.last.hydrate::<FROM_SERVER>(cursor, position)
+    }
+
+    fn into_owned(self) -> Self::Owned {
+        self.last.into_owned()
+    }
 }
 
 /// A new reactive owner with no parent (so no list keeps a record of it), leaving the current

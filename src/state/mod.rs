@@ -11,6 +11,7 @@ pub mod format;
 pub mod health;
 pub mod i18n;
 pub mod inbox;
+pub mod list_steps;
 pub mod reload;
 pub mod settings;
 pub mod snapshot;
