@@ -234,18 +234,22 @@ impl FeedFilter {
         let FeedEntry::Change(c) = entry else { return true };
         let n = &c.notification;
         let f = &n.furniture;
-        let same = |want: &Option<String>, got: Option<String>| {
-            want.as_ref().is_none_or(|w| got.is_some_and(|g| fold(&g) == fold(w)))
+        // Fields are read (and copied) only for a filter that asks about them: the page filters
+        // every entry at every change, mostly with no filter set.
+        let same = |want: &Option<String>, got: &dyn Fn() -> Option<String>| {
+            want.as_ref().is_none_or(|w| got().is_some_and(|g| fold(&g) == fold(w)))
         };
-        if self.hidden_actions.contains(&n.action) || !same(&self.material, f.material()) || !same(&self.author, f.autor()) {
+        if self.hidden_actions.contains(&n.action) || !same(&self.material, &|| f.material()) || !same(&self.author, &|| f.autor()) {
             return false;
         }
-        let needle = fold(self.text.trim());
-        needle.is_empty()
-            || [Some(n.message.clone()), f.nombre(), f.descripcion(), f.material(), f.autor(), f.id()]
+        let text = self.text.trim();
+        text.is_empty() || {
+            let needle = fold(text);
+            [Some(n.message.clone()), f.nombre(), f.descripcion(), f.material(), f.autor(), f.id()]
                 .into_iter()
                 .flatten()
                 .any(|hay| fold(&hay).contains(&needle))
+        }
     }
 }
 
