@@ -112,8 +112,9 @@ fn hash_of(seed: u64, key: &impl Hash) -> u64 {
     h.finish()
 }
 
-/// Views drawn one after another into the same place: `steps`, then `last`. A first drawing is
-/// `last` alone; HTML is `last`'s.
+/// Views drawn one after another into the same place: `steps`, then `last`. Steps come only with
+/// a list redrawn in the page (they lead from the list drawn before), so HTML, which a server
+/// draws once, is `last`'s.
 pub struct Steps<V> {
     steps: Vec<V>,
     last: V,
@@ -123,7 +124,14 @@ impl<V: Render> Render for Steps<V> {
     type State = V::State;
 
     fn build(self) -> Self::State {
-        self.last.build()
+        let mut steps = self.steps.into_iter();
+        let Some(first) = steps.next() else { return self.last.build() };
+        let mut state = first.build();
+        for step in steps {
+            step.rebuild(&mut state);
+        }
+        self.last.rebuild(&mut state);
+        state
     }
 
     fn rebuild(self, state: &mut Self::State) {

@@ -3,9 +3,10 @@
 //! Leptos's keyed list (tachys 0.2) takes rows out of the page and puts them back, though they
 //! need not move, when rows are added at the same change as others shift: with four
 //! notifications in a frame, the feed took out and put back the three rows below the new ones,
-//! and the catalog the card at its end, every one of them then styled and laid out again by the
-//! browser. A change that only removes rows, or adds one, or adds rows after every kept one, moves
-//! nothing. So [`steps`] plans the lists to draw on the way (`components::rows` draws them).
+//! and the catalog a card at its end for each change, every one of them then styled and laid out
+//! again by the browser. A change that only removes rows, or adds one, or adds rows after every
+//! kept one, moves nothing. So [`steps`] plans the lists to draw on the way (`components::rows`
+//! draws them).
 
 use std::collections::HashSet;
 
@@ -45,7 +46,6 @@ pub fn steps(old: &[u64], new: &[u64]) -> Vec<Vec<usize>> {
     plan.pop(); // the last of them: drawn by the final list with the trailing rows
     plan
 }
-
 
 #[cfg(test)]
 mod tests {
