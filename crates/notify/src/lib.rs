@@ -131,14 +131,14 @@ impl Notifier {
         let (sink, mut stream) = ws.split();
         // The broker sends every notification to the sender too; read them so it never sees us
         // as a slow consumer, and keep the first refusal to report it at the next send.
-        let refused = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+        let refused = std::sync::Arc::new(std::sync::Mutex::new(None::<FirstRefusal>));
         let seen = refused.clone();
         let drain = tokio::spawn(async move {
             while let Some(Ok(frame)) = stream.next().await {
                 if let Message::Text(text) = frame {
                     if text.starts_with(r#"{"type":"error""#) {
-                        if let ServerFrame::Error { message, .. } = decode_server(&text) {
-                            seen.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(message);
+                        if let ServerFrame::Error { message, refusal, .. } = decode_server(&text) {
+                            seen.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert((refusal, message));
                         }
                     }
                 }
@@ -182,6 +182,9 @@ impl Notifier {
     }
 }
 
+/// The first error frame a publisher's broker sent: its kind, when it gave one, and its message.
+type FirstRefusal = (Option<Refusal>, String);
+
 type Sink = futures_util::stream::SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
 
 /// A long-lived connection to a broker for sending many changes.
@@ -189,7 +192,7 @@ pub struct Publisher {
     url: String,
     sink: Sink,
     drain: tokio::task::JoinHandle<()>,
-    refused: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    refused: std::sync::Arc<std::sync::Mutex<Option<FirstRefusal>>>,
 }
 
 impl Publisher {
@@ -198,11 +201,17 @@ impl Publisher {
         self.send_text(msg.encode()).await
     }
 
-    /// Sends any text frame (for tests and tools that need raw frames). Fails with
-    /// [`NotifyError::Refused`] once the broker has refused an earlier change on this connection.
+    /// Sends any text frame (for tests and tools that need raw frames). Fails, sending nothing,
+    /// once the broker has refused an earlier change on this connection: with
+    /// [`NotifyError::InDoubt`] when it could not tell whether that change was made, else
+    /// [`NotifyError::Refused`].
     pub async fn send_text(&mut self, text: String) -> Result<(), NotifyError> {
-        if let Some(reason) = self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return Err(NotifyError::Refused { url: self.url.clone(), reason });
+        if let Some((refusal, reason)) = self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            let url = self.url.clone();
+            return Err(match refusal {
+                Some(Refusal::InDoubt) => NotifyError::InDoubt { url, reason },
+                _ => NotifyError::Refused { url, reason },
+            });
         }
         self.sink
             .send(Message::text(text))

@@ -71,6 +71,50 @@ async fn bad_usage_is_status_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// A broker on Redis that cannot tell whether a change was made says `in_doubt`: the demo does
+/// not send that change again (it could appear twice) and goes on, on a new connection, until it
+/// has sent what it was asked to.
+#[tokio::test]
+async fn demo_goes_on_after_a_change_in_doubt_without_sending_it_twice() {
+    use futures_util::SinkExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let (tx, mut frames) = tokio::sync::mpsc::unbounded_channel::<(usize, String)>();
+    tokio::spawn(async move {
+        let mut connection = 0;
+        while let Ok((stream, _)) = listener.accept().await {
+            connection += 1;
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                let mut received = 0;
+                while let Some(Ok(msg)) = ws.next().await {
+                    if let Message::Text(t) = msg {
+                        received += 1;
+                        let _ = tx.send((connection, t.to_string()));
+                        if connection == 1 && received == 2 {
+                            let doubt = r#"{"type":"error","reason":"in_doubt","message":"publish in doubt: the shared state stopped answering","timestamp":"2026-11-29T22:00:00.000000"}"#;
+                            let _ = ws.send(Message::text(doubt)).await;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let out = run(&["demo", "--rate", "20", "--count", "6", "--seed", "7", "--quiet"], &url).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("cannot tell whether the change was made"), "{stderr}");
+    let mut got = Vec::new();
+    while let Ok(Some(f)) = tokio::time::timeout(Duration::from_millis(500), frames.recv()).await {
+        got.push(f);
+    }
+    assert_eq!(got.len(), 6, "six changes, none sent twice: {got:?}");
+    let distinct: std::collections::HashSet<&String> = got.iter().map(|(_, t)| t).collect();
+    assert_eq!(distinct.len(), 6, "{got:?}");
+    assert!(got.iter().any(|(c, _)| *c > 1), "the demo went on on a new connection: {got:?}");
+}
+
 /// `demo --count N` sends N well-formed changes and stops.
 #[tokio::test]
 async fn demo_sends_the_requested_number_of_changes() {
