@@ -70,8 +70,8 @@ fn FeedControls() -> impl IntoView {
     let unread = move || live.feed.with(|f| f.unread());
     // Memos: the options are rebuilt only when the set of materials or authors changes, not
     // with every notification.
-    let materials = Memo::new(move |_| live.feed.with(|f| distinct(f, |r| r.material())));
-    let authors = Memo::new(move |_| live.feed.with(|f| distinct(f, |r| r.autor())));
+    let materials = Memo::new(move |_| live.feed.with(|f| distinct(f, furniture_protocol::record::field::MATERIAL)));
+    let authors = Memo::new(move |_| live.feed.with(|f| distinct(f, furniture_protocol::record::field::AUTOR)));
     let chip = move |action: Action| {
         let on = move || !live.filter.with(|f| f.hidden_actions.contains(&action));
         view! {

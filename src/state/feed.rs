@@ -1,6 +1,7 @@
 //! The feed: notifications newest first, capped, without duplicates, with gap markers where
 //! changes may be missing.
 
+use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -253,20 +254,20 @@ impl FeedFilter {
     }
 }
 
-/// The distinct non-empty values of a text field across the feed, sorted, for filter menus.
-pub fn distinct(feed: &Feed, pick: impl Fn(&furniture_protocol::Furniture) -> Option<String>) -> Vec<String> {
-    let seen: Vec<String> = feed
-        .iter()
-        .filter_map(|e| match e {
-            FeedEntry::Change(c) => pick(&c.notification.furniture).filter(|s| !s.trim().is_empty()),
-            FeedEntry::Gap { .. } => None,
-        })
-        .collect();
-    let mut keyed: Vec<(String, String)> = seen.into_iter().map(|s| (fold(&s), s)).collect();
-    crate::state::sort::sort_by(&mut keyed, |a, b| a.0.cmp(&b.0));
-    let mut seen: Vec<String> = keyed.into_iter().map(|(_, s)| s).collect();
-    seen.dedup();
-    seen
+/// The distinct non-empty values of the text field `key` across the feed, sorted (case folded),
+/// for filter menus. Each value is copied once, not once per entry: this runs at every change.
+pub fn distinct(feed: &Feed, key: &str) -> Vec<String> {
+    let mut seen: HashSet<Cow<'_, str>> = HashSet::new();
+    for e in feed.iter() {
+        if let FeedEntry::Change(c) = e {
+            if let Some(v) = c.notification.furniture.text_ref(key).filter(|s| !s.trim().is_empty()) {
+                seen.insert(v);
+            }
+        }
+    }
+    let mut keyed: Vec<(String, String)> = seen.into_iter().map(|s| (fold(&s), s.into_owned())).collect();
+    crate::state::sort::sort_by(&mut keyed, |a, b| a.cmp(b));
+    keyed.into_iter().map(|(_, s)| s).collect()
 }
 
 #[cfg(test)]
@@ -424,7 +425,19 @@ mod tests {
         assert_eq!(shown(&FeedFilter { text: "ñandú".into(), ..Default::default() }), ["gap", "m1"]);
         assert_eq!(shown(&FeedFilter { text: "COMEDOR".into(), ..Default::default() }), ["gap", "m1"]);
         assert_eq!(shown(&FeedFilter { text: "nada".into(), ..Default::default() }), ["gap"]);
-        assert_eq!(distinct(&f, |r| r.material()), ["pino", "Roble"]);
+        assert_eq!(distinct(&f, furniture_protocol::record::field::MATERIAL), ["pino", "Roble"]);
+    }
+
+    #[test]
+    fn filter_menus_list_each_value_once_sorted_without_blanks() {
+        let mut f = Feed::default();
+        for (seq, material) in [(1, "roble"), (2, "Roble"), (3, "roble"), (4, " "), (5, "pino"), (6, "roble")] {
+            let mut n = note(Some(seq), &format!("i{seq}"));
+            n.furniture = furniture_protocol::Furniture::new(&format!("i{seq}"), "Mesa", "", 75, 120, material, "ana");
+            f.push(&n, 0.0, Origin::Live);
+        }
+        assert_eq!(distinct(&f, furniture_protocol::record::field::MATERIAL), ["pino", "Roble", "roble"]);
+        assert_eq!(distinct(&f, furniture_protocol::record::field::AUTOR), ["ana"]);
     }
 
     fn ids_where(f: &Feed, flt: &FeedFilter) -> Vec<String> {

@@ -4,6 +4,8 @@
 //! as strings, strings where numbers belong. The raw object is kept for pass-through and the
 //! accessors say what can be shown.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 /// Field names of the furniture record, as on the wire.
@@ -61,10 +63,15 @@ impl Furniture {
     /// A text field for display: strings as they are, numbers and booleans as their JSON text;
     /// `None` for missing, `null`, arrays and objects (shown as a dash).
     pub fn text(&self, key: &str) -> Option<String> {
+        self.text_ref(key).map(Cow::into_owned)
+    }
+
+    /// [`Furniture::text`] without copying a string value.
+    pub fn text_ref(&self, key: &str) -> Option<Cow<'_, str>> {
         match self.0.get(key)? {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
+            Value::String(s) => Some(Cow::Borrowed(s)),
+            Value::Number(n) => Some(Cow::Owned(n.to_string())),
+            Value::Bool(b) => Some(Cow::Owned(b.to_string())),
             _ => None,
         }
     }
