@@ -301,6 +301,37 @@ async fn a_page_whose_code_cannot_load_reloads_until_it_can() {
     page.close().await;
 }
 
+/// A page whose code never finishes starting, with no error to catch (here its module's
+/// instantiation never ends), says so when a minute has gone by, not before, and reloads itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_never_starts_says_so_after_a_minute_and_reloads() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    // Only until the first failure is counted, so that the reload starts.
+    let hang = "if (!sessionStorage.getItem('furniture-dashboard.failures')) { \
+                  const never = () => new Promise(() => {}); \
+                  WebAssembly.instantiateStreaming = never; WebAssembly.instantiate = never; }";
+    let opened = std::time::Instant::now();
+    let page = Dashboard::open_with(&browser, &broker.page_url(), Some(hang)).await;
+    tokio::time::sleep(Duration::from_secs(50).saturating_sub(opened.elapsed())).await;
+    assert_eq!(page.count("[data-testid=failure]").await, 0, "no note before the minute is up");
+    assert_eq!(page.count("[data-testid=connection-status]").await, 0, "the app did not start");
+    let mut noted = None;
+    while opened.elapsed() < Duration::from_secs(80) {
+        let at = page.eval("return document.querySelector('[data-testid=failure]') ? performance.now() : null").await;
+        if let Some(at) = at.as_f64() {
+            noted = Some(at);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let noted = noted.expect("the failure note within 80 s");
+    assert!((60_000.0..65_000.0).contains(&noted), "the note came {noted} ms after the page began loading");
+    page.wait_state("live").await;
+    assert!(page.eval_bool("return sessionStorage.getItem('furniture-dashboard.failures') === '1'").await);
+    page.close().await;
+}
+
 /// The diagnostics overlay (`?debug`, or the D key) shows the raw frames both ways and the
 /// close codes, and exports them as JSON.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
