@@ -257,14 +257,15 @@ impl FeedFilter {
 /// The distinct non-empty values of the text field `key` across the feed, sorted (case folded),
 /// for filter menus. Each value is copied once, not once per entry: this runs at every change.
 pub fn distinct(feed: &Feed, key: &str) -> Vec<String> {
-    let mut seen: HashSet<Cow<'_, str>> = HashSet::new();
-    for e in feed.iter() {
-        if let FeedEntry::Change(c) = e {
-            if let Some(v) = c.notification.furniture.text_ref(key).filter(|s| !s.trim().is_empty()) {
-                seen.insert(v);
-            }
-        }
-    }
+    let mut seen: Vec<Cow<'_, str>> = feed
+        .iter()
+        .filter_map(|e| match e {
+            FeedEntry::Change(c) => c.notification.furniture.text_ref(key).filter(|s| !s.trim().is_empty()),
+            FeedEntry::Gap { .. } => None,
+        })
+        .collect();
+    crate::state::sort::sort_by(&mut seen, |a, b| a.cmp(b));
+    seen.dedup();
     let mut keyed: Vec<(String, String)> = seen.into_iter().map(|s| (fold(&s), s.into_owned())).collect();
     crate::state::sort::sort_by(&mut keyed, |a, b| a.cmp(b));
     keyed.into_iter().map(|(_, s)| s).collect()
