@@ -186,6 +186,33 @@ async fn rows_that_stay_are_not_moved_in_the_page() {
     assert_eq!(ids("[data-testid=catalog-item]"), ["i1", "i2", "i3", "n1", "i4", "i5", "i6", "i7", "i0"], "the catalog, by name");
 }
 
+/// Two items with the same key (or keys whose hashes meet) are still two rows: a keyed list
+/// needs its keys unique, and `Rows` makes them so rather than let the list break.
+#[wasm_bindgen_test]
+async fn rows_with_the_same_key_are_all_drawn() {
+    use furniture_dashboard::components::rows::Rows;
+    let host = host();
+    let live = live();
+    let items = RwSignal::new(vec![(1, "a"), (1, "b"), (2, "c")]);
+    let _mounted = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(live);
+        view! { <ul><Rows each=move || items.get() key=|t: &(u32, &str)| t.0 children=|t: (u32, &str)| view! { <li>{t.1}</li> }/></ul> }
+    });
+    let texts = || {
+        let list = host.query_selector_all("li").unwrap();
+        (0..list.length()).map(|i| list.get(i).unwrap().text_content().unwrap()).collect::<Vec<_>>()
+    };
+    tick().await;
+    assert_eq!(texts(), ["a", "b", "c"]);
+    items.set(vec![(3, "d"), (1, "a"), (1, "b"), (2, "c"), (1, "e")]);
+    tick().await;
+    assert_eq!(texts().len(), 5, "{:?}", texts());
+    assert_eq!(texts()[0], "d");
+    items.set(vec![(2, "c"), (4, "f")]);
+    tick().await;
+    assert_eq!(texts(), ["c", "f"]);
+}
+
 /// A big catalog draws its first page of cards and a "show more" button, which draws the rest.
 #[wasm_bindgen_test]
 async fn the_catalog_draws_a_page_of_cards_then_more_on_demand() {
