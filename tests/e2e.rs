@@ -261,8 +261,12 @@ async fn a_page_whose_code_stops_reloads_itself() {
     broker.send(Action::Created, mesa("Mesa antes del fallo", "roble", 75)).await;
     page.wait_card("e2e-mesa-1", |c| c.name == "Mesa antes del fallo").await;
 
-    // A real abort inside the dashboard's module: an allocation with an impossible alignment.
-    page.eval("window.__before = true; setTimeout(() => window.__module.__wbindgen_malloc(8, 3)); return null").await;
+    // A real abort inside the dashboard's module: its memory overwritten, so that the next
+    // pointer it follows (at the next clock tick at the latest) is out of bounds.
+    page.eval(
+        "window.__before = true; setTimeout(() => new Uint8Array(window.__module.memory.buffer).fill(0xff)); return null",
+    )
+    .await;
     page.wait_until(
         "the failure note",
         "const n = document.querySelector('[data-testid=failure]'); return !!n && n.getAttribute('role') === 'alert' && n.textContent.includes('5 s')",

@@ -1,0 +1,390 @@
+//! A step of the dashboard's release build (`scripts/minify-dist`), run on wasm-bindgen's output
+//! before wasm-opt.
+//!
+//! wasm-bindgen names every import of the module after its Rust binding plus a 16-digit hash
+//! (`__wbg_appendChild_8204974b7328bf98`), and every export after its Rust path; each name is
+//! written twice, in the module and in its JS glue, and the hashes do not compress. This step
+//! gives each a name of one to three letters in both files, and drops exports the page never
+//! uses, so that wasm-opt removes the code they keep alive. The JS minifier cannot do either: it
+//! does not rename object keys, nor see into the module.
+//!
+//! A name is renamed only where the glue's use of it is unambiguous, and left as it is otherwise:
+//! - an import, when its name occurs once in the glue, as a key of an object literal (the
+//!   imports object);
+//! - an import module, when its name occurs once in the glue, as a quoted key;
+//! - an export, when its name is distinctive (12 characters or more, with an underscore), never
+//!   occurs in quotes, and is reached as a property (`wasm.name`); other occurrences are the
+//!   glue's own JS functions of the same name, which it keeps.
+
+pub mod wasm;
+
+use std::collections::HashSet;
+
+use wasm::{Malformed, Section, EXPORT, IMPORT};
+
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// Exports whose name contains one of these are dropped from the module.
+    pub drop_exports: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub modules_renamed: usize,
+    pub imports_renamed: usize,
+    /// Imports left as they were: the glue does not use them in a way this step recognises.
+    pub imports_kept: Vec<String>,
+    pub exports_renamed: usize,
+    pub exports_dropped: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Shrunk {
+    pub wasm: Vec<u8>,
+    pub js: String,
+    pub report: Report,
+}
+
+/// The `n`th short name: a..z, A..Z, then two letters, and so on (letters only: valid JS
+/// identifiers and object keys).
+pub fn short_name(mut n: usize) -> String {
+    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut name = String::new();
+    loop {
+        name.push(LETTERS[n % LETTERS.len()] as char);
+        n /= LETTERS.len();
+        if n == 0 {
+            return name;
+        }
+        n -= 1;
+    }
+}
+
+/// Hands out short names not already taken in one namespace.
+struct Names {
+    next: usize,
+    taken: HashSet<String>,
+}
+
+impl Names {
+    fn new<'a>(existing: impl IntoIterator<Item = &'a str>) -> Self {
+        Names { next: 0, taken: existing.into_iter().map(str::to_owned).collect() }
+    }
+
+    fn fresh(&mut self) -> String {
+        loop {
+            let name = short_name(self.next);
+            self.next += 1;
+            if self.taken.insert(name.clone()) {
+                return name;
+            }
+        }
+    }
+}
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+}
+
+/// Where `name` occurs in `js` as a whole identifier (not inside a longer one).
+fn occurrences(js: &str, name: &str) -> Vec<usize> {
+    let bytes = js.as_bytes();
+    js.match_indices(name)
+        .map(|(at, _)| at)
+        .filter(|&at| {
+            let before = at.checked_sub(1).map(|i| bytes[i]);
+            let after = bytes.get(at + name.len()).copied();
+            !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+        })
+        .collect()
+}
+
+fn before(js: &str, at: usize) -> Option<u8> {
+    js.as_bytes()[..at].iter().rev().copied().find(|b| !b.is_ascii_whitespace())
+}
+
+fn after(js: &str, at: usize) -> Option<u8> {
+    js.as_bytes()[at..].iter().copied().find(|b| !b.is_ascii_whitespace())
+}
+
+fn is_quote(b: u8) -> bool {
+    matches!(b, b'"' | b'\'' | b'`')
+}
+
+/// Replacements in the glue: (start, end, new text), applied together at the end.
+#[derive(Default)]
+struct Edits(Vec<(usize, usize, String)>);
+
+impl Edits {
+    fn apply(mut self, js: &str) -> String {
+        self.0.sort_by_key(|e| e.0);
+        let mut out = String::with_capacity(js.len());
+        let mut at = 0;
+        for (start, end, text) in self.0 {
+            debug_assert!(start >= at, "overlapping edits");
+            out.push_str(&js[at..start]);
+            out.push_str(&text);
+            at = end;
+        }
+        out.push_str(&js[at..]);
+        out
+    }
+}
+
+/// The one place the glue names an import module: a quoted key of the imports object.
+fn module_key(js: &str, module: &str) -> Option<(usize, usize)> {
+    let found: Vec<(usize, usize)> = [b'"', b'\'']
+        .iter()
+        .flat_map(|&q| {
+            let quoted = format!("{}{module}{}", q as char, q as char);
+            js.match_indices(&quoted).map(|(at, s)| (at, at + s.len())).collect::<Vec<_>>()
+        })
+        .collect();
+    match found.as_slice() {
+        [(start, end)] if after(js, *end) == Some(b':') => Some((*start, *end)),
+        _ => None,
+    }
+}
+
+/// The one place the glue names an import: a key of the imports object (`name: function …`).
+fn import_key(js: &str, field: &str) -> Option<usize> {
+    match occurrences(js, field).as_slice() {
+        [at] if after(js, at + field.len()) == Some(b':')
+            && matches!(before(js, *at), Some(b'{' | b',')) =>
+        {
+            Some(*at)
+        }
+        _ => None,
+    }
+}
+
+/// The places the glue reaches an export (`wasm.name`), or None if it might reach it otherwise.
+fn export_uses(js: &str, name: &str) -> Option<Vec<usize>> {
+    if name.len() < 12 || !name.contains('_') {
+        return None;
+    }
+    let found = occurrences(js, name);
+    let bytes = js.as_bytes();
+    if found.iter().any(|&at| at > 0 && is_quote(bytes[at - 1])) {
+        return None;
+    }
+    Some(found.into_iter().filter(|&at| at > 0 && bytes[at - 1] == b'.').collect())
+}
+
+pub fn shrink(module: &[u8], js: &str, options: &Options) -> Result<Shrunk, Malformed> {
+    let mut sections: Vec<Section> = wasm::parse(module)?;
+    let mut edits = Edits::default();
+    let mut report = Report::default();
+
+    if let Some(i) = sections.iter().position(|s| s.id == IMPORT) {
+        let mut imports = wasm::read_imports(&sections, i)?;
+        let mut modules: Vec<String> = imports.iter().map(|i| i.module.clone()).collect();
+        modules.sort();
+        modules.dedup();
+        let mut module_names = Names::new(modules.iter().map(String::as_str));
+        for module in &modules {
+            let Some((start, end)) = module_key(js, module) else { continue };
+            let new = module_names.fresh();
+            edits.0.push((start, end, format!("\"{new}\"")));
+            report.modules_renamed += 1;
+            for import in imports.iter_mut().filter(|i| &i.module == module) {
+                import.module = new.clone();
+            }
+        }
+        let mut import_names = Names::new(imports.iter().map(|i| i.field.as_str()));
+        for import in &mut imports {
+            match import_key(js, &import.field) {
+                Some(at) => {
+                    let new = import_names.fresh();
+                    edits.0.push((at, at + import.field.len(), new.clone()));
+                    import.field = new;
+                    report.imports_renamed += 1;
+                }
+                None => report.imports_kept.push(import.field.clone()),
+            }
+        }
+        sections[i].body = wasm::imports_body(&imports);
+    }
+
+    if let Some(i) = sections.iter().position(|s| s.id == EXPORT) {
+        let mut exports = wasm::read_exports(&sections, i)?;
+        exports.retain(|e| {
+            let drop = options.drop_exports.iter().any(|d| e.name.contains(d.as_str()));
+            if drop {
+                report.exports_dropped.push(e.name.clone());
+            }
+            !drop
+        });
+        let mut names = Names::new(exports.iter().map(|e| e.name.as_str()));
+        for export in &mut exports {
+            let Some(uses) = export_uses(js, &export.name) else { continue };
+            let new = names.fresh();
+            for at in uses {
+                edits.0.push((at, at + export.name.len(), new.clone()));
+            }
+            export.name = new;
+            report.exports_renamed += 1;
+        }
+        sections[i].body = wasm::exports_body(&exports);
+    }
+
+    Ok(Shrunk { wasm: wasm::write(&sections), js: edits.apply(js), report })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm::{Export, Import};
+
+    const FN: &[u8] = &[0x00, 0x00];
+
+    fn module(imports: &[(&str, &str)], exports: &[&str]) -> Vec<u8> {
+        let imports: Vec<Import> = imports
+            .iter()
+            .map(|(m, f)| Import { module: m.to_string(), field: f.to_string(), desc: FN.to_vec() })
+            .collect();
+        let exports: Vec<Export> =
+            exports.iter().enumerate().map(|(i, n)| Export { name: n.to_string(), kind: 0, index: i as u32 }).collect();
+        wasm::write(&[
+            Section { id: 1, body: vec![1, 0x60, 0, 0] },
+            Section { id: IMPORT, body: wasm::imports_body(&imports) },
+            Section { id: EXPORT, body: wasm::exports_body(&exports) },
+            Section { id: 0, body: b"\x09producers\x00".to_vec() },
+        ])
+    }
+
+    fn read(shrunk: &Shrunk) -> (Vec<Import>, Vec<Export>, Vec<Section>) {
+        let sections = wasm::parse(&shrunk.wasm).unwrap();
+        let i = sections.iter().position(|s| s.id == IMPORT).unwrap();
+        let e = sections.iter().position(|s| s.id == EXPORT).unwrap();
+        (wasm::read_imports(&sections, i).unwrap(), wasm::read_exports(&sections, e).unwrap(), sections)
+    }
+
+    const GLUE: &str = r#"
+let wasm;
+function wasm_bindgen_convert_closures_invoke_true_(a, b) {
+    wasm.wasm_bindgen_convert_closures_invoke_true_(a, b);
+}
+function __wbg_get_imports() {
+    const import0 = {
+        __proto__: null,
+        __wbg_appendChild_8204974b7328bf98: function(arg0, arg1) {
+            const ptr = passStringToWasm0(arg1, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            return makeMutClosure(arg0, ptr, wasm_bindgen_convert_closures_invoke_true_);
+        },
+        __wbg_log_0123456789abcdef:function(arg0) { console.log(arg0); },
+    };
+    return { __proto__: null, "./app_bg.js": import0 };
+}
+const Finalization = new FinalizationRegistry(ptr => wasm.__wbg_intounderlyingsink_free(ptr >>> 0, 1));
+function start() { wasm.__wbindgen_start(); return wasm.memory; }
+"#;
+
+    fn glue_module() -> Vec<u8> {
+        module(
+            &[("./app_bg.js", "__wbg_appendChild_8204974b7328bf98"), ("./app_bg.js", "__wbg_log_0123456789abcdef")],
+            &[
+                "memory",
+                "wasm_bindgen_convert_closures_invoke_true_",
+                "__wbindgen_malloc",
+                "__wbindgen_realloc",
+                "__wbindgen_start",
+                "__wbg_intounderlyingsink_free",
+            ],
+        )
+    }
+
+    #[test]
+    fn short_names_are_distinct_letters_only() {
+        let names: Vec<String> = (0..52 * 53 + 10).map(short_name).collect();
+        assert_eq!(&names[..3], ["a", "b", "c"]);
+        assert_eq!(names[51], "Z");
+        assert_eq!(names[52], "aa");
+        assert_eq!(names[52 * 53], "aaa");
+        assert!(names.iter().all(|n| n.bytes().all(|b| b.is_ascii_alphabetic())));
+        assert_eq!(names.iter().collect::<HashSet<_>>().len(), names.len());
+    }
+
+    #[test]
+    fn imports_and_their_module_get_the_same_short_names_in_module_and_glue() {
+        let shrunk = shrink(&glue_module(), GLUE, &Options::default()).unwrap();
+        let (imports, _, _) = read(&shrunk);
+        assert_eq!(imports.iter().map(|i| (i.module.as_str(), i.field.as_str())).collect::<Vec<_>>(), [("a", "a"), ("a", "b")]);
+        assert!(shrunk.js.contains("\n        a: function(arg0, arg1) {"), "{}", shrunk.js);
+        assert!(shrunk.js.contains("\n        b:function(arg0)"));
+        assert!(shrunk.js.contains(r#""a": import0"#));
+        assert!(!shrunk.js.contains("__wbg_appendChild") && !shrunk.js.contains("./app_bg.js"));
+        assert_eq!(shrunk.report.imports_renamed, 2);
+        assert_eq!(shrunk.report.modules_renamed, 1);
+    }
+
+    #[test]
+    fn exports_reached_as_properties_are_renamed_and_the_glues_own_functions_kept() {
+        let shrunk = shrink(&glue_module(), GLUE, &Options::default()).unwrap();
+        let (_, exports, _) = read(&shrunk);
+        let names: Vec<&str> = exports.iter().map(|e| e.name.as_str()).collect();
+        // `memory` is not distinctive enough to rename; the others are.
+        assert_eq!(names, ["memory", "a", "b", "c", "d", "e"]);
+        assert_eq!(exports.iter().map(|e| e.index).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5]);
+        assert!(shrunk.js.contains("function wasm_bindgen_convert_closures_invoke_true_(a, b) {\n    wasm.a(a, b);"));
+        assert!(shrunk.js.contains("makeMutClosure(arg0, ptr, wasm_bindgen_convert_closures_invoke_true_)"));
+        assert!(shrunk.js.contains("passStringToWasm0(arg1, wasm.b, wasm.c)"));
+        assert!(shrunk.js.contains("wasm.d(); return wasm.memory;"));
+        assert_eq!(shrunk.report.exports_renamed, 5);
+    }
+
+    #[test]
+    fn dropped_exports_leave_the_module_and_nothing_else_changes_for_them() {
+        let options = Options { drop_exports: vec!["intounderlying".into()] };
+        let shrunk = shrink(&glue_module(), GLUE, &options).unwrap();
+        let (_, exports, sections) = read(&shrunk);
+        assert!(exports.iter().all(|e| !e.name.contains("intounderlying")));
+        assert_eq!(exports.len(), 5);
+        assert_eq!(shrunk.report.exports_dropped, ["__wbg_intounderlyingsink_free"]);
+        // Other sections are copied as they were.
+        assert_eq!(sections[0], Section { id: 1, body: vec![1, 0x60, 0, 0] });
+        assert_eq!(sections[3], Section { id: 0, body: b"\x09producers\x00".to_vec() });
+    }
+
+    #[test]
+    fn names_used_in_any_other_way_are_left_as_they_are() {
+        let glue = r#"
+const imports = { "./app_bg.js": { __wbg_twice_0123456789abcdef: f, __wbg_once_0123456789abcdef: g } };
+const again = __wbg_twice_0123456789abcdef;
+const quoted = wasm["__wbindgen_quoted_export"];
+wasm.__wbindgen_quoted_export();
+wasm.__wbindgen_property_export();
+"#;
+        let module = module(
+            &[("./app_bg.js", "__wbg_twice_0123456789abcdef"), ("./app_bg.js", "__wbg_once_0123456789abcdef"), ("env", "other")],
+            &["__wbindgen_quoted_export", "__wbindgen_property_export"],
+        );
+        let shrunk = shrink(&module, glue, &Options::default()).unwrap();
+        let (imports, exports, _) = read(&shrunk);
+        let fields: Vec<(&str, &str)> = imports.iter().map(|i| (i.module.as_str(), i.field.as_str())).collect();
+        // "env" is not in the glue at all; the import used twice keeps its name.
+        assert_eq!(fields, [("a", "__wbg_twice_0123456789abcdef"), ("a", "a"), ("env", "other")]);
+        assert_eq!(shrunk.report.imports_kept, ["__wbg_twice_0123456789abcdef", "other"]);
+        assert_eq!(exports.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["__wbindgen_quoted_export", "a"]);
+        assert!(shrunk.js.contains(r#"wasm["__wbindgen_quoted_export"]"#));
+        assert!(shrunk.js.contains("wasm.__wbindgen_quoted_export();\nwasm.a();"));
+        assert!(shrunk.js.contains(r#"{ "a": { __wbg_twice_0123456789abcdef: f, a: g } }"#));
+    }
+
+    #[test]
+    fn a_name_inside_a_longer_identifier_is_not_an_occurrence() {
+        assert_eq!(occurrences("x.abc_def; abc_defg; _abc_def; abc_def$; (abc_def)", "abc_def"), [2, 42]);
+    }
+
+    #[test]
+    fn a_short_name_already_taken_is_not_handed_out_again() {
+        let module = module(&[("m", "a"), ("m", "__wbg_long_name_1234")], &[]);
+        let shrunk = shrink(&module, r#"x = { "m": { a: f, __wbg_long_name_1234: g } }"#, &Options::default()).unwrap();
+        let (imports, _, _) = read(&shrunk);
+        // The import already called "a" is renamed too, but never to "a" again, and the long
+        // name does not take "a" either: no two imports end up with one name.
+        let fields: Vec<&str> = imports.iter().map(|i| i.field.as_str()).collect();
+        assert_eq!(fields, ["b", "c"]);
+        assert_eq!(shrunk.js, r#"x = { "a": { b: f, c: g } }"#);
+    }
+}
