@@ -137,9 +137,7 @@ impl CatalogView {
     /// Replaces the catalog with the broker's (a resync). Items that vanished linger as deleted;
     /// unchanged items keep their card.
     pub fn replace(&mut self, entries: Vec<CatalogEntry>, now_ms: f64) {
-        let old: HashMap<String, CatalogEntry> =
-            self.catalog.iter().map(|(id, e)| (id.clone(), e.clone())).collect();
-        self.catalog.replace(entries);
+        let old = self.catalog.replace(entries);
         for (id, entry) in &old {
             if self.catalog.get(id).is_none() {
                 self.linger(id.clone(), entry.furniture.clone(), entry.timestamp, now_ms);

@@ -155,10 +155,11 @@ impl Catalog {
         }
     }
 
-    /// Replaces the whole catalog (a sync reply), keeping at most `max_items`. The broker's
-    /// catalog is the truth: remembered deletions are dropped.
-    pub fn replace(&mut self, entries: impl IntoIterator<Item = CatalogEntry>) {
-        self.items.clear();
+    /// Replaces the whole catalog (a sync reply), keeping at most `max_items`, and gives back
+    /// the items it held (in id order), for a caller that compares the two. The broker's catalog
+    /// is the truth: remembered deletions are dropped.
+    pub fn replace(&mut self, entries: impl IntoIterator<Item = CatalogEntry>) -> BTreeMap<String, CatalogEntry> {
+        let previous = std::mem::take(&mut self.items);
         self.tombstones.clear();
         self.tombstone_order.clear();
         for e in entries {
@@ -169,6 +170,7 @@ impl Catalog {
                 self.items.insert(id, e);
             }
         }
+        previous
     }
 
     /// Puts back an item as it was before an [`Catalog::apply`] that must be undone (the broker
@@ -234,6 +236,26 @@ mod tests {
         assert_eq!(c.apply(&note(Action::Deleted, "a", "Mesa XL", None)), Applied::Removed("a".into()));
         assert_eq!(c.apply(&note(Action::Deleted, "a", "Mesa XL", None)), Applied::Skipped(Skip::NotPresent));
         assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn a_replaced_catalog_gives_back_what_it_held_and_forgets_its_deletions() {
+        let mut c = Catalog::default();
+        c.apply(&note(Action::Created, "b", "Silla", Some(1)));
+        c.apply(&note(Action::Created, "a", "Mesa", Some(2)));
+        c.apply(&note(Action::Deleted, "z", "Sofá", Some(3)));
+        let entry = |id: &str, nombre: &str| CatalogEntry {
+            furniture: Furniture::new(id, nombre, "", 75, 120, "roble", "Ana"),
+            seq: Some(9),
+            timestamp: None,
+        };
+        let previous = c.replace(vec![entry("c", "Cama"), entry("a", "Mesa XL")]);
+        let names: Vec<(&str, Option<String>)> = previous.iter().map(|(id, e)| (id.as_str(), e.furniture.nombre())).collect();
+        assert_eq!(names, [("a", Some("Mesa".into())), ("b", Some("Silla".into()))]);
+        assert_eq!(c.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), ["a", "c"]);
+        assert_eq!(c.get("a").unwrap().furniture.nombre().as_deref(), Some("Mesa XL"));
+        // The deletion of "z" was forgotten: an update of it is taken in again.
+        assert_eq!(c.apply(&note(Action::Updated, "z", "Sofá", Some(1))), Applied::Inserted("z".into()));
     }
 
     #[test]
