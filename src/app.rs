@@ -94,6 +94,9 @@ pub struct Live {
     /// What the feed shows (desk only).
     pub filter: RwSignal<FeedFilter>,
     pub catalog: RwSignal<CatalogView>,
+    /// Live items per material (`CatalogView::material_counts`), counted once per change for the
+    /// catalog's chips and the material chart alike; unchanged counts notify neither.
+    pub material_counts: Memo<Vec<(String, usize)>>,
     /// The catalog's order (`?sort=name|newest|size`).
     pub sort: RwSignal<SortBy>,
     /// Cards grouped by material (`?group=material`).
@@ -122,6 +125,7 @@ impl Live {
     /// The state of a page that connects to `url`, before anything arrived.
     pub fn new(url: String, kiosk: bool, lang: Lang) -> Live {
         let now = now_ms();
+        let catalog = RwSignal::new(CatalogView::default());
         Live {
             kiosk,
             lang,
@@ -141,7 +145,8 @@ impl Live {
             feed: RwSignal::new(Feed::default()),
             filter: RwSignal::new(FeedFilter::default()),
             activity: RwSignal::new(Activity::default()),
-            catalog: RwSignal::new(CatalogView::default()),
+            catalog,
+            material_counts: Memo::new(move |_| catalog.with(|c| c.material_counts())),
             sort: RwSignal::new(SortBy::default()),
             group_by_material: RwSignal::new(false),
             toasts: RwSignal::new(Toasts::new(if kiosk { ToastPolicy::wall() } else { ToastPolicy::desk() }).with_lang(lang)),

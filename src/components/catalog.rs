@@ -37,7 +37,7 @@ pub fn CatalogPanel() -> impl IntoView {
     let groups = move || group_by_material(cards());
     let empty = move || live.catalog.with(|c| c.shows_nothing());
     // A memo: the chips change only when the counts do, not with every update.
-    let counts = Memo::new(move |_| live.catalog.with(|c| c.material_counts()));
+    let counts = live.material_counts;
     view! {
         <section class="panel catalog-panel" aria-labelledby="catalog-title">
             <div class="catalog-head">

@@ -25,7 +25,7 @@ pub fn Charts() -> impl IntoView {
     let per_hour = move || series().iter().sum::<u32>();
     // A memo: the bars are redrawn only when the counts change, not with every update.
     let bars = Memo::new(move |_| {
-        let counts = live.catalog.with(|c| c.material_counts());
+        let counts = live.material_counts.get();
         let total: usize = counts.iter().map(|(_, n)| n).sum();
         let shown: Vec<(String, usize)> = counts.iter().take(MAX_BARS).cloned().collect();
         let others = counts.len().saturating_sub(MAX_BARS);

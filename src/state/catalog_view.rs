@@ -2,13 +2,15 @@
 //! deleted items that linger greyed for a while, and a version per card so that an update
 //! re-renders exactly one card.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use furniture_protocol::record::field;
 use furniture_protocol::{Action, Applied, Catalog, CatalogEntry, Furniture, Notification, Timestamp};
 
 use crate::state::diff::{diff, FieldChange};
-use crate::state::format::fold;
+use crate::state::format::{fold, DASH};
 
 /// Cards drawn at first, and added by each "show more": a screen shows a few dozen, every card
 /// drawn costs each redraw of a burst and the first render of a big catalog (BENCHMARKS.md), and
@@ -201,12 +203,15 @@ impl CatalogView {
     }
 
     /// Live items per material, most common first (a missing material counts as a dash).
+    /// Each distinct material is copied once, not once per item (a big catalog is counted at
+    /// every change).
     pub fn material_counts(&self) -> Vec<(String, usize)> {
-        let mut counts: HashMap<String, usize> = HashMap::new();
+        let mut counts: HashMap<Cow<'_, str>, usize> = HashMap::new();
         for (_, e) in self.catalog.iter() {
-            *counts.entry(material_of(&e.furniture)).or_default() += 1;
+            let material = e.furniture.text_ref(field::MATERIAL).filter(|m| !m.trim().is_empty());
+            *counts.entry(material.unwrap_or(Cow::Borrowed(DASH))).or_default() += 1;
         }
-        let mut counts: Vec<(String, String, usize)> = counts.into_iter().map(|(m, n)| (fold(&m), m, n)).collect();
+        let mut counts: Vec<(String, String, usize)> = counts.into_iter().map(|(m, n)| (fold(&m), m.into_owned(), n)).collect();
         crate::state::sort::sort_by(&mut counts, |a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
         counts.into_iter().map(|(_, m, n)| (m, n)).collect()
     }
@@ -404,6 +409,19 @@ mod tests {
         assert_eq!(shape, [("Pino".to_owned(), vec!["2".to_owned()]), ("roble".to_owned(), vec!["1".to_owned(), "3".to_owned()])]);
         assert_eq!(SortBy::parse("size"), Some(SortBy::Size));
         assert_eq!(SortBy::parse("x"), None);
+        // A blank or missing material counts as a dash; a number as its text.
+        v.apply(&mk("4", "d", 1, 1, "  "), 4.0);
+        let mut odd = mk("5", "e", 1, 1, "x");
+        odd.furniture.0.remove("material");
+        v.apply(&odd, 5.0);
+        let mut numeric = mk("6", "f", 1, 1, "x");
+        numeric.furniture.0.insert("material".into(), serde_json::json!(7));
+        v.apply(&numeric, 6.0);
+        let counts = v.material_counts();
+        assert_eq!(counts, [("roble".to_owned(), 2), ("—".to_owned(), 2), ("7".to_owned(), 1), ("Pino".to_owned(), 1)]);
+        // Deleted items are not counted.
+        v.apply(&Notification { action: Action::Deleted, ..mk("1", "b", 100, 100, "roble") }, 7.0);
+        assert_eq!(v.material_counts()[0], ("—".to_owned(), 2));
     }
 
     #[test]
