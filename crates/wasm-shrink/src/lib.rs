@@ -9,16 +9,16 @@
 //! does not rename object keys, nor see into the module.
 //!
 //! A name is renamed only where the glue's use of it is unambiguous, and left as it is otherwise:
-//! - an import, when its name occurs once in the glue, as a key of an object literal (the
-//!   imports object);
 //! - an import module, when its name occurs once in the glue, as a quoted key;
+//! - an import of such a module with a name wasm-bindgen made (`__wbg_…`, `__wbindgen_…`), when
+//!   that name occurs once in the glue, as a key of an object literal (the imports object);
 //! - an export, when its name is distinctive (12 characters or more, with an underscore), never
 //!   occurs in quotes, and is reached as a property (`wasm.name`); other occurrences are the
 //!   glue's own JS functions of the same name, which it keeps.
 
 pub mod wasm;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use wasm::{Malformed, Section, EXPORT, IMPORT};
 
@@ -182,6 +182,8 @@ pub fn shrink(module: &[u8], js: &str, options: &Options) -> Result<Shrunk, Malf
         modules.sort();
         modules.dedup();
         let mut module_names = Names::new(modules.iter().map(String::as_str));
+        // The modules the glue itself provides, by their new names.
+        let mut glue_modules: HashSet<String> = HashSet::new();
         for module in &modules {
             let Some((start, end)) = module_key(js, module) else { continue };
             let new = module_names.fresh();
@@ -190,14 +192,30 @@ pub fn shrink(module: &[u8], js: &str, options: &Options) -> Result<Shrunk, Malf
             for import in imports.iter_mut().filter(|i| &i.module == module) {
                 import.module = new.clone();
             }
+            glue_modules.insert(new);
         }
+        // Only wasm-bindgen's own names, in the modules the glue provides: an import from any
+        // other module (a JS snippet, `env`) keeps the name that module exports.
         let mut import_names = Names::new(imports.iter().map(|i| i.field.as_str()));
+        let mut renamed: HashMap<(String, String), String> = HashMap::new();
         for import in &mut imports {
+            let generated = import.field.starts_with("__wbg_") || import.field.starts_with("__wbindgen_");
+            if !generated || !glue_modules.contains(&import.module) {
+                report.imports_kept.push(import.field.clone());
+                continue;
+            }
+            let key = (import.module.clone(), import.field.clone());
+            if let Some(new) = renamed.get(&key) {
+                // The same import twice: one key in the glue, one new name.
+                import.field = new.clone();
+                continue;
+            }
             match import_key(js, &import.field) {
                 Some(at) => {
                     let new = import_names.fresh();
                     edits.0.push((at, at + import.field.len(), new.clone()));
-                    import.field = new;
+                    import.field = new.clone();
+                    renamed.insert(key, new);
                     report.imports_renamed += 1;
                 }
                 None => report.imports_kept.push(import.field.clone()),
@@ -208,6 +226,8 @@ pub fn shrink(module: &[u8], js: &str, options: &Options) -> Result<Shrunk, Malf
 
     if let Some(i) = sections.iter().position(|s| s.id == EXPORT) {
         let mut exports = wasm::read_exports(&sections, i)?;
+        // Dropped names stay taken: the glue still names them (in code it never runs).
+        let mut names = Names::new(exports.iter().map(|e| e.name.as_str()));
         exports.retain(|e| {
             let drop = options.drop_exports.iter().any(|d| e.name.contains(d.as_str()));
             if drop {
@@ -215,7 +235,6 @@ pub fn shrink(module: &[u8], js: &str, options: &Options) -> Result<Shrunk, Malf
             }
             !drop
         });
-        let mut names = Names::new(exports.iter().map(|e| e.name.as_str()));
         for export in &mut exports {
             let Some(uses) = export_uses(js, &export.name) else { continue };
             let new = names.fresh();
@@ -341,6 +360,8 @@ function start() { wasm.__wbindgen_start(); return wasm.memory; }
         assert!(exports.iter().all(|e| !e.name.contains("intounderlying")));
         assert_eq!(exports.len(), 5);
         assert_eq!(shrunk.report.exports_dropped, ["__wbg_intounderlyingsink_free"]);
+        // The glue's (unused) reference to it is left as it was.
+        assert!(shrunk.js.contains("ptr => wasm.__wbg_intounderlyingsink_free(ptr >>> 0, 1)"));
         // Other sections are copied as they were.
         assert_eq!(sections[0], Section { id: 1, body: vec![1, 0x60, 0, 0] });
         assert_eq!(sections[3], Section { id: 0, body: b"\x09producers\x00".to_vec() });
@@ -381,10 +402,50 @@ wasm.__wbindgen_property_export();
         let module = module(&[("m", "a"), ("m", "__wbg_long_name_1234")], &[]);
         let shrunk = shrink(&module, r#"x = { "m": { a: f, __wbg_long_name_1234: g } }"#, &Options::default()).unwrap();
         let (imports, _, _) = read(&shrunk);
-        // The import already called "a" is renamed too, but never to "a" again, and the long
-        // name does not take "a" either: no two imports end up with one name.
+        // "a" is not a name wasm-bindgen made, so it stays, and the long name does not take it.
         let fields: Vec<&str> = imports.iter().map(|i| i.field.as_str()).collect();
-        assert_eq!(fields, ["b", "c"]);
-        assert_eq!(shrunk.js, r#"x = { "a": { b: f, c: g } }"#);
+        assert_eq!(fields, ["a", "b"]);
+        assert_eq!(shrunk.js, r#"x = { "a": { a: f, b: g } }"#);
+    }
+
+    #[test]
+    fn an_import_from_a_module_the_glue_does_not_provide_keeps_its_name() {
+        // A snippet module's export whose name happens to be a key in the glue, once.
+        let glue = r#"
+const settings = { __wbg_fromsnippet_0123456789abcdef: 1 };
+return { "./app_bg.js": { __wbg_log_0123456789abcdef: f } };
+"#;
+        let module = module(
+            &[("./snippets/x.js", "__wbg_fromsnippet_0123456789abcdef"), ("./app_bg.js", "__wbg_log_0123456789abcdef")],
+            &[],
+        );
+        let shrunk = shrink(&module, glue, &Options::default()).unwrap();
+        let (imports, _, _) = read(&shrunk);
+        let fields: Vec<(&str, &str)> = imports.iter().map(|i| (i.module.as_str(), i.field.as_str())).collect();
+        assert_eq!(fields, [("./snippets/x.js", "__wbg_fromsnippet_0123456789abcdef"), ("a", "a")]);
+        assert!(shrunk.js.contains("const settings = { __wbg_fromsnippet_0123456789abcdef: 1 };"));
+        assert!(shrunk.js.contains(r#"return { "a": { a: f } };"#));
+    }
+
+    #[test]
+    fn the_same_import_twice_gets_one_name_and_one_edit() {
+        let glue = r#"return { "./app_bg.js": { __wbg_log_0123456789abcdef: f } };"#;
+        let module = module(&[("./app_bg.js", "__wbg_log_0123456789abcdef"), ("./app_bg.js", "__wbg_log_0123456789abcdef")], &[]);
+        let shrunk = shrink(&module, glue, &Options::default()).unwrap();
+        let (imports, _, _) = read(&shrunk);
+        assert!(imports.iter().all(|i| i.module == "a" && i.field == "a"));
+        assert_eq!(shrunk.js, r#"return { "a": { a: f } };"#);
+    }
+
+    #[test]
+    fn a_dropped_exports_name_is_not_handed_to_another() {
+        // The glue still names the dropped export "a" (in code it never runs): no renamed export
+        // may take that name.
+        let glue = "wasm.a(); wasm.__wbindgen_free_one(); wasm.__wbindgen_print_it();";
+        let module = module(&[], &["a", "__wbindgen_free_one", "__wbindgen_print_it"]);
+        let shrunk = shrink(&module, glue, &Options { drop_exports: vec!["a".into()] }).unwrap();
+        let (_, exports, _) = read(&shrunk);
+        assert_eq!(exports.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(shrunk.js, "wasm.a(); wasm.b(); wasm.c();");
     }
 }
