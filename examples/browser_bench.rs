@@ -332,6 +332,8 @@ async fn catalog(browser: &Browser, items: usize) -> Value {
     let shown = page.eval("return window.__perf.marks.shown - performance.timeOrigin").await.as_f64().unwrap_or(0.0);
     let sync_to_shown = page.eval("return window.__perf.marks.shown - window.__perf.marks.sync").await.as_f64();
     let load_tasks = long_tasks(&page, 0.0).await;
+    // What holding the whole catalog costs the page (wasm memory, JS heap, DOM nodes).
+    let memory_after_load = page.eval("return window.__perf.memory()").await;
     // With BENCH_PROFILE=1, a second load of the page, profiled from navigation to cards shown.
     let profiling = profile_start(&page).await;
     let profile = if profiling {
@@ -353,7 +355,7 @@ async fn catalog(browser: &Browser, items: usize) -> Value {
     let mutations = page.eval("return window.__perf.mutations").await;
     let cards_touched = touched.as_array().map_or(0, |t| t.iter().filter(|x| x.as_str() != Some("(outside the catalog cards)")).count());
     let result = json!({
-        "scenario": "catalog", "items": items,
+        "scenario": "catalog", "items": items, "memory_after_load": memory_after_load,
         "cards_drawn": items.min(CARD_PAGE),
         "navigation_to_cards_shown_ms": shown.round(),
         // The render alone: from the catalog's arrival (the sync reply) to the cards drawn.

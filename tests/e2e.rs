@@ -230,7 +230,7 @@ async fn a_reloaded_wall_screen_restores_what_it_showed() {
         saved_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64,
         stream: Some("saved".into()),
         last_seq: Some(2),
-        catalog: vec![CatalogEntry { furniture: mesa.clone(), seq: Some(2), timestamp: None }],
+        catalog: vec![CatalogEntry { furniture: std::sync::Arc::new(mesa.clone()), seq: Some(2), timestamp: None }],
         feed: vec![
             Notification { action: Action::Created, furniture: mesa.clone(), message: "🪑 creada".into(), timestamp: None, seq: Some(1) },
             Notification { action: Action::Updated, furniture: mesa, message: "🔄 guardada".into(), timestamp: None, seq: Some(2) },

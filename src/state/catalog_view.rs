@@ -87,17 +87,17 @@ impl CatalogView {
 
     /// The current record of an item.
     pub fn furniture(&self, id: &str) -> Option<&Furniture> {
-        self.catalog.get(id).map(|e| &e.furniture)
+        self.catalog.get(id).map(|e| &*e.furniture)
     }
 
     /// Keeps a just-deleted item on screen, greyed, for the linger time.
-    fn linger(&mut self, id: String, furniture: Furniture, timestamp: Option<Timestamp>, now_ms: f64) {
+    fn linger(&mut self, id: String, furniture: Arc<Furniture>, timestamp: Option<Timestamp>, now_ms: f64) {
         self.meta.remove(&id);
         let version = self.bump();
         let card = Card {
             id: id.clone(),
             name_key: name_key(&furniture),
-            furniture: Arc::new(furniture),
+            furniture,
             version,
             last_action: Action::Deleted,
             changed_ms: now_ms,
@@ -126,11 +126,12 @@ impl CatalogView {
                 self.ghosts.remove(id);
                 let changed_fields = if matches!(applied, Applied::Updated(_)) { changed_fields } else { Vec::new() };
                 let version = self.bump();
-                let furniture = Arc::new(self.furniture(id).cloned().unwrap_or_default());
+                // The catalog's own record, shared: not a copy.
+                let furniture = self.catalog.get(id).map(|e| Arc::clone(&e.furniture)).unwrap_or_default();
                 let meta = Meta { name_key: name_key(&furniture), furniture, version, last_action: n.action, changed_ms: now_ms, changed_fields };
                 self.meta.insert(id.clone(), meta);
             }
-            Applied::Removed(id) => self.linger(id.clone(), n.furniture.clone(), n.timestamp, now_ms),
+            Applied::Removed(id) => self.linger(id.clone(), Arc::new(n.furniture.clone()), n.timestamp, now_ms),
             Applied::Skipped(_) => {}
         }
         applied
@@ -145,7 +146,7 @@ impl CatalogView {
                 self.linger(id.clone(), entry.furniture.clone(), entry.timestamp, now_ms);
             }
         }
-        let ids: Vec<(String, bool, Option<Timestamp>, Furniture)> = self
+        let ids: Vec<(String, bool, Option<Timestamp>, Arc<Furniture>)> = self
             .catalog
             .iter()
             .map(|(id, e)| (id.clone(), old.get(id).is_some_and(|o| o.furniture == e.furniture), e.timestamp, e.furniture.clone()))
@@ -159,7 +160,6 @@ impl CatalogView {
             let last_action = if old.contains_key(&id) { Action::Updated } else { Action::Created };
             // The broker's time of the change, not "now": the change may be old.
             let changed_ms = timestamp.map_or(now_ms, Timestamp::unix_millis);
-            let furniture = Arc::new(furniture);
             let meta = Meta { name_key: name_key(&furniture), furniture, version, last_action, changed_ms, changed_fields: Vec::new() };
             self.meta.insert(id, meta);
         }
@@ -229,7 +229,7 @@ impl CatalogView {
                 let meta = self.meta.get(id);
                 let (furniture, key) = match meta {
                     Some(m) => (m.furniture.clone(), m.name_key.clone()),
-                    None => (Arc::new(e.furniture.clone()), name_key(&e.furniture)),
+                    None => (Arc::clone(&e.furniture), name_key(&e.furniture)),
                 };
                 Card {
                     id: id.clone(),
@@ -376,7 +376,7 @@ mod tests {
         v.apply(&note(Action::Created, "a", "A"), 0.0);
         v.apply(&note(Action::Created, "b", "B"), 0.0);
         let a_version = v.cards()[0].version;
-        let entry = |id: &str, n: &str| CatalogEntry { furniture: Furniture::new(id, n, "", 1, 1, "m", "u"), seq: None, timestamp: Timestamp::parse("1970-01-01T00:00:01Z") };
+        let entry = |id: &str, n: &str| CatalogEntry { furniture: Arc::new(Furniture::new(id, n, "", 1, 1, "m", "u")), seq: None, timestamp: Timestamp::parse("1970-01-01T00:00:01Z") };
         v.replace(vec![entry("a", "A"), entry("c", "C")], 5000.0);
         let cards = v.cards();
         let ids: Vec<_> = cards.iter().map(|c| (c.id.as_str(), c.deleted_ms.is_some())).collect();

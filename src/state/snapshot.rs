@@ -69,7 +69,7 @@ mod tests {
             saved_ms: 1_000.0,
             stream: Some("ab".into()),
             last_seq: Some(7),
-            catalog: vec![CatalogEntry { furniture: Furniture::new("1", "Mesa <b>", "", 75, 120, "roble", "ana"), seq: Some(7), timestamp: Timestamp::parse("2024-01-15T14:30:00Z") }],
+            catalog: vec![CatalogEntry { furniture: std::sync::Arc::new(Furniture::new("1", "Mesa <b>", "", 75, 120, "roble", "ana")), seq: Some(7), timestamp: Timestamp::parse("2024-01-15T14:30:00Z") }],
             feed: vec![Notification { action: Action::Created, furniture: Furniture::new("1", "Mesa <b>", "", 75, 120, "roble", "ana"), message: "🪑 x".into(), timestamp: None, seq: Some(7) }],
         }
     }

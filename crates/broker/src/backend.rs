@@ -164,7 +164,7 @@ impl Embedded {
             let entry;
             let change = match (put, id.as_deref()) {
                 (Some(true), Some(id)) => {
-                    entry = CatalogEntry { furniture: draft.furniture.clone(), seq: Some(seq), timestamp: draft.timestamp };
+                    entry = CatalogEntry { furniture: std::sync::Arc::new(draft.furniture.clone()), seq: Some(seq), timestamp: draft.timestamp };
                     Change::Put(id, &entry)
                 }
                 (Some(false), Some(id)) => Change::Remove(id),

@@ -403,7 +403,7 @@ impl Backend for Redis {
                 .iter()
                 .filter_map(|frame| match decode_server(frame) {
                     ServerFrame::Notification(n) => {
-                        Some(CatalogEntry { furniture: n.furniture, seq: n.seq, timestamp: n.timestamp })
+                        Some(CatalogEntry { furniture: Arc::new(n.furniture), seq: n.seq, timestamp: n.timestamp })
                     }
                     _ => None,
                 })

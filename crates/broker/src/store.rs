@@ -149,7 +149,7 @@ impl Store {
             let item_seq: i64 = row.get(2)?;
             let timestamp: Option<String> = row.get(3)?;
             catalog.push(CatalogEntry {
-                furniture: Furniture(map),
+                furniture: std::sync::Arc::new(Furniture(map)),
                 seq: Some(item_seq as u64),
                 timestamp: timestamp.as_deref().and_then(Timestamp::parse),
             });
@@ -255,7 +255,7 @@ mod tests {
     fn entry(id: &str, seq: u64) -> CatalogEntry {
         let furniture: Map<String, Value> =
             serde_json::from_str(&format!(r#"{{"furniture_id":"{id}","nombre":"Mesa","altura":75}}"#)).unwrap();
-        CatalogEntry { furniture: Furniture(furniture), seq: Some(seq), timestamp: Timestamp::parse("2026-11-28T10:00:00.5Z") }
+        CatalogEntry { furniture: std::sync::Arc::new(Furniture(furniture)), seq: Some(seq), timestamp: Timestamp::parse("2026-11-28T10:00:00.5Z") }
     }
 
     fn temp_dir(name: &str) -> PathBuf {

@@ -1,6 +1,7 @@
 //! The catalog reducer: the current items, kept by applying notifications in order.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 
 use crate::frame::Notification;
 use crate::message::Action;
@@ -16,7 +17,8 @@ pub const MAX_TOMBSTONES: usize = 10_000;
 /// One item of the catalog, with the change that last touched it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CatalogEntry {
-    pub furniture: Furniture,
+    /// Shared rather than owned: a screen keeps the record for its card too (one copy, not two).
+    pub furniture: Arc<Furniture>,
     /// `seq` of the last notification applied to it, when the broker numbers them.
     pub seq: Option<u64>,
     /// When that notification was broadcast.
@@ -138,7 +140,7 @@ impl Catalog {
             }
             Action::Created | Action::Updated => {
                 let entry =
-                    CatalogEntry { furniture: n.furniture.clone(), seq: n.seq, timestamp: n.timestamp };
+                    CatalogEntry { furniture: Arc::new(n.furniture.clone()), seq: n.seq, timestamp: n.timestamp };
                 if let Some(slot) = self.items.get_mut(&id) {
                     *slot = entry;
                     Applied::Updated(id)
@@ -245,7 +247,7 @@ mod tests {
         c.apply(&note(Action::Created, "a", "Mesa", Some(2)));
         c.apply(&note(Action::Deleted, "z", "Sofá", Some(3)));
         let entry = |id: &str, nombre: &str| CatalogEntry {
-            furniture: Furniture::new(id, nombre, "", 75, 120, "roble", "Ana"),
+            furniture: Arc::new(Furniture::new(id, nombre, "", 75, 120, "roble", "Ana")),
             seq: Some(9),
             timestamp: None,
         };

@@ -561,7 +561,7 @@ fn sync_reply_of(mut obj: Map<String, Value>) -> SyncReply {
         .filter_map(|e| match e {
             Value::Object(mut e) => {
                 let furniture = match take(&mut e, "furniture") {
-                    Value::Object(f) => Furniture(f),
+                    Value::Object(f) => std::sync::Arc::new(Furniture(f)),
                     _ => return None,
                 };
                 Some(crate::catalog::CatalogEntry { furniture, seq: e.get("seq").and_then(lenient_u64), timestamp: timestamp_of(&e) })
@@ -708,7 +708,7 @@ mod tests {
     #[test]
     fn sync_replies_round_trip() {
         let entry = crate::catalog::CatalogEntry {
-            furniture: Furniture::new("1", "Mesa", "d", 75, 120, "roble", "Ana"),
+            furniture: std::sync::Arc::new(Furniture::new("1", "Mesa", "d", 75, 120, "roble", "Ana")),
             seq: Some(3),
             timestamp: Timestamp::parse("2024-01-15T14:30:00Z"),
         };
