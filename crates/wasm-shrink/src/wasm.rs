@@ -177,21 +177,20 @@ pub fn write(sections: &[Section]) -> Vec<u8> {
 
 /// Where a section's body starts in the module, for error offsets.
 fn body_offset(sections: &[Section], index: usize) -> usize {
-    let mut at = HEADER.len();
-    for s in &sections[..index] {
+    // Each section: its id, its length in LEB128, its body.
+    let head = |s: &Section| {
         let mut len = Vec::new();
         write_leb(&mut len, s.body.len() as u64);
-        at += 1 + len.len() + s.body.len();
-    }
-    let mut len = Vec::new();
-    write_leb(&mut len, sections[index].body.len() as u64);
-    at + 1 + len.len()
+        1 + len.len()
+    };
+    HEADER.len() + sections[..index].iter().map(|s| head(s) + s.body.len()).sum::<usize>() + head(&sections[index])
 }
 
 pub fn read_imports(sections: &[Section], index: usize) -> Result<Vec<Import>, Malformed> {
     let mut r = Reader::new(&sections[index].body, body_offset(sections, index));
     let count = r.u32()?;
-    let mut imports = Vec::with_capacity(count as usize);
+    // Not `with_capacity(count)`: the count is the module's word, and may be absurd.
+    let mut imports = Vec::new();
     for _ in 0..count {
         let module = r.name()?;
         let field = r.name()?;
@@ -240,7 +239,7 @@ pub fn imports_body(imports: &[Import]) -> Vec<u8> {
 pub fn read_exports(sections: &[Section], index: usize) -> Result<Vec<Export>, Malformed> {
     let mut r = Reader::new(&sections[index].body, body_offset(sections, index));
     let count = r.u32()?;
-    let mut exports = Vec::with_capacity(count as usize);
+    let mut exports = Vec::new();
     for _ in 0..count {
         let name = r.name()?;
         let kind = r.byte()?;
@@ -300,6 +299,17 @@ mod tests {
         let sections = vec![Section { id: IMPORT, body: imports_body(&imports) }];
         let again = parse(&write(&sections)).unwrap();
         assert_eq!(read_imports(&again, 0).unwrap(), imports);
+    }
+
+    #[test]
+    fn an_absurd_count_is_an_error_not_an_allocation() {
+        let mut body = Vec::new();
+        write_leb(&mut body, u64::from(u32::MAX));
+        let sections = vec![Section { id: 1, body: vec![0] }, Section { id: IMPORT, body: body.clone() }, Section { id: EXPORT, body }];
+        let err = read_imports(&sections, 1).unwrap_err();
+        // header 8, the first section 3 bytes, this one's id and length 2, the count 5
+        assert_eq!(err, Malformed { offset: 8 + 3 + 2 + 5, what: "unexpected end" });
+        assert_eq!(read_exports(&sections, 2).unwrap_err().offset, 8 + 3 + 7 + 2 + 5);
     }
 
     #[test]
