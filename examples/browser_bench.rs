@@ -163,7 +163,7 @@ async fn fill(broker: &TestBroker, n: usize) {
 }
 
 async fn open(browser: &Browser, broker: &TestBroker) -> Dashboard {
-    let page = Dashboard::open_with(browser, &broker.page_url(), Some(INSTRUMENT)).await;
+    let page = Dashboard::open_settled(browser, &broker.page_url(), Some(INSTRUMENT)).await;
     if std::env::var("BENCH_REDUCED_MOTION").as_deref() == Ok("1") {
         page.cdp("Emulation.setEmulatedMedia", json!({"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]})).await;
     }
@@ -327,7 +327,7 @@ async fn burst(browser: &Browser, items: usize, events: usize) -> Value {
 async fn catalog(browser: &Browser, items: usize) -> Value {
     let broker = TestBroker::start_with(None, |c| c.max_messages_per_sec = 0).await;
     fill(&broker, items).await;
-    let page = Dashboard::open_with(browser, &broker.page_url(), Some(&expecting(items))).await;
+    let page = Dashboard::open_settled(browser, &broker.page_url(), Some(&expecting(items))).await;
     page.wait_until("the catalog shown", "return 'shown' in window.__perf.marks").await;
     let shown = page.eval("return window.__perf.marks.shown - performance.timeOrigin").await.as_f64().unwrap_or(0.0);
     let sync_to_shown = page.eval("return window.__perf.marks.shown - window.__perf.marks.sync").await.as_f64();
@@ -374,7 +374,7 @@ async fn catalog(browser: &Browser, items: usize) -> Value {
 async fn steady(browser: &Browser, items: usize, rate: f64, secs: u64) -> Value {
     let broker = TestBroker::start_with(None, |c| c.max_messages_per_sec = 0).await;
     fill(&broker, items).await;
-    let page = Dashboard::open_with(browser, &broker.page_url(), Some(&format!("window.__perfNoObserver = true;\n{INSTRUMENT}"))).await;
+    let page = Dashboard::open_settled(browser, &broker.page_url(), Some(&format!("window.__perfNoObserver = true;\n{INSTRUMENT}"))).await;
     page.wait_state("live").await;
     page.wait_until("the catalog", &format!("return window.__perf.cards() === {}", items.min(CARD_PAGE))).await;
     page.cdp("Performance.enable", json!({})).await;
@@ -423,18 +423,38 @@ async fn idle(browser: &Browser, items: usize, secs: u64) -> Value {
 async fn start(browser: &Browser, items: usize, runs: usize) -> Value {
     let broker = TestBroker::start_with(None, |c| c.max_messages_per_sec = 0).await;
     fill(&broker, items).await;
-    let mut live = Vec::new();
-    let mut shown = Vec::new();
-    for _ in 0..runs {
-        let page = Dashboard::open_with(browser, &broker.page_url(), Some(&expecting(items))).await;
-        page.wait_until("catalog shown", "return 'shown' in window.__perf.marks && 'live' in window.__perf.marks").await;
-        let at = |m: &str| format!("return window.__perf.marks.{m} - performance.timeOrigin");
-        live.push(page.eval(&at("live")).await.as_f64().unwrap_or(0.0));
-        shown.push(page.eval(&at("shown")).await.as_f64().unwrap_or(0.0));
-        page.close().await;
+    // Each load in a new browser with a new profile (nothing cached): `settled`, opened once the
+    // browser has started and the machine is idle, as someone opens the page in a running
+    // browser; `cold`, opened as the browser starts, sharing the cores with Chromium's own
+    // start-up.
+    let mut figures = serde_json::Map::new();
+    for settled in [true, false] {
+        let mut live = Vec::new();
+        let mut shown = Vec::new();
+        for _ in 0..runs {
+            let url = broker.page_url();
+            let page = if settled {
+                Dashboard::open_settled(browser, &url, Some(&expecting(items))).await
+            } else {
+                Dashboard::open_with(browser, &url, Some(&expecting(items))).await
+            };
+            page.wait_until("catalog shown", "return 'shown' in window.__perf.marks && 'live' in window.__perf.marks").await;
+            let at = |m: &str| format!("return window.__perf.marks.{m} - performance.timeOrigin");
+            live.push(page.eval(&at("live")).await.as_f64().unwrap_or(0.0));
+            shown.push(page.eval(&at("shown")).await.as_f64().unwrap_or(0.0));
+            page.close().await;
+        }
+        let (to_live, to_shown) = if settled {
+            ("navigation_to_live", "navigation_to_catalog_shown")
+        } else {
+            ("cold_browser_navigation_to_live", "cold_browser_navigation_to_catalog_shown")
+        };
+        figures.insert(to_live.into(), percentiles(live));
+        figures.insert(to_shown.into(), percentiles(shown));
     }
-    json!({"scenario": "start", "items": items, "runs": runs,
-           "navigation_to_live": percentiles(live), "navigation_to_catalog_shown": percentiles(shown)})
+    let mut result = json!({"scenario": "start", "items": items, "runs": runs});
+    result.as_object_mut().expect("an object").extend(figures);
+    result
 }
 
 /// `events` changes at `rate` per second over a bounded set of items, sampling memory.
