@@ -25,6 +25,9 @@ use crate::Config;
 const MAX_BATCH: usize = 256;
 /// A `batch` frame (to clients that asked for them) stops growing past this many bytes.
 pub const BATCH_FRAME_BYTES: usize = 256 * 1024;
+// A part of a sync reply fills a batch on its own, so it leaves as a message of its own (a
+// browser decodes each in a task of its own).
+const _: () = assert!(furniture_protocol::SYNC_PART_BYTES >= BATCH_FRAME_BYTES);
 
 /// Longest the broker keeps reading after sending a close frame, waiting for the peer's answer.
 /// Dropping a socket with the peer's data still unread resets the connection, which can cost the

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::Utf8Bytes;
 use furniture_protocol::{
-    decode_server, encode_error, encode_pong, encode_sync_reply, encode_welcome, notification_text, Catalog,
-    Notification, ProducerMessage, Refusal, ServerFrame, SyncRequest, Timestamp,
+    decode_server, encode_error, encode_pong, encode_sync_parts, encode_sync_reply, encode_welcome, notification_text, Catalog,
+    Notification, ProducerMessage, Refusal, ServerFrame, SyncRequest, Timestamp, SYNC_PART_BYTES,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -379,7 +379,7 @@ impl Hub {
     /// the reply's `seq` reaches the client after it.
     pub fn sync(&self, id: u64, req: SyncRequest) {
         let mut st = self.lock();
-        let frame = {
+        let frames = {
             let oldest = st.history.front().map(|(s, _)| *s);
             let (complete, missed): (bool, Vec<&str>) = match req.since {
                 None => (true, Vec::new()),
@@ -390,10 +390,19 @@ impl Hub {
                     (complete, missed)
                 }
             };
-            let catalog = st.catalog.iter().map(|(_, e)| e);
-            encode_sync_reply(st.seq, complete, catalog, missed)
+            let catalog = || st.catalog.iter().map(|(_, e)| e);
+            let part_bytes = if req.parts { SYNC_PART_BYTES } else { usize::MAX };
+            let mut frames = encode_sync_parts(st.seq, complete, catalog(), missed.iter().copied(), part_bytes);
+            // Parts that would not fit in the client's queue go as one frame instead.
+            let room = st.clients.get(&id).map_or(0, |c| c.queue.capacity());
+            if frames.len() > 1 && frames.len() > room {
+                frames = vec![encode_sync_reply(st.seq, complete, catalog(), missed)];
+            }
+            frames
         };
-        Self::send_locked(&mut st, id, frame.into());
+        for frame in frames {
+            Self::send_locked(&mut st, id, frame.into());
+        }
     }
 
     fn send_locked(st: &mut State, id: u64, frame: Utf8Bytes) {
@@ -455,6 +464,36 @@ mod tests {
 
     fn change(id: &str, nombre: &str) -> ProducerMessage {
         ProducerMessage { action: Action::Created, furniture: Furniture::new(id, nombre, "", 75, 120, "roble", "ana") }
+    }
+
+    /// A catalog in parts goes to a client's queue as several frames, unless they would not fit
+    /// in the room left in it: then as the one reply, so that asking for parts never gets a
+    /// client cut off as too slow.
+    #[tokio::test]
+    async fn parts_that_would_not_fit_in_the_queue_go_as_one_reply() {
+        for (queue, want_parts) in [(64, true), (3, false)] {
+            let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
+            config.client_queue = queue;
+            let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
+            let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+            let shutdown = CancellationToken::new();
+            let mut viewer = hub.register(&shutdown);
+            let name = "x".repeat(4 * 1024);
+            for i in 0..300 {
+                hub.publish(change(&i.to_string(), &name), Instant::now()).await.unwrap();
+                while viewer.frames.try_recv().is_ok() {}
+            }
+            hub.sync(viewer.id, SyncRequest { since: None, batch: true, parts: true });
+            let mut frames = Vec::new();
+            while let Ok(f) = viewer.frames.try_recv() {
+                frames.push(f);
+            }
+            let parts = frames.iter().filter(|f| f.starts_with(r#"{"type":"sync_part""#)).count();
+            assert_eq!(frames.len(), parts + 1, "the parts, then the reply");
+            assert!(frames.last().unwrap().starts_with(r#"{"type":"sync""#));
+            assert_eq!(parts > 1, want_parts, "queue of {queue}: {parts} parts");
+            assert!(!viewer.closer.is_closing(), "not cut off");
+        }
     }
 
     /// A write that fails (here: the file may not grow) refuses the publish and changes nothing:

@@ -67,7 +67,7 @@ fn created(id: &str, nombre: &str) -> String {
 
 /// Asks for the catalog; returns its ids and the broker's last `seq`.
 async fn catalog(ws: &mut Ws) -> (Vec<String>, u64) {
-    ws.send(Message::text(SyncRequest { since: None, batch: false }.encode())).await.unwrap();
+    ws.send(Message::text(SyncRequest { since: None, batch: false, parts: false }.encode())).await.unwrap();
     loop {
         if let ServerFrame::Sync(reply) = next_frame(ws).await {
             let mut ids: Vec<String> = reply.catalog.iter().filter_map(|e| e.furniture.id()).collect();

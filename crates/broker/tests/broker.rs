@@ -307,6 +307,71 @@ async fn sync_returns_catalog_and_missed_notifications() {
     assert_eq!(reply["catalog"].as_array().unwrap().len(), 2);
 }
 
+/// A client that asks for parts gets a large catalog as `sync_part` messages, each a message of
+/// its own of at least `SYNC_PART_BYTES` (not inside a `batch`), then the `sync` reply; joined,
+/// they are the catalog in order, and a notification sent meanwhile comes after them all. A
+/// client that does not ask gets one reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_catalog_goes_in_parts_to_clients_that_ask() {
+    {
+        let broker = Broker::start(|c| c.max_messages_per_sec = 0).await;
+        let count = 1_500;
+        let mut producer = broker.notifier().connect().await.unwrap();
+        for i in 0..count {
+            let furniture = mesa(&format!("m{i:04}"), &format!("Mesa {i} {}", "de roble ".repeat(40)));
+            producer.send(&ProducerMessage { action: Action::Created, furniture }).await.unwrap();
+        }
+        let (mut ws, _) = broker.viewer().await;
+        for parts in [true, false] {
+            let seq = loop {
+                ws.send(Message::text(r#"{"type":"sync"}"#)).await.unwrap();
+                let reply = loop {
+                    let v = next_json(&mut ws).await;
+                    if v["type"] == "sync" {
+                        break v;
+                    }
+                };
+                if reply["seq"].as_u64().unwrap() >= count {
+                    break reply["seq"].as_u64().unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            let request = format!(r#"{{"type":"sync","since":{seq},"batch":true,"parts":{parts}}}"#);
+            ws.send(Message::text(request)).await.unwrap();
+            producer.send(&ProducerMessage { action: Action::Created, furniture: mesa("after", "Silla") }).await.unwrap();
+            let mut ids = Vec::new();
+            let mut part_count = 0;
+            let reply = loop {
+                let msg = tokio::time::timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
+                let Message::Text(text) = msg else { continue };
+                let v: Value = serde_json::from_str(&text).unwrap();
+                if v["type"] != "sync_part" {
+                    break v;
+                }
+                part_count += 1;
+                assert!(text.len() >= furniture_protocol::SYNC_PART_BYTES, "a part of {} bytes", text.len());
+                ids.extend(v["catalog"].as_array().unwrap().iter().map(|e| e["furniture"]["furniture_id"].as_str().unwrap().to_owned()));
+            };
+            assert_eq!(reply["type"], "sync", "{reply}");
+            ids.extend(reply["catalog"].as_array().unwrap().iter().map(|e| e["furniture"]["furniture_id"].as_str().unwrap().to_owned()));
+            let want: Vec<String> = (0..count).map(|i| format!("m{i:04}")).collect();
+            assert_eq!(ids, want);
+            if parts {
+                assert!(part_count >= 2, "{part_count} parts");
+            } else {
+                assert_eq!(part_count, 0);
+            }
+            // The notification sent after the request, after the reply (alone or in a batch).
+            let next = next_json(&mut ws).await;
+            let n = if next["type"] == "batch" { next["frames"][0].clone() } else { next };
+            assert_eq!(n["furniture"]["furniture_id"], "after");
+            producer.send(&ProducerMessage { action: Action::Deleted, furniture: mesa("after", "Silla") }).await.unwrap();
+            assert_eq!(next_json(&mut ws).await["action"], "deleted");
+        }
+        producer.close().await;
+    }
+}
+
 /// A client that asks for batches in `sync` gets every notification exactly once and in order,
 /// some of them together in `batch` frames when they pile up (here: while it is not reading); a
 /// client that did not ask never receives a `batch` frame.

@@ -17,7 +17,9 @@
 //! as `{"furniture": {...}, "seq": n, "timestamp": "..."}` (the last change of each), `missed` the
 //! notifications with `since < seq` still in the broker's history, oldest first, and `complete`
 //! is false when the history no longer reaches back to `since` (a gap: the catalog is still
-//! exact, the feed is not). The Python broker ignores the request.
+//! exact, the feed is not). The Python broker ignores the request. With `"parts": true` in the
+//! request, a large catalog comes first in `{"type": "sync_part", "catalog": [entry...]}` frames
+//! and the reply holds the entries left ([`encode_sync_parts`]).
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -56,15 +58,19 @@ pub struct SyncRequest {
     /// From now on, frames that pile up for this client may come together in one `batch` frame
     /// (see [`split_batch`]).
     pub batch: bool,
+    /// The client reads a large catalog in `sync_part` frames before the `sync` reply (see
+    /// [`encode_sync_parts`]).
+    pub parts: bool,
 }
 
 impl SyncRequest {
     /// `{"type":"sync","since":n}`, or `{"type":"sync"}` without `since`; with `"batch":true`
-    /// when asked.
+    /// and `"parts":true` when asked.
     pub fn encode(&self) -> String {
         let since = self.since.map(|n| format!(r#","since":{n}"#)).unwrap_or_default();
         let batch = if self.batch { r#","batch":true"# } else { "" };
-        format!(r#"{{"type":"sync"{since}{batch}}}"#)
+        let parts = if self.parts { r#","parts":true"# } else { "" };
+        format!(r#"{{"type":"sync"{since}{batch}{parts}}}"#)
     }
 }
 
@@ -152,6 +158,7 @@ pub fn decode_client(text: &str) -> ClientFrame {
         "sync" => ClientFrame::Sync(SyncRequest {
             since: obj.get("since").and_then(lenient_u64),
             batch: obj.get("batch") == Some(&Value::Bool(true)),
+            parts: obj.get("parts") == Some(&Value::Bool(true)),
         }),
         _ => ClientFrame::Ignored(IgnoredReason::UnknownType(kind)),
     }
@@ -359,6 +366,12 @@ pub struct SyncReply {
     pub missed: Vec<Notification>,
 }
 
+/// A catalog that encodes to more than this many bytes goes, to a client that asked for parts, in
+/// `sync_part` frames of at least this size, then the `sync` reply with the rest: a browser then
+/// decodes it in one task per part instead of in one long task. No smaller than the broker's
+/// `batch` frames, so that each part leaves the broker as a message of its own.
+pub const SYNC_PART_BYTES: usize = 256 * 1024;
+
 /// Encodes a sync reply. `missed` are already-encoded notification frames (the broker keeps its
 /// history encoded, so nothing is serialised twice).
 pub fn encode_sync_reply<'a>(
@@ -367,6 +380,20 @@ pub fn encode_sync_reply<'a>(
     catalog: impl IntoIterator<Item = &'a crate::catalog::CatalogEntry>,
     missed: impl IntoIterator<Item = &'a str>,
 ) -> String {
+    encode_sync_parts(seq, complete, catalog, missed, usize::MAX).pop().unwrap_or_default()
+}
+
+/// Encodes a sync reply as frames to send in order: `{"type":"sync_part","catalog":[entry...]}`
+/// each time the catalog's entries so far reach `part_bytes`, then the `sync` reply with the
+/// entries left (all of them when they never do). The client joins the parts' entries, in order,
+/// before the reply's own.
+pub fn encode_sync_parts<'a>(
+    seq: u64,
+    complete: bool,
+    catalog: impl IntoIterator<Item = &'a crate::catalog::CatalogEntry>,
+    missed: impl IntoIterator<Item = &'a str>,
+    part_bytes: usize,
+) -> Vec<String> {
     #[derive(Serialize)]
     struct Entry<'a> {
         furniture: &'a Map<String, Value>,
@@ -375,9 +402,12 @@ pub fn encode_sync_reply<'a>(
         #[serde(skip_serializing_if = "Option::is_none")]
         timestamp: Option<String>,
     }
-    let mut out = format!(r#"{{"type":"sync","seq":{seq},"complete":{complete},"catalog":["#);
-    for (i, e) in catalog.into_iter().enumerate() {
-        if i > 0 {
+    const PART: &str = r#"{"type":"sync_part","catalog":["#;
+    let mut frames = Vec::new();
+    let mut out = String::from(PART);
+    let mut empty = true;
+    for e in catalog {
+        if !empty {
             out.push(',');
         }
         out.push_str(&to_json(&Entry {
@@ -385,16 +415,24 @@ pub fn encode_sync_reply<'a>(
             seq: e.seq,
             timestamp: e.timestamp.map(|t| t.to_string()),
         }));
+        empty = false;
+        if out.len() >= part_bytes {
+            out.push_str("]}");
+            frames.push(std::mem::replace(&mut out, String::from(PART)));
+            empty = true;
+        }
     }
-    out.push_str(r#"],"missed":["#);
+    let entries = &out[PART.len()..];
+    let mut last = format!(r#"{{"type":"sync","seq":{seq},"complete":{complete},"catalog":[{entries}],"missed":["#);
     for (i, frame) in missed.into_iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            last.push(',');
         }
-        out.push_str(frame);
+        last.push_str(frame);
     }
-    out.push_str("]}");
-    out
+    last.push_str("]}");
+    frames.push(last);
+    frames
 }
 
 /// The welcome frame, to the new client only. Our broker adds `stream`: the id of its `seq`
@@ -433,6 +471,8 @@ pub enum ServerFrame {
     /// The answer to a `ping`; this project's broker adds the client count for extension users.
     Pong { timestamp: Option<Timestamp>, client_count: Option<u64> },
     Sync(SyncReply),
+    /// Part of the catalog of the `sync` reply that follows (asked for with `parts`).
+    SyncPart(Vec<crate::catalog::CatalogEntry>),
     /// Our broker refused something this client sent (`reason` as sent, `refusal` when known).
     Error { reason: String, refusal: Option<Refusal>, message: String },
     /// A JSON object with a `type` we do not know: count it, show it in diagnostics.
@@ -511,7 +551,7 @@ fn not_json(e: &serde_json::Error) -> String {
 
 /// Decodes a text frame from a broker (ours or the Python one). Never panics.
 pub fn decode_server(text: &str) -> ServerFrame {
-    let obj = match serde_json::from_str::<Value>(text) {
+    let mut obj = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(obj)) => obj,
         Ok(_) => return ServerFrame::Invalid("JSON but not an object".to_owned()),
         Err(e) => return ServerFrame::Invalid(not_json(&e)),
@@ -533,6 +573,7 @@ pub fn decode_server(text: &str) -> ServerFrame {
         },
         "pong" => ServerFrame::Pong { timestamp: timestamp_of(&obj), client_count: obj.get("client_count").and_then(lenient_u64) },
         "sync" => ServerFrame::Sync(sync_reply_of(obj)),
+        "sync_part" => ServerFrame::SyncPart(catalog_of(&mut obj)),
         "error" => {
             let reason = obj.get("reason").and_then(Value::as_str).unwrap_or_default().to_owned();
             ServerFrame::Error {
@@ -551,12 +592,17 @@ fn take(obj: &mut Map<String, Value>, key: &str) -> Value {
     obj.get_mut(key).map(Value::take).unwrap_or_default()
 }
 
-fn sync_reply_of(mut obj: Map<String, Value>) -> SyncReply {
-    let mut list = |key: &str| match take(&mut obj, key) {
+fn list(obj: &mut Map<String, Value>, key: &str) -> Vec<Value> {
+    match take(obj, key) {
         Value::Array(list) => list,
         _ => Vec::new(),
-    };
-    let catalog = list("catalog")
+    }
+}
+
+/// The entries of a `catalog` list; those that are not objects with a `furniture` object are
+/// left out.
+fn catalog_of(obj: &mut Map<String, Value>) -> Vec<crate::catalog::CatalogEntry> {
+    list(obj, "catalog")
         .into_iter()
         .filter_map(|e| match e {
             Value::Object(mut e) => {
@@ -568,8 +614,12 @@ fn sync_reply_of(mut obj: Map<String, Value>) -> SyncReply {
             }
             _ => None,
         })
-        .collect();
-    let missed = list("missed")
+        .collect()
+}
+
+fn sync_reply_of(mut obj: Map<String, Value>) -> SyncReply {
+    let catalog = catalog_of(&mut obj);
+    let missed = list(&mut obj, "missed")
         .into_iter()
         .filter_map(|n| match n {
             Value::Object(n) => Notification::from_object(n).ok(),
@@ -642,12 +692,62 @@ mod tests {
     fn sync_requests_round_trip() {
         for since in [None, Some(41)] {
             for batch in [false, true] {
-                let req = SyncRequest { since, batch };
-                assert_eq!(decode_client(&req.encode()), ClientFrame::Sync(req));
+                for parts in [false, true] {
+                    let req = SyncRequest { since, batch, parts };
+                    assert_eq!(decode_client(&req.encode()), ClientFrame::Sync(req));
+                }
             }
         }
-        assert_eq!(decode_client(r#"{"type":"sync","since":"7"}"#), ClientFrame::Sync(SyncRequest { since: Some(7), batch: false }));
-        assert_eq!(SyncRequest { since: Some(3), batch: true }.encode(), r#"{"type":"sync","since":3,"batch":true}"#);
+        assert_eq!(
+            decode_client(r#"{"type":"sync","since":"7","parts":1}"#),
+            ClientFrame::Sync(SyncRequest { since: Some(7), batch: false, parts: false })
+        );
+        assert_eq!(
+            SyncRequest { since: Some(3), batch: true, parts: true }.encode(),
+            r#"{"type":"sync","since":3,"batch":true,"parts":true}"#
+        );
+    }
+
+    /// A catalog in parts: each part at least the size asked for, nothing but entries in them,
+    /// and the parts' entries then the reply's are the whole catalog in order.
+    #[test]
+    fn sync_replies_split_into_parts_that_join_in_order() {
+        let catalog: Vec<crate::catalog::CatalogEntry> = (0..50)
+            .map(|i| crate::catalog::CatalogEntry {
+                furniture: std::sync::Arc::new(Furniture::new(&i.to_string(), &format!("Mesa {i}"), "d", 75, 120, "roble", "Ana")),
+                seq: Some(i),
+                timestamp: Timestamp::parse("2024-01-15T14:30:00Z"),
+            })
+            .collect();
+        let missed = Notification {
+            action: Action::Deleted,
+            furniture: Furniture::new("x", "Silla", "d", 90, 40, "pino", "Ana"),
+            message: "🗑️ Mueble eliminado: Silla".into(),
+            timestamp: None,
+            seq: Some(51),
+        };
+        let whole = encode_sync_reply(51, true, &catalog, [missed.encode().as_str()]);
+        assert_eq!(encode_sync_parts(51, true, &catalog, [missed.encode().as_str()], usize::MAX), [whole]);
+        let frames = encode_sync_parts(51, true, &catalog, [missed.encode().as_str()], 1000);
+        assert!(frames.len() > 4, "{} frames", frames.len());
+        let mut joined = Vec::new();
+        let (last, parts) = frames.split_last().unwrap();
+        for part in parts {
+            assert!(part.len() >= 1000 && part.len() < 1000 + 400, "a part of {} bytes", part.len());
+            let ServerFrame::SyncPart(entries) = decode_server(part) else { panic!("{part}") };
+            joined.extend(entries);
+        }
+        let ServerFrame::Sync(reply) = decode_server(last) else { panic!("{last}") };
+        assert_eq!((reply.seq, reply.complete, &reply.missed), (51, true, &vec![missed]));
+        joined.extend(reply.catalog);
+        assert_eq!(joined, catalog);
+        // A catalog that ends exactly at a part's end leaves the reply an empty list.
+        let exact = encode_sync_parts(0, true, &catalog[..1], std::iter::empty(), 1);
+        assert_eq!(exact.len(), 2);
+        let ServerFrame::Sync(reply) = decode_server(&exact[1]) else { panic!("{}", exact[1]) };
+        assert!(reply.catalog.is_empty());
+        assert_eq!(decode_server(r#"{"type":"sync_part","catalog":[1,{"furniture":2},{"furniture":{}}]}"#), ServerFrame::SyncPart(vec![crate::catalog::CatalogEntry {
+            furniture: std::sync::Arc::new(Furniture::default()), seq: None, timestamp: None }]));
     }
 
     /// A batch splits into its frames as sent, each decoding on its own; anything else is not a
