@@ -42,13 +42,14 @@ const INSTRUMENT: &str = r#"(() => {
     }).observe({ type: 'longtask', buffered: true });
   } catch (e) { perf.longtasks = null; }
   addEventListener('TrunkApplicationStarted', e => { perf.wasm = e.detail && e.detail.wasm; });
-  // When the broker's sync reply (the catalog) arrives, before the page handles it.
+  // When the broker's sync reply (the catalog) starts to arrive (its first `sync_part`, or the `sync`
+  // reply itself), before the page handles it.
   const Socket = window.WebSocket;
   window.WebSocket = class extends Socket {
     constructor(...args) {
       super(...args);
       this.addEventListener('message', e => {
-        if (!('sync' in perf.marks) && typeof e.data === 'string' && e.data.slice(0, 40).includes('"sync"')) perf.marks.sync = now();
+        if (!('sync' in perf.marks) && typeof e.data === 'string' && e.data.slice(0, 40).includes('"sync')) perf.marks.sync = now();
         // When each change reached the page (the latency scenario asks for it).
         if (perf.received && typeof e.data === 'string') {
           const t = now();

@@ -4,7 +4,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use furniture_protocol::{decode_server, Notification, ServerFrame, SyncRequest};
+use furniture_protocol::{decode_server, CatalogEntry, Notification, ServerFrame, SyncRequest};
 use leptos::prelude::*;
 
 use crate::browser::{now_ms, page_visible, tz_offset_minutes};
@@ -119,6 +119,10 @@ pub struct Live {
     down_since: RwSignal<Option<f64>>,
     /// After a reconnect, the outage waiting to be filled by `sync`: (from, to, welcome at).
     pending_gap: RwSignal<Option<(f64, f64, f64)>>,
+    /// The catalog entries of the `sync_part` frames received so far, until the `sync` reply
+    /// they precede (parts are taken while they hold fewer than the catalog's own limit,
+    /// `DEFAULT_MAX_ITEMS`).
+    sync_parts: StoredValue<Vec<CatalogEntry>>,
 }
 
 impl Live {
@@ -159,6 +163,7 @@ impl Live {
             stream: RwSignal::new(None),
             down_since: RwSignal::new(None),
             pending_gap: RwSignal::new(None),
+            sync_parts: StoredValue::new(Vec::new()),
         }
     }
 
@@ -248,6 +253,8 @@ impl Live {
         }
         match frame {
             ServerFrame::Welcome { client_count, stream, .. } => {
+                // Parts of a reply that a lost connection cut short.
+                self.sync_parts.set_value(Vec::new());
                 self.clients.set(client_count);
                 if stream.is_some() && stream != self.stream.get_untracked() {
                     if self.stream.get_untracked().is_some() {
@@ -264,37 +271,54 @@ impl Live {
                         return None;
                     }
                 }
-                // Our broker answers with its catalog and what we missed, and from then on sends
-                // what piles up for us in `batch` frames (one browser task for many); others
-                // ignore it.
+                // Our broker answers with its catalog (a large one in parts: one browser task
+                // each) and what we missed, and from then on sends what piles up for us in
+                // `batch` frames (one browser task for many); others ignore it.
                 let since = self.feed.with_untracked(|f| f.last_seq()).unwrap_or(0);
-                Some(SyncRequest { since: Some(since), batch: true }.encode())
+                Some(SyncRequest { since: Some(since), batch: true, parts: true }.encode())
             }
             ServerFrame::Notification(n) => {
                 self.queue(n, now, server_now);
                 None
             }
-            ServerFrame::Sync(reply) => {
+            ServerFrame::SyncPart(mut entries) => {
+                // Parts past the catalog's own limit would be left out of it anyway.
+                let kept = self.sync_parts.try_update_value(|p| p.len() < furniture_protocol::catalog::DEFAULT_MAX_ITEMS && {
+                    p.append(&mut entries);
+                    true
+                });
+                if kept == Some(false) {
+                    self.diagnostics.update(|d| d.invalid(now, "sync_part past the catalog's limit".into()));
+                }
+                None
+            }
+            ServerFrame::Sync(mut reply) => {
+                let mut catalog = self.sync_parts.try_update_value(std::mem::take).unwrap_or_default();
+                catalog.append(&mut reply.catalog);
                 let first_sync = !matches!(self.source.get_untracked(), CatalogSource::Synced { .. });
                 let origin = if first_sync { Origin::History } else { Origin::Recovered };
-                self.feed.update(|f| {
+                // Taken in now, drawn in the next task: a big catalog's take-in and its drawing
+                // are two tasks instead of one long one.
+                self.feed.update_untracked(|f| {
                     for n in &reply.missed {
                         if f.push(n, now, origin) {
                             let at = n.timestamp.map_or(now, |t| t.unix_millis() - offset);
-                            self.activity.update(|a| a.record(at));
+                            self.activity.update_untracked(|a| a.record(at));
                         }
                     }
                 });
-                self.catalog.update(|c| c.replace(reply.catalog, server_now));
-                self.source.set(CatalogSource::Synced { seq: reply.seq });
+                self.catalog.update_untracked(|c| c.replace(catalog, server_now));
+                self.source.update_untracked(|s| *s = CatalogSource::Synced { seq: reply.seq });
                 if let Some((from, to, _)) = self.pending_gap.get_untracked() {
                     self.pending_gap.set(None);
                     if !reply.complete {
-                        self.feed.update(|f| f.push_gap(from, to, GapReason::HistoryTooShort));
+                        self.feed.update_untracked(|f| f.push_gap(from, to, GapReason::HistoryTooShort));
                     }
                 } else if !reply.complete && !first_sync {
-                    self.feed.update(|f| f.push_gap(now, now, GapReason::HistoryTooShort));
+                    self.feed.update_untracked(|f| f.push_gap(now, now, GapReason::HistoryTooShort));
                 }
+                let live = *self;
+                set_timeout(move || live.redraw(), std::time::Duration::ZERO);
                 None
             }
             ServerFrame::Pong { .. } => None,
@@ -336,10 +360,15 @@ impl Live {
         set_timeout(move || live.flush(), std::time::Duration::ZERO);
     }
 
-    /// Applies everything waiting, whatever its size, then redraws once.
+    /// Applies everything waiting, whatever its size, then redraws once (when anything was
+    /// waiting: this runs before every frame that is not a notification).
     fn flush_all(&self) {
+        let waiting = self.inbox.try_update_value(Inbox::take_all).unwrap_or_default();
+        if waiting.is_empty() {
+            return;
+        }
         let visible = page_visible();
-        for (n, now, server_now) in self.inbox.try_update_value(Inbox::take_all).unwrap_or_default() {
+        for (n, now, server_now) in waiting {
             self.apply_notification(n, now, server_now, visible);
         }
         self.redraw();

@@ -93,6 +93,48 @@ async fn a_batch_frame_shows_every_notification_in_it() {
     assert!(host.query_selector("[data-testid=catalog-item][data-furniture-id=b]").unwrap().is_some());
 }
 
+/// A catalog sent in `sync_part` frames is the parts' entries then the reply's, all shown; parts
+/// of a reply that a lost connection cut short are dropped at the next welcome.
+#[wasm_bindgen_test]
+async fn a_catalog_in_parts_is_shown_whole_and_parts_cut_short_are_dropped() {
+    use furniture_dashboard::ws::WsEvent;
+    use furniture_protocol::{encode_sync_parts, encode_welcome, CatalogEntry, Furniture, Timestamp};
+    let host = host();
+    let live = live();
+    let _mounted = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(live);
+        provide_context(Settings::default());
+        view! { <CatalogPanel/> }
+    });
+    let entry = |id: &str, seq: u64| CatalogEntry {
+        furniture: std::sync::Arc::new(Furniture::new(id, &format!("Mesa {id}"), "d", 75, 120, "roble", "Ana")),
+        seq: Some(seq),
+        timestamp: None,
+    };
+    let welcome = encode_welcome(1, Timestamp::parse("2026-11-30T00:00:00Z").unwrap(), Some("0123456789abcdef"));
+    live.on_event(WsEvent::State(ConnState::Live));
+    live.on_event(WsEvent::Frame(welcome.clone()));
+    // A connection lost after one part of its reply.
+    let cut = encode_sync_parts(9, true, &[entry("z", 9), entry("y", 8)], std::iter::empty(), 1);
+    live.on_event(WsEvent::Frame(cut[0].clone()));
+    live.on_event(WsEvent::State(ConnState::Connecting));
+    live.on_event(WsEvent::State(ConnState::Live));
+    live.on_event(WsEvent::Frame(welcome));
+    let catalog = [entry("a", 1), entry("b", 2), entry("c", 3)];
+    let frames = encode_sync_parts(3, true, &catalog, std::iter::empty(), 1);
+    assert_eq!(frames.len(), 4, "three parts and the reply");
+    for frame in frames {
+        live.on_event(WsEvent::Frame(frame));
+    }
+    // Taken in at once, drawn in the next task.
+    gloo_timers::future::TimeoutFuture::new(50).await;
+    let ids: Vec<String> = {
+        let cards = host.query_selector_all("[data-testid=catalog-item]").unwrap();
+        (0..cards.length()).map(|i| cards.get(i).unwrap().unchecked_into::<web_sys::Element>().get_attribute("data-furniture-id").unwrap()).collect()
+    };
+    assert_eq!(ids, ["a", "b", "c"]);
+}
+
 fn live() -> Live {
     Live::new("ws://127.0.0.1:9/".into(), false, furniture_dashboard::state::i18n::Lang::Es)
 }
