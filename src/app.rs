@@ -317,8 +317,15 @@ impl Live {
                 } else if !reply.complete && !first_sync {
                     self.feed.update_untracked(|f| f.push_gap(now, now, GapReason::HistoryTooShort));
                 }
+                // The cards first, the rest of the page (feed, charts) in the task after.
                 let live = *self;
-                set_timeout(move || live.redraw(), std::time::Duration::ZERO);
+                set_timeout(
+                    move || {
+                        live.catalog.notify();
+                        set_timeout(move || live.redraw_all_but_catalog(), std::time::Duration::ZERO);
+                    },
+                    std::time::Duration::ZERO,
+                );
                 None
             }
             ServerFrame::Pong { .. } => None,
