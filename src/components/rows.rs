@@ -23,7 +23,6 @@
 //! key), so its code is in the wasm once rather than once per list.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashSet;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 
@@ -38,7 +37,7 @@ use leptos::tachys::view::keyed::{keyed, Keyed};
 use leptos::tachys::view::{Position, PositionState, Render, RenderHtml};
 
 use crate::app::Live;
-use crate::state::list_steps::steps;
+use crate::state::list_steps::{steps, Keys};
 
 /// A keyed list like Leptos's `For`: `each` gives the items, `key` identifies one, `children`
 /// draws one. A row is drawn once per key and dropped with everything it owned when its key goes.
@@ -61,25 +60,20 @@ where
     // other's place until either changes.
     let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
     // Hashes of the rows on screen, to plan the next change's steps.
-    let shown = StoredValue::new(Vec::new());
+    let shown = StoredValue::new(Keys::default());
     move || {
-        let (mut hashes, mut rows) = (Vec::new(), Vec::<Item>::new());
-        let mut taken = HashSet::new();
+        let (mut keys, mut rows) = (Keys::default(), Vec::<Item>::new());
         for item in each() {
-            let mut hash = hash_of(seed, &key(&item));
-            while !taken.insert(hash) {
-                hash = hash.wrapping_add(1);
-            }
-            hashes.push(hash);
+            keys.push_unique(hash_of(seed, &key(&item)));
             let children = children.clone();
             rows.push(Some(Box::new(move || {
                 provide_context(live);
                 children(item).into_any()
             })));
         }
-        let plan = shown.with_value(|old| steps(old, &hashes));
-        let view = draw(&hashes, rows, plan);
-        shown.set_value(hashes);
+        let plan = shown.with_value(|old| steps(old, &keys));
+        let view = draw(keys.as_slice(), rows, plan);
+        shown.set_value(keys);
         view
     }
 }

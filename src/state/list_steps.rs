@@ -14,15 +14,48 @@ use std::collections::HashSet;
 /// redrawn in one step, which may move some rows in the page but ends the same.
 pub const MAX_STEPS: usize = 32;
 
-/// The lists to draw, one after another, before the list `new` (row key hashes, in order) when the
-/// list `old` is on screen: each as positions in `new`. When the kept rows stay in their order,
-/// the removals come first, then each row added above the last kept one on its own; rows added
-/// after it come with `new` itself. Empty when `new` alone moves nothing, or must move rows.
-pub fn steps(old: &[u64], new: &[u64]) -> Vec<Vec<usize>> {
-    let (was, is): (HashSet<u64>, HashSet<u64>) = (old.iter().copied().collect(), new.iter().copied().collect());
-    let kept: Vec<bool> = new.iter().map(|h| was.contains(h)).collect();
+/// The keys of a list's rows (hashes), in order and unique, with the set of them.
+#[derive(Debug, Default)]
+pub struct Keys {
+    order: Vec<u64>,
+    set: HashSet<u64>,
+}
+
+impl Keys {
+    /// Adds `key` at the end, or, when the list has it already, the first value after it that
+    /// it has not (the keyed list needs unique keys); returns the key added.
+    pub fn push_unique(&mut self, mut key: u64) -> u64 {
+        while !self.set.insert(key) {
+            key = key.wrapping_add(1);
+        }
+        self.order.push(key);
+        key
+    }
+
+    pub fn as_slice(&self) -> &[u64] {
+        &self.order
+    }
+}
+
+impl FromIterator<u64> for Keys {
+    fn from_iter<I: IntoIterator<Item = u64>>(keys: I) -> Keys {
+        let mut list = Keys::default();
+        for k in keys {
+            list.push_unique(k);
+        }
+        list
+    }
+}
+
+/// The lists to draw, one after another, before the list `new` when the list `old` is on screen:
+/// each as positions in `new`. When the kept rows stay in their order, the removals come first,
+/// then each row added above the last kept one on its own; rows added after it come with `new`
+/// itself. Empty when `new` alone moves nothing, or must move rows.
+pub fn steps(old: &Keys, new: &Keys) -> Vec<Vec<usize>> {
+    let (old_set, old, new_set, new) = (&old.set, &old.order, &new.set, &new.order);
+    let kept: Vec<bool> = new.iter().map(|h| old_set.contains(h)).collect();
     // Kept rows in another order: the keyed list's own moves are needed.
-    if !old.iter().filter(|h| is.contains(h)).eq(new.iter().zip(&kept).filter(|(_, k)| **k).map(|(h, _)| h)) {
+    if !old.iter().filter(|h| new_set.contains(h)).eq(new.iter().zip(&kept).filter(|(_, k)| **k).map(|(h, _)| h)) {
         return Vec::new();
     }
     let Some(last_kept) = kept.iter().rposition(|k| *k) else { return Vec::new() };
@@ -50,6 +83,19 @@ pub fn steps(old: &[u64], new: &[u64]) -> Vec<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn steps(old: &[u64], new: &[u64]) -> Vec<Vec<usize>> {
+        super::steps(&old.iter().copied().collect(), &new.iter().copied().collect())
+    }
+
+    #[test]
+    fn keys_are_made_unique_in_order() {
+        let mut keys = Keys::default();
+        assert_eq!([5, 7, 5, 5, 6].map(|k| keys.push_unique(k)), [5, 7, 6, 8, 9]);
+        assert_eq!(keys.as_slice(), [5, 7, 6, 8, 9]);
+        let wrapped: Keys = [u64::MAX, u64::MAX].into_iter().collect();
+        assert_eq!(wrapped.as_slice(), [u64::MAX, 0]);
+    }
 
     #[test]
     fn new_rows_above_kept_ones_come_one_at_a_time() {
