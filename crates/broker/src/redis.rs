@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use furniture_protocol::{decode_server, CatalogEntry, Notification, ServerFrame};
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, RedisError};
+use redis::{AsyncConnectionConfig, FromRedisValue, RedisError, ScriptInvocation};
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
@@ -179,6 +179,13 @@ struct Committer {
     batch_no: u64,
 }
 
+/// A script that did not answer: why, and whether it may have been carried out all the same (it
+/// was sent and the answer was lost).
+struct Failed {
+    error: BackendError,
+    lost: bool,
+}
+
 impl Committer {
     async fn run(mut self, mut jobs: mpsc::UnboundedReceiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -215,24 +222,29 @@ impl Committer {
     /// One script for the whole batch: all of it is committed, or none. When the answer is
     /// lost, finds out which (see the module's documentation).
     async fn commit(&self, batch: &[Job]) -> Result<Vec<u64>, BackendError> {
-        let mut con = self.link.connection(&self.connection, RESPONSE_TIMEOUT).await?;
         let mut call = self.script.prepare_invoke();
         call.key(SEQ).key(STREAM).key(LOG).key(CATALOG).key(&self.record);
         call.arg(self.max_items).arg(self.log_len).arg(new_stream_id()).arg(self.batch_no).arg(COMMITTER_KEY_SECS);
         for job in batch {
             call.arg(&job.frame).arg(&job.id).arg(job.put);
         }
-        match call.invoke_async(&mut con).await {
+        match self.invoke(&call).await {
             Ok(seqs) => Ok(seqs),
+            Err(Failed { error, lost: true }) => self.resolve(batch.len(), error).await,
+            Err(Failed { error, .. }) => Err(error),
+        }
+    }
+
+    /// Runs a script on the committer's connection (connecting first if need be); a connection
+    /// that failed is dropped, so that the next call connects again.
+    async fn invoke<T: FromRedisValue>(&self, call: &ScriptInvocation<'_>) -> Result<T, Failed> {
+        let mut con = self.link.connection(&self.connection, RESPONSE_TIMEOUT).await.map_err(|error| Failed { error, lost: false })?;
+        match call.invoke_async(&mut con).await {
+            Ok(answer) => Ok(answer),
             Err(e) => {
                 // Sent, maybe carried out, answer lost: the connection is gone or timed out.
                 let lost = e.is_timeout() || e.is_connection_dropped() || e.is_io_error();
-                let error = self.link.failed(&self.connection, e).await;
-                if lost {
-                    self.resolve(batch.len(), error).await
-                } else {
-                    Err(error)
-                }
+                Err(Failed { error: self.link.failed(&self.connection, e).await, lost })
             }
         }
     }
@@ -242,16 +254,9 @@ impl Committer {
     async fn resolve(&self, len: usize, error: BackendError) -> Result<Vec<u64>, BackendError> {
         let deadline = tokio::time::Instant::now() + RESOLVE_WITHIN;
         loop {
-            let asked = async {
-                let mut con = self.link.connection(&self.connection, RESPONSE_TIMEOUT).await?;
-                let mut call = self.resolve.prepare_invoke();
-                call.key(&self.record).arg(self.batch_no).arg(COMMITTER_KEY_SECS);
-                match call.invoke_async::<u64>(&mut con).await {
-                    Ok(first) => Ok(first),
-                    Err(e) => Err(self.link.failed(&self.connection, e).await),
-                }
-            };
-            match asked.await {
+            let mut call = self.resolve.prepare_invoke();
+            call.key(&self.record).arg(self.batch_no).arg(COMMITTER_KEY_SECS);
+            match self.invoke::<u64>(&call).await.map_err(|f| f.error) {
                 Ok(0) => return Err(error),
                 Ok(first) => return Ok((first..first + len as u64).collect()),
                 Err(_) if tokio::time::Instant::now() + RESOLVE_RETRY < deadline => tokio::time::sleep(RESOLVE_RETRY).await,
