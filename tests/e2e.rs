@@ -89,6 +89,38 @@ async fn a_late_page_gets_the_catalog_from_the_broker() {
     page.close().await;
 }
 
+/// A catalog too big for one message comes in `sync_part` frames, each a message of its own, and
+/// the page shows all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_catalog_comes_in_parts_and_is_shown_whole() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start_with(None, |c| c.max_messages_per_sec = 0).await;
+    let mut producer = furniture_notify::Notifier::new(broker.ws_url()).connect().await.unwrap();
+    let count = 4_000;
+    for i in 0..count {
+        let f = Furniture::new(&format!("big-{i:04}"), &format!("Mesa {i}"), &"Tablero de roble macizo. ".repeat(6), 75, 120, "roble", "ana");
+        producer.send(&ProducerMessage { action: Action::Created, furniture: f }).await.unwrap();
+    }
+    producer.close().await;
+    // Counts the parts as the page receives them.
+    let preload = r#"window.__parts = 0;
+      const Socket = window.WebSocket;
+      window.WebSocket = class extends Socket {
+        constructor(...args) {
+          super(...args);
+          this.addEventListener('message', e => { if (typeof e.data === 'string' && e.data.startsWith('{"type":"sync_part"')) window.__parts++; });
+        }
+      };"#;
+    let page = Dashboard::open_with(&browser, &format!("{}?lang=en", broker.page_url()), Some(preload)).await;
+    page.wait_state("live").await;
+    page.wait_until("every item counted", "return document.querySelector('[data-testid=item-count]').textContent === '4,000 items'").await;
+    let parts = page.eval("return window.__parts").await.as_u64().unwrap_or(0);
+    assert!(parts >= 2, "{parts} parts");
+    page.wait_card("big-0000", |c| c.name == "Mesa 0").await;
+    assert!(page.text("[data-testid=catalog-source]").await.contains("In sync"));
+    page.close().await;
+}
+
 /// Against a broker without our extension (one written with Python's `websockets`, as
 /// PROTOCOL.md describes the original), the page shows every change and says the catalog is built
 /// from live events only.
