@@ -307,6 +307,29 @@ async fn sync_returns_catalog_and_missed_notifications() {
     assert_eq!(reply["catalog"].as_array().unwrap().len(), 2);
 }
 
+/// A publisher that closes right after its last send loses nothing, even when the broker reads
+/// it more slowly than it sent (its message rate): `close` waits for the broker's answer, which
+/// comes once every change sent before it was read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_closed_at_once_loses_nothing_the_broker_had_not_read_yet() {
+    let broker = Broker::start(|c| {
+        c.max_messages_per_sec = 500;
+        c.message_burst = 50;
+    })
+    .await;
+    let (mut viewer, _) = broker.viewer().await;
+    let mut producer = broker.notifier().connect().await.unwrap();
+    let count = 1_500;
+    for i in 0..count {
+        producer.send(&ProducerMessage { action: Action::Created, furniture: mesa(&format!("p{i}"), "Mesa") }).await.unwrap();
+    }
+    producer.close().await;
+    let mut last = 0;
+    while last < count {
+        last = next_json(&mut viewer).await["seq"].as_u64().unwrap();
+    }
+}
+
 /// A client that asks for parts gets a large catalog as `sync_part` messages, each a message of
 /// its own of at least `SYNC_PART_BYTES` (not inside a `batch`), then the `sync` reply; joined,
 /// they are the catalog in order, and a notification sent meanwhile comes after them all. A

@@ -52,6 +52,12 @@ pub enum NotifyError {
 /// written (10 s, then `in_doubt`). The Python broker echoes at once.
 pub const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// [`Publisher::close`] waits for the broker's answer while the broker keeps sending (it echoes
+/// every change to its sender), and gives up after this long without a frame from it...
+pub const CLOSE_QUIET: Duration = Duration::from_secs(2);
+/// ...or after this long in all.
+pub const CLOSE_LIMIT: Duration = Duration::from_secs(60);
+
 /// Sends changes to one broker.
 #[derive(Debug, Clone)]
 pub struct Notifier {
@@ -133,8 +139,11 @@ impl Notifier {
         // as a slow consumer, and keep the first refusal to report it at the next send.
         let refused = std::sync::Arc::new(std::sync::Mutex::new(None::<FirstRefusal>));
         let seen = refused.clone();
+        let frames = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = frames.clone();
         let drain = tokio::spawn(async move {
             while let Some(Ok(frame)) = stream.next().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if let Message::Text(text) = frame {
                     if text.starts_with(r#"{"type":"error""#) {
                         if let ServerFrame::Error { message, refusal, .. } = decode_server(&text) {
@@ -144,7 +153,7 @@ impl Notifier {
                 }
             }
         });
-        Ok(Publisher { url: self.url.clone(), sink, drain, refused })
+        Ok(Publisher { url: self.url.clone(), sink, drain, refused, frames })
     }
 
     async fn open(&self) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, NotifyError> {
@@ -193,6 +202,8 @@ pub struct Publisher {
     sink: Sink,
     drain: tokio::task::JoinHandle<()>,
     refused: std::sync::Arc<std::sync::Mutex<Option<FirstRefusal>>>,
+    /// Frames received from the broker so far.
+    frames: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Publisher {
@@ -224,10 +235,23 @@ impl Publisher {
         self.drain.is_finished()
     }
 
-    /// Closes the connection politely.
+    /// Closes the connection politely, without losing what was sent. The broker answers the
+    /// close once it has read every change sent before it, which can take a while (a broker
+    /// reads a client above its message rate more slowly); ending the connection before that
+    /// could lose the changes it has not read yet (a reset discards them). So this waits for the
+    /// answer as long as the broker keeps sending, up to [`CLOSE_QUIET`] without a frame from it
+    /// and [`CLOSE_LIMIT`] in all.
     pub async fn close(mut self) {
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.sink.close()).await;
-        let _ = tokio::time::timeout(Duration::from_secs(1), &mut self.drain).await;
+        let deadline = tokio::time::Instant::now() + CLOSE_LIMIT;
+        let _ = tokio::time::timeout_at(deadline, self.sink.close()).await;
+        let mut seen = self.frames.load(std::sync::atomic::Ordering::Relaxed);
+        while tokio::time::timeout(CLOSE_QUIET.min(deadline - tokio::time::Instant::now()), &mut self.drain).await.is_err() {
+            let now = self.frames.load(std::sync::atomic::Ordering::Relaxed);
+            if now == seen || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            seen = now;
+        }
         self.drain.abort();
     }
 }
