@@ -49,10 +49,11 @@ fn bounded<T>(q: &mut VecDeque<T>, item: T, cap: usize) {
 
 impl Diagnostics {
     pub fn frame(&mut self, at_ms: f64, direction: Direction, text: &str) {
-        let text = if text.chars().count() > MAX_FRAME_CHARS {
-            format!("{}… ({} bytes)", text.chars().take(MAX_FRAME_CHARS).collect::<String>(), text.len())
-        } else {
-            text.to_owned()
+        // Cut at the character past the limit, without counting the rest (a catalog's part is
+        // 256 KiB).
+        let text = match text.char_indices().nth(MAX_FRAME_CHARS) {
+            Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
+            None => text.to_owned(),
         };
         bounded(&mut self.frames, RawFrame { at_ms, direction, text }, MAX_FRAMES);
     }
@@ -120,6 +121,9 @@ mod tests {
         let t = &d.frames[0].text;
         assert!(t.ends_with(&format!("… ({} bytes)", 2 * (MAX_FRAME_CHARS + 5))));
         assert_eq!(t.chars().filter(|c| *c == 'é').count(), MAX_FRAME_CHARS);
+        let whole = "é".repeat(MAX_FRAME_CHARS);
+        d.frame(0.0, Direction::In, &whole);
+        assert_eq!(d.frames[1].text, whole, "at the limit, kept whole");
     }
 
     #[test]
