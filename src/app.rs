@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use crate::browser::{now_ms, page_visible, tz_offset_minutes};
 use crate::components::{catalog::CatalogPanel, feed::FeedPanel, status::StatusBar, toasts::ToastStack};
 use crate::state::activity::Activity;
-use crate::state::catalog_view::{CatalogView, SortBy};
+use crate::state::catalog_view::{join_part, CatalogView, SortBy};
 use crate::state::connection::ConnState;
 use crate::state::diagnostics::{Diagnostics, Direction};
 use crate::state::diff::diff;
@@ -281,13 +281,9 @@ impl Live {
                 self.queue(n, now, server_now);
                 None
             }
-            ServerFrame::SyncPart(mut entries) => {
-                // Parts past the catalog's own limit would be left out of it anyway.
-                let kept = self.sync_parts.try_update_value(|p| p.len() < furniture_protocol::catalog::DEFAULT_MAX_ITEMS && {
-                    p.append(&mut entries);
-                    true
-                });
-                if kept == Some(false) {
+            ServerFrame::SyncPart(entries) => {
+                let limit = furniture_protocol::catalog::DEFAULT_MAX_ITEMS;
+                if self.sync_parts.try_update_value(|p| join_part(p, entries, limit)) == Some(false) {
                     self.diagnostics.update(|d| d.invalid(now, "sync_part past the catalog's limit".into()));
                 }
                 None

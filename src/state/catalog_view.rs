@@ -10,7 +10,7 @@ use furniture_protocol::record::field;
 use furniture_protocol::{Action, Applied, Catalog, CatalogEntry, Furniture, Notification, Timestamp};
 
 use crate::state::diff::{diff, FieldChange};
-use crate::state::format::{fold, DASH};
+use crate::state::format::{fold, or_dash_ref};
 
 /// Cards drawn at first, and added by each "show more": a screen shows a few dozen, every card
 /// drawn costs each redraw of a burst and the first render of a big catalog (BENCHMARKS.md), and
@@ -208,8 +208,7 @@ impl CatalogView {
     pub fn material_counts(&self) -> Vec<(String, usize)> {
         let mut counts: HashMap<Cow<'_, str>, usize> = HashMap::new();
         for (_, e) in self.catalog.iter() {
-            let material = e.furniture.text_ref(field::MATERIAL).filter(|m| !m.trim().is_empty());
-            *counts.entry(material.unwrap_or(Cow::Borrowed(DASH))).or_default() += 1;
+            *counts.entry(or_dash_ref(e.furniture.text_ref(field::MATERIAL))).or_default() += 1;
         }
         let mut counts: Vec<(String, String, usize)> = counts.into_iter().map(|(m, n)| (fold(&m), m.into_owned(), n)).collect();
         crate::state::sort::sort_by(&mut counts, |a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
@@ -301,6 +300,17 @@ pub fn material_of(f: &Furniture) -> String {
     crate::state::format::or_dash(f.material())
 }
 
+/// Adds the entries of a `sync_part` frame to those of the parts before it, while these hold
+/// fewer than `limit` (the catalog's own limit: entries past it would be left out of the catalog
+/// anyway). False when the part was left out.
+pub fn join_part(parts: &mut Vec<CatalogEntry>, mut entries: Vec<CatalogEntry>, limit: usize) -> bool {
+    if parts.len() >= limit {
+        return false;
+    }
+    parts.append(&mut entries);
+    true
+}
+
 /// Cards grouped by material (groups A to Z, case-insensitive), keeping their order inside each.
 pub fn group_by_material(cards: Vec<Card>) -> Vec<(String, Vec<Card>)> {
     let mut keyed: Vec<(String, Card)> = cards.into_iter().map(|c| (fold(&material_of(&c.furniture)), c)).collect();
@@ -326,6 +336,17 @@ mod tests {
 
     fn note(action: Action, id: &str, nombre: &str) -> Notification {
         Notification { action, furniture: Furniture::new(id, nombre, "", 1, 1, "m", "u"), message: String::new(), timestamp: None, seq: None }
+    }
+
+    #[test]
+    fn parts_are_joined_while_under_the_limit() {
+        let entry = |id: &str| CatalogEntry { furniture: Arc::new(Furniture::new(id, "Mesa", "", 1, 1, "m", "u")), seq: None, timestamp: None };
+        let mut parts = Vec::new();
+        assert!(join_part(&mut parts, vec![entry("a"), entry("b")], 3));
+        assert!(join_part(&mut parts, vec![entry("c"), entry("d")], 3), "under the limit, a part is taken whole");
+        assert!(!join_part(&mut parts, vec![entry("e")], 3), "at the limit, it is left out");
+        let ids: Vec<_> = parts.iter().filter_map(|e| e.furniture.id()).collect();
+        assert_eq!(ids, ["a", "b", "c", "d"]);
     }
 
     #[test]

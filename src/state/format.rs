@@ -1,5 +1,7 @@
 //! How values read on screen. A value that cannot be shown is a dash.
 
+use std::borrow::Cow;
+
 use furniture_protocol::Furniture;
 
 use crate::state::i18n::Lang;
@@ -9,7 +11,12 @@ pub const DASH: &str = "—";
 
 /// A text value or a dash.
 pub fn or_dash(v: Option<String>) -> String {
-    v.filter(|s| !s.trim().is_empty()).unwrap_or_else(|| DASH.to_owned())
+    or_dash_ref(v.map(Cow::Owned)).into_owned()
+}
+
+/// [`or_dash`] without a copy of a borrowed value.
+pub fn or_dash_ref(v: Option<Cow<'_, str>>) -> Cow<'_, str> {
+    v.filter(|s| !s.trim().is_empty()).unwrap_or(Cow::Borrowed(DASH))
 }
 
 /// `120 × 75 cm` (width × height), a dash for each unreadable side.
@@ -169,6 +176,8 @@ mod tests {
         assert_eq!(or_dash(None), "—");
         assert_eq!(or_dash(Some("  ".into())), "—");
         assert_eq!(or_dash(Some("roble".into())), "roble");
+        assert!(matches!(or_dash_ref(Some(Cow::Borrowed("roble"))), Cow::Borrowed("roble")), "not copied");
+        assert_eq!(or_dash_ref(Some(Cow::Borrowed(" "))), DASH);
     }
 
     #[test]
