@@ -101,11 +101,7 @@ async fn a_catalog_in_parts_is_shown_whole_and_parts_cut_short_are_dropped() {
     use furniture_protocol::{encode_sync_parts, encode_welcome, CatalogEntry, Furniture, Timestamp};
     let host = host();
     let live = live();
-    let _mounted = leptos::mount::mount_to(host.clone(), move || {
-        provide_context(live);
-        provide_context(Settings::default());
-        view! { <CatalogPanel/> }
-    });
+    let _mounted = mount_catalog(&host, live);
     let entry = |id: &str, seq: u64| CatalogEntry {
         furniture: std::sync::Arc::new(Furniture::new(id, &format!("Mesa {id}"), "d", 75, 120, "roble", "Ana")),
         seq: Some(seq),
@@ -135,6 +131,16 @@ async fn a_catalog_in_parts_is_shown_whole_and_parts_cut_short_are_dropped() {
     assert_eq!(ids, ["a", "b", "c"]);
 }
 
+/// The catalog panel alone, mounted in `host` with default settings; drawn while the result is
+/// kept.
+fn mount_catalog(host: &web_sys::HtmlElement, live: Live) -> impl Sized {
+    leptos::mount::mount_to(host.clone(), move || {
+        provide_context(live);
+        provide_context(Settings::default());
+        view! { <CatalogPanel/> }
+    })
+}
+
 fn live() -> Live {
     Live::new("ws://127.0.0.1:9/".into(), false, furniture_dashboard::state::i18n::Lang::Es)
 }
@@ -145,11 +151,7 @@ fn live() -> Live {
 async fn one_update_touches_one_card() {
     let host = host();
     let live = live();
-    let _mounted = leptos::mount::mount_to(host.clone(), move || {
-        provide_context(live);
-        provide_context(Settings::default());
-        view! { <CatalogPanel/> }
-    });
+    let _mounted = mount_catalog(&host, live);
     live.catalog.update(|c| {
         c.apply(&note(Action::Created, "a", "Armario", 1), 0.0);
         c.apply(&note(Action::Created, "b", "Banco", 2), 0.0);
@@ -261,11 +263,7 @@ async fn the_catalog_draws_a_page_of_cards_then_more_on_demand() {
     use furniture_dashboard::components::catalog::CARD_PAGE;
     let host = host();
     let live = live();
-    let _mounted = leptos::mount::mount_to(host.clone(), move || {
-        provide_context(live);
-        provide_context(Settings::default());
-        view! { <CatalogPanel/> }
-    });
+    let _mounted = mount_catalog(&host, live);
     let total = CARD_PAGE + 1;
     live.catalog.update(|c| {
         for i in 0..total {
