@@ -160,11 +160,12 @@ async fn a_slow_link_is_cut_off_at_its_queue_bound_and_others_get_everything() {
     let (producer, _) = connect_async(broker.url()).await.unwrap();
     let (mut publish, mut echoes) = producer.split();
     tokio::spawn(async move { while let Some(Ok(_)) = echoes.next().await {} });
-    // Kernel buffers along the way absorb a few MB before the slow viewer's queue fills; send
-    // rounds until the broker cuts it off (bounded: 40,000 notifications, about 14 MB).
+    // Kernel buffers along the way absorb several MB before the slow viewer's queue fills, how
+    // many depends on the machine's TCP settings (one with `tcp_rmem` up to 32 MB took 95,000
+    // notifications); send rounds until the broker cuts it off (bounded: 200,000, about 60 MB).
     let mut sent = 0;
     let mut cut_off = false;
-    while !cut_off && sent < 40_000 {
+    while !cut_off && sent < 200_000 {
         for _ in 0..1_000 {
             sent += 1;
             publish.send(Message::text(created(sent).encode())).await.unwrap();
