@@ -11,10 +11,10 @@
 //! nothing) before any client is handed it, and every broker hands committed notifications to
 //! its clients in `seq` order, each once: the hub reads them back with [`Backend::read_after`].
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use furniture_protocol::{Action, CatalogEntry, Notification};
@@ -95,9 +95,29 @@ pub fn catalog_change(action: Action, has_id: bool, fits: bool) -> Option<bool> 
 }
 
 /// The state file of one broker, or its memory only (`--in-memory`).
+///
+/// With a state file, commits are written by a thread of their own, in the order `commit` was
+/// called: whatever waits when the writer comes back for more (at most [`MAX_BATCH`]) is written
+/// as one transaction, and each waiting publish is answered once its transaction is in the file.
+/// A transaction costs mostly its commit, so publishes arriving together share one, and no
+/// runtime thread waits on the disk meanwhile. Nothing queues without bound: each connection
+/// waits for its commit before it reads on, so at most one commit per connection waits.
 pub struct Embedded {
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
     max_items: usize,
+    /// The state file's writer; `None` in memory, where a commit is done at once.
+    writer: Option<Writer>,
+}
+
+/// Commits written as one transaction, at most.
+pub const MAX_BATCH: usize = 256;
+
+/// A commit waiting for the writer, and where its answer goes.
+type Pending = (Notification, tokio::sync::oneshot::Sender<Result<u64, BackendError>>);
+
+struct Writer {
+    queue: std::sync::mpsc::Sender<Pending>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 struct Inner {
@@ -112,6 +132,121 @@ struct Inner {
     recent_max: usize,
     /// What was loaded at open, handed to the first `load`.
     loaded: Option<Loaded>,
+    /// Transactions written to the state file.
+    transactions: u64,
+}
+
+/// A draft numbered and placed, ready to be written.
+struct Numbered {
+    seq: u64,
+    frame: String,
+    id: Option<String>,
+    /// What it does to the catalog ([`catalog_change`]).
+    put: Option<bool>,
+    entry: Option<CatalogEntry>,
+}
+
+fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
+    inner.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Whether `id` is in the catalog once the changes of the batch so far (`changed`) are made.
+fn present(ids: &HashSet<String>, changed: &HashMap<String, bool>, id: &str) -> bool {
+    changed.get(id).copied().unwrap_or_else(|| ids.contains(id))
+}
+
+/// Numbers `drafts` after everything committed, in order, and keeps them with their catalog
+/// changes: all of them or, when the file cannot be written, none (the state is then as before).
+fn commit_all(st: &mut Inner, max_items: usize, drafts: Vec<Notification>) -> Result<Vec<u64>, BackendError> {
+    // Each draft's fit in the catalog is decided over the changes of the drafts before it.
+    let mut changed: HashMap<String, bool> = HashMap::new();
+    let mut len = st.ids.len();
+    let mut numbered = Vec::with_capacity(drafts.len());
+    for (seq, mut draft) in (st.seq + 1..).zip(drafts) {
+        draft.seq = Some(seq);
+        let frame = draft.encode();
+        let id = draft.furniture.id();
+        let fits = id.as_deref().is_some_and(|id| present(&st.ids, &changed, id)) || len < max_items;
+        let put = catalog_change(draft.action, id.is_some(), fits);
+        let mut entry = None;
+        if let (Some(put), Some(id)) = (put, id.as_deref()) {
+            if put != present(&st.ids, &changed, id) {
+                if put {
+                    len += 1;
+                } else {
+                    len -= 1;
+                }
+            }
+            changed.insert(id.to_owned(), put);
+            if put {
+                entry = Some(CatalogEntry { furniture: std::sync::Arc::new(draft.furniture), seq: Some(seq), timestamp: draft.timestamp });
+            }
+        }
+        numbered.push(Numbered { seq, frame, id, put, entry });
+    }
+    if let Some(store) = st.store.as_mut() {
+        let rows: Vec<(u64, &str, Change<'_>)> = numbered
+            .iter()
+            .map(|n| {
+                let change = match (n.put, n.id.as_deref(), n.entry.as_ref()) {
+                    (Some(true), Some(id), Some(entry)) => Change::Put(id, entry),
+                    (Some(false), Some(id), _) => Change::Remove(id),
+                    _ => Change::None,
+                };
+                (n.seq, n.frame.as_str(), change)
+            })
+            .collect();
+        store
+            .record_all(&rows)
+            .map_err(|e| BackendError::Write(format!("cannot write the state file {}: {e}", store.path().display())))?;
+        st.transactions += 1;
+    }
+    for (id, put) in changed {
+        if put {
+            st.ids.insert(id);
+        } else {
+            st.ids.remove(&id);
+        }
+    }
+    let mut seqs = Vec::with_capacity(numbered.len());
+    for n in numbered {
+        st.seq = n.seq;
+        seqs.push(n.seq);
+        if st.recent.len() >= st.recent_max {
+            st.recent.pop_front();
+        }
+        st.recent.push_back(Committed { seq: n.seq, frame: n.frame });
+    }
+    Ok(seqs)
+}
+
+/// The writer's loop: takes what waits, writes it as one transaction, answers each, until the
+/// broker's [`Embedded`] goes.
+fn write_loop(inner: Arc<Mutex<Inner>>, max_items: usize, queue: std::sync::mpsc::Receiver<Pending>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let (drafts, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        // The lock is let go before anyone is answered.
+        let result = commit_all(&mut lock(&inner), max_items, drafts);
+        match result {
+            Ok(seqs) => {
+                for (answer, seq) in answers.into_iter().zip(seqs) {
+                    let _ = answer.send(Ok(seq));
+                }
+            }
+            Err(e) => {
+                for answer in answers {
+                    let _ = answer.send(Err(e.clone()));
+                }
+            }
+        }
+    }
 }
 
 impl Embedded {
@@ -127,22 +262,33 @@ impl Embedded {
             None => (None, Loaded { stream: new_stream_id(), ..Loaded::default() }),
         };
         let ids = loaded.catalog.iter().filter_map(|e| e.furniture.id()).collect();
-        Ok(Embedded {
-            inner: Mutex::new(Inner {
-                store,
-                stream: loaded.stream.clone(),
-                seq: loaded.seq,
-                ids,
-                recent: VecDeque::new(),
-                recent_max: in_flight.max(1),
-                loaded: Some(loaded),
-            }),
-            max_items,
-        })
+        let on_disk = store.is_some();
+        let inner = Arc::new(Mutex::new(Inner {
+            store,
+            stream: loaded.stream.clone(),
+            seq: loaded.seq,
+            ids,
+            recent: VecDeque::new(),
+            recent_max: in_flight.max(1),
+            loaded: Some(loaded),
+            transactions: 0,
+        }));
+        let writer = if on_disk {
+            let (queue, pending) = std::sync::mpsc::channel();
+            let shared = Arc::clone(&inner);
+            let thread = std::thread::Builder::new()
+                .name("state-writer".into())
+                .spawn(move || write_loop(shared, max_items, pending))
+                .map_err(|source| StoreError::Writer { source })?;
+            Some(Writer { queue, thread })
+        } else {
+            None
+        };
+        Ok(Embedded { inner, max_items, writer })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.inner)
     }
 
     /// Runs `f` on the state file's connection (tests make writes fail with it).
@@ -151,44 +297,21 @@ impl Embedded {
         self.lock().store.as_ref().map(|s| f(s.connection_for_tests()))
     }
 
-    fn commit_now(&self, mut draft: Notification) -> Result<u64, BackendError> {
-        let mut st = self.lock();
-        let st = &mut *st;
-        let seq = st.seq + 1;
-        draft.seq = Some(seq);
-        let frame = draft.encode();
-        let id = draft.furniture.id();
-        let fits = id.as_ref().is_some_and(|id| st.ids.contains(id)) || st.ids.len() < self.max_items;
-        let put = catalog_change(draft.action, id.is_some(), fits);
-        if let Some(store) = st.store.as_mut() {
-            let entry;
-            let change = match (put, id.as_deref()) {
-                (Some(true), Some(id)) => {
-                    entry = CatalogEntry { furniture: std::sync::Arc::new(draft.furniture.clone()), seq: Some(seq), timestamp: draft.timestamp };
-                    Change::Put(id, &entry)
-                }
-                (Some(false), Some(id)) => Change::Remove(id),
-                _ => Change::None,
-            };
-            store
-                .record(seq, &frame, change)
-                .map_err(|e| BackendError::Write(format!("cannot write the state file {}: {e}", store.path().display())))?;
+    /// Transactions written to the state file since it was opened.
+    #[doc(hidden)]
+    pub fn transactions_for_tests(&self) -> u64 {
+        self.lock().transactions
+    }
+}
+
+impl Drop for Embedded {
+    /// Waits for the writer to finish what it was given, so that the file is let go (another
+    /// broker may open the folder once this one is gone).
+    fn drop(&mut self) {
+        if let Some(Writer { queue, thread }) = self.writer.take() {
+            drop(queue);
+            let _ = thread.join();
         }
-        match (put, id) {
-            (Some(true), Some(id)) => {
-                st.ids.insert(id);
-            }
-            (Some(false), Some(id)) => {
-                st.ids.remove(&id);
-            }
-            _ => {}
-        }
-        st.seq = seq;
-        if st.recent.len() >= st.recent_max {
-            st.recent.pop_front();
-        }
-        st.recent.push_back(Committed { seq, frame });
-        Ok(seq)
     }
 }
 
@@ -215,7 +338,20 @@ impl Backend for Embedded {
     }
 
     fn commit(&self, draft: Notification) -> BoxFuture<'_, Result<u64, BackendError>> {
-        Box::pin(std::future::ready(self.commit_now(draft)))
+        let Some(writer) = &self.writer else {
+            let seq = commit_all(&mut self.lock(), self.max_items, vec![draft]).map(|seqs| seqs[0]);
+            return Box::pin(std::future::ready(seq));
+        };
+        // Its place in the order is its place in the writer's queue, taken here.
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        if writer.queue.send((draft, answer)).is_err() {
+            return Box::pin(std::future::ready(Err(BackendError::Write("the state file's writer has stopped".into()))));
+        }
+        Box::pin(async move {
+            answered
+                .await
+                .unwrap_or_else(|_| Err(BackendError::Write("the state file's writer stopped before writing this notification".into())))
+        })
     }
 
     fn read_after(&self, after: u64, _wait: Duration) -> BoxFuture<'_, Result<Vec<Committed>, BackendError>> {
@@ -245,5 +381,109 @@ impl Backend for Embedded {
                 tracing::warn!(path = %store.path().display(), error = %e, "could not fold the write-ahead log into the state file (it is replayed at the next start)");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use furniture_protocol::Furniture;
+
+    fn draft(action: Action, id: &str, nombre: &str) -> Notification {
+        Notification { action, message: String::new(), furniture: Furniture::new(id, nombre, "", 75, 120, "roble", "ana"), timestamp: None, seq: None }
+    }
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("furniture-backend-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// Commits that wait together are written together, at most `MAX_BATCH` to a transaction,
+    /// numbered in the order `commit` was called, and every one is in the file.
+    #[tokio::test]
+    async fn waiting_commits_share_transactions_of_at_most_max_batch_in_call_order() {
+        let dir = temp_dir("batch");
+        let backend = Embedded::open(Some(&dir), 1000, 10_000, 1000).unwrap();
+        let n = 2 * MAX_BATCH + 88;
+        // The writer cannot write while the state is held, so every commit waits in its queue.
+        let commits = backend
+            .with_connection_for_tests(|_| (0..n).map(|i| backend.commit(draft(Action::Created, &i.to_string(), "Mesa"))).collect::<Vec<_>>())
+            .unwrap();
+        let mut seqs = Vec::new();
+        for c in commits {
+            seqs.push(c.await.unwrap());
+        }
+        assert_eq!(seqs, (1..=n as u64).collect::<Vec<_>>(), "numbered in call order");
+        let t = backend.transactions_for_tests();
+        // The writer may have taken the first before the state was held: then it wrote that one
+        // alone, and the rest in full batches.
+        assert!((3..=4).contains(&t), "{n} commits in {t} transactions");
+        let delivered = backend.read_after(0, Duration::ZERO).await.unwrap();
+        assert_eq!(delivered.len(), n, "all handed to the hub");
+        drop(backend);
+        let (_, loaded) = Store::open(&dir, 1000).unwrap();
+        assert_eq!((loaded.seq, loaded.catalog.len(), loaded.history.len()), (n as u64, n, n));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Within one transaction, whether a new item fits in the catalog is decided over the
+    /// changes before it, as it is one commit at a time.
+    #[tokio::test]
+    async fn the_catalog_bound_holds_within_a_transaction() {
+        let dir = temp_dir("bound");
+        let backend = Embedded::open(Some(&dir), 100, 2, 100).unwrap();
+        let steps = [
+            (Action::Created, "a"),
+            (Action::Created, "b"),
+            (Action::Created, "c"), // full: not added
+            (Action::Updated, "a"), // there: replaced
+            (Action::Deleted, "a"),
+            (Action::Created, "d"), // room again
+            (Action::Updated, "e"), // full again: not added
+        ];
+        let commits = backend
+            .with_connection_for_tests(|_| steps.iter().map(|(action, id)| backend.commit(draft(*action, id, id))).collect::<Vec<_>>())
+            .unwrap();
+        for c in commits {
+            c.await.unwrap();
+        }
+        assert_eq!(backend.commit(draft(Action::Created, "f", "f")).await, Ok(8), "every change numbered");
+        drop(backend);
+        let (_, loaded) = Store::open(&dir, 100).unwrap();
+        let mut ids: Vec<String> = loaded.catalog.iter().filter_map(|e| e.furniture.id()).collect();
+        ids.sort();
+        assert_eq!(ids, ["b", "d"]);
+        assert_eq!(loaded.history.len(), 8, "the ones that did not fit are still notifications");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A transaction that cannot be written refuses every commit in it and changes nothing: the
+    /// next commit takes the next `seq` after the last one written.
+    #[tokio::test]
+    async fn a_failed_transaction_refuses_all_of_its_commits() {
+        let dir = temp_dir("failed");
+        let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
+        assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
+        let big = "x".repeat(64 * 1024);
+        let commits = backend
+            .with_connection_for_tests(|c| {
+                c.execute_batch("PRAGMA max_page_count = 1;").unwrap();
+                ["b", "c", "d"].map(|id| backend.commit(draft(Action::Created, id, &big)))
+            })
+            .unwrap();
+        for c in commits {
+            assert!(matches!(c.await, Err(BackendError::Write(_))));
+        }
+        backend.with_connection_for_tests(|c| c.execute_batch("PRAGMA max_page_count = 1073741823;").unwrap());
+        assert_eq!(backend.commit(draft(Action::Created, "e", "Silla")).await, Ok(2));
+        let delivered: Vec<u64> = backend.read_after(0, Duration::ZERO).await.unwrap().iter().map(|c| c.seq).collect();
+        assert_eq!(delivered, [1, 2]);
+        drop(backend);
+        let (_, loaded) = Store::open(&dir, 100).unwrap();
+        let mut ids: Vec<String> = loaded.catalog.iter().filter_map(|e| e.furniture.id()).collect();
+        ids.sort();
+        assert_eq!((loaded.seq, ids), (2, vec!["a".to_owned(), "e".to_owned()]));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -50,6 +50,8 @@ pub enum StoreError {
         .path.display(), .dir.display(), .dir.display()
     )]
     Unreadable { path: PathBuf, dir: PathBuf, detail: String },
+    #[error("cannot start the thread that writes the state file: {source}")]
+    Writer { source: std::io::Error },
     #[error("cannot use Redis at {url}: {detail}. Start Redis or fix --redis (BROKER_REDIS_URL)")]
     Redis { url: String, detail: String },
 }
@@ -186,31 +188,46 @@ impl Store {
     /// Writes one broadcast: the new `seq`, its frame in the history, and its catalog change,
     /// all or nothing.
     pub fn record(&mut self, seq: u64, frame: &str, change: Change<'_>) -> rusqlite::Result<()> {
+        self.record_all(&[(seq, frame, change)])
+    }
+
+    /// Writes several broadcasts, in `seq` order, as one transaction: all or nothing. A
+    /// transaction's cost is mostly its commit (the pages it changed appended to the write-ahead
+    /// log), so broadcasts written together cost little more than one.
+    pub fn record_all(&mut self, broadcasts: &[(u64, &str, Change<'_>)]) -> rusqlite::Result<()> {
+        let Some(&(last, _, _)) = broadcasts.last() else {
+            return Ok(());
+        };
         let tx = self.conn.transaction()?;
-        tx.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'seq'")?.execute([seq.to_string()])?;
-        if self.history_len > 0 {
-            tx.prepare_cached("INSERT OR REPLACE INTO history (seq, frame) VALUES (?1, ?2)")?
-                .execute(params![seq as i64, frame])?;
-            let oldest_kept = seq.saturating_sub(self.history_len as u64 - 1);
-            tx.prepare_cached("DELETE FROM history WHERE seq < ?1")?.execute([oldest_kept as i64])?;
+        for (seq, frame, change) in broadcasts {
+            let seq = *seq;
+            if self.history_len > 0 {
+                tx.prepare_cached("INSERT OR REPLACE INTO history (seq, frame) VALUES (?1, ?2)")?
+                    .execute(params![seq as i64, frame])?;
+            }
+            match change {
+                Change::Put(id, entry) => {
+                    let furniture = serde_json::to_string(&entry.furniture.0).unwrap_or_else(|_| "{}".to_owned());
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO catalog (furniture_id, furniture, seq, timestamp) VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![
+                        id,
+                        furniture,
+                        entry.seq.unwrap_or(seq) as i64,
+                        entry.timestamp.map(|t| t.to_string())
+                    ])?;
+                }
+                Change::Remove(id) => {
+                    tx.prepare_cached("DELETE FROM catalog WHERE furniture_id = ?1")?.execute([id])?;
+                }
+                Change::None => {}
+            }
         }
-        match change {
-            Change::Put(id, entry) => {
-                let furniture = serde_json::to_string(&entry.furniture.0).unwrap_or_else(|_| "{}".to_owned());
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO catalog (furniture_id, furniture, seq, timestamp) VALUES (?1, ?2, ?3, ?4)",
-                )?
-                .execute(params![
-                    id,
-                    furniture,
-                    entry.seq.unwrap_or(seq) as i64,
-                    entry.timestamp.map(|t| t.to_string())
-                ])?;
-            }
-            Change::Remove(id) => {
-                tx.prepare_cached("DELETE FROM catalog WHERE furniture_id = ?1")?.execute([id])?;
-            }
-            Change::None => {}
+        tx.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'seq'")?.execute([last.to_string()])?;
+        if self.history_len > 0 {
+            let oldest_kept = last.saturating_sub(self.history_len as u64 - 1);
+            tx.prepare_cached("DELETE FROM history WHERE seq < ?1")?.execute([oldest_kept as i64])?;
         }
         tx.commit()
     }
