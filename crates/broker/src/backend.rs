@@ -60,6 +60,13 @@ pub trait Backend: Send + Sync + 'static {
         false
     }
 
+    /// True when a commit waits on something outside the broker's threads (a disk, Redis): a
+    /// connection then reads on while up to [`crate::connection::MAX_PUBLISHES_IN_FLIGHT`] of
+    /// its publishes commit, so that commits in a row share transactions and round trips.
+    fn pipelined(&self) -> bool {
+        self.shared()
+    }
+
     /// The state as it stands: the numbering's id, the last `seq`, the catalog, and the last
     /// `history` notifications.
     fn load(&self, history: usize) -> BoxFuture<'_, Result<Loaded, BackendError>>;
@@ -100,8 +107,9 @@ pub fn catalog_change(action: Action, has_id: bool, fits: bool) -> Option<bool> 
 /// called: whatever waits when the writer comes back for more (at most [`MAX_BATCH`]) is written
 /// as one transaction, and each waiting publish is answered once its transaction is in the file.
 /// A transaction costs mostly its commit, so publishes arriving together share one, and no
-/// runtime thread waits on the disk meanwhile. Nothing queues without bound: each connection
-/// waits for its commit before it reads on, so at most one commit per connection waits.
+/// runtime thread waits on the disk meanwhile. Nothing queues without bound: a connection has
+/// at most [`crate::connection::MAX_PUBLISHES_IN_FLIGHT`] publishes committing before it waits
+/// for the oldest.
 pub struct Embedded {
     inner: Arc<Mutex<Inner>>,
     max_items: usize,
@@ -127,7 +135,7 @@ struct Inner {
     /// Ids in the catalog, to decide whether a new item still fits.
     ids: HashSet<String>,
     /// Committed and not yet delivered by the hub (which reads right after each commit, so this
-    /// holds at most one entry per publisher waiting for its turn).
+    /// holds at most the commits in flight, `recent_max`).
     recent: VecDeque<Committed>,
     recent_max: usize,
     /// What was loaded at open, handed to the first `load`.
@@ -252,7 +260,7 @@ fn write_loop(inner: Arc<Mutex<Inner>>, max_items: usize, queue: std::sync::mpsc
 impl Embedded {
     /// Opens `dir` (or nothing, when `dir` is `None`: state in memory, a new numbering).
     /// `history` is how many notifications the file keeps, `max_items` the catalog's bound,
-    /// `in_flight` the most commits that can wait to be read back (one per connection).
+    /// `in_flight` the most commits that can wait to be read back (those of every connection).
     pub fn open(dir: Option<&std::path::Path>, history: usize, max_items: usize, in_flight: usize) -> Result<Embedded, StoreError> {
         let (store, loaded) = match dir {
             Some(dir) => {
@@ -318,6 +326,12 @@ impl Drop for Embedded {
 impl Backend for Embedded {
     fn kind(&self) -> &'static str {
         "embedded"
+    }
+
+    /// With a state file, yes (its writer then batches a connection's commits in a row too); in
+    /// memory a commit is done at once.
+    fn pipelined(&self) -> bool {
+        self.writer.is_some()
     }
 
     fn load(&self, history: usize) -> BoxFuture<'_, Result<Loaded, BackendError>> {

@@ -33,9 +33,9 @@ const _: () = assert!(furniture_protocol::SYNC_PART_BYTES >= BATCH_FRAME_BYTES);
 /// Dropping a socket with the peer's data still unread resets the connection, which can cost the
 /// peer the close frame (and its code) it has not read yet.
 pub const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(2);
-/// Publishes of one connection committing at once, at most, when several brokers share Redis
-/// (each is numbered in the order it was read; the reader goes on while they commit). With the
-/// embedded state a commit is done before the next frame is read.
+/// Publishes of one connection committing at once, at most, when commits wait on a state file
+/// or on Redis (each is numbered in the order it was read; the reader goes on while they
+/// commit). With state in memory only, a commit is done before the next frame is read.
 pub const MAX_PUBLISHES_IN_FLIGHT: usize = 64;
 
 /// Serves one upgraded socket until it closes.
@@ -55,8 +55,11 @@ pub async fn serve(
     let batches = Arc::new(AtomicBool::new(false));
     let writer = write_loop(sink, frames, closer.clone(), awaiting_pong.clone(), batches.clone(), &config, &hub.metrics);
     let peer_ctx = Peer { id, publishing, rate: RateLimit::new(config.max_messages_per_sec, config.message_burst), batches, extended: AtomicBool::new(false) };
-    let reader = read_loop(stream, peer_ctx, &hub, &closer, &awaiting_pong);
-    tokio::pin!(writer, reader);
+    // Publishes committing, oldest first: owned here so that they are seen through even when
+    // the connection ends first (the hub hands out what a publish committed when it completes).
+    let mut publishing = FuturesOrdered::new();
+    let mut reader = Box::pin(read_loop(stream, peer_ctx, &hub, &closer, &awaiting_pong, &mut publishing));
+    tokio::pin!(writer);
     let sent_close = tokio::select! {
         reason = &mut writer => match reason {
             Some(reason) => {
@@ -75,6 +78,8 @@ pub async fn serve(
         // peer's close reply ends the stream.
         let _ = tokio::time::timeout(CLOSE_LINGER, &mut reader).await;
     }
+    drop(reader);
+    while publishing.next().await.is_some() {}
 }
 
 /// Writes queued frames (several per flush when they pile up) and protocol pings; closes the
@@ -214,15 +219,20 @@ struct Peer {
 
 /// Reads frames until the client closes, the socket fails, or a limit is broken. Above its
 /// message rate, a client is read more slowly (TCP then slows the sender); nothing is dropped.
-async fn read_loop<S>(mut stream: S, mut peer: Peer, hub: &Hub, closer: &Closer, awaiting_pong: &AtomicBool)
-where
+async fn read_loop<'a, S>(
+    mut stream: S,
+    mut peer: Peer,
+    hub: &'a Hub,
+    closer: &Closer,
+    awaiting_pong: &AtomicBool,
+    publishing: &mut FuturesOrdered<BoxFuture<'a, ()>>,
+) where
     S: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let id = peer.id;
     let mut throttle_logged = false;
-    let pipelined = hub.shared();
-    // Publishes committing, oldest first (only when `pipelined`).
-    let mut publishing: FuturesOrdered<BoxFuture<'_, ()>> = FuturesOrdered::new();
+    let pipelined = hub.pipelined();
+    // `publishing` holds the publishes committing, oldest first (only when `pipelined`).
     loop {
         let item = if publishing.len() >= MAX_PUBLISHES_IN_FLIGHT {
             publishing.next().await;
@@ -287,12 +297,13 @@ where
             tokio::time::sleep(wait).await;
         }
     }
-    // Those still committing get their answers (an error frame, the log line).
+    // Those still committing get their answers (an error frame, the log line); `serve` sees
+    // through any left when the writer ends the connection first.
     while publishing.next().await.is_some() {}
 }
 
 /// Handles one text frame from client `id` as its connection does (without the rate limit,
-/// which paces the reading, not the handling); for the fuzz target. On the embedded backend the
+/// which paces the reading, not the handling); for the fuzz target. With state in memory only the
 /// future is ready at its first poll.
 pub async fn handle_text(text: &str, id: u64, publishing: Publishing, hub: &Hub) {
     let peer = Peer { id, publishing, rate: None, batches: Arc::new(AtomicBool::new(false)), extended: AtomicBool::new(false) };
@@ -501,7 +512,7 @@ mod tests {
         let peer = Peer { id: 1, publishing: Publishing::Allowed, rate: None, batches: Arc::new(AtomicBool::new(false)), extended: AtomicBool::new(false) };
         let reader = tokio::spawn(async move {
             let closer = Closer::new(&tokio_util::sync::CancellationToken::new());
-            read_loop(stream, peer, &hub, &closer, &AtomicBool::new(false)).await;
+            read_loop(stream, peer, &hub, &closer, &AtomicBool::new(false), &mut FuturesOrdered::new()).await;
         });
         let started = || backend.started.load(Ordering::SeqCst);
         let settle = || tokio::time::sleep(std::time::Duration::from_millis(100));

@@ -90,7 +90,12 @@ impl Hub {
             ),
             None => {
                 let dir = (!config.in_memory).then_some(config.data_dir.as_path());
-                Arc::new(Embedded::open(dir, config.history, config.max_catalog_items, config.max_connections.max(1))?)
+                Arc::new(Embedded::open(
+                    dir,
+                    config.history,
+                    config.max_catalog_items,
+                    config.max_connections.max(1) * crate::connection::MAX_PUBLISHES_IN_FLIGHT,
+                )?)
             }
         };
         Hub::with_backend(config, metrics, backend).await.map_err(|e| match &config.redis {
@@ -140,6 +145,11 @@ impl Hub {
     /// True when other brokers share the state (Redis): [`Hub::follow`] must run.
     pub fn shared(&self) -> bool {
         self.backend.shared()
+    }
+
+    /// True when connections read on while their publishes commit ([`Backend::pipelined`]).
+    pub fn pipelined(&self) -> bool {
+        self.backend.pipelined()
     }
 
     /// Number of open connections.

@@ -475,8 +475,14 @@ async fn produce(ws: Ws, run: u64, rate: f64, duration: Duration, counter: Arc<A
         Ok(())
     }
     .await;
+    // A clean close: the broker reads everything sent before the close frame, then answers it
+    // and the reader ends. Dropping the socket at once, with echoes still unread, resets the
+    // connection, and the broker's kernel then throws away whatever it had not read yet.
+    let mut reader = reader;
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
-    reader.abort();
+    if tokio::time::timeout(Duration::from_secs(5), &mut reader).await.is_err() {
+        reader.abort();
+    }
     result
 }
 
