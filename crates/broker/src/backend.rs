@@ -148,10 +148,15 @@ struct Inner {
 struct Numbered {
     seq: u64,
     frame: String,
-    id: Option<String>,
     /// What it does to the catalog ([`catalog_change`]).
-    put: Option<bool>,
-    entry: Option<CatalogEntry>,
+    change: Owned,
+}
+
+/// A [`Change`] that owns its parts.
+enum Owned {
+    Put(String, CatalogEntry),
+    Remove(String),
+    None,
 }
 
 fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
@@ -175,31 +180,34 @@ fn commit_all(st: &mut Inner, max_items: usize, drafts: Vec<Notification>) -> Re
         let frame = draft.encode();
         let id = draft.furniture.id();
         let fits = id.as_deref().is_some_and(|id| present(&st.ids, &changed, id)) || len < max_items;
-        let put = catalog_change(draft.action, id.is_some(), fits);
-        let mut entry = None;
-        if let (Some(put), Some(id)) = (put, id.as_deref()) {
-            if put != present(&st.ids, &changed, id) {
+        let change = match (catalog_change(draft.action, id.is_some(), fits), id) {
+            (Some(put), Some(id)) => {
+                if put != present(&st.ids, &changed, &id) {
+                    if put {
+                        len += 1;
+                    } else {
+                        len -= 1;
+                    }
+                }
+                changed.insert(id.clone(), put);
                 if put {
-                    len += 1;
+                    Owned::Put(id, CatalogEntry { furniture: std::sync::Arc::new(draft.furniture), seq: Some(seq), timestamp: draft.timestamp })
                 } else {
-                    len -= 1;
+                    Owned::Remove(id)
                 }
             }
-            changed.insert(id.to_owned(), put);
-            if put {
-                entry = Some(CatalogEntry { furniture: std::sync::Arc::new(draft.furniture), seq: Some(seq), timestamp: draft.timestamp });
-            }
-        }
-        numbered.push(Numbered { seq, frame, id, put, entry });
+            _ => Owned::None,
+        };
+        numbered.push(Numbered { seq, frame, change });
     }
     if let Some(store) = st.store.as_mut() {
         let rows: Vec<(u64, &str, Change<'_>)> = numbered
             .iter()
             .map(|n| {
-                let change = match (n.put, n.id.as_deref(), n.entry.as_ref()) {
-                    (Some(true), Some(id), Some(entry)) => Change::Put(id, entry),
-                    (Some(false), Some(id), _) => Change::Remove(id),
-                    _ => Change::None,
+                let change = match &n.change {
+                    Owned::Put(id, entry) => Change::Put(id, entry),
+                    Owned::Remove(id) => Change::Remove(id),
+                    Owned::None => Change::None,
                 };
                 (n.seq, n.frame.as_str(), change)
             })

@@ -185,13 +185,8 @@ impl Store {
         }
     }
 
-    /// Writes one broadcast: the new `seq`, its frame in the history, and its catalog change,
-    /// all or nothing.
-    pub fn record(&mut self, seq: u64, frame: &str, change: Change<'_>) -> rusqlite::Result<()> {
-        self.record_all(&[(seq, frame, change)])
-    }
-
-    /// Writes several broadcasts, in `seq` order, as one transaction: all or nothing. A
+    /// Writes broadcasts (each its `seq`, its frame for the history and its catalog change), in
+    /// `seq` order, as one transaction: all or nothing. A
     /// transaction's cost is mostly its commit (the pages it changed appended to the write-ahead
     /// log), so broadcasts written together cost little more than one.
     pub fn record_all(&mut self, broadcasts: &[(u64, &str, Change<'_>)]) -> rusqlite::Result<()> {
@@ -298,11 +293,10 @@ mod tests {
         let dir = temp_dir("roundtrip");
         let (mut store, _) = Store::open(&dir, 3).unwrap();
         let a = entry("a", 1);
-        store.record(1, "f1", Change::Put("a", &a)).unwrap();
+        store.record_all(&[(1, "f1", Change::Put("a", &a))]).unwrap();
         let b = entry("b", 2);
-        store.record(2, "f2", Change::Put("b", &b)).unwrap();
-        store.record(3, "f3", Change::Remove("a")).unwrap();
-        store.record(4, "f4", Change::None).unwrap();
+        store.record_all(&[(2, "f2", Change::Put("b", &b)), (3, "f3", Change::Remove("a"))]).unwrap();
+        store.record_all(&[(4, "f4", Change::None)]).unwrap();
         drop(store);
         let (_, loaded) = Store::open(&dir, 3).unwrap();
         assert_eq!(loaded.seq, 4);
