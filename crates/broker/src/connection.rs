@@ -53,24 +53,36 @@ pub async fn serve(
     let (sink, stream) = socket.split();
     let awaiting_pong = Arc::new(AtomicBool::new(false));
     let batches = Arc::new(AtomicBool::new(false));
-    let writer = write_loop(sink, frames, closer.clone(), awaiting_pong.clone(), batches.clone(), &config, &hub.metrics);
+    // The writer is a task of its own: a task is polled as a whole whenever anything it waits
+    // on wakes it, and the reader, polled for every frame written, costs a read attempt each time.
+    let mut writer = AbortOnDrop(tokio::spawn(write_loop(
+        sink,
+        frames,
+        closer.clone(),
+        awaiting_pong.clone(),
+        batches.clone(),
+        config.clone(),
+        hub.metrics.clone(),
+    )));
     let peer_ctx = Peer { id, publishing, rate: RateLimit::new(config.max_messages_per_sec, config.message_burst), batches, extended: AtomicBool::new(false) };
     // Publishes committing, oldest first: owned here so that they are seen through even when
     // the connection ends first (the hub hands out what a publish committed when it completes).
     let mut publishing = FuturesOrdered::new();
     let mut reader = Box::pin(read_loop(stream, peer_ctx, &hub, &closer, &awaiting_pong, &mut publishing));
-    tokio::pin!(writer);
     let sent_close = tokio::select! {
-        reason = &mut writer => match reason {
-            Some(reason) => {
+        reason = &mut writer.0 => match reason {
+            Ok(Some(reason)) => {
                 hub.metrics.closed(reason);
                 info!(client = id, %peer, code = reason.code(), reason = reason.text(), "closed by the broker");
                 true
             }
-            None => false,
+            Ok(None) | Err(_) => false,
         },
         () = &mut reader => false,
     };
+    // Ended by the reader: the writer stops here, before leaving the hub ends its queue (which
+    // it would take for a shutdown, and say so to the peer).
+    writer.0.abort();
     let remaining = hub.unregister(id);
     info!(client = id, %peer, clients = remaining, "client disconnected");
     if sent_close {
@@ -82,6 +94,15 @@ pub async fn serve(
     while publishing.next().await.is_some() {}
 }
 
+/// A task that ends with its handle (when the connection's task is dropped, at shutdown).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Writes queued frames (several per flush when they pile up) and protocol pings; closes the
 /// socket when asked. Returns the close reason it sent, or `None` when the socket failed.
 async fn write_loop<S>(
@@ -90,8 +111,8 @@ async fn write_loop<S>(
     closer: Closer,
     awaiting_pong: Arc<AtomicBool>,
     batches: Arc<AtomicBool>,
-    config: &Config,
-    metrics: &Metrics,
+    config: Arc<Config>,
+    metrics: Arc<Metrics>,
 ) -> Option<CloseReason>
 where
     S: Sink<Message> + Unpin,
@@ -101,10 +122,13 @@ where
     let deadline = tokio::time::sleep(std::time::Duration::MAX / 4);
     tokio::pin!(deadline);
     let mut ping_pending = false;
+    // Made once: each `closed()` made anew registers with the token's tree under its lock.
+    let closed = closer.closed();
+    tokio::pin!(closed);
     let reason = loop {
         tokio::select! {
             biased;
-            reason = closer.closed() => break reason,
+            reason = &mut closed => break reason,
             () = &mut deadline, if ping_pending => {
                 if awaiting_pong.load(Ordering::Acquire) {
                     break CloseReason::PingTimeout;
@@ -117,7 +141,7 @@ where
                 // (its queue filled, the broker shuts down, its pong is overdue) still wins.
                 tokio::select! {
                     biased;
-                    reason = closer.closed() => break reason,
+                    reason = &mut closed => break reason,
                     () = &mut deadline, if ping_pending && awaiting_pong.load(Ordering::Acquire) => {
                         break CloseReason::PingTimeout;
                     }
@@ -139,7 +163,7 @@ where
                     deadline.as_mut().reset(Instant::now() + config.ping_timeout());
                     tokio::select! {
                         biased;
-                        reason = closer.closed() => break reason,
+                        reason = &mut closed => break reason,
                         () = &mut deadline => break CloseReason::PingTimeout,
                         sent = sink.send(Message::Ping(Default::default())) => {
                             if sent.is_err() {
