@@ -70,7 +70,14 @@ const INSTRUMENT: &str = r#"(() => {
   window.requestAnimationFrame = cb => raf(t => { inFrame = true; setTimeout(() => { inFrame = false; }, 0); cb(t); });
   // After the frame that shows a change: the next task after that frame, which is the current
   // one for a change made inside a frame, else the next.
-  const painted = () => { const t = now(); for (const id of pending) if (!(id in perf.paints)) perf.paints[id] = t; pending = []; };
+  let pendingFeed = [];
+  const FEED = '[data-testid=feed-item]';
+  const painted = () => {
+    const t = now();
+    for (const id of pending) if (!(id in perf.paints)) perf.paints[id] = t;
+    for (const k of pendingFeed) if (!(k in perf.feed)) perf.feed[k] = t;
+    pending = []; pendingFeed = [];
+  };
   const cardOf = n => (n.nodeType === 1 ? n : n.parentElement)?.closest?.(CARD);
   const observer = new MutationObserver(records => {
     let added = false;
@@ -86,6 +93,8 @@ const INSTRUMENT: &str = r#"(() => {
         if (n.nodeType !== 1) continue;
         const cards = n.matches(CARD) ? [n] : n.querySelectorAll(CARD);
         for (const c of cards) { pending.push(c.dataset.furnitureId + '|' + (c.querySelector('.card-name')?.textContent ?? '')); added = true; }
+        // In the latency scenario, feed rows too: keyed by item and message.
+        if (perf.feed && n.matches(FEED)) { pendingFeed.push(n.dataset.furnitureId + '|' + (n.querySelector('.feed-message')?.textContent ?? '')); added = true; }
       }
     }
     if (added) { if (inFrame) setTimeout(painted, 0); else raf(() => setTimeout(painted, 0)); }
@@ -244,7 +253,7 @@ async fn profile_stop(page: &Dashboard, on: bool) -> Value {
 async fn latency(browser: &Browser, events: usize, rate: f64, items: usize) -> Value {
     let broker = TestBroker::start_with(None, |c| c.max_messages_per_sec = 0).await;
     let page = open(browser, &broker).await;
-    page.eval("window.__perf.received = {}; return true").await;
+    page.eval("window.__perf.received = {}; window.__perf.feed = {}; return true").await;
     let profiling = profile_start(&page).await;
     let mut p = publisher(&broker).await;
     let mut sent = Vec::with_capacity(events);
@@ -261,6 +270,17 @@ async fn latency(browser: &Browser, events: usize, rate: f64, items: usize) -> V
     let last = sent.last().unwrap().0.clone();
     page.wait_until("the last change painted", &format!("return '{last}' in window.__perf.paints")).await;
     let paints = page.eval("return window.__perf.paints").await;
+    // Feed rows, by item and the name in their message ("... Silla 123 - ..."): the first row of
+    // each change, as drawn.
+    let feed_rows = page.eval("return window.__perf.feed").await;
+    let mut feed_paints = std::collections::HashMap::new();
+    for (key, t) in feed_rows.as_object().into_iter().flatten() {
+        let (Some((id, message)), Some(t)) = (key.split_once('|'), t.as_f64()) else { continue };
+        let Some(at) = message.find("Silla ") else { continue };
+        let digits: String = message[at + 6..].chars().take_while(char::is_ascii_digit).collect();
+        feed_paints.entry(format!("{id}|Silla {digits}")).or_insert(t);
+    }
+    let feed_lat: Vec<f64> = sent.iter().filter_map(|(id, t)| feed_paints.get(id).map(|p| p - t)).collect();
     let received = page.eval("return window.__perf.received").await;
     let lat: Vec<f64> = sent.iter().filter_map(|(id, t)| paints[id].as_f64().map(|p| p - t)).collect();
     let painted = lat.len();
@@ -269,7 +289,7 @@ async fn latency(browser: &Browser, events: usize, rate: f64, items: usize) -> V
     let in_page: Vec<f64> = sent.iter().filter_map(|(id, _)| Some(paints[id].as_f64()? - received[id].as_f64()?)).collect();
     let result = json!({
         "scenario": "latency", "events": events, "rate_per_second": rate, "items": items, "painted": painted,
-        "send_to_paint": percentiles(lat), "send_to_page": percentiles(to_page), "page_to_paint": percentiles(in_page), "long_tasks": long_tasks(&page, 0.0).await,
+        "send_to_paint": percentiles(lat), "feed_send_to_paint": percentiles(feed_lat), "send_to_page": percentiles(to_page), "page_to_paint": percentiles(in_page), "long_tasks": long_tasks(&page, 0.0).await,
         "profile": profile_stop(&page, profiling).await,
     });
     p.close().await;

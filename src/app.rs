@@ -17,7 +17,7 @@ use crate::state::diff::diff;
 use crate::state::feed::{Feed, FeedFilter, GapReason, Origin};
 use crate::state::health::Health;
 use crate::state::i18n::Lang;
-use crate::state::inbox::{Inbox, Queued, RedrawPace};
+use crate::state::inbox::{Inbox, Queued, RedrawPace, Throttle, FEED_INTERVAL_MS};
 use crate::state::settings::Settings;
 use crate::state::reload::{after_outage_due, local_hour, nightly_due, ReloadReason, DEFAULT_RELOAD_HOUR};
 use crate::state::snapshot::Snapshot;
@@ -86,6 +86,8 @@ pub struct Live {
     inbox: StoredValue<Inbox<(Notification, f64, f64)>>,
     /// When the screen may be redrawn next while notifications keep coming.
     pace: StoredValue<RedrawPace>,
+    /// The feed's redraws, at most one per [`FEED_INTERVAL_MS`].
+    feed_pace: StoredValue<Throttle>,
     pub url: StoredValue<String>,
     pub clients: RwSignal<Option<u64>>,
     pub feed: RwSignal<Feed>,
@@ -144,6 +146,7 @@ impl Live {
             announcer: StoredValue::new(Announcer::default()),
             inbox: StoredValue::new(Inbox::default()),
             pace: StoredValue::new(RedrawPace::default()),
+            feed_pace: StoredValue::new(Throttle::new(FEED_INTERVAL_MS)),
             url: StoredValue::new(url),
             clients: RwSignal::new(None),
             feed: RwSignal::new(Feed::default()),
@@ -453,10 +456,28 @@ impl Live {
     fn redraw_all_but_catalog(&self) {
         self.health.notify();
         self.diagnostics.notify();
-        self.feed.notify();
+        self.redraw_feed();
         self.toasts.notify();
         self.activity.notify();
         self.source.notify();
+    }
+
+    /// Redraws the feed now, or once [`FEED_INTERVAL_MS`] has passed since it was last drawn.
+    fn redraw_feed(&self) {
+        match self.feed_pace.try_update_value(|t| t.ask(now_ms())).flatten() {
+            Some(wait) if wait <= 0.0 => self.feed.notify(),
+            Some(wait) => {
+                let live = *self;
+                set_timeout(
+                    move || {
+                        live.feed_pace.update_value(|t| t.drawn(now_ms()));
+                        live.feed.notify();
+                    },
+                    std::time::Duration::from_millis(wait.ceil() as u64),
+                );
+            }
+            None => {}
+        }
     }
 
     /// One notification into feed, catalog, toasts and the spoken summary.

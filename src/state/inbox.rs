@@ -106,9 +106,62 @@ impl RedrawPace {
     }
 }
 
+/// The feed is drawn at most this often (ms) while notifications keep coming.
+pub const FEED_INTERVAL_MS: f64 = 100.0;
+
+/// At most one redraw per `interval` ms: a redraw asked for sooner is put off until the interval
+/// has passed since the last one, and all asked for meanwhile become that one.
+#[derive(Debug, Clone)]
+pub struct Throttle {
+    interval_ms: f64,
+    last_ms: f64,
+    /// A redraw is put off and scheduled.
+    pub pending: bool,
+}
+
+impl Throttle {
+    pub fn new(interval_ms: f64) -> Throttle {
+        Throttle { interval_ms, last_ms: f64::NEG_INFINITY, pending: false }
+    }
+
+    /// A redraw is wanted at `now`: `Some(0.0)` to draw now, `Some(wait)` to schedule one in
+    /// `wait` ms, `None` when one is already scheduled.
+    pub fn ask(&mut self, now: f64) -> Option<f64> {
+        if self.pending {
+            return None;
+        }
+        let wait = (self.last_ms + self.interval_ms - now).max(0.0);
+        if wait > 0.0 {
+            self.pending = true;
+        } else {
+            self.last_ms = now;
+        }
+        Some(wait)
+    }
+
+    /// The scheduled redraw runs at `now`.
+    pub fn drawn(&mut self, now: f64) {
+        self.pending = false;
+        self.last_ms = now;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_throttled_redraw_comes_at_once_when_rare_and_once_per_interval_when_not() {
+        let mut t = Throttle::new(100.0);
+        assert_eq!(t.ask(1_000.0), Some(0.0), "the first draws at once");
+        assert_eq!(t.ask(1_030.0), Some(70.0), "30 ms later: put off to 100 ms after the last");
+        assert_eq!(t.ask(1_050.0), None, "already scheduled: one redraw for both");
+        t.drawn(1_100.0);
+        assert_eq!(t.ask(1_150.0), Some(50.0));
+        t.drawn(1_200.0);
+        assert_eq!(t.ask(1_500.0), Some(0.0), "a while later: at once again");
+        assert_eq!(t.ask(1_600.0), Some(0.0), "exactly one interval later: at once");
+    }
 
     #[test]
     fn redraws_are_paced_by_what_the_last_one_cost() {
