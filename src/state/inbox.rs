@@ -116,7 +116,7 @@ pub struct Throttle {
     interval_ms: f64,
     last_ms: f64,
     /// A redraw is put off and scheduled.
-    pub pending: bool,
+    pending: bool,
 }
 
 impl Throttle {
