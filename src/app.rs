@@ -581,12 +581,17 @@ impl Live {
                 notes
             }),
         };
-        leptos::logging::log!("reloading ({reason:?}); the screen is saved for the next page");
+        let why = match reason {
+            ReloadReason::Nightly => "nightly",
+            ReloadReason::AfterOutage => "after an outage",
+        };
+        leptos::logging::log!("reloading ({why}); the screen is saved for the next page");
         let Some(window) = web_sys::window() else { return };
         match window.session_storage() {
             Ok(Some(storage)) => {
                 if let Err(e) = storage.set_item(SNAPSHOT_KEY, &snapshot.encode()) {
-                    leptos::logging::warn!("could not save the screen before reloading: {e:?}");
+                    let e = crate::browser::error_text(&e, "refused");
+                    leptos::logging::warn!("could not save the screen before reloading: {e}");
                 }
             }
             _ => leptos::logging::warn!("no sessionStorage: reloading without saving the screen"),

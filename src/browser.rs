@@ -119,13 +119,21 @@ pub async fn request_wake_lock() -> Result<bool, String> {
         .ok_or("wakeLock.request is missing")?;
     let promise: js_sys::Promise = request
         .call1(&wake_lock, &"screen".into())
-        .map_err(|e| format!("{e:?}"))?
+        .map_err(|e| error_text(&e, "refused"))?
         .dyn_into()
         .map_err(|_| "wakeLock.request gave no promise".to_owned())?;
     wasm_bindgen_futures::JsFuture::from(promise)
         .await
         .map(|_| true)
-        .map_err(|e| e.as_string().or_else(|| js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string())).unwrap_or_else(|| "refused".to_owned()))
+        .map_err(|e| error_text(&e, "refused"))
+}
+
+/// What a JavaScript error says: its text, or its `message`, or else `otherwise`. (The page is
+/// built without `Debug` text, so `{:?}` of a `JsValue` would print nothing.)
+pub fn error_text(e: &wasm_bindgen::JsValue, otherwise: &str) -> String {
+    e.as_string()
+        .or_else(|| js_sys::Reflect::get(e, &"message".into()).ok().and_then(|m| m.as_string()))
+        .unwrap_or_else(|| otherwise.to_owned())
 }
 
 /// Calls `f` with the key of every keydown outside text fields and menus.
@@ -189,7 +197,7 @@ pub fn store_settings(json: &str) -> Result<(), String> {
     let storage = web_sys::window()
         .and_then(|w| w.local_storage().ok().flatten())
         .ok_or("this browser keeps no local storage")?;
-    storage.set_item(SETTINGS_KEY, json).map_err(|e| format!("{e:?}"))
+    storage.set_item(SETTINGS_KEY, json).map_err(|e| error_text(&e, "the browser refused"))
 }
 
 /// The localStorage key of the desk settings.

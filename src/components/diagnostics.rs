@@ -25,7 +25,7 @@ pub fn DiagnosticsOverlay() -> impl IntoView {
     let export = move || {
         let (wasm, js) = memory_in_use();
         let extra = json!({"broker": live.url.get_value(), "wasm_memory_bytes": wasm, "js_heap_bytes": js, "exported_ms": crate::browser::now_ms()});
-        let text = live.diagnostics.with(|d| d.to_json(extra)).to_string();
+        let text = serde_json::to_string(&live.diagnostics.with(|d| d.to_json(extra))).unwrap_or_default();
         format!("data:application/json;charset=utf-8,{}", String::from(js_sys::encode_uri_component(&text)))
     };
     let frames = move || {

@@ -65,7 +65,7 @@ impl Diagnostics {
 
     pub fn unknown(&mut self, at_ms: f64, kind: &str) {
         self.unknown += 1;
-        bounded(&mut self.errors, (at_ms, format!("unknown type {kind:?}")), MAX_EVENTS);
+        bounded(&mut self.errors, (at_ms, format!("unknown type {}", furniture_protocol::frame::quoted(kind))), MAX_EVENTS);
     }
 
     pub fn closed(&mut self, at_ms: f64, code: Option<u16>, reason: String) {

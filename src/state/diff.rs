@@ -31,7 +31,9 @@ fn shown(f: &Furniture, key: &str) -> String {
     match f.get(key) {
         None | Some(serde_json::Value::Null) => DASH.to_owned(),
         Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+        // serde_json::to_string rather than `Display`, whose `io` adapter would bring the
+        // standard library's error types into the page.
+        Some(other) => serde_json::to_string(other).unwrap_or_default(),
     }
 }
 

@@ -92,15 +92,15 @@ impl Settings {
 
     /// The stored form (localStorage).
     pub fn to_json(&self) -> String {
-        json!({
+        let v = json!({
             "lang": self.lang.code(),
             "theme": self.theme.as_str(),
             "scale": plain_number(self.scale),
             "toasts": self.toasts.to_string(),
             "toast_seconds": self.toast_seconds.map(plain_number),
             "linger": plain_number(self.linger_seconds),
-        })
-        .to_string()
+        });
+        serde_json::to_string(&v).unwrap_or_default()
     }
 
     /// Stored settings, then the URL's on top: the URL wins.

@@ -25,7 +25,8 @@ impl Snapshot {
     pub fn encode(&self) -> String {
         let catalog = encode_sync_reply(self.last_seq.unwrap_or(0), true, &self.catalog, std::iter::empty());
         let feed: Vec<String> = self.feed.iter().map(Notification::encode).collect();
-        json!({"v": 1, "saved_ms": self.saved_ms, "stream": self.stream, "last_seq": self.last_seq, "catalog": catalog, "feed": feed}).to_string()
+        let v = json!({"v": 1, "saved_ms": self.saved_ms, "stream": self.stream, "last_seq": self.last_seq, "catalog": catalog, "feed": feed});
+        serde_json::to_string(&v).unwrap_or_default()
     }
 
     /// Reads a saved text; `None` when it is unreadable, of another version, or older than

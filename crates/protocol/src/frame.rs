@@ -116,13 +116,19 @@ impl IgnoredReason {
     }
 }
 
+/// `s` as a JSON string, in quotes, for messages about a peer's text: the same as Rust's `{:?}`
+/// for ordinary text, and still there in the dashboard, which is built without `Debug` text.
+pub fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
 impl std::fmt::Display for IgnoredReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             IgnoredReason::NotJson(e) => write!(f, "not JSON: {e}"),
             IgnoredReason::NotAnObject => f.write_str("JSON but not an object"),
             IgnoredReason::MissingType => f.write_str("no string `type`"),
-            IgnoredReason::UnknownType(t) => write!(f, "unknown type {t:?}"),
+            IgnoredReason::UnknownType(t) => write!(f, "unknown type {}", quoted(t)),
             IgnoredReason::FurnitureNotObject => f.write_str("`furniture` is not an object"),
         }
     }
@@ -217,7 +223,7 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
         while let Some(key) = map.next_key::<String>()? {
             let Strict(value) = map.next_value()?;
             if obj.contains_key(&key) {
-                return Err(A::Error::custom(format!("duplicate key {key:?}")));
+                return Err(A::Error::custom(format!("duplicate key {}", quoted(&key))));
             }
             obj.insert(key, value);
         }
@@ -335,7 +341,7 @@ impl Notification {
     fn from_object(mut obj: Map<String, Value>) -> Result<Notification, String> {
         let action = match obj.get("action") {
             Some(Value::String(s)) => {
-                Action::from_action(s).ok_or_else(|| format!("unknown action {s:?}"))?
+                Action::from_action(s).ok_or_else(|| format!("unknown action {}", quoted(s)))?
             }
             _ => return Err("notification without an action".to_owned()),
         };
