@@ -173,7 +173,8 @@ async fn fill(broker: &TestBroker, n: usize) {
 }
 
 async fn open(browser: &Browser, broker: &TestBroker) -> Dashboard {
-    let page = Dashboard::open_settled(browser, &broker.page_url(), Some(INSTRUMENT)).await;
+    let url = format!("{}{}", broker.page_url(), std::env::var("BENCH_PAGE_QUERY").unwrap_or_default());
+    let page = Dashboard::open_settled(browser, &url, Some(INSTRUMENT)).await;
     if std::env::var("BENCH_REDUCED_MOTION").as_deref() == Ok("1") {
         page.cdp("Emulation.setEmulatedMedia", json!({"features": [{"name": "prefers-reduced-motion", "value": "reduce"}]})).await;
     }

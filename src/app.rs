@@ -498,6 +498,8 @@ impl Live {
             self.activity.update_untracked(|a| a.record(now));
             let changed = n.timestamp.map_or(server_now, |t| t.unix_millis());
             self.catalog.update_untracked(|c| {
+                // While changes keep coming, cards stay where they are until the second's tick.
+                c.changes_at(server_now);
                 c.apply_diffed(&n, changed, changed_fields);
             });
             self.toasts.update_untracked(|t| t.push(&n, now, visible));
@@ -508,9 +510,10 @@ impl Live {
         }
     }
 
-    /// Once a second: the clock, toast expiry, lingering cards, and the gap decision for brokers
-    /// that did not answer `sync`.
-    fn tick(&self) {
+    /// Once a second: the clock, toast expiry, cards put in order, lingering cards, and the gap
+    /// decision for brokers that did not answer `sync`. Public so that component tests can
+    /// advance a mounted page by a tick.
+    pub fn tick(&self) {
         let now = now_ms();
         self.now.set(now);
         let minutes = (now / 60_000.0) as u64;
@@ -527,6 +530,9 @@ impl Live {
             });
         }
         let server_now = now + self.clock_offset_ms.get_untracked();
+        if self.catalog.try_update_untracked(|c| c.put_in_order(server_now)) == Some(true) {
+            self.catalog.notify();
+        }
         if self.catalog.with_untracked(|c| c.has_expired(server_now)) {
             self.catalog.update(|c| {
                 c.prune(server_now);

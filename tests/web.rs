@@ -93,6 +93,33 @@ async fn a_batch_frame_shows_every_notification_in_it() {
     assert!(host.query_selector("[data-testid=catalog-item][data-furniture-id=b]").unwrap().is_some());
 }
 
+/// While changes keep coming, a renamed card stays where it is, showing its new name at once,
+/// and the second's tick puts the cards in order (the grid does not reshuffle at every change).
+#[wasm_bindgen_test]
+async fn a_renamed_card_stays_in_place_until_the_tick() {
+    use furniture_dashboard::ws::WsEvent;
+    let host = host();
+    let live = live();
+    let _mounted = mount_catalog(&host, live);
+    live.on_event(WsEvent::State(ConnState::Live));
+    let names = || {
+        let list = host.query_selector_all(".card-name").unwrap();
+        (0..list.length()).map(|i| list.get(i).unwrap().text_content().unwrap()).collect::<Vec<_>>()
+    };
+    for (seq, (id, name)) in [("a", "Armario"), ("b", "Banco"), ("c", "Cama")].into_iter().enumerate() {
+        live.on_event(WsEvent::Frame(note(Action::Created, id, name, seq as u64 + 1).encode()));
+    }
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    assert_eq!(names(), ["Armario", "Banco", "Cama"]);
+    live.on_event(WsEvent::Frame(note(Action::Updated, "a", "Vitrina", 4).encode()));
+    live.on_event(WsEvent::Frame(note(Action::Created, "d", "Biombo", 5).encode()));
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    assert_eq!(names(), ["Vitrina", "Banco", "Biombo", "Cama"], "renamed in place; the new card in its place by name");
+    live.tick();
+    gloo_timers::future::TimeoutFuture::new(50).await;
+    assert_eq!(names(), ["Banco", "Biombo", "Cama", "Vitrina"], "in order at the tick");
+}
+
 /// A catalog sent in `sync_part` frames is the parts' entries then the reply's, all shown; parts
 /// of a reply that a lost connection cut short are dropped at the next welcome.
 #[wasm_bindgen_test]

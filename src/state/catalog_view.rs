@@ -1,6 +1,16 @@
 //! The catalog as the screen shows it: the broker's catalog reducer plus what the eye needs:
-//! deleted items that linger greyed for a while, and a version per card so that an update
-//! re-renders exactly one card.
+//! deleted items that linger greyed for a while, a version per card so that an update
+//! re-renders exactly one card, and cards that stay where they are while changes keep coming.
+//!
+//! In the catalog's order a change can move a card: a rename under "by name", any change under
+//! "newest", a new size under "size". Moved at once, every such change shifts every card between
+//! the card's old and new place; at a hundred changes a second the grid would reshuffle in every
+//! frame, which nobody can read, and which costs the page a new layout and paint of most of the
+//! window each time (BENCHMARKS.md). So a change that comes less than [`SETTLE_MS`] after the
+//! cards were last put in order leaves its card where it stands (the card is sorted by what it
+//! was then, its [`SortKey`]), a new card goes to its place among them, and the page puts them
+//! all in order at its next second's tick ([`CatalogView::put_in_order`]). A change after a calm
+//! second is put in its place at once.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -21,14 +31,35 @@ pub const CARD_PAGE: usize = 100;
 /// How long a deleted item stays visible, greyed, by default (two minutes).
 pub const DEFAULT_LINGER_MS: f64 = 120_000.0;
 
+/// Changes this soon (ms) after the cards were last put in order leave them where they stand.
+pub const SETTLE_MS: f64 = 1_000.0;
+
+/// What a card is sorted by, as of when the cards were last put in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    /// The name, lowercased (computed once per change, not once per render).
+    pub name: Arc<str>,
+    /// When the item last changed (ms).
+    pub changed_ms: f64,
+    /// Width × height; unreadable sizes sort last.
+    pub area: i64,
+}
+
+impl SortKey {
+    fn of(f: &Furniture, changed_ms: f64) -> SortKey {
+        let area = f.ancho().zip(f.altura()).map_or(i64::MIN, |(w, h)| w.saturating_mul(h));
+        SortKey { name: fold(&f.nombre().unwrap_or_default()).into(), changed_ms, area }
+    }
+}
+
 /// One card on screen.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Card {
     pub id: String,
     /// Shared with the catalog view: building the card list copies no record.
     pub furniture: Arc<Furniture>,
-    /// The name, lowercased, for sorting (computed once per change, not once per render).
-    pub name_key: Arc<str>,
+    /// Where it goes in the catalog's order.
+    pub sort_key: SortKey,
     /// Changes whenever the card's content does (keyed rendering uses `(id, version)`).
     pub version: u64,
     /// The last action applied to it.
@@ -47,7 +78,7 @@ pub struct Card {
 #[derive(Debug, Clone)]
 struct Meta {
     furniture: Arc<Furniture>,
-    name_key: Arc<str>,
+    sort_key: SortKey,
     version: u64,
     last_action: Action,
     changed_ms: f64,
@@ -62,6 +93,10 @@ pub struct CatalogView {
     ghosts: HashMap<String, Card>,
     linger_ms: f64,
     next_version: u64,
+    /// When the cards were last put in order (ms, the broker's clock).
+    ordered_ms: f64,
+    /// Changes leave their cards where they stand, until [`CatalogView::put_in_order`].
+    keep_places: bool,
 }
 
 impl Default for CatalogView {
@@ -72,7 +107,15 @@ impl Default for CatalogView {
 
 impl CatalogView {
     pub fn new(catalog: Catalog, linger_ms: f64) -> CatalogView {
-        CatalogView { catalog, meta: HashMap::new(), ghosts: HashMap::new(), linger_ms, next_version: 1 }
+        CatalogView {
+            catalog,
+            meta: HashMap::new(),
+            ghosts: HashMap::new(),
+            linger_ms,
+            next_version: 1,
+            ordered_ms: f64::NEG_INFINITY,
+            keep_places: false,
+        }
     }
 
     fn bump(&mut self) -> u64 {
@@ -90,13 +133,51 @@ impl CatalogView {
         self.catalog.get(id).map(|e| &*e.furniture)
     }
 
+    /// Changes are about to be applied at `now_ms` (the broker's clock as the page knows it):
+    /// their cards keep their places when the cards were put in order less than [`SETTLE_MS`]
+    /// ago, until [`CatalogView::put_in_order`].
+    pub fn changes_at(&mut self, now_ms: f64) {
+        if now_ms - self.ordered_ms < SETTLE_MS {
+            self.keep_places = true;
+        } else {
+            // In order now (should the tick be late), these changes with them.
+            self.put_in_order(now_ms);
+            self.ordered_ms = now_ms;
+        }
+    }
+
+    /// Puts the cards that kept their places in order (once a second, and after a resync);
+    /// true when there were any, and the cards are to be redrawn.
+    pub fn put_in_order(&mut self, now_ms: f64) -> bool {
+        if !std::mem::take(&mut self.keep_places) {
+            return false;
+        }
+        for m in self.meta.values_mut() {
+            m.sort_key = SortKey::of(&m.furniture, m.changed_ms);
+        }
+        for card in self.ghosts.values_mut() {
+            card.sort_key = SortKey::of(&card.furniture, card.changed_ms);
+        }
+        self.ordered_ms = now_ms;
+        true
+    }
+
+    /// The sort key of an item changed at `now_ms`: what it was, while cards keep their places.
+    fn sort_key(&self, old: Option<&Meta>, f: &Furniture, now_ms: f64) -> SortKey {
+        match old {
+            Some(m) if self.keep_places => m.sort_key.clone(),
+            _ => SortKey::of(f, now_ms),
+        }
+    }
+
     /// Keeps a just-deleted item on screen, greyed, for the linger time.
     fn linger(&mut self, id: String, furniture: Arc<Furniture>, timestamp: Option<Timestamp>, now_ms: f64) {
-        self.meta.remove(&id);
+        let old = self.meta.remove(&id);
+        let sort_key = self.sort_key(old.as_ref(), &furniture, now_ms);
         let version = self.bump();
         let card = Card {
             id: id.clone(),
-            name_key: name_key(&furniture),
+            sort_key,
             furniture,
             version,
             last_action: Action::Deleted,
@@ -128,7 +209,8 @@ impl CatalogView {
                 let version = self.bump();
                 // The catalog's own record, shared: not a copy.
                 let furniture = self.catalog.get(id).map(|e| Arc::clone(&e.furniture)).unwrap_or_default();
-                let meta = Meta { name_key: name_key(&furniture), furniture, version, last_action: n.action, changed_ms: now_ms, changed_fields };
+                let sort_key = self.sort_key(self.meta.get(id), &furniture, now_ms);
+                let meta = Meta { sort_key, furniture, version, last_action: n.action, changed_ms: now_ms, changed_fields };
                 self.meta.insert(id.clone(), meta);
             }
             Applied::Removed(id) => self.linger(id.clone(), Arc::new(n.furniture.clone()), n.timestamp, now_ms),
@@ -160,9 +242,11 @@ impl CatalogView {
             let last_action = if old.contains_key(&id) { Action::Updated } else { Action::Created };
             // The broker's time of the change, not "now": the change may be old.
             let changed_ms = timestamp.map_or(now_ms, Timestamp::unix_millis);
-            let meta = Meta { name_key: name_key(&furniture), furniture, version, last_action, changed_ms, changed_fields: Vec::new() };
+            let meta = Meta { sort_key: SortKey::of(&furniture, changed_ms), furniture, version, last_action, changed_ms, changed_fields: Vec::new() };
             self.meta.insert(id, meta);
         }
+        // A resync's cards in order at once.
+        self.put_in_order(now_ms);
     }
 
     /// Drops deleted cards that have lingered long enough; true when any went.
@@ -190,12 +274,12 @@ impl CatalogView {
     /// Every card, live and lingering, in the given order.
     pub fn cards_by(&self, sort: SortBy) -> Vec<Card> {
         let mut cards = self.unsorted_cards();
-        let area = |c: &Card| c.furniture.ancho().zip(c.furniture.altura()).map_or(i64::MIN, |(w, h)| w.saturating_mul(h));
         crate::state::sort::sort_by(&mut cards, |a, b| {
+            let (a_key, b_key) = (&a.sort_key, &b.sort_key);
             match sort {
-                SortBy::Name => a.name_key.cmp(&b.name_key),
-                SortBy::Newest => b.changed_ms.total_cmp(&a.changed_ms),
-                SortBy::Size => area(b).cmp(&area(a)),
+                SortBy::Name => a_key.name.cmp(&b_key.name),
+                SortBy::Newest => b_key.changed_ms.total_cmp(&a_key.changed_ms),
+                SortBy::Size => b_key.area.cmp(&a_key.area),
             }
             .then_with(|| a.id.cmp(&b.id))
         });
@@ -226,14 +310,14 @@ impl CatalogView {
             .iter()
             .map(|(id, e)| {
                 let meta = self.meta.get(id);
-                let (furniture, key) = match meta {
-                    Some(m) => (m.furniture.clone(), m.name_key.clone()),
-                    None => (Arc::clone(&e.furniture), name_key(&e.furniture)),
+                let (furniture, sort_key) = match meta {
+                    Some(m) => (m.furniture.clone(), m.sort_key.clone()),
+                    None => (Arc::clone(&e.furniture), SortKey::of(&e.furniture, 0.0)),
                 };
                 Card {
                     id: id.clone(),
                     furniture,
-                    name_key: key,
+                    sort_key,
                     version: meta.map_or(0, |m| m.version),
                     last_action: meta.map_or(Action::Created, |m| m.last_action),
                     changed_ms: meta.map_or(0.0, |m| m.changed_ms),
@@ -250,11 +334,6 @@ impl CatalogView {
     pub fn shows_nothing(&self) -> bool {
         self.catalog.is_empty() && self.ghosts.is_empty()
     }
-}
-
-/// The sort key of a record: its name, lowercased.
-fn name_key(f: &Furniture) -> Arc<str> {
-    fold(&f.nombre().unwrap_or_default()).into()
 }
 
 /// How the catalog is ordered.
@@ -347,6 +426,71 @@ mod tests {
         assert!(!join_part(&mut parts, vec![entry("e")], 3), "at the limit, it is left out");
         let ids: Vec<_> = parts.iter().filter_map(|e| e.furniture.id()).collect();
         assert_eq!(ids, ["a", "b", "c", "d"]);
+    }
+
+    fn names(v: &CatalogView, sort: SortBy) -> Vec<String> {
+        v.cards_by(sort).into_iter().map(|c| c.furniture.nombre().unwrap_or_default()).collect()
+    }
+
+    /// What the page does with a change at `now`: decide, then apply.
+    fn change(v: &mut CatalogView, action: Action, id: &str, nombre: &str, now: f64) {
+        v.changes_at(now);
+        v.apply(&note(action, id, nombre), now);
+    }
+
+    #[test]
+    fn a_change_after_a_calm_second_is_put_in_its_place_at_once() {
+        let mut v = CatalogView::default();
+        for (id, name) in [("1", "a"), ("2", "b"), ("3", "c")] {
+            change(&mut v, Action::Created, id, name, 0.0);
+        }
+        change(&mut v, Action::Updated, "1", "z", 5_000.0);
+        assert_eq!(names(&v, SortBy::Name), ["b", "c", "z"], "renamed: moved at once");
+        assert!(!v.put_in_order(5_500.0), "nothing left for the tick");
+    }
+
+    #[test]
+    fn while_changes_keep_coming_cards_stay_until_the_tick_puts_them_in_order() {
+        let mut v = CatalogView::default();
+        change(&mut v, Action::Created, "1", "a", 1_000.0);
+        change(&mut v, Action::Created, "2", "c", 1_000.0);
+        change(&mut v, Action::Created, "3", "e", 1_000.0);
+        assert_eq!(names(&v, SortBy::Name), ["a", "c", "e"], "new cards in their places");
+        // Renamed within the second: drawn where it was, with its new name.
+        change(&mut v, Action::Updated, "1", "x", 1_100.0);
+        assert_eq!(names(&v, SortBy::Name), ["x", "c", "e"]);
+        // A new card goes to its place among those that stay; a deleted one lingers in place.
+        change(&mut v, Action::Created, "4", "d", 1_200.0);
+        change(&mut v, Action::Deleted, "2", "c", 1_300.0);
+        assert_eq!(names(&v, SortBy::Name), ["x", "c", "d", "e"]);
+        // Newest first: a new card on top, a changed one where it was.
+        change(&mut v, Action::Updated, "3", "e2", 1_400.0);
+        assert_eq!(names(&v, SortBy::Newest), ["d", "x", "c", "e2"]);
+        // The tick: everything in order, by every sort.
+        assert!(v.put_in_order(1_500.0));
+        assert_eq!(names(&v, SortBy::Name), ["c", "d", "e2", "x"]);
+        assert_eq!(names(&v, SortBy::Newest), ["e2", "c", "d", "x"]);
+        assert!(!v.put_in_order(2_500.0), "in order already");
+        // More than a second after: at once again; 100 ms after that: kept, until the tick.
+        change(&mut v, Action::Updated, "4", "a", 2_600.0);
+        assert_eq!(names(&v, SortBy::Name), ["a", "c", "e2", "x"]);
+        change(&mut v, Action::Updated, "4", "z", 2_700.0);
+        assert_eq!(names(&v, SortBy::Name), ["z", "c", "e2", "x"]);
+        assert!(v.put_in_order(3_500.0));
+        assert_eq!(names(&v, SortBy::Name), ["c", "e2", "x", "z"]);
+    }
+
+    #[test]
+    fn a_resync_puts_the_cards_in_order() {
+        let mut v = CatalogView::default();
+        change(&mut v, Action::Created, "1", "a", 0.0);
+        change(&mut v, Action::Created, "2", "b", 0.0);
+        change(&mut v, Action::Updated, "1", "c", 10.0);
+        assert_eq!(names(&v, SortBy::Name), ["c", "b"]);
+        let entries = v.entries();
+        v.replace(entries, 20.0);
+        assert_eq!(names(&v, SortBy::Name), ["b", "c"]);
+        assert!(!v.put_in_order(1_000.0));
     }
 
     #[test]
