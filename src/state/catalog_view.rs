@@ -43,12 +43,14 @@ pub struct SortKey {
     pub changed_ms: f64,
     /// Width × height; unreadable sizes sort last.
     pub area: i64,
+    /// Kept from before a change, until the cards are put in order.
+    pub stale: bool,
 }
 
 impl SortKey {
     fn of(f: &Furniture, changed_ms: f64) -> SortKey {
         let area = f.ancho().zip(f.altura()).map_or(i64::MIN, |(w, h)| w.saturating_mul(h));
-        SortKey { name: fold(&f.nombre().unwrap_or_default()).into(), changed_ms, area }
+        SortKey { name: fold(&f.nombre().unwrap_or_default()).into(), changed_ms, area, stale: false }
     }
 }
 
@@ -152,10 +154,11 @@ impl CatalogView {
         if !std::mem::take(&mut self.keep_places) {
             return false;
         }
-        for m in self.meta.values_mut() {
+        // Only the keys kept from before a change: a big catalog is not re-keyed every second.
+        for m in self.meta.values_mut().filter(|m| m.sort_key.stale) {
             m.sort_key = SortKey::of(&m.furniture, m.changed_ms);
         }
-        for card in self.ghosts.values_mut() {
+        for card in self.ghosts.values_mut().filter(|c| c.sort_key.stale) {
             card.sort_key = SortKey::of(&card.furniture, card.changed_ms);
         }
         self.ordered_ms = now_ms;
@@ -165,7 +168,7 @@ impl CatalogView {
     /// The sort key of an item changed at `now_ms`: what it was, while cards keep their places.
     fn sort_key(&self, old: Option<&Meta>, f: &Furniture, now_ms: f64) -> SortKey {
         match old {
-            Some(m) if self.keep_places => m.sort_key.clone(),
+            Some(m) if self.keep_places => SortKey { stale: true, ..m.sort_key.clone() },
             _ => SortKey::of(f, now_ms),
         }
     }
@@ -478,6 +481,18 @@ mod tests {
         assert_eq!(names(&v, SortBy::Name), ["z", "c", "e2", "x"]);
         assert!(v.put_in_order(3_500.0));
         assert_eq!(names(&v, SortBy::Name), ["c", "e2", "x", "z"]);
+    }
+
+    #[test]
+    fn an_item_changed_twice_in_one_millisecond_is_put_in_order_by_its_last_name() {
+        let mut v = CatalogView::default();
+        change(&mut v, Action::Created, "1", "a", 0.0);
+        change(&mut v, Action::Created, "2", "b", 0.0);
+        change(&mut v, Action::Updated, "1", "x", 100.0);
+        change(&mut v, Action::Updated, "1", "c", 100.0);
+        assert_eq!(names(&v, SortBy::Name), ["c", "b"], "kept in place");
+        assert!(v.put_in_order(1_000.0));
+        assert_eq!(names(&v, SortBy::Name), ["b", "c"]);
     }
 
     #[test]
