@@ -8,6 +8,10 @@
 //! uses, so that wasm-opt removes the code they keep alive. The JS minifier cannot do either: it
 //! does not rename object keys, nor see into the module.
 //!
+//! A class of the glue that reaches only dropped exports goes too (wasm-bindgen writes one for
+//! every exported Rust type, used or not), with its `Symbol.dispose` line and its finalization
+//! registry, when nothing else in the glue names it.
+//!
 //! A name is renamed only where the glue's use of it is unambiguous, and left as it is otherwise:
 //! - an import module, when its name occurs once in the glue, as a quoted key;
 //! - an import of such a module with a name wasm-bindgen made (`__wbg_…`, `__wbindgen_…`), when
@@ -36,6 +40,8 @@ pub struct Report {
     pub imports_kept: Vec<String>,
     pub exports_renamed: usize,
     pub exports_dropped: Vec<String>,
+    /// Classes of the glue taken out with the exports they reach.
+    pub classes_dropped: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +135,107 @@ impl Edits {
         out.push_str(&js[at..]);
         out
     }
+}
+
+/// Where the code starting at `at` ends, if a string or comment starts there; else None.
+fn skip_literal(bytes: &[u8], at: usize) -> Option<usize> {
+    let rest = &bytes[at..];
+    let find = |from: usize, pat: &[u8]| rest[from..].windows(pat.len()).position(|w| w == pat).map(|p| at + from + p + pat.len());
+    match rest {
+        [b'/', b'/', ..] => Some(find(2, b"\n").unwrap_or(bytes.len())),
+        [b'/', b'*', ..] => Some(find(2, b"*/").unwrap_or(bytes.len())),
+        [q, ..] if is_quote(*q) => {
+            let mut i = 1;
+            while i < rest.len() {
+                match rest[i] {
+                    b'\\' => i += 2,
+                    c if c == *q => return Some(at + i + 1),
+                    _ => i += 1,
+                }
+            }
+            Some(bytes.len())
+        }
+        _ => None,
+    }
+}
+
+/// The end (just past it) of the code from `from` that closes at depth zero: the bracket
+/// matching the one at `from`, or with `until = Some(b';')` the statement's semicolon. Strings
+/// and comments are skipped; None if the glue ends first.
+fn code_end(js: &str, from: usize, until: Option<u8>) -> Option<usize> {
+    let bytes = js.as_bytes();
+    let mut depth = 0usize;
+    let mut i = from;
+    while i < bytes.len() {
+        if let Some(next) = skip_literal(bytes, i) {
+            i = next;
+            continue;
+        }
+        match bytes[i] {
+            b'{' | b'(' | b'[' => depth += 1,
+            b'}' | b')' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 && until.is_none() {
+                    return Some(i + 1);
+                }
+            }
+            c if depth == 0 && Some(c) == until => return Some(i + 1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `end`, and the line break right after it if there is one.
+fn with_newline(js: &str, end: usize) -> usize {
+    if js.as_bytes().get(end) == Some(&b'\n') {
+        end + 1
+    } else {
+        end
+    }
+}
+
+/// The glue's classes that reach the module only through `dropped` exports, each with the
+/// ranges that go with it: the class, its `Symbol.dispose` line, its finalization registry.
+/// A class named anywhere else in the glue is kept.
+fn dead_classes(js: &str, dropped: &[String]) -> Vec<(String, Vec<(usize, usize)>)> {
+    let mut dead = Vec::new();
+    for (start, _) in js.match_indices("export class ") {
+        let name_at = start + "export class ".len();
+        let name: String = js[name_at..].bytes().take_while(|&b| is_ident(b)).map(char::from).collect();
+        let Some(open) = js[name_at..].find('{').map(|i| name_at + i) else { continue };
+        let Some(end) = code_end(js, open, None) else { continue };
+        let body = &js[open..end];
+        let uses: Vec<&str> = body
+            .match_indices("wasm.")
+            .map(|(at, _)| {
+                let rest = &body[at + "wasm.".len()..];
+                &rest[..rest.bytes().take_while(|&b| is_ident(b)).count()]
+            })
+            .collect();
+        if uses.is_empty() || !uses.iter().all(|u| dropped.iter().any(|d| d == u)) {
+            continue;
+        }
+        let mut ranges = vec![(start, with_newline(js, end))];
+        let dispose = format!("if (Symbol.dispose) {name}.prototype[Symbol.dispose] = {name}.prototype.free;");
+        if let [(at, _)] = js.match_indices(&dispose).collect::<Vec<_>>().as_slice() {
+            ranges.push((*at, with_newline(js, at + dispose.len())));
+        }
+        let registry = format!("const {name}Finalization = ");
+        if let [(at, _)] = js.match_indices(&registry).collect::<Vec<_>>().as_slice() {
+            match code_end(js, *at, Some(b';')) {
+                Some(end) => ranges.push((*at, with_newline(js, end))),
+                None => continue,
+            }
+        }
+        let inside = |at: usize| ranges.iter().any(|&(s, e)| s <= at && at < e);
+        let names_elsewhere = occurrences(js, &name).into_iter().chain(occurrences(js, &format!("{name}Finalization"))).any(|at| !inside(at));
+        if !names_elsewhere {
+            dead.push((name, ranges));
+        }
+    }
+    dead
 }
 
 /// The one place the glue names an import module: a quoted key of the imports object.
@@ -245,6 +352,13 @@ pub fn shrink(module: &[u8], js: &str, options: &Options) -> Result<Shrunk, Malf
             report.exports_renamed += 1;
         }
         sections[i].body = wasm::exports_body(&exports);
+    }
+
+    for (name, ranges) in dead_classes(js, &report.exports_dropped) {
+        // What goes takes any edit inside it with it.
+        edits.0.retain(|&(start, _, _)| !ranges.iter().any(|&(s, e)| s <= start && start < e));
+        edits.0.extend(ranges.into_iter().map(|(s, e)| (s, e, String::new())));
+        report.classes_dropped.push(name);
     }
 
     Ok(Shrunk { wasm: wasm::write(&sections), js: edits.apply(js), report })
@@ -365,6 +479,65 @@ function start() { wasm.__wbindgen_start(); return wasm.memory; }
         // Other sections are copied as they were.
         assert_eq!(sections[0], Section { id: 1, body: vec![1, 0x60, 0, 0] });
         assert_eq!(sections[3], Section { id: 0, body: b"\x09producers\x00".to_vec() });
+    }
+
+    const CLASSES: &str = r#"export class IntoSink {
+    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        IntoSinkFinalization.unregister(this);
+        return ptr;
+    }
+    /**
+     * @param {any} chunk (a brace in a comment: {)
+     * @returns {Promise<any>}
+     */
+    write(chunk) {
+        const s = "a } in a string";
+        return wasm.intosink_write(this.__wbg_ptr, chunk);
+    }
+    free() { wasm.__wbg_intosink_free(this.__wbg_ptr, 0); }
+}
+if (Symbol.dispose) IntoSink.prototype[Symbol.dispose] = IntoSink.prototype.free;
+
+export class Kept {
+    free() { wasm.__wbg_kept_free(this.__wbg_ptr, 0); wasm.intosink_write(0, 0); }
+}
+const IntoSinkFinalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_intosink_free(ptr, 1));
+function start() { wasm.__wbindgen_start(); }
+"#;
+
+    #[test]
+    fn a_class_that_reaches_only_dropped_exports_goes_with_its_registry() {
+        let module = module(&[], &["intosink_write", "__wbg_intosink_free", "__wbg_kept_free", "__wbindgen_start"]);
+        let shrunk = shrink(&module, CLASSES, &Options { drop_exports: vec!["intosink".into()] }).unwrap();
+        assert_eq!(shrunk.report.classes_dropped, ["IntoSink"]);
+        assert!(!shrunk.js.contains("IntoSink"), "{}", shrunk.js);
+        // The class that also reaches a kept export stays, renamed where it reaches it.
+        assert!(shrunk.js.starts_with("\nexport class Kept {\n    free() { wasm.a(this.__wbg_ptr, 0); wasm.intosink_write(0, 0); }\n}\n"), "{}", shrunk.js);
+        assert!(shrunk.js.ends_with("}\nfunction start() { wasm.b(); }\n"), "{}", shrunk.js);
+        // Nothing dropped, nothing taken out.
+        let kept = shrink(&module, CLASSES, &Options::default()).unwrap();
+        assert!(kept.report.classes_dropped.is_empty());
+        assert!(kept.js.contains("export class IntoSink {") && kept.js.contains("const IntoSinkFinalization"));
+    }
+
+    #[test]
+    fn a_class_named_elsewhere_in_the_glue_stays() {
+        let glue = format!("{CLASSES}function wrap(ptr) {{ return IntoSink.__wrap(ptr); }}\n");
+        let module = module(&[], &["intosink_write", "__wbg_intosink_free", "__wbg_kept_free", "__wbindgen_start"]);
+        let shrunk = shrink(&module, &glue, &Options { drop_exports: vec!["intosink".into()] }).unwrap();
+        assert!(shrunk.report.classes_dropped.is_empty());
+        assert!(shrunk.js.contains("export class IntoSink {"));
+    }
+
+    #[test]
+    fn code_ends_where_its_brackets_close_whatever_strings_and_comments_hold() {
+        let js = "{ '}' \"}\" `}` /* } */ // }\n { } } tail";
+        assert_eq!(code_end(js, 0, None), Some(js.len() - " tail".len()));
+        assert_eq!(code_end("const x = f({ a: 1; }); y;", 0, Some(b';')), Some(23));
+        assert_eq!(code_end("{ never closed", 0, None), None);
     }
 
     #[test]

@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 const HELP: &str = "\
 wasm-shrink: shortens the names a wasm-bindgen module and its JS glue share, and drops exports
-the page does not use. Run on wasm-bindgen's output before wasm-opt (scripts/minify-dist does),
-so that wasm-opt then removes the code only the dropped exports kept.
+the page does not use, with the glue's classes that only they serve. Run on wasm-bindgen's
+output before wasm-opt (scripts/minify-dist does), so that wasm-opt then removes the code only
+the dropped exports kept.
 
 Usage: wasm-shrink [--drop-export TEXT]... MODULE.wasm GLUE.js
 
@@ -63,12 +64,13 @@ fn run(module_path: &str, glue_path: &str, options: &furniture_wasm_shrink::Opti
     std::fs::write(module_path, &shrunk.wasm).map_err(|e| format!("{module_path}: {e}"))?;
     std::fs::write(glue_path, &shrunk.js).map_err(|e| format!("{glue_path}: {e}"))?;
     println!(
-        "wasm-shrink: {} of {} imports renamed ({} modules), {} exports renamed, {} dropped; module {} -> {} bytes, glue {} -> {} bytes",
+        "wasm-shrink: {} of {} imports renamed ({} modules), {} exports renamed, {} dropped, {} glue classes with them; module {} -> {} bytes, glue {} -> {} bytes",
         r.imports_renamed,
         r.imports_renamed + r.imports_kept.len(),
         r.modules_renamed,
         r.exports_renamed,
         r.exports_dropped.len(),
+        r.classes_dropped.len(),
         module.len(),
         shrunk.wasm.len(),
         glue.len(),
