@@ -484,6 +484,19 @@ mod tests {
     }
 
     #[test]
+    fn a_change_exactly_a_second_after_the_order_is_put_in_its_place() {
+        let at = |later: f64| {
+            let mut v = CatalogView::default();
+            change(&mut v, Action::Created, "1", "a", 0.0);
+            change(&mut v, Action::Created, "2", "b", 0.0);
+            change(&mut v, Action::Updated, "1", "c", later);
+            names(&v, SortBy::Name)
+        };
+        assert_eq!(at(SETTLE_MS - 1.0), ["c", "b"], "a millisecond before: kept in place");
+        assert_eq!(at(SETTLE_MS), ["b", "c"], "at the bound: in order at once");
+    }
+
+    #[test]
     fn an_item_changed_twice_in_one_millisecond_is_put_in_order_by_its_last_name() {
         let mut v = CatalogView::default();
         change(&mut v, Action::Created, "1", "a", 0.0);
