@@ -10,29 +10,6 @@ pub fn tz_offset_minutes() -> i32 {
     -(js_sys::Date::new_0().get_timezone_offset() as i32)
 }
 
-/// An `Intl` formatter's `format` function for a language, made once per language and kind.
-fn intl_format(kind: &'static str, lang: crate::state::i18n::Lang, make: impl FnOnce(&js_sys::Array) -> js_sys::Function) -> js_sys::Function {
-    type Cache = std::cell::RefCell<Vec<(&'static str, crate::state::i18n::Lang, js_sys::Function)>>;
-    thread_local! {
-        static FORMATS: Cache = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    FORMATS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some((_, _, f)) = cache.iter().find(|(k, l, _)| *k == kind && *l == lang) {
-            return f.clone();
-        }
-        let f = make(&js_sys::Array::of1(&lang.locale().into()));
-        cache.push((kind, lang, f.clone()));
-        f
-    })
-}
-
-/// Calls an `Intl` format function; `None` when the browser's answer is not a string.
-fn call_format(format: &js_sys::Function, value: &wasm_bindgen::JsValue) -> Option<String> {
-    use wasm_bindgen::JsCast;
-    format.call1(&wasm_bindgen::JsValue::NULL, value).ok()?.dyn_into::<js_sys::JsString>().ok().map(String::from)
-}
-
 /// `HH:MM:SS` in the browser's zone. Formatted here, not by `Intl` (a feed of 500 rows spent tens
 /// of milliseconds in it on every load); the zone's offset is asked once per quarter of an hour of
 /// time shown: zones change their offset only at whole quarters of an hour.
@@ -203,9 +180,3 @@ pub fn store_settings(json: &str) -> Result<(), String> {
 /// The localStorage key of the desk settings.
 pub const SETTINGS_KEY: &str = "furniture-dashboard.settings";
 
-/// A count formatted by the browser's `Intl` for the language (`1.234` in Spanish, `1,234` in
-/// English).
-pub fn number(n: u64, lang: crate::state::i18n::Lang) -> String {
-    let format = intl_format("number", lang, |locales| js_sys::Intl::NumberFormat::new(locales, &js_sys::Object::new()).format());
-    call_format(&format, &(n as f64).into()).unwrap_or_else(|| n.to_string())
-}

@@ -48,8 +48,8 @@ pub fn Charts() -> impl IntoView {
                     <path d=path class="spark"/>
                 </svg>
                 <span class="chart-figure">
-                    {move || crate::browser::number(u64::from(last_minute()), lang)} "/min · "
-                    {move || crate::browser::number(u64::from(per_hour()), lang)} "/h"
+                    {move || crate::state::format::count(u64::from(last_minute()), lang)} "/min · "
+                    {move || crate::state::format::count(u64::from(per_hour()), lang)} "/h"
                 </span>
             </figure>
             <figure class="chart" class:no-items=move || live.catalog.with(|c| c.is_empty()) data-testid="material-chart">

@@ -35,7 +35,7 @@ pub fn FeedPanel() -> impl IntoView {
     };
     // Nobody clicks on a wall screen.
     let has_hidden = move || !live.kiosk && hidden() > 0;
-    let count = move || crate::browser::number(live.feed.with(|f| f.len()) as u64, live.lang);
+    let count = move || crate::state::format::count(live.feed.with(|f| f.len()) as u64, live.lang);
     // Rows follow this, which changes only when the reader marks everything read, rather than
     // the feed, which changes with every notification.
     let read_key = Memo::new(move |_| live.feed.with(|f| f.read_key()));

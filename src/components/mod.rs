@@ -38,7 +38,7 @@ pub fn action_label(action: Action, lang: Lang) -> &'static str {
 
 /// The label of a "show more" button: how many it adds (up to `page`) and how many stay hidden.
 pub fn show_more_label(page: usize, hidden: usize, lang: Lang) -> String {
-    let count = crate::browser::number(hidden as u64, lang);
+    let count = crate::state::format::count(hidden as u64, lang);
     match lang {
         Lang::Es => format!("Mostrar {} más · {count} sin mostrar", page.min(hidden)),
         Lang::En => format!("Show {} more · {count} not shown", page.min(hidden)),

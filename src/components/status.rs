@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 
 use crate::app::{CatalogSource, Live, WakeLock};
-use crate::browser::{local_clock, number};
+use crate::browser::local_clock;
+use crate::state::format::count as number;
 use crate::state::health::{duration, DEFAULT_STALE_MS};
 use crate::state::i18n::Lang;
 

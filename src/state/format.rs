@@ -47,6 +47,30 @@ pub fn parse_number(s: &str) -> Option<f64> {
     serde_json::from_str::<f64>(s.trim()).ok().filter(|x| x.is_finite())
 }
 
+/// A count as people of the language write it, with the digits grouped as the browser's `Intl`
+/// does for the page's locales: `1,234` in English, `12.345` in Spanish, whose four-digit numbers
+/// stay ungrouped (`1234`; CLDR's minimum grouping digits of `es` is 2). Written here rather than
+/// by `Intl.NumberFormat`, whose first use loads the locale's data: some 15-30 ms of the page's
+/// start on a fresh browser.
+pub fn count(n: u64, lang: Lang) -> String {
+    let digits = n.to_string();
+    let (separator, ungrouped_below) = match lang {
+        Lang::Es => ('.', 10_000),
+        Lang::En => (',', 1_000),
+    };
+    if n < ungrouped_below {
+        return digits;
+    }
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(separator);
+        }
+        out.push(d);
+    }
+    out
+}
+
 /// A number with one decimal, `2.5` (for values shown to a tenth: seconds, mebibytes).
 pub fn tenths(x: f64) -> String {
     if !x.is_finite() {
@@ -151,6 +175,28 @@ mod tests {
         for bad in ["", "NaN", "inf", "1e999", "12px", "0x10", "1,5"] {
             assert_eq!(parse_number(bad), None, "{bad}");
         }
+    }
+
+    /// Counts grouped as Chromium's `Intl.NumberFormat` writes them for `es-ES` and `en-GB`
+    /// (checked against it on 2026-12-05), the page's two locales.
+    #[test]
+    fn counts_group_their_digits_as_intl_does() {
+        let cases: [(u64, &str, &str); 9] = [
+            (0, "0", "0"),
+            (999, "999", "999"),
+            (1_000, "1000", "1,000"),
+            (1_234, "1234", "1,234"),
+            (9_999, "9999", "9,999"),
+            (10_000, "10.000", "10,000"),
+            (12_345, "12.345", "12,345"),
+            (123_456, "123.456", "123,456"),
+            (1_234_567, "1.234.567", "1,234,567"),
+        ];
+        for (n, es, en) in cases {
+            assert_eq!(count(n, Lang::Es), es, "{n} in Spanish");
+            assert_eq!(count(n, Lang::En), en, "{n} in English");
+        }
+        assert_eq!(count(u64::MAX, Lang::En), "18,446,744,073,709,551,615");
     }
 
     #[test]

@@ -22,14 +22,6 @@ impl Lang {
         }
     }
 
-    /// The locale handed to the browser's `Intl`.
-    pub fn locale(self) -> &'static str {
-        match self {
-            Lang::Es => "es-ES",
-            Lang::En => "en-GB",
-        }
-    }
-
     /// Picks the text of this language.
     pub fn t(self, es: &'static str, en: &'static str) -> &'static str {
         match self {
