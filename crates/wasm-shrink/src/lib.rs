@@ -8,9 +8,10 @@
 //! uses, so that wasm-opt removes the code they keep alive. The JS minifier cannot do either: it
 //! does not rename object keys, nor see into the module.
 //!
-//! A class of the glue that reaches only dropped exports goes too (wasm-bindgen writes one for
-//! every exported Rust type, used or not), with its `Symbol.dispose` line and its finalization
-//! registry, when nothing else in the glue names it.
+//! A class of the glue that reaches only exports the module does not have goes too, dropped here
+//! or never linked (`scripts/wasm-link`; wasm-bindgen writes a class for every exported Rust
+//! type, used or not, even when the type's methods were not linked), with its `Symbol.dispose`
+//! line and its finalization registry, when nothing else in the glue names it.
 //!
 //! A name is renamed only where the glue's use of it is unambiguous, and left as it is otherwise:
 //! - an import module, when its name occurs once in the glue, as a quoted key;
@@ -40,7 +41,7 @@ pub struct Report {
     pub imports_kept: Vec<String>,
     pub exports_renamed: usize,
     pub exports_dropped: Vec<String>,
-    /// Classes of the glue taken out with the exports they reach.
+    /// Classes of the glue taken out: every export they reach is dropped or missing.
     pub classes_dropped: Vec<String>,
 }
 
@@ -196,10 +197,10 @@ fn with_newline(js: &str, end: usize) -> usize {
     }
 }
 
-/// The glue's classes that reach the module only through `dropped` exports, each with the
-/// ranges that go with it: the class, its `Symbol.dispose` line, its finalization registry.
-/// A class named anywhere else in the glue is kept.
-fn dead_classes(js: &str, dropped: &[String]) -> Vec<(String, Vec<(usize, usize)>)> {
+/// The glue's classes that reach the module only through exports that are `gone` (dropped, or
+/// not in the module), each with the ranges that go with it: the class, its `Symbol.dispose`
+/// line, its finalization registry. A class named anywhere else in the glue is kept.
+fn dead_classes(js: &str, gone: impl Fn(&str) -> bool) -> Vec<(String, Vec<(usize, usize)>)> {
     let mut dead = Vec::new();
     for (start, _) in js.match_indices("export class ") {
         let name_at = start + "export class ".len();
@@ -214,7 +215,7 @@ fn dead_classes(js: &str, dropped: &[String]) -> Vec<(String, Vec<(usize, usize)
                 &rest[..rest.bytes().take_while(|&b| is_ident(b)).count()]
             })
             .collect();
-        if uses.is_empty() || !uses.iter().all(|u| dropped.iter().any(|d| d == u)) {
+        if uses.is_empty() || !uses.iter().all(|u| gone(u)) {
             continue;
         }
         let mut ranges = vec![(start, with_newline(js, end))];
@@ -331,6 +332,8 @@ pub fn shrink(module: &[u8], js: &str, options: &Options) -> Result<Shrunk, Malf
         sections[i].body = wasm::imports_body(&imports);
     }
 
+    // The module's exports after the drop, by the names the glue knows them by.
+    let mut kept_exports: HashSet<String> = HashSet::new();
     if let Some(i) = sections.iter().position(|s| s.id == EXPORT) {
         let mut exports = wasm::read_exports(&sections, i)?;
         // Dropped names stay taken: the glue still names them (in code it never runs).
@@ -342,6 +345,7 @@ pub fn shrink(module: &[u8], js: &str, options: &Options) -> Result<Shrunk, Malf
             }
             !drop
         });
+        kept_exports.extend(exports.iter().map(|e| e.name.clone()));
         for export in &mut exports {
             let Some(uses) = export_uses(js, &export.name) else { continue };
             let new = names.fresh();
@@ -354,7 +358,7 @@ pub fn shrink(module: &[u8], js: &str, options: &Options) -> Result<Shrunk, Malf
         sections[i].body = wasm::exports_body(&exports);
     }
 
-    for (name, ranges) in dead_classes(js, &report.exports_dropped) {
+    for (name, ranges) in dead_classes(js, |u| !kept_exports.contains(u)) {
         // What goes takes any edit inside it with it.
         edits.0.retain(|&(start, _, _)| !ranges.iter().any(|&(s, e)| s <= start && start < e));
         edits.0.extend(ranges.into_iter().map(|(s, e)| (s, e, String::new())));
@@ -521,6 +525,18 @@ function start() { wasm.__wbindgen_start(); }
         let kept = shrink(&module, CLASSES, &Options::default()).unwrap();
         assert!(kept.report.classes_dropped.is_empty());
         assert!(kept.js.contains("export class IntoSink {") && kept.js.contains("const IntoSinkFinalization"));
+    }
+
+    #[test]
+    fn a_class_whose_exports_were_never_linked_goes() {
+        // Linked without the class's methods and its `free` (scripts/wasm-link): nothing to drop.
+        let module = module(&[], &["__wbg_kept_free", "__wbindgen_start"]);
+        let shrunk = shrink(&module, CLASSES, &Options::default()).unwrap();
+        assert_eq!(shrunk.report.classes_dropped, ["IntoSink"]);
+        assert!(shrunk.report.exports_dropped.is_empty());
+        assert!(!shrunk.js.contains("IntoSink"), "{}", shrunk.js);
+        // `Kept` also reaches `intosink_write`, missing too, but its own `free` is there.
+        assert!(shrunk.js.contains("export class Kept {"), "{}", shrunk.js);
     }
 
     #[test]
