@@ -767,6 +767,11 @@ pub fn App() -> impl IntoView {
     if let Ok(handle) = set_interval_with_handle(move || live.tick(), Duration::from_secs(1)) {
         on_cleanup(move || handle.clear());
     }
+    // The panels and charts are drawn in a task of their own, after the status bar: the page's
+    // first task (its code compiled and started on a fresh browser) then stays short. The socket
+    // is already opening, and whatever arrives meanwhile waits in the state.
+    let panels = RwSignal::new(false);
+    set_timeout(move || panels.set(true), Duration::ZERO);
     view! {
         <div class="app" class:kiosk=kiosk
             style:transform=move || {
@@ -774,16 +779,26 @@ pub fn App() -> impl IntoView {
                 (x != 0 || y != 0).then(|| format!("translate({x}px, {y}px)"))
             }>
             <StatusBar/>
-            <crate::components::charts::Charts/>
-            <main class="panels">
-                <CatalogPanel/>
-                <FeedPanel/>
-            </main>
+            <Show when=move || panels.get()>
+                <Panels/>
+            </Show>
             <ToastStack/>
             <Show when=move || live.debug.get()>
                 <crate::components::diagnostics::DiagnosticsOverlay/>
             </Show>
             <div class="sr-only" aria-live="polite" data-testid="announcer">{move || live.announcement.get()}</div>
         </div>
+    }
+}
+
+/// The charts, the catalog and the feed: the page below its status bar.
+#[component]
+fn Panels() -> impl IntoView {
+    view! {
+        <crate::components::charts::Charts/>
+        <main class="panels">
+            <CatalogPanel/>
+            <FeedPanel/>
+        </main>
     }
 }
