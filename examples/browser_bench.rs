@@ -453,6 +453,10 @@ async fn start(browser: &Browser, items: usize, runs: usize) -> Value {
     for settled in [true, false] {
         let mut live = Vec::new();
         let mut shown = Vec::new();
+        // The longest main-thread task of each load, up to the catalog shown (0: none over 50 ms).
+        let mut longest = Vec::new();
+        // Each load's times and long tasks, to see where they fall.
+        let mut loads = Vec::new();
         for _ in 0..runs {
             let url = broker.page_url();
             let page = if settled {
@@ -464,15 +468,18 @@ async fn start(browser: &Browser, items: usize, runs: usize) -> Value {
             let at = |m: &str| format!("return window.__perf.marks.{m} - performance.timeOrigin");
             live.push(page.eval(&at("live")).await.as_f64().unwrap_or(0.0));
             shown.push(page.eval(&at("shown")).await.as_f64().unwrap_or(0.0));
+            let tasks = long_tasks(&page, 0.0).await;
+            longest.push(tasks["longest_ms"].as_f64().unwrap_or(0.0));
+            loads.push(json!({"live_ms": live.last(), "shown_ms": shown.last(), "long_tasks": tasks["tasks"]}));
             page.close().await;
         }
-        let (to_live, to_shown) = if settled {
-            ("navigation_to_live", "navigation_to_catalog_shown")
-        } else {
-            ("cold_browser_navigation_to_live", "cold_browser_navigation_to_catalog_shown")
-        };
-        figures.insert(to_live.into(), percentiles(live));
-        figures.insert(to_shown.into(), percentiles(shown));
+        let prefix = if settled { "" } else { "cold_browser_" };
+        let with_long_task = longest.iter().filter(|ms| **ms > 0.0).count();
+        figures.insert(format!("{prefix}navigation_to_live"), percentiles(live));
+        figures.insert(format!("{prefix}navigation_to_catalog_shown"), percentiles(shown));
+        figures.insert(format!("{prefix}longest_task"), percentiles(longest));
+        figures.insert(format!("{prefix}loads_with_a_long_task"), json!(with_long_task));
+        figures.insert(format!("{prefix}loads"), json!(loads));
     }
     let mut result = json!({"scenario": "start", "items": items, "runs": runs});
     result.as_object_mut().expect("an object").extend(figures);
@@ -535,7 +542,7 @@ pub async fn main() -> std::process::ExitCode {
             "latency" => latency(&browser, 3000, env_or("BENCH_LATENCY_RATE", 100) as f64, env_or("BENCH_LATENCY_ITEMS", 100)).await,
             "burst" => burst(&browser, 300, 10_000).await,
             "catalog" => catalog(&browser, 10_000).await,
-            "start" => start(&browser, 100, 5).await,
+            "start" => start(&browser, 100, env_or("BENCH_START_RUNS", 5)).await,
             "idle" => idle(&browser, 200, 10).await,
             "steady" => steady(&browser, env_or("BENCH_LATENCY_ITEMS", 100), 100.0, 15).await,
             _ => memory(&browser, events, env_or("BENCH_MEMORY_RATE", 1000) as f64, 500).await,
