@@ -405,10 +405,12 @@ impl Live {
 
     /// Redraws now, or when the pace allows (once, however many flushes ask meanwhile).
     ///
-    /// `many`: a burst is being drawn; the cards are then redrawn in a task of their own, before
-    /// the rest of the page.
+    /// `many`: a burst is being drawn; it is then drawn at most once per
+    /// [`BURST_INTERVAL_MS`](crate::state::inbox::BURST_INTERVAL_MS)
+    /// (each redraw replaces most cards on screen: fewer leave more time to take the burst in),
+    /// the cards in a task of their own, before the rest of the page.
     fn redraw_paced(&self, many: bool) {
-        let Some((wait, pending)) = self.pace.try_with_value(|p| (p.wait_ms(now_ms()), p.pending)) else { return };
+        let Some((wait, pending)) = self.pace.try_with_value(|p| (if many { p.burst_wait_ms(now_ms()) } else { p.wait_ms(now_ms()) }, p.pending)) else { return };
         if pending {
             self.pace.update_value(|p| p.again = true);
             return;
