@@ -102,6 +102,7 @@ impl RedrawPace {
     pub fn burst_wait_ms(&self, now: f64) -> f64 {
         self.wait_ms(now).max(self.ended_ms + BURST_INTERVAL_MS - now)
     }
+
     /// A redraw ran from `started` to `ended` (ms). Returns whether another is wanted.
     pub fn drawn(&mut self, started: f64, ended: f64) -> bool {
         self.ended_ms = ended;
