@@ -34,8 +34,12 @@ const SNAPSHOT_KEY: &str = "furniture-dashboard.snapshot";
 /// How often a wall screen's layout drifts to a new offset (1 to 4 px), in seconds.
 const DRIFT_EVERY_SECS: u64 = 300;
 
-/// Notifications applied in one frame beyond which their redraw waits for a task of its own.
-const FEW: usize = 64;
+/// Notifications applied in one frame beyond which their redraw waits for a task of its own
+/// (and a burst's pace). At 100 changes a second a frame applies one or two; the first frame of
+/// a burst often applies a few dozen, and redrawing them there as well made it the burst's one
+/// long task: with 16 rather than 64, sixteen bursts of 10,000 had a task over 50 ms in 5 runs
+/// instead of 9, and were consistent on screen in 706 ms (median) instead of 758 (BENCHMARKS.md).
+const FEW: usize = 16;
 
 /// Where the catalog on screen comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
