@@ -249,6 +249,34 @@ async fn a_burst_of_a_thousand_changes_stays_calm_and_consistent() {
     page.close().await;
 }
 
+/// While changes keep coming, the digest toast that counts them stays readable: each new count
+/// replaces it without its entrance again, which, restarted with every change, kept it
+/// transparent for as long as they came.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_stays_readable_while_changes_keep_coming() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.wait_state("live").await;
+    let mut publisher = furniture_notify::Notifier::new(broker.ws_url()).connect().await.unwrap();
+    let opacity = "const t = document.querySelector('[data-testid=toast][data-action=digest]'); \
+                   return t ? getComputedStyle(t).opacity : 'none'";
+    let mut seen = Vec::new();
+    // 150 changes at 50 a second; the digest's look is read every tenth once it is well on.
+    for i in 0..150u32 {
+        let action = if i < 10 { Action::Created } else { Action::Updated };
+        let f = Furniture::new(&format!("r-{}", i % 10), &format!("Silla {i}"), "", 90, 45, "pino", "ana");
+        publisher.send(&ProducerMessage { action, furniture: f }).await.unwrap();
+        if i >= 60 && i % 10 == 0 {
+            seen.push(page.eval(opacity).await);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(seen.iter().all(|o| o == "1"), "the digest at full opacity while it counts: {seen:?}");
+    publisher.close().await;
+    page.close().await;
+}
+
 /// A wall screen that reloads itself (nightly, or after a long outage) first saves its feed and
 /// catalog to sessionStorage; the reloaded page shows them again before any broker answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,7 +26,7 @@ pub fn ToastStack() -> impl IntoView {
     view! {
         <div class="toasts">
             <Rows each=toasts key=|t: &Toast| (t.key, t.title.clone(), t.detail.clone()) children=move |toast: Toast| view! {
-                <div class=format!("toast action-{}", toast.kind.as_str()) data-testid="toast"
+                <div class=format!("toast action-{}{}", toast.kind.as_str(), if toast.entering { " entering" } else { "" }) data-testid="toast"
                     data-action=toast.kind.as_str()
                     on:mouseenter=move |_| live.toasts.update(|t| t.pause(toast.key, now_ms()))
                     on:mouseleave=move |_| live.toasts.update(|t| t.resume(toast.key, now_ms()))>

@@ -114,6 +114,9 @@ pub struct Toast {
     pub expires_ms: f64,
     /// Set while the pointer rests on it: the time it had left.
     pub paused_left_ms: Option<f64>,
+    /// Drawn with an entrance: a new toast, not a digest's new counts. A digest redrawn with its
+    /// entrance at every change stayed transparent for as long as changes kept coming.
+    pub entering: bool,
 }
 
 /// The toast stack, oldest first.
@@ -164,7 +167,7 @@ impl Toasts {
         let key = self.key();
         let chars = title.chars().count() + detail.chars().count();
         let expires_ms = now_ms + self.policy.duration_ms(chars);
-        self.items.push_back(Toast { key, kind, title, detail, expires_ms, paused_left_ms: None });
+        self.items.push_back(Toast { key, kind, title, detail, expires_ms, paused_left_ms: None, entering: true });
         while self.items.len() > self.policy.max_visible {
             self.items.pop_front();
         }
@@ -187,7 +190,9 @@ impl Toasts {
             self.recent.pop_front();
         }
         if let Some((key, mut counts, started)) = self.burst.take() {
-            if self.items.iter().any(|t| t.key == key) {
+            if let Some(digest) = self.items.iter_mut().find(|t| t.key == key) {
+                // On screen already: its new counts replace it without a second entrance.
+                digest.entering = false;
                 counts.add(n.action);
                 self.update_digest(key, counts, started, now_ms);
                 return;
@@ -388,6 +393,30 @@ mod tests {
         assert_eq!(d.title, "12 cambios en 2 s", "0 to 1.1 s");
         assert_eq!(d.detail, "9 actualizados, 2 creados, 1 eliminado");
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn a_digest_enters_once_and_its_counts_change_in_place() {
+        let mut t = Toasts::default();
+        for i in 0..5 {
+            t.push(&note(Action::Updated, "x"), f64::from(i) * 10.0, true);
+        }
+        assert!(t.iter().all(|toast| toast.entering), "single toasts enter");
+        t.push(&note(Action::Updated, "x"), 50.0, true);
+        let digest = t.iter().next().unwrap().clone();
+        assert_eq!((digest.kind, digest.entering), (ToastKind::Digest, true), "the digest enters when it first shows");
+        t.push(&note(Action::Created, "x"), 60.0, true);
+        let counted = t.iter().next().unwrap();
+        assert_eq!(counted.key, digest.key, "the same digest");
+        assert_eq!(counted.title, "7 cambios en 1 s");
+        assert!(!counted.entering, "new counts, no second entrance");
+        // The next burst's digest enters again.
+        t.expire(counted.expires_ms);
+        for i in 0..6 {
+            t.push(&note(Action::Deleted, "x"), 20_000.0 + f64::from(i), true);
+        }
+        let next = t.iter().next().unwrap();
+        assert!(next.key != digest.key && next.entering);
     }
 
     #[test]
