@@ -4,7 +4,7 @@ use leptos::prelude::*;
 
 use crate::app::Live;
 use crate::browser::now_ms;
-use crate::components::rows::Rows;
+use crate::components::rows::{follow, Rows};
 use crate::components::{action_icon, action_label};
 use crate::state::i18n::Lang;
 use crate::state::toasts::{Toast, ToastKind};
@@ -25,22 +25,38 @@ pub fn ToastStack() -> impl IntoView {
     let toasts = move || live.toasts.with(|t| t.iter().cloned().collect::<Vec<_>>());
     view! {
         <div class="toasts">
-            <Rows each=toasts key=|t: &Toast| (t.key, t.title.clone(), t.detail.clone()) children=move |toast: Toast| view! {
-                <div class=format!("toast action-{}{}", toast.kind.as_str(), if toast.entering { " entering" } else { "" }) data-testid="toast"
-                    data-action=toast.kind.as_str()
-                    on:mouseenter=move |_| live.toasts.update(|t| t.pause(toast.key, now_ms()))
-                    on:mouseleave=move |_| live.toasts.update(|t| t.resume(toast.key, now_ms()))>
-                    <span class="toast-icon" aria-hidden="true">{heading(toast.kind, live.lang).0}</span>
-                    <div class="toast-body">
-                        <p class="toast-title">
-                            {match heading(toast.kind, live.lang).1 { "" => String::new(), label => format!("{label}: ") }}
-                            {toast.title.clone()}
-                        </p>
-                        <p class="toast-detail">{toast.detail.clone()}</p>
+            <Rows each=toasts key=|t: &Toast| t.key children=move |toast: Toast| {
+                // A digest's counts change while it shows: its text follows them and the toast
+                // stays, rather than a new one at every count, which started its entrance again
+                // (at 100 changes a second it never became visible) and moved its close button
+                // from under the pointer.
+                let key = toast.key;
+                let text = follow(move || {
+                    live.toasts.with(|t| t.iter().find(|t| t.key == key).map(|t| (t.title.clone(), t.detail.clone()))).unwrap_or_default()
+                });
+                let title = {
+                    let text = text.clone();
+                    move || text.with(|t| t.0.clone())
+                };
+                let detail = move || text.with(|t| t.1.clone());
+                let label = match heading(toast.kind, live.lang).1 {
+                    "" => String::new(),
+                    label => format!("{label}: "),
+                };
+                view! {
+                    <div class=format!("toast action-{}", toast.kind.as_str()) data-testid="toast"
+                        data-action=toast.kind.as_str()
+                        on:mouseenter=move |_| live.toasts.update(|t| t.pause(key, now_ms()))
+                        on:mouseleave=move |_| live.toasts.update(|t| t.resume(key, now_ms()))>
+                        <span class="toast-icon" aria-hidden="true">{heading(toast.kind, live.lang).0}</span>
+                        <div class="toast-body">
+                            <p class="toast-title">{label}{title}</p>
+                            <p class="toast-detail">{detail}</p>
+                        </div>
+                        <button class="toast-close" aria-label=live.lang.t("Cerrar", "Close")
+                            on:click=move |_| live.toasts.update(|t| t.dismiss(key))>"×"</button>
                     </div>
-                    <button class="toast-close" aria-label=live.lang.t("Cerrar", "Close")
-                        on:click=move |_| live.toasts.update(|t| t.dismiss(toast.key))>"×"</button>
-                </div>
+                }
             }/>
         </div>
     }

@@ -114,9 +114,6 @@ pub struct Toast {
     pub expires_ms: f64,
     /// Set while the pointer rests on it: the time it had left.
     pub paused_left_ms: Option<f64>,
-    /// Drawn with an entrance: a new toast, not a digest's new counts. A digest redrawn with its
-    /// entrance at every change stayed transparent for as long as changes kept coming.
-    pub entering: bool,
 }
 
 /// The toast stack, oldest first.
@@ -167,7 +164,7 @@ impl Toasts {
         let key = self.key();
         let chars = title.chars().count() + detail.chars().count();
         let expires_ms = now_ms + self.policy.duration_ms(chars);
-        self.items.push_back(Toast { key, kind, title, detail, expires_ms, paused_left_ms: None, entering: true });
+        self.items.push_back(Toast { key, kind, title, detail, expires_ms, paused_left_ms: None });
         while self.items.len() > self.policy.max_visible {
             self.items.pop_front();
         }
@@ -190,9 +187,7 @@ impl Toasts {
             self.recent.pop_front();
         }
         if let Some((key, mut counts, started)) = self.burst.take() {
-            if let Some(digest) = self.items.iter_mut().find(|t| t.key == key) {
-                // On screen already: its new counts replace it without a second entrance.
-                digest.entering = false;
+            if self.items.iter().any(|t| t.key == key) {
                 counts.add(n.action);
                 self.update_digest(key, counts, started, now_ms);
                 return;
@@ -395,28 +390,24 @@ mod tests {
         assert_eq!(t.len(), 1);
     }
 
+    /// The screen keeps a digest's toast (by its key) while its counts change.
     #[test]
-    fn a_digest_enters_once_and_its_counts_change_in_place() {
+    fn a_digest_keeps_its_key_while_its_counts_change() {
         let mut t = Toasts::default();
-        for i in 0..5 {
+        for i in 0..6 {
             t.push(&note(Action::Updated, "x"), f64::from(i) * 10.0, true);
         }
-        assert!(t.iter().all(|toast| toast.entering), "single toasts enter");
-        t.push(&note(Action::Updated, "x"), 50.0, true);
         let digest = t.iter().next().unwrap().clone();
-        assert_eq!((digest.kind, digest.entering), (ToastKind::Digest, true), "the digest enters when it first shows");
+        assert_eq!((digest.kind, digest.title.as_str()), (ToastKind::Digest, "6 cambios en 1 s"));
         t.push(&note(Action::Created, "x"), 60.0, true);
         let counted = t.iter().next().unwrap();
-        assert_eq!(counted.key, digest.key, "the same digest");
-        assert_eq!(counted.title, "7 cambios en 1 s");
-        assert!(!counted.entering, "new counts, no second entrance");
-        // The next burst's digest enters again.
+        assert_eq!((counted.key, counted.title.as_str()), (digest.key, "7 cambios en 1 s"), "the same digest, new counts");
+        // The next burst's digest is a new toast.
         t.expire(counted.expires_ms);
         for i in 0..6 {
             t.push(&note(Action::Deleted, "x"), 20_000.0 + f64::from(i), true);
         }
-        let next = t.iter().next().unwrap();
-        assert!(next.key != digest.key && next.entering);
+        assert_ne!(t.iter().next().unwrap().key, digest.key);
     }
 
     #[test]
