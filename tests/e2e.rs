@@ -12,7 +12,7 @@ mod support;
 use std::time::Duration;
 
 use furniture_notify::{Action, Furniture, ProducerMessage};
-use serde_json::json;
+use serde_json::{json, Value};
 use support::{Browser, Dashboard, TestBroker};
 
 fn mesa(nombre: &str, material: &str, altura: i64) -> Furniture {
@@ -263,10 +263,12 @@ async fn a_digest_stays_readable_while_changes_keep_coming() {
     let look = "const t = document.querySelector('[data-testid=toast][data-action=digest]'); \
                 if (!t) return 'none'; window.__digest = window.__digest || t; \
                 return getComputedStyle(t).opacity + (t === window.__digest ? ' same' : ' new')";
-    let mut seen = Vec::new();
     let close = "const b = document.querySelector('[data-testid=toast][data-action=digest] .toast-close') \
                  .getBoundingClientRect(); return [b.x + b.width / 2, b.y + b.height / 2]";
-    let mut at = (0.0, 0.0);
+    let mouse = async |kind: &str, at: &Value| {
+        page.cdp("Input.dispatchMouseEvent", json!({"type": kind, "x": at[0], "y": at[1], "button": "left", "clickCount": 1})).await;
+    };
+    let (mut seen, mut at) = (Vec::new(), Value::Null);
     // 150 changes at 50 a second; the digest's look is read every tenth once it is well on, and
     // its close button pressed and released 60 ms apart, changes arriving in between.
     for i in 0..150u32 {
@@ -276,13 +278,12 @@ async fn a_digest_stays_readable_while_changes_keep_coming() {
         if (60..=130).contains(&i) && i % 10 == 0 {
             seen.push(page.eval(look).await);
         }
-        if i == 135 || i == 138 {
-            if i == 135 {
-                let xy = page.eval(close).await;
-                at = (xy[0].as_f64().unwrap(), xy[1].as_f64().unwrap());
-            }
-            let kind = if i == 135 { "mousePressed" } else { "mouseReleased" };
-            page.cdp("Input.dispatchMouseEvent", json!({"type": kind, "x": at.0, "y": at.1, "button": "left", "clickCount": 1})).await;
+        if i == 135 {
+            at = page.eval(close).await;
+            mouse("mousePressed", &at).await;
+        }
+        if i == 138 {
+            mouse("mouseReleased", &at).await;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
