@@ -89,6 +89,12 @@ const INSTRUMENT: &str = r#"(() => {
         for (const c of cards) perf.touched.add(c.dataset.furnitureId);
         if (!cards.length) perf.touched.add('(outside the catalog cards)');
       }
+      // A card's name changed in place.
+      if (r.type !== 'attributes') {
+        const name = (r.target.nodeType === 1 ? r.target : r.target.parentElement)?.closest?.('.card-name');
+        const c = name && name.closest(CARD);
+        if (c) { pending.push(c.dataset.furnitureId + '|' + name.textContent); added = true; }
+      }
       for (const n of r.addedNodes) {
         if (n.nodeType !== 1) continue;
         const cards = n.matches(CARD) ? [n] : n.querySelectorAll(CARD);

@@ -111,13 +111,25 @@ async fn a_renamed_card_stays_in_place_until_the_tick() {
     }
     gloo_timers::future::TimeoutFuture::new(100).await;
     assert_eq!(names(), ["Armario", "Banco", "Cama"]);
+    let cards = || {
+        let list = host.query_selector_all("[data-testid=catalog-item]").unwrap();
+        (0..list.length()).map(|i| list.get(i).unwrap()).collect::<Vec<_>>()
+    };
+    let before = cards();
     live.on_event(WsEvent::Frame(note(Action::Updated, "a", "Vitrina", 4).encode()));
     live.on_event(WsEvent::Frame(note(Action::Created, "d", "Biombo", 5).encode()));
     gloo_timers::future::TimeoutFuture::new(100).await;
     assert_eq!(names(), ["Vitrina", "Banco", "Biombo", "Cama"], "renamed in place; the new card in its place by name");
+    let renamed = cards();
+    assert!(renamed[0].is_same_node(Some(&before[0])), "the renamed card is the same element");
     live.tick();
     gloo_timers::future::TimeoutFuture::new(50).await;
     assert_eq!(names(), ["Banco", "Biombo", "Cama", "Vitrina"], "in order at the tick");
+    let ordered = cards();
+    for (now, was) in [(0, 1), (1, 2), (2, 3)] {
+        assert!(ordered[now].is_same_node(Some(&renamed[was])), "a card that kept its order is the same element ({now})");
+    }
+    assert!(!ordered[3].is_same_node(Some(&renamed[0])), "the card that moved is drawn anew, moving no other");
 }
 
 /// A catalog sent in `sync_part` frames is the parts' entries then the reply's, all shown; parts
@@ -172,8 +184,9 @@ fn live() -> Live {
     Live::new("ws://127.0.0.1:9/".into(), false, furniture_dashboard::state::i18n::Lang::Es)
 }
 
-/// Keyed rendering: updating one item replaces that card only; the other card is the very same
-/// DOM node. A deleted item stays, marked `data-deleted`.
+/// Cards kept in place: updating one item changes that card's texts in the card's own element;
+/// the other card is untouched, down to its text nodes. A deleted item stays, marked
+/// `data-deleted`.
 #[wasm_bindgen_test]
 async fn one_update_touches_one_card() {
     let host = host();
@@ -186,13 +199,19 @@ async fn one_update_touches_one_card() {
     tick().await;
     let card = |id: &str| host.query_selector(&format!("[data-testid=catalog-item][data-furniture-id={id}]")).unwrap();
     let (a, b) = (card("a").unwrap(), card("b").unwrap());
+    let name_text = |card: &web_sys::Element| card.query_selector(".card-name").unwrap().unwrap().first_child().unwrap();
+    let a_name = name_text(&a);
     live.catalog.update(|c| {
-        c.apply(&note(Action::Updated, "b", "Banco largo", 3), 1.0);
+        c.apply(&note(Action::Updated, "b", "Banco largo", 3), js_sys::Date::now());
     });
     tick().await;
     assert!(card("a").unwrap().is_same_node(Some(&a)), "the untouched card was not re-rendered");
-    assert!(!card("b").unwrap().is_same_node(Some(&b)), "the updated card was");
-    assert!(card("b").unwrap().text_content().unwrap().contains("Banco largo"));
+    assert!(name_text(&a).is_same_node(Some(&a_name)), "nor its name");
+    assert!(card("b").unwrap().is_same_node(Some(&b)), "the updated card changed in place");
+    assert_eq!(name_text(&b).text_content().as_deref(), Some("Banco largo"));
+    assert!(b.class_list().contains("action-updated"), "{}", b.class_name());
+    assert!(b.query_selector(".card-name.changed").unwrap().is_some(), "the changed name glows");
+    assert!(a.query_selector(".changed").unwrap().is_none());
     live.catalog.update(|c| {
         c.apply(&note(Action::Deleted, "a", "Armario", 4), 2.0);
     });

@@ -1,11 +1,11 @@
-//! The catalog: one card per item, keyed so that an update re-renders one card.
+//! The catalog: one card per item, kept current in place so that an update changes one card.
 
 use leptos::prelude::*;
 
 use crate::app::Live;
 use crate::components::{action_label, show_more_label};
-use crate::components::rows::{follow, Rows};
-use crate::state::catalog_view::{group_by_material, Card, SortBy};
+use crate::components::rows::{follow, LiveRows};
+use crate::state::catalog_view::{tiles, Card, SortBy, Tile};
 use crate::state::format::{or_dash, size};
 
 /// A change this recent (ms) is animated in.
@@ -34,7 +34,7 @@ pub fn CatalogPanel() -> impl IntoView {
     };
     let hidden = move || total().saturating_sub(limit.get());
     let has_hidden = move || hidden() > 0;
-    let groups = move || group_by_material(cards());
+    let tiles = move || tiles(cards(), live.group_by_material.get());
     let empty = move || live.catalog.with(|c| c.shows_nothing());
     // A memo: the chips change only when the counts do, not with every update.
     let counts = live.material_counts;
@@ -53,20 +53,9 @@ pub fn CatalogPanel() -> impl IntoView {
                 <p class="empty">{live.lang.t("Todavía no hay muebles. Aparecerán aquí en cuanto se creen.", "No furniture yet. Items appear here as soon as they are created.")}</p>
             </Show>
             <div data-testid="catalog">
-                <Show when=move || live.group_by_material.get() fallback=move || view! {
-                    <ul class="catalog">
-                        <Rows each=cards key=|c: &Card| (c.id.clone(), c.version) children=|card| view! { <CatalogCard card=card/> }/>
-                    </ul>
-                }>
-                    <Rows each=groups key=|(m, cards): &(String, Vec<Card>)| (m.clone(), cards.iter().map(|c| (c.id.clone(), c.version)).collect::<Vec<_>>()) children=|group| view! {
-                        <section class="material-group" data-testid="material-group" data-material=group.0.clone()>
-                            <h3 class="group-title">{group.0.clone()} <span class="count">{group.1.len()}</span></h3>
-                            <ul class="catalog">
-                                {group.1.into_iter().map(|card| view! { <CatalogCard card=card/> }).collect::<Vec<_>>()}
-                            </ul>
-                        </section>
-                    }/>
-                </Show>
+                <ul class="catalog">
+                    <LiveRows each=tiles key=|t: &Tile| t.card.id.clone() children=|tile| view! { <CatalogCard tile=tile/> }/>
+                </ul>
             </div>
             <Show when=has_hidden>
                 <p class="more-cards">
@@ -116,22 +105,37 @@ struct CardClock {
     badge: bool,
 }
 
-/// One item's card.
+/// One item's card, drawn once for its item and kept current: an update changes the texts and
+/// classes that differ, not the whole card. Before it, when it is the first of its group, the
+/// group's heading.
 #[component]
 fn CatalogCard(
     /// The item as it stands.
-    card: Card,
+    tile: ArcReadSignal<Tile>,
 ) -> impl IntoView {
+    let card = TileCard(tile.clone());
+    let heading = move || {
+        tile.with(|t| t.group.clone()).map(|(material, count)| {
+            let name = material.clone();
+            view! {
+                <li class="group-title" data-testid="material-group" data-material=material>{name} <span class="count">{count}</span></li>
+            }
+        })
+    };
     let live = expect_context::<Live>();
-    let f = &card.furniture;
-    let deleted = card.deleted_ms.is_some();
-    let changed_ms = card.changed_ms;
     let lang = live.lang;
+    let id = card.with_untracked(|c| c.id.clone());
     // What the clock changes on the card, followed through the card's own signal.
-    let clock = follow(move || CardClock {
-        when: if changed_ms > 0.0 { live.ago(changed_ms) } else { String::new() },
-        highlight: live.within(changed_ms, HIGHLIGHT_MS),
-        badge: !deleted && live.within(changed_ms, BADGE_MS),
+    let clock = follow({
+        let card = card.clone();
+        move || {
+            let (changed_ms, deleted) = card.with(|c| (c.changed_ms, c.deleted_ms.is_some()));
+            CardClock {
+                when: if changed_ms > 0.0 { live.ago(changed_ms) } else { String::new() },
+                highlight: live.within(changed_ms, HIGHLIGHT_MS),
+                badge: !deleted && live.within(changed_ms, BADGE_MS),
+            }
+        }
     });
     let when = {
         let clock = clock.clone();
@@ -139,41 +143,72 @@ fn CatalogCard(
     };
     // Only a change seen a moment ago draws the eye; a resynced catalog appears quietly, and so
     // do cards that arrive in a burst (an entrance animation per card costs every frame of it).
-    let fresh = live.server_now_untracked() - changed_ms < FRESH_MS && !live.toasts.with_untracked(|t| t.in_burst());
-    let class = format!(
-        "card action-{}{}{}",
-        card.last_action.as_str(),
-        if deleted { " deleted" } else { "" },
-        if fresh { " fresh" } else { "" }
-    );
-    // Fields the last update changed glow for a few seconds.
-    let changed_fields = card.changed_fields.clone();
-    let highlight = |keys: &'static [&'static str]| {
-        let hit = keys.iter().any(|k| changed_fields.contains(k));
-        let clock = clock.clone();
-        move || hit && clock.with(|c| c.highlight)
+    let class = {
+        let card = card.clone();
+        move || {
+            card.with(|c| {
+                let fresh = live.server_now_untracked() - c.changed_ms < FRESH_MS && !live.toasts.with_untracked(|t| t.in_burst());
+                format!(
+                    "card action-{}{}{}",
+                    c.last_action.as_str(),
+                    if c.deleted_ms.is_some() { " deleted" } else { "" },
+                    if fresh { " fresh" } else { "" }
+                )
+            })
+        }
     };
-    let badge = deleted.then(|| view! { <span class="badge deleted-badge">{lang.t("Eliminado", "Deleted")}</span> });
-    let action = card.last_action;
-    let recent = {
-        let clock = clock.clone();
-        move || clock.with(|c| c.badge).then(|| view! { <span class="badge">{action_label(action, lang)}</span> })
+    let deleted = {
+        let card = card.clone();
+        move || card.with(|c| c.deleted_ms.is_some().then_some("true"))
+    };
+    // A text of the item, kept current.
+    let text = |of: fn(&Card) -> String| {
+        let card = card.clone();
+        move || card.with(of)
+    };
+    // Fields the last update changed glow for a few seconds.
+    let highlight = |keys: &'static [&'static str]| {
+        let (card, clock) = (card.clone(), clock.clone());
+        move || card.with(|c| keys.iter().any(|k| c.changed_fields.contains(k))) && clock.with(|c| c.highlight)
+    };
+    // "Deleted" on a deleted card; else, for a while, what the last change was.
+    let badge = {
+        let (card, clock) = (card.clone(), clock.clone());
+        move || {
+            let (action, deleted) = card.with(|c| (c.last_action, c.deleted_ms.is_some()));
+            let label = if deleted { lang.t("Eliminado", "Deleted") } else { action_label(action, lang) };
+            (deleted || clock.with(|c| c.badge)).then(|| view! { <span class="badge" class:deleted-badge=deleted>{label}</span> })
+        }
     };
     view! {
-        <li class=class data-testid="catalog-item" data-furniture-id=card.id.clone()
-            data-deleted=deleted.then_some("true")>
+        {heading}
+        <li class=class data-testid="catalog-item" data-furniture-id=id.clone()
+            data-deleted=deleted>
             <div class="card-head">
-                <h3 class="card-name" class:changed=highlight(&["nombre"])>{or_dash(f.nombre())}</h3>
+                <h3 class="card-name" class:changed=highlight(&["nombre"])>{text(|c| or_dash(c.furniture.nombre()))}</h3>
                 {badge}
-                {move || recent()}
             </div>
-            <p class="card-desc">{or_dash(f.descripcion())}</p>
+            <p class="card-desc">{text(|c| or_dash(c.furniture.descripcion()))}</p>
             <dl class="card-facts">
-                <div><dt>{lang.t("Material", "Material")}</dt><dd class="material" class:changed=highlight(&["material"])>{or_dash(f.material())}</dd></div>
-                <div><dt>{lang.t("Medidas", "Size")}</dt><dd class="size" class:changed=highlight(&["ancho", "altura"])>{size(f)}</dd></div>
-                <div><dt>{lang.t("Autor", "Author")}</dt><dd class:changed=highlight(&["autor_username"])>{or_dash(f.autor())}</dd></div>
+                <div><dt>{lang.t("Material", "Material")}</dt><dd class="material" class:changed=highlight(&["material"])>{text(|c| or_dash(c.furniture.material()))}</dd></div>
+                <div><dt>{lang.t("Medidas", "Size")}</dt><dd class="size" class:changed=highlight(&["ancho", "altura"])>{text(|c| size(&c.furniture))}</dd></div>
+                <div><dt>{lang.t("Autor", "Author")}</dt><dd class:changed=highlight(&["autor_username"])>{text(|c| or_dash(c.furniture.autor()))}</dd></div>
             </dl>
-            <p class="card-foot"><span class="card-id">{card.id.clone()}</span><span class="card-when">{move || when()}</span></p>
+            <p class="card-foot"><span class="card-id">{id.clone()}</span><span class="card-when">{when}</span></p>
         </li>
+    }
+}
+
+/// A card's item, read from its tile.
+#[derive(Clone)]
+struct TileCard(ArcReadSignal<Tile>);
+
+impl TileCard {
+    fn with<R>(&self, f: impl FnOnce(&Card) -> R) -> R {
+        self.0.with(|t| f(&t.card))
+    }
+
+    fn with_untracked<R>(&self, f: impl FnOnce(&Card) -> R) -> R {
+        self.0.with_untracked(|t| f(&t.card))
     }
 }

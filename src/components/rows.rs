@@ -37,7 +37,7 @@ use leptos::tachys::view::keyed::{keyed, Keyed};
 use leptos::tachys::view::{Position, PositionState, Render, RenderHtml};
 
 use crate::app::Live;
-use crate::state::list_steps::{steps, Keys};
+use crate::state::list_steps::{steps, Keys, Places};
 
 /// A keyed list like Leptos's `For`: `each` gives the items, `key` identifies one, `children`
 /// draws one. A row is drawn once per key and dropped with everything it owned when its key goes.
@@ -54,15 +54,8 @@ where
     T: Send + 'static,
 {
     let live = expect_context::<Live>();
-    // Rows are told apart by a hash of their key, with a key of its own for each list (not one an
-    // item's sender could aim at), and made unique within the list, which the keyed list needs.
-    // Two keys with one hash (a chance in 2^64 for a pair) could show one row's content in the
-    // other's place until either changes.
-    let seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
-    // Hashes of the rows on screen, to plan the next change's steps.
-    let shown = StoredValue::new(Keys::default());
-    move || {
-        let (mut keys, mut rows) = (Keys::default(), Vec::<Item>::new());
+    let seed = seed();
+    rows_of(Box::new(move |keys: &mut Keys, rows: &mut Vec<Item>| {
         for item in each() {
             keys.push_unique(hash_of(seed, &key(&item)));
             let children = children.clone();
@@ -71,6 +64,76 @@ where
                 children(item).into_any()
             })));
         }
+    }))
+}
+
+/// A keyed list whose rows stay while their key does: `children` draws a row once, from a signal
+/// of the row's own that then follows the item (set whenever the item differs from the last),
+/// so that a changed item changes only what differs in its row. A row whose item changed its
+/// place among the others is drawn anew there, since the keyed list would move every row
+/// between its old and new place ([`Places`]).
+#[component]
+pub fn LiveRows<IF, I, T, EF, N, KF, K>(each: IF, key: KF, children: EF) -> impl IntoView
+where
+    IF: Fn() -> I + Send + 'static,
+    I: IntoIterator<Item = T> + Send + 'static,
+    EF: Fn(ArcReadSignal<T>) -> N + Send + Clone + 'static,
+    N: IntoView + 'static,
+    KF: Fn(&T) -> K + Send + Clone + 'static,
+    K: Hash,
+    T: PartialEq + Send + Sync + 'static,
+{
+    let live = expect_context::<Live>();
+    let seed = seed();
+    // Where the rows are, and their signals in the same order.
+    let shown = StoredValue::new((Places::default(), Vec::<ArcRwSignal<T>>::new()));
+    rows_of(Box::new(move |keys: &mut Keys, rows: &mut Vec<Item>| {
+        let (mut places, old) = shown.try_update_value(std::mem::take).unwrap_or_default();
+        let items: Vec<T> = each().into_iter().collect();
+        let kept = places.next(&items.iter().map(|item| hash_of(seed, &key(item))).collect::<Vec<_>>(), keys);
+        let mut old: Vec<Option<ArcRwSignal<T>>> = old.into_iter().map(Some).collect();
+        let mut signals = Vec::with_capacity(items.len());
+        for (item, kept) in items.into_iter().zip(kept) {
+            match kept.and_then(|at| old[at].take()) {
+                Some(signal) => {
+                    if signal.with_untracked(|v| *v != item) {
+                        signal.set(item);
+                    }
+                    signals.push(signal);
+                    rows.push(None);
+                }
+                None => {
+                    let signal = ArcRwSignal::new(item);
+                    signals.push(signal.clone());
+                    let children = children.clone();
+                    rows.push(Some(Box::new(move || {
+                        provide_context(live);
+                        children(signal.read_only()).into_any()
+                    })));
+                }
+            }
+        }
+        shown.set_value((places, signals));
+    }))
+}
+
+/// A key of its own for each list: rows are told apart by a hash of their key made with it (not
+/// one an item's sender could aim at), and made unique within the list, which the keyed list
+/// needs. Two keys with one hash (a chance in 2^64 for a pair) could show one row's content in
+/// the other's place until either changes.
+fn seed() -> u64 {
+    (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64
+}
+
+/// The list that `fill` gives (each row's key hash, and how to draw it when it is new), drawn in
+/// steps that take out and put back no row that stays. Not generic, so its code is in the wasm
+/// once for all lists.
+fn rows_of(fill: Box<dyn Fn(&mut Keys, &mut Vec<Item>) + Send>) -> impl IntoView {
+    // Hashes of the rows on screen, to plan the next change's steps.
+    let shown = StoredValue::new(Keys::default());
+    move || {
+        let (mut keys, mut rows) = (Keys::default(), Vec::<Item>::new());
+        fill(&mut keys, &mut rows);
         let plan = shown.with_value(|old| steps(old, &keys));
         let view = draw(keys.as_slice(), rows, plan);
         shown.set_value(keys);

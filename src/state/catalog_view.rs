@@ -58,12 +58,13 @@ impl SortKey {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Card {
     pub id: String,
+    /// Changes whenever the card's content does (before the record here, so that comparing two
+    /// cards of one item compares the record only when their versions are the same).
+    pub version: u64,
     /// Shared with the catalog view: building the card list copies no record.
     pub furniture: Arc<Furniture>,
     /// Where it goes in the catalog's order.
     pub sort_key: SortKey,
-    /// Changes whenever the card's content does (keyed rendering uses `(id, version)`).
-    pub version: u64,
     /// The last action applied to it.
     pub last_action: Action,
     /// When it last changed (ms since the epoch): when this page saw it, or the broker's time for
@@ -393,23 +394,34 @@ pub fn join_part(parts: &mut Vec<CatalogEntry>, mut entries: Vec<CatalogEntry>, 
     true
 }
 
-/// Cards grouped by material (groups A to Z, case-insensitive), keeping their order inside each.
-pub fn group_by_material(cards: Vec<Card>) -> Vec<(String, Vec<Card>)> {
+/// One place of the catalog grid: a card, and, on the first card of a group when the catalog is
+/// grouped by material, the group's heading (its material as written on that card, and how many
+/// cards it has), drawn before the card.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tile {
+    pub card: Card,
+    pub group: Option<(String, usize)>,
+}
+
+/// The catalog's tiles: `cards` as they are, or grouped by material (groups A to Z,
+/// case-insensitive, each keeping the cards' order).
+pub fn tiles(cards: Vec<Card>, by_material: bool) -> Vec<Tile> {
+    if !by_material {
+        return cards.into_iter().map(|card| Tile { card, group: None }).collect();
+    }
     let mut keyed: Vec<(String, Card)> = cards.into_iter().map(|c| (fold(&material_of(&c.furniture)), c)).collect();
     // Stable: each group keeps the cards' order, and takes its name from its first card.
     crate::state::sort::sort_by(&mut keyed, |a, b| a.0.cmp(&b.0));
-    let mut groups: Vec<(String, Vec<Card>)> = Vec::new();
-    let mut current: Option<String> = None;
-    for (key, card) in keyed {
-        match groups.last_mut() {
-            Some((_, group)) if current.as_ref() == Some(&key) => group.push(card),
-            _ => {
-                groups.push((material_of(&card.furniture), vec![card]));
-                current = Some(key);
-            }
+    let (keys, cards): (Vec<String>, Vec<Card>) = keyed.into_iter().unzip();
+    let mut tiles: Vec<Tile> = cards.into_iter().map(|card| Tile { card, group: None }).collect();
+    let mut first = 0;
+    for i in 0..keys.len() {
+        if keys.get(i + 1) != Some(&keys[i]) {
+            tiles[first].group = Some((material_of(&tiles[first].card.furniture), i + 1 - first));
+            first = i + 1;
         }
     }
-    groups
+    tiles
 }
 
 #[cfg(test)]
@@ -597,9 +609,10 @@ mod tests {
         assert_eq!(ids(v.cards_by(SortBy::Newest)), ["1", "3", "2"]);
         assert_eq!(ids(v.cards_by(SortBy::Size)), ["3", "1", "2"]);
         assert_eq!(v.material_counts(), [("roble".to_owned(), 2), ("Pino".to_owned(), 1)]);
-        let groups = group_by_material(v.cards_by(SortBy::Newest));
-        let shape: Vec<(String, Vec<String>)> = groups.into_iter().map(|(m, cards)| (m, ids(cards))).collect();
-        assert_eq!(shape, [("Pino".to_owned(), vec!["2".to_owned()]), ("roble".to_owned(), vec!["1".to_owned(), "3".to_owned()])]);
+        let shape = |by_material| tiles(v.cards_by(SortBy::Newest), by_material).into_iter().map(|t| (t.card.id, t.group)).collect::<Vec<_>>();
+        let group = |m: &str, n| Some((m.to_owned(), n));
+        assert_eq!(shape(true), [("2".to_owned(), group("Pino", 1)), ("1".to_owned(), group("roble", 2)), ("3".to_owned(), None)], "groups A to Z, cards in order inside");
+        assert_eq!(shape(false), [("1".to_owned(), None), ("3".to_owned(), None), ("2".to_owned(), None)]);
         assert_eq!(SortBy::parse("size"), Some(SortBy::Size));
         assert_eq!(SortBy::parse("x"), None);
         // A blank or missing material counts as a dash; a number as its text.

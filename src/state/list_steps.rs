@@ -8,7 +8,7 @@
 //! kept one, moves nothing. So [`steps`] plans the lists to draw on the way (`components::rows`
 //! draws them).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Steps past more than this many added rows are not worth their cost: the list is then
 /// redrawn in one step, which may move some rows in the page but ends the same.
@@ -30,6 +30,10 @@ impl Keys {
         }
         self.order.push(key);
         key
+    }
+
+    pub fn contains(&self, key: u64) -> bool {
+        self.set.contains(&key)
     }
 
     pub fn as_slice(&self) -> &[u64] {
@@ -80,6 +84,74 @@ pub fn steps(old: &Keys, new: &Keys) -> Vec<Vec<usize>> {
     plan
 }
 
+/// Where the rows of a list that keeps its rows are (`components::rows::LiveRows`): by each
+/// item's key (hashed), the row's own key in the list and its place.
+#[derive(Debug, Default)]
+pub struct Places {
+    rows: HashMap<u64, (u64, usize)>,
+    /// Rows drawn so far: tells apart the successive rows of one item.
+    drawn: u64,
+}
+
+impl Places {
+    /// The next list, of the items whose keys are `items`: adds each row's key to `keys`, and
+    /// gives for each item the place of the row it keeps, or `None` when its row is drawn anew:
+    /// a new item, or one whose row would have to move, since the keyed list moves every row
+    /// between a row's old and new place. Rows are kept for a largest set of items that stayed
+    /// in their order ([`in_order`]); the others' rows are taken out and drawn anew in their
+    /// place, which moves no other.
+    pub fn next(&mut self, items: &[u64], keys: &mut Keys) -> Vec<Option<usize>> {
+        let was: Vec<Option<(u64, usize)>> = items.iter().map(|k| self.rows.get(k).copied()).collect();
+        let stay = in_order(&was.iter().map(|w| w.map(|(_, at)| at)).collect::<Vec<_>>());
+        let mut rows = HashMap::with_capacity(items.len());
+        let mut kept = Vec::with_capacity(items.len());
+        for (at, ((k, was), stay)) in items.iter().zip(was).zip(stay).enumerate() {
+            let was = was.filter(|(row, _)| stay && !keys.contains(*row));
+            let row = match was {
+                Some((row, _)) => row,
+                None => {
+                    // Another key for each row of the item (`k` is a keyed hash already).
+                    self.drawn += 1;
+                    k ^ self.drawn.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                }
+            };
+            rows.insert(*k, (keys.push_unique(row), at));
+            kept.push(was.map(|(_, place)| place));
+        }
+        self.rows = rows;
+        kept
+    }
+}
+
+/// Which of the rows of a new list keep their order: `was` gives each row's place in the list
+/// before (`None` for a new row), and the answer marks a largest set of rows that were there in
+/// the same order.
+pub fn in_order(was: &[Option<usize>]) -> Vec<bool> {
+    // Longest increasing subsequence: `ends[k]` is the row ending the best run of length k + 1
+    // found so far (the one with the lowest old place), `before[i]` the row before i in its run.
+    let mut ends: Vec<usize> = Vec::new();
+    let mut before = vec![usize::MAX; was.len()];
+    for (i, at) in was.iter().enumerate() {
+        let Some(at) = *at else { continue };
+        let k = ends.partition_point(|&e| was[e].is_some_and(|e| e < at));
+        if k > 0 {
+            before[i] = ends[k - 1];
+        }
+        if k == ends.len() {
+            ends.push(i);
+        } else {
+            ends[k] = i;
+        }
+    }
+    let mut keep = vec![false; was.len()];
+    let mut i = ends.last().copied().unwrap_or(usize::MAX);
+    while i != usize::MAX {
+        keep[i] = true;
+        i = before[i];
+    }
+    keep
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +195,48 @@ mod tests {
         assert!(steps(&[1], &many).is_empty(), "more rows added above the kept ones than MAX_STEPS");
         let most: Vec<u64> = (100..100 + MAX_STEPS as u64).chain([1]).collect();
         assert_eq!(steps(&[1], &most).len(), MAX_STEPS - 1, "up to MAX_STEPS");
+    }
+
+    #[test]
+    fn rows_in_order_are_a_largest_set_that_kept_its_order() {
+        let keep = |was: &[Option<usize>]| in_order(was).iter().enumerate().filter(|(_, k)| **k).map(|(i, _)| i).collect::<Vec<_>>();
+        assert_eq!(keep(&[Some(0), Some(1), Some(2)]), [0, 1, 2], "nothing moved");
+        assert_eq!(keep(&[Some(1), Some(2), Some(3), Some(0)]), [0, 1, 2], "the first row moved to the end");
+        assert_eq!(keep(&[Some(3), Some(0), Some(1), Some(2)]), [1, 2, 3], "the last row moved to the top");
+        assert_eq!(keep(&[None, Some(0), None, Some(2), Some(1)]).len(), 2, "new rows are not kept; of 0, 2, 1 two keep their order");
+        assert_eq!(keep(&[Some(2), Some(1), Some(0)]).len(), 1, "reversed: one stays");
+        assert_eq!(keep(&[None, None]), Vec::<usize>::new());
+        assert_eq!(keep(&[]), Vec::<usize>::new());
+        // Two rows swapped among eight: the six others stay.
+        assert_eq!(keep(&[Some(0), Some(1), Some(5), Some(3), Some(4), Some(2), Some(6), Some(7)]).len(), 6);
+    }
+
+    #[test]
+    fn a_list_that_keeps_its_rows_draws_anew_only_new_and_moved_items() {
+        let mut places = Places::default();
+        let mut keys = Keys::default();
+        assert_eq!(places.next(&[1, 2, 3, 4], &mut keys), [None; 4], "all new");
+        let first = keys.as_slice().to_vec();
+        // 2 changed in place (same key), 1 moved to the end, 9 new.
+        let mut keys = Keys::default();
+        assert_eq!(places.next(&[2, 3, 9, 4, 1], &mut keys), [Some(1), Some(2), None, Some(3), None]);
+        let second = keys.as_slice().to_vec();
+        assert_eq!(second[0], first[1], "2 keeps its row");
+        assert_eq!(second[1], first[2], "3 keeps its row");
+        assert_eq!(second[3], first[3], "4 keeps its row");
+        assert_ne!(second[4], first[0], "1 moved: a new row, under a new key");
+        assert!(!first.contains(&second[2]), "9: a new row");
+        // So the rows kept are in their old order, and the keyed list moves none of them.
+        let kept: Vec<usize> = second.iter().filter_map(|k| first.iter().position(|f| f == k)).collect();
+        assert_eq!(kept, [1, 2, 3]);
+        // A second move of 1, back to the top: drawn anew again, under yet another key.
+        let mut keys = Keys::default();
+        assert_eq!(places.next(&[1, 2, 3, 9, 4], &mut keys), [None, Some(0), Some(1), Some(2), Some(3)]);
+        assert!(!second.contains(&keys.as_slice()[0]) && keys.as_slice()[0] != first[0]);
+        // Gone items are forgotten; a duplicate key keeps one row and draws the other.
+        let mut keys = Keys::default();
+        let kept = places.next(&[4, 4], &mut keys);
+        assert_eq!(kept.iter().flatten().collect::<Vec<_>>(), [&4], "one of the two keeps the row");
+        assert_eq!(places.rows.len(), 1);
     }
 }
