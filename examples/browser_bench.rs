@@ -1,8 +1,8 @@
 //! The dashboard's performance in headless Chromium (release build, driven through ChromeDriver),
 //! against this project's broker in this process. An instrument installed in the page before its
-//! own scripts (`INSTRUMENT`) records when each new catalog card is painted, long main-thread tasks
-//! (`PerformanceObserver`, type `longtask`), DOM mutations, and the wasm memory; the harness reads
-//! them back. Every scenario is bounded in count and time.
+//! own scripts (`INSTRUMENT`) records when each new or renamed catalog card is painted, long
+//! main-thread tasks (`PerformanceObserver`, type `longtask`), DOM mutations, and the wasm
+//! memory; the harness reads them back. Every scenario is bounded in count and time.
 //!
 //!   cargo run --release --example browser_bench -- [latency|burst|catalog|start|memory ...]
 //!

@@ -15,9 +15,10 @@
 //! So [`Rows`] gives each row an owner of its own, not recorded by the list, carrying the
 //! dashboard's context; and a row reads the long-lived signals only through [`follow`], whose
 //! subscriptions end with the row. The row's own reactive parts then read the row's own signal,
-//! which goes with them.
+//! which goes with them. [`LiveRows`] keeps a row while its item changes (the catalog's cards):
+//! its rows read their item from a signal of their own as well, dropped with the row.
 //!
-//! [`Rows`] also spares the browser work and the page weight: a change reaches the page in steps
+//! Both lists also spare the browser work and the page weight: a change reaches the page in steps
 //! that take out and put back no row that stays ([`crate::state::list_steps`]), and every list of
 //! the page is the same type of keyed list (rows drawn as `AnyView`, told apart by a hash of their
 //! key), so its code is in the wasm once rather than once per list.
@@ -128,7 +129,7 @@ fn seed() -> u64 {
 /// The list that `fill` gives (each row's key hash, and how to draw it when it is new), drawn in
 /// steps that take out and put back no row that stays. Not generic, so its code is in the wasm
 /// once for all lists.
-fn rows_of(fill: Box<dyn Fn(&mut Keys, &mut Vec<Item>) + Send>) -> impl IntoView {
+fn rows_of(fill: Fill) -> impl IntoView {
     // Hashes of the rows on screen, to plan the next change's steps.
     let shown = StoredValue::new(Keys::default());
     move || {
@@ -140,6 +141,9 @@ fn rows_of(fill: Box<dyn Fn(&mut Keys, &mut Vec<Item>) + Send>) -> impl IntoView
         view
     }
 }
+
+/// Gives a list's rows: each one's key hash, and how to draw it when it is new.
+type Fill = Box<dyn Fn(&mut Keys, &mut Vec<Item>) + Send>;
 
 /// How a row is drawn, once, when its key first appears; later lists only name it.
 type Item = Option<Box<dyn FnOnce() -> AnyView + Send>>;

@@ -1,6 +1,7 @@
 //! The catalog as the screen shows it: the broker's catalog reducer plus what the eye needs:
-//! deleted items that linger greyed for a while, a version per card so that an update
-//! re-renders exactly one card, and cards that stay where they are while changes keep coming.
+//! deleted items that linger greyed for a while, a version per card that changes with its
+//! content, cards that stay where they are while changes keep coming, and the grid's tiles
+//! (cards, grouped by material or not).
 //!
 //! In the catalog's order a change can move a card: a rename under "by name", any change under
 //! "newest", a new size under "size". Moved at once, every such change shifts every card between
