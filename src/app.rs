@@ -41,6 +41,10 @@ const DRIFT_EVERY_SECS: u64 = 300;
 /// instead of 9, and were consistent on screen in 706 ms (median) instead of 758 (BENCHMARKS.md).
 const FEW: usize = 16;
 
+/// A synced catalog's cards are drawn this many at first (a screenful: six rows of four on a
+/// wall screen), then all, each in a task of its own.
+const CARD_STEPS: [usize; 1] = [24];
+
 /// Where the catalog on screen comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CatalogSource {
@@ -107,6 +111,9 @@ pub struct Live {
     pub sort: RwSignal<SortBy>,
     /// Cards grouped by material (`?group=material`).
     pub group_by_material: RwSignal<bool>,
+    /// At most this many cards drawn for now: a synced catalog's cards are drawn in steps
+    /// ([`CARD_STEPS`]), then all of the page's.
+    pub card_cap: RwSignal<usize>,
     pub toasts: RwSignal<Toasts>,
     pub source: RwSignal<CatalogSource>,
     pub diagnostics: RwSignal<Diagnostics>,
@@ -160,6 +167,7 @@ impl Live {
             material_counts: Memo::new(move |_| catalog.with(|c| c.material_counts())),
             sort: RwSignal::new(SortBy::default()),
             group_by_material: RwSignal::new(false),
+            card_cap: RwSignal::new(usize::MAX),
             toasts: RwSignal::new(Toasts::new(if kiosk { ToastPolicy::wall() } else { ToastPolicy::desk() }).with_lang(lang)),
             source: RwSignal::new(CatalogSource::LiveSince(now)),
             diagnostics: RwSignal::new(Diagnostics::default()),
@@ -320,15 +328,10 @@ impl Live {
                 } else if !reply.complete && !first_sync {
                     self.feed.update_untracked(|f| f.push_gap(now, now, GapReason::HistoryTooShort));
                 }
-                // The cards first, the rest of the page (feed, charts) in the task after.
+                // The cards first, a screenful, then the others, then the rest of the page (feed,
+                // charts), each in a task of its own.
                 let live = *self;
-                set_timeout(
-                    move || {
-                        live.catalog.notify();
-                        set_timeout(move || live.redraw_all_but_catalog(), std::time::Duration::ZERO);
-                    },
-                    std::time::Duration::ZERO,
-                );
+                set_timeout(move || live.draw_cards_in_steps(0), std::time::Duration::ZERO);
                 None
             }
             ServerFrame::Pong { .. } => None,
@@ -456,6 +459,23 @@ impl Live {
     fn redraw(&self) {
         self.catalog.notify();
         self.redraw_all_but_catalog();
+    }
+
+    /// Draws the catalog's cards up to the `step`-th of [`CARD_STEPS`], then the next step in
+    /// the next task; after the last, the rest of the page. In a browser that is still starting
+    /// (a wall screen booting), its code not yet optimised, drawing a page of cards and laying it
+    /// out made most loads' one task over 50 ms (BENCHMARKS.md).
+    fn draw_cards_in_steps(self, step: usize) {
+        let Some(&cap) = CARD_STEPS.get(step) else {
+            self.card_cap.set(usize::MAX);
+            set_timeout(move || self.redraw_all_but_catalog(), std::time::Duration::ZERO);
+            return;
+        };
+        self.card_cap.set(cap);
+        if step == 0 {
+            self.catalog.notify();
+        }
+        set_timeout(move || self.draw_cards_in_steps(step + 1), std::time::Duration::ZERO);
     }
 
     /// [`Live::redraw`] without the catalog, which a burst redraws in a task of its own.

@@ -170,6 +170,35 @@ async fn a_catalog_in_parts_is_shown_whole_and_parts_cut_short_are_dropped() {
     assert_eq!(ids, ["a", "b", "c"]);
 }
 
+/// A synced catalog's cards come in two tasks: a screenful first, then the rest of the page's.
+#[wasm_bindgen_test]
+async fn a_synced_catalog_shows_a_screenful_first_then_the_rest() {
+    use furniture_dashboard::ws::WsEvent;
+    use furniture_protocol::{encode_sync_parts, encode_welcome, CatalogEntry, Furniture, Timestamp};
+    let host = host();
+    let live = live();
+    let _mounted = mount_catalog(&host, live);
+    let catalog: Vec<CatalogEntry> = (0..40)
+        .map(|i| CatalogEntry {
+            furniture: std::sync::Arc::new(Furniture::new(&format!("i{i:02}"), &format!("Mesa {i:02}"), "d", 75, 120, "roble", "Ana")),
+            seq: Some(i + 1),
+            timestamp: None,
+        })
+        .collect();
+    live.on_event(WsEvent::State(ConnState::Live));
+    live.on_event(WsEvent::Frame(encode_welcome(40, Timestamp::parse("2026-11-30T00:00:00Z").unwrap(), Some("0123456789abcdef"))));
+    for frame in encode_sync_parts(40, true, &catalog, std::iter::empty(), 1 << 20) {
+        live.on_event(WsEvent::Frame(frame));
+    }
+    let cards = || host.query_selector_all("[data-testid=catalog-item]").unwrap().length();
+    assert_eq!(cards(), 0, "taken in now, drawn in a later task");
+    // A timer of no delay runs after the tasks the reply queued before it: the first step.
+    gloo_timers::future::TimeoutFuture::new(0).await;
+    assert_eq!(cards(), 24, "a screenful first");
+    gloo_timers::future::TimeoutFuture::new(50).await;
+    assert_eq!(cards(), 40, "then the rest");
+}
+
 /// The catalog panel alone, mounted in `host` with default settings; drawn while the result is
 /// kept.
 fn mount_catalog(host: &web_sys::HtmlElement, live: Live) -> impl Sized {

@@ -25,7 +25,7 @@ pub fn CatalogPanel() -> impl IntoView {
     let total = move || live.catalog.with(|c| c.len());
     let cards = move || {
         let sort = live.sort.get();
-        let limit = limit.get();
+        let limit = limit.get().min(live.card_cap.get());
         live.catalog.with(|c| {
             let mut cards = c.cards_by(sort);
             cards.truncate(limit);
