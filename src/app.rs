@@ -38,8 +38,9 @@ const DRIFT_EVERY_SECS: u64 = 300;
 /// (and a burst's pace). At 100 changes a second a frame applies one or two; the first frame of
 /// a burst often applies a few dozen, and redrawing them there as well made it the burst's one
 /// long task: with 16 rather than 64, sixteen bursts of 10,000 had a task over 50 ms in 5 runs
-/// instead of 9, and were consistent on screen in 706 ms (median) instead of 758 (BENCHMARKS.md).
-const FEW: usize = 16;
+/// instead of 9; with 4 rather than 16 (cards kept in place), in 1 run instead of 5, as fast
+/// (BENCHMARKS.md).
+const FEW: usize = 4;
 
 /// A synced catalog's cards are drawn this many at first (a screenful: six rows of four on a
 /// wall screen), then all, each in a task of its own.
