@@ -794,18 +794,26 @@ pub fn App() -> impl IntoView {
     if let Ok(handle) = set_interval_with_handle(move || live.tick(), Duration::from_secs(1)) {
         on_cleanup(move || handle.clear());
     }
-    // The panels and charts are drawn in a task of their own, after the status bar: the page's
-    // first task (its code compiled and started on a fresh browser) then stays short. The socket
-    // is already opening, and whatever arrives meanwhile waits in the state.
-    let panels = RwSignal::new(false);
-    set_timeout(move || panels.set(true), Duration::ZERO);
+    // The status bar, then the panels and charts, are drawn in tasks of their own: the page's
+    // first task (its code compiled and started on a fresh browser) sets up the state and opens
+    // the socket, and stays short. Whatever arrives meanwhile waits in the state.
+    let (bar, panels) = (RwSignal::new(false), RwSignal::new(false));
+    set_timeout(
+        move || {
+            bar.set(true);
+            set_timeout(move || panels.set(true), Duration::ZERO);
+        },
+        Duration::ZERO,
+    );
     view! {
         <div class="app" class:kiosk=kiosk
             style:transform=move || {
                 let (x, y) = live.drift_px.get();
                 (x != 0 || y != 0).then(|| format!("translate({x}px, {y}px)"))
             }>
-            <StatusBar/>
+            <Show when=move || bar.get()>
+                <StatusBar/>
+            </Show>
             <Show when=move || panels.get()>
                 <Panels/>
             </Show>
