@@ -43,8 +43,8 @@ const DRIFT_EVERY_SECS: u64 = 300;
 const FEW: usize = 4;
 
 /// A synced catalog's cards are drawn this many at first (a screenful: six rows of four on a
-/// wall screen), then all, each in a task of its own.
-const CARD_STEPS: [usize; 1] = [24];
+/// wall screen), then all in the next task.
+const FIRST_CARDS: usize = 24;
 
 /// Where the catalog on screen comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -112,8 +112,8 @@ pub struct Live {
     pub sort: RwSignal<SortBy>,
     /// Cards grouped by material (`?group=material`).
     pub group_by_material: RwSignal<bool>,
-    /// At most this many cards drawn for now: a synced catalog's cards are drawn in steps
-    /// ([`CARD_STEPS`]), then all of the page's.
+    /// At most this many cards drawn for now: [`FIRST_CARDS`] while a synced catalog's first
+    /// screenful is drawn, else no cap (the page's own limit applies).
     pub card_cap: RwSignal<usize>,
     pub toasts: RwSignal<Toasts>,
     pub source: RwSignal<CatalogSource>,
@@ -329,10 +329,9 @@ impl Live {
                 } else if !reply.complete && !first_sync {
                     self.feed.update_untracked(|f| f.push_gap(now, now, GapReason::HistoryTooShort));
                 }
-                // The cards first, a screenful, then the others, then the rest of the page (feed,
-                // charts), each in a task of its own.
+                // Drawn in the tasks that follow.
                 let live = *self;
-                set_timeout(move || live.draw_cards_in_steps(0), std::time::Duration::ZERO);
+                set_timeout(move || live.draw_synced(), std::time::Duration::ZERO);
                 None
             }
             ServerFrame::Pong { .. } => None,
@@ -462,21 +461,20 @@ impl Live {
         self.redraw_all_but_catalog();
     }
 
-    /// Draws the catalog's cards up to the `step`-th of [`CARD_STEPS`], then the next step in
-    /// the next task; after the last, the rest of the page. In a browser that is still starting
-    /// (a wall screen booting), its code not yet optimised, drawing a page of cards and laying it
-    /// out made most loads' one task over 50 ms (BENCHMARKS.md).
-    fn draw_cards_in_steps(self, step: usize) {
-        let Some(&cap) = CARD_STEPS.get(step) else {
-            self.card_cap.set(usize::MAX);
-            set_timeout(move || self.redraw_all_but_catalog(), std::time::Duration::ZERO);
-            return;
-        };
-        self.card_cap.set(cap);
-        if step == 0 {
-            self.catalog.notify();
-        }
-        set_timeout(move || self.draw_cards_in_steps(step + 1), std::time::Duration::ZERO);
+    /// Draws a synced catalog in three tasks: a screenful of cards, the rest of the cards, then
+    /// the rest of the page (feed, charts). In a browser that is still starting (a wall screen
+    /// booting), its code not yet optimised, drawing a page of cards and laying it out at once
+    /// made most loads' one task over 50 ms (BENCHMARKS.md).
+    fn draw_synced(self) {
+        self.card_cap.set(FIRST_CARDS);
+        self.catalog.notify();
+        set_timeout(
+            move || {
+                self.card_cap.set(usize::MAX);
+                set_timeout(move || self.redraw_all_but_catalog(), std::time::Duration::ZERO);
+            },
+            std::time::Duration::ZERO,
+        );
     }
 
     /// [`Live::redraw`] without the catalog, which a burst redraws in a task of its own.
