@@ -4,6 +4,7 @@
 //! them, so nobody mistakes the tool's limit for the broker's.
 
 mod meter;
+mod stamped;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,15 +14,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::{Args, Parser, Subcommand};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpSocket;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use meter::{mb, percentiles, round1, Sampler};
+use stamped::Stamped;
 
-type Ws = WebSocketStream<TcpStream>;
+type Ws = WebSocketStream<Stamped>;
 
 #[derive(Parser)]
 #[command(name = "furniture-load", version, about = "Load generator and meter for the furniture notification broker")]
@@ -53,7 +55,9 @@ struct Common {
 #[derive(Subcommand)]
 enum Command {
     /// Viewers and producers: per-message producer→viewer latency, delivered fraction, order,
-    /// deliveries per second.
+    /// deliveries per second. Latency is taken when a viewer reads each message (`latency`)
+    /// and, for one viewer in seven, when the message reached its socket (`latency_socket`, the
+    /// kernel's receive time), which leaves out this tool's own delays.
     Fanout(Fanout),
     /// Idle connections held open: memory per connection and connect rate.
     Connections(Connections),
@@ -115,6 +119,15 @@ struct PerMessage {
 
 /// Deliveries a run may record latencies for; beyond it they are counted, not timed.
 const MAX_SAMPLES: usize = 50_000_000;
+
+/// One client in this many (the first, the eighth, ...) also takes each message's latency at its
+/// socket, from the kernel's receive time: that figure leaves out the time this tool, sharing the
+/// machine with the broker, takes to get round to reading. Not every client, as the receive times
+/// cost the tool CPU the broker then lacks.
+const STAMP_EVERY: usize = 7;
+
+/// Each client's WebSocket read buffer, as the broker's (`READ_BUFFER_BYTES` there).
+const READ_BUFFER_BYTES: usize = 4096;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -195,8 +208,14 @@ impl Target {
         };
         let stream = socket.connect(self.addr).await.map_err(|e| format!("connect: {e}"))?;
         let _ = stream.set_nodelay(true);
-        // A small read buffer: tungstenite zeroes all of it on every read (128 KiB by default).
-        let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+        let stream = if i % STAMP_EVERY == 0 {
+            Stamped::new(stream).map_err(|e| format!("receive timestamps: {e}"))?
+        } else {
+            Stamped::plain(stream)
+        };
+        // A small read buffer: tungstenite zeroes all of it on every read attempt (128 KiB by
+        // default), and at a fixed rate every message costs two attempts.
+        let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
         let (ws, _) = tokio_tungstenite::client_async_with_config(self.url.as_str(), stream, Some(config))
             .await
             .map_err(|e| format!("handshake: {e}"))?;
@@ -230,16 +249,22 @@ struct Seen {
     received: u64,
     out_of_order: u64,
     latencies_us: Vec<u32>,
+    /// Send → arrival in this viewer's socket (the kernel's receive time), for the same messages;
+    /// stamped clients only ([`STAMP_EVERY`]).
+    arrivals_us: Vec<u32>,
     ended: Option<String>,
 }
 
 async fn view(mut ws: Ws, marker: Arc<str>, mut stop: watch::Receiver<bool>, progress: Arc<AtomicU64>, timed: Arc<AtomicU64>) -> Seen {
     let mut seen = Seen::default();
     let mut last_seq = 0;
+    // Made once: a wait made anew for every message registers and unregisters with the channel.
+    let stopped = stop.changed();
+    tokio::pin!(stopped);
     loop {
         let msg = tokio::select! {
             m = ws.next() => m,
-            _ = stop.changed() => break,
+            _ = &mut stopped => break,
         };
         let text = match msg {
             Some(Ok(Message::Text(t))) => t,
@@ -271,7 +296,11 @@ async fn view(mut ws: Ws, marker: Arc<str>, mut stop: watch::Receiver<bool>, pro
         }
         if let Some(sent) = number_after(&text, text.find(r#""sent_ns":"#), r#""sent_ns":"#) {
             if (timed.fetch_add(1, Ordering::Relaxed) as usize) < MAX_SAMPLES {
-                seen.latencies_us.push((now.saturating_sub(sent) / 1000).min(u32::MAX as u64) as u32);
+                let us = |at: u64| (at.saturating_sub(sent) / 1000).min(u32::MAX as u64) as u32;
+                seen.latencies_us.push(us(now));
+                if let Some(at) = ws.get_ref().received_ns() {
+                    seen.arrivals_us.push(us(at));
+                }
             }
         }
     }
@@ -382,6 +411,7 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
     let mut out_of_order = 0;
     let mut cut_off = Vec::new();
     let mut latencies = Vec::new();
+    let mut arrivals = Vec::new();
     for v in views {
         if let Ok(seen) = v.await {
             received += seen.received;
@@ -390,6 +420,7 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
                 cut_off.push(e);
             }
             latencies.extend(seen.latencies_us);
+            arrivals.extend(seen.arrivals_us);
         }
     }
     let delivered_fraction = if expected > 0 { received as f64 / expected as f64 } else { 0.0 };
@@ -409,6 +440,7 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
         "deliveries_per_second": round1(received as f64 / delivered_secs.max(1e-9)),
         "out_of_order": out_of_order,
         "latency": percentiles(&mut latencies),
+        "latency_socket": percentiles(&mut arrivals),
         "connect_errors": errors.len(),
         "first_connect_errors": first_errors(&errors),
         "producer_errors": first_errors(&producer_errors),

@@ -1,0 +1,57 @@
+//! `furniture-load` run as a person runs it, against this project's broker: what it reports
+//! must add up.
+
+use std::process::Command;
+
+use furniture_broker::{run, Config};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+async fn start_broker() -> (String, CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = Config::on(addr);
+    config.max_messages_per_sec = 0;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(run(listener, config, shutdown.clone()));
+    (format!("ws://{addr}"), shutdown)
+}
+
+/// Runs the tool with `args` and returns the JSON it wrote.
+async fn load(url: &str, args: &[&str]) -> Value {
+    let dir = std::env::temp_dir().join(format!("furniture-load-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join(format!("{}.json", args[0]));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_furniture-load"));
+    cmd.args(["--url", url, "--broker-pid", &std::process::id().to_string(), "--json"]).arg(&json).args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "furniture-load {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_counts_every_delivery_and_times_them_at_the_read_and_at_the_socket() {
+    let (url, shutdown) = start_broker().await;
+    let r = load(&url, &["fanout", "--viewers", "15", "--rate", "40", "--duration", "1"]).await;
+    shutdown.cancel();
+
+    assert_eq!(r["ok"], true, "{r:#}");
+    let sent = r["sent"].as_u64().unwrap();
+    assert!(sent >= 30, "sent {sent} in a second at 40/s");
+    assert_eq!(r["deliveries"], sent * 15);
+    assert_eq!(r["delivered_fraction"], 1.0);
+    assert_eq!(r["out_of_order"], 0);
+    // Every delivery is timed as read; those to viewers 0, 7 and 14 also at their sockets, but
+    // for any that came before Linux had turned receive times on.
+    assert_eq!(r["latency"]["samples"], sent * 15);
+    let stamped = r["latency_socket"]["samples"].as_u64().unwrap();
+    assert!(stamped <= sent * 3 && stamped >= sent * 3 * 9 / 10, "{stamped} stamped of {}", sent * 3);
+    for p in ["p50_ms", "max_ms"] {
+        let (socket, read) = (r["latency_socket"][p].as_f64().unwrap(), r["latency"][p].as_f64().unwrap());
+        assert!((0.0..1000.0).contains(&socket), "{p} at the socket: {socket} ms");
+        assert!((0.0..1000.0).contains(&read), "{p} as read: {read} ms");
+    }
+    assert!(r["broker"]["cpu_percent_of_one_core"].as_f64().is_some(), "{r:#}");
+}
