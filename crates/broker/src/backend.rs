@@ -14,12 +14,15 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use furniture_protocol::{Action, CatalogEntry, Notification};
 
 use crate::store::{new_stream_id, Change, Loaded, Store, StoreError};
+#[cfg(test)]
+use crate::store::CHECKPOINT_FRAMES;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -103,15 +106,20 @@ pub fn catalog_change(action: Action, has_id: bool, fits: bool) -> Option<bool> 
 
 /// The state file of one broker, or its memory only (`--in-memory`).
 ///
-/// With a state file, commits are written by a thread of their own, in the order `commit` was
-/// called: whatever waits when the writer comes back for more (at most [`MAX_BATCH`]) is written
-/// as one transaction, and each waiting publish is answered once its transaction is in the file.
-/// A transaction costs mostly its commit, so publishes arriving together share one, and no
-/// runtime thread waits on the disk meanwhile. Nothing queues without bound: a connection has
+/// With a state file, commits are written in the order `commit` was called. One that comes
+/// alone (nothing waiting, no write for [`QUIET`]) is written at once by its caller, a
+/// transaction of its own that touches only the page cache (`synchronous=NORMAL`); the others go
+/// to a thread of their own, which writes whatever waits when it comes back for more (at most
+/// [`MAX_BATCH`]) as one transaction and answers each waiting publish once its transaction is in
+/// the file. A transaction costs mostly its commit, so publishes arriving together share one.
+/// What syncs the disk is the writer thread's: folding the write-ahead log into the file (after
+/// its answers) and the first write after that (or after opening), which starts the log again
+/// from its beginning. Only a graceful stop (`flush`) folds the log on a runtime thread. Nothing queues without bound: a connection has
 /// at most [`crate::connection::MAX_PUBLISHES_IN_FLIGHT`] publishes committing before it waits
 /// for the oldest.
 pub struct Embedded {
     inner: Arc<Mutex<Inner>>,
+    recent: Arc<Mutex<Recent>>,
     max_items: usize,
     /// The state file's writer; `None` in memory, where a commit is done at once.
     writer: Option<Writer>,
@@ -120,13 +128,26 @@ pub struct Embedded {
 /// Commits written as one transaction, at most.
 pub const MAX_BATCH: usize = 256;
 
-/// A commit waiting for the writer, and where its answer goes.
-type Pending = (Notification, tokio::sync::oneshot::Sender<Result<u64, BackendError>>);
+/// Work for the writer thread.
+enum Job {
+    /// A commit, and where its answer goes.
+    Commit(Notification, tokio::sync::oneshot::Sender<Result<u64, BackendError>>),
+    /// The write-ahead log is due to be folded into the file (after a commit written at once).
+    Checkpoint,
+}
 
 struct Writer {
-    queue: std::sync::mpsc::Sender<Pending>,
+    queue: std::sync::mpsc::Sender<Job>,
+    /// Jobs sent to the writer and not yet done.
+    queued: Arc<AtomicUsize>,
     thread: std::thread::JoinHandle<()>,
 }
+
+/// How long the state file must have had no write for a commit to be written at once by the
+/// connection asking, rather than by the writer thread: a publish that comes alone is then
+/// broadcast without two hops between threads, each of which can wait milliseconds for a core
+/// when the machine is busy; publishes that come close together still share transactions.
+const QUIET: Duration = Duration::from_millis(2);
 
 struct Inner {
     store: Option<Store>,
@@ -134,14 +155,26 @@ struct Inner {
     seq: u64,
     /// Ids in the catalog, to decide whether a new item still fits.
     ids: HashSet<String>,
-    /// Committed and not yet delivered by the hub (which reads right after each commit, so this
-    /// holds at most the commits in flight, `recent_max`).
-    recent: VecDeque<Committed>,
-    recent_max: usize,
     /// What was loaded at open, handed to the first `load`.
     loaded: Option<Loaded>,
     /// Transactions written to the state file.
     transactions: u64,
+    /// When the writer thread last took work, or a commit was last made at once.
+    last_write: Option<Instant>,
+    /// Whether the next write starts the write-ahead log from its beginning (the file was just
+    /// opened, or the whole log folded into it): SQLite then syncs the log's header to disk, so
+    /// that write is left to the writer thread.
+    log_restarts: bool,
+    /// Whether the last fold of the write-ahead log failed (said once, not at every commit).
+    fold_failing: bool,
+}
+
+/// Committed and not yet delivered by the hub, which reads right after each commit, so this
+/// holds at most the commits in flight (`max`). Behind a lock of its own: the hub reads it while
+/// the writer thread may be folding the log into the file under the state's.
+struct Recent {
+    list: VecDeque<Committed>,
+    max: usize,
 }
 
 /// A draft numbered and placed, ready to be written.
@@ -159,8 +192,8 @@ enum Owned {
     None,
 }
 
-fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
-    inner.lock().unwrap_or_else(|p| p.into_inner())
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Whether `id` is in the catalog once the changes of the batch so far (`changed`) are made.
@@ -170,7 +203,7 @@ fn present(ids: &HashSet<String>, changed: &HashMap<String, bool>, id: &str) -> 
 
 /// Numbers `drafts` after everything committed, in order, and keeps them with their catalog
 /// changes: all of them or, when the file cannot be written, none (the state is then as before).
-fn commit_all(st: &mut Inner, max_items: usize, drafts: Vec<Notification>) -> Result<Vec<u64>, BackendError> {
+fn commit_all(st: &mut Inner, recent: &Mutex<Recent>, max_items: usize, drafts: Vec<Notification>) -> Result<Vec<u64>, BackendError> {
     // Each draft's fit in the catalog is decided over the changes of the drafts before it.
     let mut changed: HashMap<String, bool> = HashMap::new();
     let mut len = st.ids.len();
@@ -225,31 +258,48 @@ fn commit_all(st: &mut Inner, max_items: usize, drafts: Vec<Notification>) -> Re
         }
     }
     let mut seqs = Vec::with_capacity(numbered.len());
+    let mut recent = lock(recent);
     for n in numbered {
         st.seq = n.seq;
         seqs.push(n.seq);
-        if st.recent.len() >= st.recent_max {
-            st.recent.pop_front();
+        if recent.list.len() >= recent.max {
+            recent.list.pop_front();
         }
-        st.recent.push_back(Committed { seq: n.seq, frame: n.frame });
+        recent.list.push_back(Committed { seq: n.seq, frame: n.frame });
     }
     Ok(seqs)
 }
 
-/// The writer's loop: takes what waits, writes it as one transaction, answers each, until the
-/// broker's [`Embedded`] goes.
-fn write_loop(inner: Arc<Mutex<Inner>>, max_items: usize, queue: std::sync::mpsc::Receiver<Pending>) {
+/// The writer's loop: takes what waits, writes it as one transaction, answers each, then folds
+/// the write-ahead log into the file when that is due, until the broker's [`Embedded`] goes.
+fn write_loop(inner: Arc<Mutex<Inner>>, recent: Arc<Mutex<Recent>>, max_items: usize, queue: std::sync::mpsc::Receiver<Job>, queued: Arc<AtomicUsize>) {
     while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok(p) => batch.push(p),
+                Ok(job) => jobs.push(job),
                 Err(_) => break,
             }
         }
-        let (drafts, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let taken = jobs.len();
+        let (mut drafts, mut answers) = (Vec::with_capacity(taken), Vec::with_capacity(taken));
+        for job in jobs {
+            if let Job::Commit(draft, answer) = job {
+                drafts.push(draft);
+                answers.push(answer);
+            }
+        }
         // The lock is let go before anyone is answered.
-        let result = commit_all(&mut lock(&inner), max_items, drafts);
+        let result = {
+            let mut st = lock(&inner);
+            let result = if drafts.is_empty() { Ok(Vec::new()) } else { commit_all(&mut st, &recent, max_items, drafts) };
+            if result.as_ref().is_ok_and(|seqs| !seqs.is_empty()) {
+                st.log_restarts = false;
+            }
+            st.last_write = Some(Instant::now());
+            queued.fetch_sub(taken, Ordering::SeqCst);
+            result
+        };
         match result {
             Ok(seqs) => {
                 for (answer, seq) in answers.into_iter().zip(seqs) {
@@ -259,6 +309,26 @@ fn write_loop(inner: Arc<Mutex<Inner>>, max_items: usize, queue: std::sync::mpsc
             Err(e) => {
                 for answer in answers {
                     let _ = answer.send(Err(e.clone()));
+                }
+            }
+        }
+        // After the answers: no publish waits for the disk to sync. A commit asked for meanwhile
+        // finds the lock taken and queues here.
+        let mut st = lock(&inner);
+        let Inner { store, fold_failing, log_restarts, .. } = &mut *st;
+        if let Some(store) = store.as_ref().filter(|s| s.checkpoint_due()) {
+            match store.checkpoint_passive() {
+                Err(e) if !*fold_failing => {
+                    *fold_failing = true;
+                    tracing::warn!(path = %store.path().display(), error = %e, "could not fold the write-ahead log into the state file (tried again after each batch of commits until it can)");
+                }
+                Err(_) => {}
+                Ok(()) => {
+                    *log_restarts = true;
+                    if *fold_failing {
+                        *fold_failing = false;
+                        tracing::info!(path = %store.path().display(), "the write-ahead log is folded into the state file again");
+                    }
                 }
             }
         }
@@ -284,23 +354,26 @@ impl Embedded {
             stream: loaded.stream.clone(),
             seq: loaded.seq,
             ids,
-            recent: VecDeque::new(),
-            recent_max: in_flight.max(1),
             loaded: Some(loaded),
             transactions: 0,
+            last_write: None,
+            log_restarts: true,
+            fold_failing: false,
         }));
+        let recent = Arc::new(Mutex::new(Recent { list: VecDeque::new(), max: in_flight.max(1) }));
         let writer = if on_disk {
             let (queue, pending) = std::sync::mpsc::channel();
-            let shared = Arc::clone(&inner);
+            let queued = Arc::new(AtomicUsize::new(0));
+            let (shared, read_back, counted) = (Arc::clone(&inner), Arc::clone(&recent), Arc::clone(&queued));
             let thread = std::thread::Builder::new()
                 .name("state-writer".into())
-                .spawn(move || write_loop(shared, max_items, pending))
+                .spawn(move || write_loop(shared, read_back, max_items, pending, counted))
                 .map_err(|source| StoreError::Writer { source })?;
-            Some(Writer { queue, thread })
+            Some(Writer { queue, queued, thread })
         } else {
             None
         };
-        Ok(Embedded { inner, max_items, writer })
+        Ok(Embedded { inner, recent, max_items, writer })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -324,7 +397,7 @@ impl Drop for Embedded {
     /// Waits for the writer to finish what it was given, so that the file is let go (another
     /// broker may open the folder once this one is gone).
     fn drop(&mut self) {
-        if let Some(Writer { queue, thread }) = self.writer.take() {
+        if let Some(Writer { queue, thread, .. }) = self.writer.take() {
             drop(queue);
             let _ = thread.join();
         }
@@ -361,12 +434,37 @@ impl Backend for Embedded {
 
     fn commit(&self, draft: Notification) -> BoxFuture<'_, Result<u64, BackendError>> {
         let Some(writer) = &self.writer else {
-            let seq = commit_all(&mut self.lock(), self.max_items, vec![draft]).map(|seqs| seqs[0]);
+            let seq = commit_all(&mut self.lock(), &self.recent, self.max_items, vec![draft]).map(|seqs| seqs[0]);
             return Box::pin(std::future::ready(seq));
         };
+        // Alone and after a quiet spell, written here. Nothing sent to the writer is waiting (it
+        // decrements `queued` under the lock once those are written), so the order holds.
+        if writer.queued.load(Ordering::SeqCst) == 0 {
+            let st = match self.inner.try_lock() {
+                Ok(st) => Some(st),
+                Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            };
+            if let Some(mut st) = st {
+                let quiet = st.last_write.is_none_or(|t| t.elapsed() >= QUIET);
+                if writer.queued.load(Ordering::SeqCst) == 0 && quiet && !st.log_restarts {
+                    let seq = commit_all(&mut st, &self.recent, self.max_items, vec![draft]).map(|seqs| seqs[0]);
+                    st.last_write = Some(Instant::now());
+                    if st.store.as_ref().is_some_and(Store::checkpoint_due) {
+                        writer.queued.fetch_add(1, Ordering::SeqCst);
+                        if writer.queue.send(Job::Checkpoint).is_err() {
+                            writer.queued.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    }
+                    return Box::pin(std::future::ready(seq));
+                }
+            }
+        }
         // Its place in the order is its place in the writer's queue, taken here.
         let (answer, answered) = tokio::sync::oneshot::channel();
-        if writer.queue.send((draft, answer)).is_err() {
+        writer.queued.fetch_add(1, Ordering::SeqCst);
+        if writer.queue.send(Job::Commit(draft, answer)).is_err() {
+            writer.queued.fetch_sub(1, Ordering::SeqCst);
             return Box::pin(std::future::ready(Err(BackendError::Write("the state file's writer has stopped".into()))));
         }
         Box::pin(async move {
@@ -377,16 +475,16 @@ impl Backend for Embedded {
     }
 
     fn read_after(&self, after: u64, _wait: Duration) -> BoxFuture<'_, Result<Vec<Committed>, BackendError>> {
-        let mut st = self.lock();
+        let mut recent = lock(&self.recent);
         // The hub reads after what it has delivered: anything up to `after` is done with.
-        while st.recent.front().is_some_and(|c| c.seq <= after) {
-            st.recent.pop_front();
+        while recent.list.front().is_some_and(|c| c.seq <= after) {
+            recent.list.pop_front();
         }
-        let result = match st.recent.front() {
+        let result = match recent.list.front() {
             Some(first) if first.seq > after + 1 => {
                 Err(BackendError::Gap(format!("notifications {}..{} were not read back in time", after + 1, first.seq)))
             }
-            _ => Ok(st.recent.iter().filter(|c| c.seq > after).take(1000).cloned().collect()),
+            _ => Ok(recent.list.iter().filter(|c| c.seq > after).take(1000).cloned().collect()),
         };
         // Only this broker commits here, so there is never anything to wait for.
         Box::pin(std::future::ready(result))
@@ -446,6 +544,81 @@ mod tests {
         drop(backend);
         let (_, loaded) = Store::open(&dir, 1000).unwrap();
         assert_eq!((loaded.seq, loaded.catalog.len(), loaded.history.len()), (n as u64, n, n));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A commit that comes alone, after a quiet spell, is written by its caller: it is in the
+    /// file when `commit` returns, without a wait for the writer thread.
+    #[tokio::test]
+    async fn a_lone_commit_is_written_before_commit_returns() {
+        use futures_util::FutureExt;
+        let dir = temp_dir("alone");
+        let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
+        // The first write after opening goes to the writer thread (it starts the log afresh).
+        assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
+        tokio::time::sleep(QUIET * 2).await;
+        assert_eq!(backend.commit(draft(Action::Updated, "a", "Mesa alta")).now_or_never(), Some(Ok(2)), "written at once");
+        assert_eq!(backend.transactions_for_tests(), 2);
+        let delivered: Vec<u64> = backend.read_after(0, Duration::ZERO).await.unwrap().iter().map(|c| c.seq).collect();
+        assert_eq!(delivered, vec![1, 2], "read back by the hub");
+        drop(backend);
+        let (_, loaded) = Store::open(&dir, 100).unwrap();
+        assert_eq!(loaded.seq, 2);
+        assert_eq!(loaded.catalog[0].furniture.0["nombre"], "Mesa alta");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The write-ahead log is folded into the file as it passes [`CHECKPOINT_FRAMES`], after
+    /// commits written at once and after the writer thread's: it never grows far beyond that,
+    /// and every commit is in the file, in order.
+    #[tokio::test]
+    async fn the_write_ahead_log_stays_near_its_bound() {
+        let dir = temp_dir("wal");
+        let backend = Embedded::open(Some(&dir), 10_000, 10_000, 1000).unwrap();
+        // Several pages a commit (the history's frame and the catalog's record overflow a page).
+        let big = "x".repeat(6000);
+        let n = 600u64;
+        for i in 0..n {
+            if i % 2 == 0 {
+                // Alone: written at once; the next, close behind, goes to the writer thread.
+                tokio::time::sleep(QUIET + Duration::from_millis(1)).await;
+            }
+            assert_eq!(backend.commit(draft(Action::Created, &i.to_string(), &big)).await, Ok(i + 1));
+        }
+        // Each frame is a page and its 24-byte header; 600 commits wrote well over 2,000.
+        let wal = std::fs::metadata(dir.join(format!("{}-wal", crate::store::FILE_NAME))).unwrap().len();
+        let bound = (CHECKPOINT_FRAMES as u64 + 200) * (4096 + 24);
+        assert!(wal <= bound, "write-ahead log of {wal} bytes, over {bound}");
+        drop(backend);
+        let (_, loaded) = Store::open(&dir, 10_000).unwrap();
+        assert_eq!((loaded.seq, loaded.catalog.len(), loaded.history.len()), (n, n as usize, n as usize));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A commit written at once that cannot be written changes nothing either, and the next
+    /// one takes its number.
+    #[tokio::test]
+    async fn a_lone_commit_that_fails_changes_nothing() {
+        use futures_util::FutureExt;
+        let dir = temp_dir("lone-failed");
+        let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
+        // The first write after opening goes to the writer thread (it starts the log afresh).
+        assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
+        backend.with_connection_for_tests(|c| c.execute_batch("PRAGMA max_page_count = 1;").unwrap());
+        tokio::time::sleep(QUIET * 2).await;
+        let big = "x".repeat(64 * 1024);
+        let failed = backend.commit(draft(Action::Created, "b", &big)).now_or_never().expect("written at once");
+        assert!(matches!(failed, Err(BackendError::Write(_))), "{failed:?}");
+        backend.with_connection_for_tests(|c| c.execute_batch("PRAGMA max_page_count = 1073741823;").unwrap());
+        tokio::time::sleep(QUIET * 2).await;
+        assert_eq!(backend.commit(draft(Action::Created, "c", "Silla")).now_or_never(), Some(Ok(2)));
+        let delivered: Vec<u64> = backend.read_after(0, Duration::ZERO).await.unwrap().iter().map(|c| c.seq).collect();
+        assert_eq!(delivered, [1, 2]);
+        drop(backend);
+        let (_, loaded) = Store::open(&dir, 100).unwrap();
+        let mut ids: Vec<String> = loaded.catalog.iter().filter_map(|e| e.furniture.id()).collect();
+        ids.sort();
+        assert_eq!((loaded.seq, ids), (2, vec!["a".to_owned(), "c".to_owned()]));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -10,6 +10,8 @@
 //! [`StoreError`], whose text says what to do.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use furniture_protocol::{CatalogEntry, Furniture, Timestamp};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
@@ -61,7 +63,13 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     history_len: usize,
+    /// Frames in the write-ahead log after the last commit, as its hook counts them.
+    wal_frames: Arc<AtomicUsize>,
 }
+
+/// Frames (pages) in the write-ahead log beyond which it is due to be folded into the file:
+/// SQLite's own default, about 4 MB.
+pub const CHECKPOINT_FRAMES: usize = 1000;
 
 /// A change to write with its notification.
 pub enum Change<'a> {
@@ -80,7 +88,7 @@ impl Store {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder { dir: dir.to_owned(), source })?;
         let path = dir.join(FILE_NAME);
         let unreadable = |detail: String| StoreError::Unreadable { path: path.clone(), dir: dir.to_owned(), detail };
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
@@ -109,7 +117,17 @@ impl Store {
              COMMIT;",
         )
         .map_err(|e| classify(e, &path, unreadable))?;
-        let mut store = Store { conn, path: path.clone(), history_len };
+        // SQLite would fold the log into the file inside whichever commit takes it past
+        // CHECKPOINT_FRAMES, syncing the disk meanwhile; the hook counts frames instead (and
+        // turns that off), and the broker's writer thread checkpoints when it is due.
+        let wal_frames = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&wal_frames);
+        let hooked = conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, frames: std::ffi::c_int| {
+            counted.store(usize::try_from(frames).unwrap_or(0), Ordering::Relaxed);
+            Ok(())
+        }));
+        hooked.map_err(|e| unreadable(e.to_string()))?;
+        let mut store = Store { conn, path: path.clone(), history_len, wal_frames };
         let loaded = store.load().map_err(|e| classify(e, &store.path, unreadable))?;
         let loaded = match loaded {
             Ok(l) => l,
@@ -225,6 +243,20 @@ impl Store {
             tx.prepare_cached("DELETE FROM history WHERE seq < ?1")?.execute([oldest_kept as i64])?;
         }
         tx.commit()
+    }
+
+    /// Whether the write-ahead log has grown past [`CHECKPOINT_FRAMES`] since the last
+    /// [`Store::checkpoint_passive`].
+    pub fn checkpoint_due(&self) -> bool {
+        self.wal_frames.load(Ordering::Relaxed) >= CHECKPOINT_FRAMES
+    }
+
+    /// Folds what it can of the write-ahead log into the file (a passive checkpoint: the log is
+    /// written over from its start by the next commit once all of it is folded).
+    pub fn checkpoint_passive(&self) -> rusqlite::Result<()> {
+        self.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);")?;
+        self.wal_frames.store(0, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Folds the write-ahead log into the file, so the folder holds one self-contained file
