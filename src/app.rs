@@ -419,7 +419,7 @@ impl Live {
     fn redraw_paced(&self, many: bool) {
         let Some((wait, pending)) = self.pace.try_with_value(|p| (if many { p.burst_wait_ms(now_ms()) } else { p.wait_ms(now_ms()) }, p.pending)) else { return };
         if pending {
-            self.pace.update_value(|p| p.again = true);
+            self.pace.update_value(|p| p.ask_again(many));
             return;
         }
         let live = *self;
@@ -428,8 +428,8 @@ impl Live {
             // The screen's effects run in microtasks, before the next task: its start is when the
             // redraw ended. What was applied meanwhile is drawn next.
             let drawn = move || {
-                if live.pace.try_update_value(|p| p.drawn(started, now_ms())) == Some(true) {
-                    live.redraw_paced(many);
+                if let Some(Some(burst)) = live.pace.try_update_value(|p| p.drawn(started, now_ms())) {
+                    live.redraw_paced(burst);
                 }
             };
             if many {

@@ -84,7 +84,9 @@ pub struct RedrawPace {
     /// A redraw is scheduled or running.
     pub pending: bool,
     /// Something changed while one was pending: draw again after it.
-    pub again: bool,
+    again: bool,
+    /// ... and some of that was a burst's, to be drawn at a burst's pace.
+    again_many: bool,
 }
 
 impl RedrawPace {
@@ -103,12 +105,21 @@ impl RedrawPace {
         self.wait_ms(now).max(self.ended_ms + BURST_INTERVAL_MS - now)
     }
 
-    /// A redraw ran from `started` to `ended` (ms). Returns whether another is wanted.
-    pub fn drawn(&mut self, started: f64, ended: f64) -> bool {
+    /// A redraw was asked for while one is pending (`many`: a burst's).
+    pub fn ask_again(&mut self, many: bool) {
+        self.again = true;
+        self.again_many |= many;
+    }
+
+    /// A redraw ran from `started` to `ended` (ms). Returns whether another is wanted and, if so,
+    /// whether a burst asked for it: a change that comes alone after a burst is drawn at once,
+    /// not at the burst's pace.
+    pub fn drawn(&mut self, started: f64, ended: f64) -> Option<bool> {
         self.ended_ms = ended;
         self.cost_ms = (ended - started).max(0.0);
         self.pending = false;
-        std::mem::take(&mut self.again)
+        let many = std::mem::take(&mut self.again_many);
+        std::mem::take(&mut self.again).then_some(many)
     }
 }
 
@@ -178,13 +189,13 @@ mod tests {
     fn redraws_are_paced_by_what_the_last_one_cost() {
         let mut pace = RedrawPace::default();
         assert_eq!(pace.wait_ms(1_000.0), 0.0, "the first draws at once");
-        assert!(!pace.drawn(1_000.0, 1_080.0));
+        assert_eq!(pace.drawn(1_000.0, 1_080.0), None);
         assert_eq!(pace.wait_ms(1_081.0), 0.0, "an 80 ms redraw: the next frame may draw");
-        pace.again = true;
-        assert!(pace.drawn(2_000.0, 2_300.0), "asked for while it was pending");
+        pace.ask_again(false);
+        assert_eq!(pace.drawn(2_000.0, 2_300.0), Some(false), "asked for while it was pending");
         assert!(!pace.again);
         assert_eq!(pace.wait_ms(2_316.0), 384.0, "a 300 ms redraw: the next waits 400 ms after it");
-        assert!(!pace.drawn(3_000.0, 5_000.0));
+        assert_eq!(pace.drawn(3_000.0, 5_000.0), None);
         assert_eq!(pace.wait_ms(5_000.0), REDRAW_MAX_WAIT_MS, "bounded");
     }
 
@@ -192,12 +203,26 @@ mod tests {
     fn a_bursts_redraws_come_at_most_once_per_interval() {
         let mut pace = RedrawPace::default();
         assert_eq!(pace.burst_wait_ms(1_000.0), 0.0, "the first draws at once");
-        assert!(!pace.drawn(1_000.0, 1_020.0));
+        assert_eq!(pace.drawn(1_000.0, 1_020.0), None);
         assert_eq!(pace.wait_ms(1_021.0), 0.0, "a few changes: the next frame may draw");
         assert_eq!(pace.burst_wait_ms(1_021.0), BURST_INTERVAL_MS - 1.0, "a burst: one interval after the last ended");
         assert_eq!(pace.burst_wait_ms(1_020.0 + BURST_INTERVAL_MS), 0.0, "at the interval: at once");
-        assert!(!pace.drawn(2_000.0, 2_300.0));
+        assert_eq!(pace.drawn(2_000.0, 2_300.0), None);
         assert_eq!(pace.burst_wait_ms(2_316.0), 384.0, "a costly redraw holds a burst back as long as anything");
+    }
+
+    /// A page that once took in a few changes at once (a burst, by its size) must not go on
+    /// drawing everything after at a burst's pace: changes arriving at 100 a second kept a
+    /// pending redraw asked for again, and each came 50 ms after the last.
+    #[test]
+    fn the_pace_of_a_burst_ends_with_the_burst() {
+        let mut pace = RedrawPace::default();
+        pace.ask_again(true);
+        pace.ask_again(false);
+        assert_eq!(pace.drawn(1_000.0, 1_010.0), Some(true), "a burst asked: drawn at its pace");
+        pace.ask_again(false);
+        assert_eq!(pace.drawn(1_060.0, 1_065.0), Some(false), "then changes one by one: at once");
+        assert_eq!(pace.drawn(1_080.0, 1_085.0), None);
     }
 
     #[test]
