@@ -394,6 +394,9 @@ impl Live {
     fn flush(&self) {
         let (chunk, more) = self.inbox.try_update_value(Inbox::take_chunk).unwrap_or_default();
         let many = chunk.len() > FEW;
+        if many {
+            self.pace.update_value(|p| p.burst(now_ms()));
+        }
         let visible = page_visible();
         for (n, now, server_now) in chunk {
             self.apply_notification(n, now, server_now, visible);
@@ -419,7 +422,7 @@ impl Live {
     fn redraw_paced(&self, many: bool) {
         let Some((wait, pending)) = self.pace.try_with_value(|p| (if many { p.burst_wait_ms(now_ms()) } else { p.wait_ms(now_ms()) }, p.pending)) else { return };
         if pending {
-            self.pace.update_value(|p| p.ask_again(many));
+            self.pace.update_value(RedrawPace::ask_again);
             return;
         }
         let live = *self;

@@ -85,8 +85,8 @@ pub struct RedrawPace {
     pub pending: bool,
     /// Something changed while one was pending: draw again after it.
     again: bool,
-    /// ... and some of that was a burst's, to be drawn at a burst's pace.
-    again_many: bool,
+    /// When a burst was last taken in (ms, as `Date.now()`).
+    burst_asked_ms: f64,
 }
 
 impl RedrawPace {
@@ -105,21 +105,24 @@ impl RedrawPace {
         self.wait_ms(now).max(self.ended_ms + BURST_INTERVAL_MS - now)
     }
 
-    /// A redraw was asked for while one is pending (`many`: a burst's).
-    pub fn ask_again(&mut self, many: bool) {
+    /// A burst (more than a few changes at once) was taken in at `now`.
+    pub fn burst(&mut self, now: f64) {
+        self.burst_asked_ms = now;
+    }
+
+    /// A redraw was asked for while one is pending.
+    pub fn ask_again(&mut self) {
         self.again = true;
-        self.again_many |= many;
     }
 
     /// A redraw ran from `started` to `ended` (ms). Returns whether another is wanted and, if so,
-    /// whether a burst asked for it: a change that comes alone after a burst is drawn at once,
-    /// not at the burst's pace.
+    /// whether it is still a burst's (one taken in within [`BURST_HOLD_MS`]): while a burst lasts
+    /// its redraws keep its pace, and changes that come one by one after it are drawn at once.
     pub fn drawn(&mut self, started: f64, ended: f64) -> Option<bool> {
         self.ended_ms = ended;
         self.cost_ms = (ended - started).max(0.0);
         self.pending = false;
-        let many = std::mem::take(&mut self.again_many);
-        std::mem::take(&mut self.again).then_some(many)
+        std::mem::take(&mut self.again).then_some(ended - self.burst_asked_ms < BURST_HOLD_MS)
     }
 }
 
@@ -128,6 +131,11 @@ impl RedrawPace {
 /// (median 0.94) drawing as often as it could, eight runs each (BENCHMARKS.md); 100 was as fast
 /// but drew longer tasks (one of 103 ms in seven runs).
 pub const BURST_INTERVAL_MS: f64 = 50.0;
+/// A redraw asked for while another was pending keeps a burst's pace if a burst was taken in
+/// this recently (ms): without an end, changes at 100 a second after any busy moment of the page
+/// kept every redraw at the burst's pace.
+pub const BURST_HOLD_MS: f64 = 4.0 * BURST_INTERVAL_MS;
+
 /// The feed is drawn at most this often (ms) while notifications keep coming.
 pub const FEED_INTERVAL_MS: f64 = 100.0;
 
@@ -191,7 +199,7 @@ mod tests {
         assert_eq!(pace.wait_ms(1_000.0), 0.0, "the first draws at once");
         assert_eq!(pace.drawn(1_000.0, 1_080.0), None);
         assert_eq!(pace.wait_ms(1_081.0), 0.0, "an 80 ms redraw: the next frame may draw");
-        pace.ask_again(false);
+        pace.ask_again();
         assert_eq!(pace.drawn(2_000.0, 2_300.0), Some(false), "asked for while it was pending");
         assert!(!pace.again);
         assert_eq!(pace.wait_ms(2_316.0), 384.0, "a 300 ms redraw: the next waits 400 ms after it");
@@ -217,12 +225,15 @@ mod tests {
     #[test]
     fn the_pace_of_a_burst_ends_with_the_burst() {
         let mut pace = RedrawPace::default();
-        pace.ask_again(true);
-        pace.ask_again(false);
+        pace.burst(1_000.0);
+        pace.ask_again();
         assert_eq!(pace.drawn(1_000.0, 1_010.0), Some(true), "a burst asked: drawn at its pace");
-        pace.ask_again(false);
-        assert_eq!(pace.drawn(1_060.0, 1_065.0), Some(false), "then changes one by one: at once");
-        assert_eq!(pace.drawn(1_080.0, 1_085.0), None);
+        // Its own redraws asked for again do not make it last.
+        pace.ask_again();
+        assert_eq!(pace.drawn(1_060.0, 1_065.0), Some(true), "while the burst may go on: still its pace");
+        pace.ask_again();
+        assert_eq!(pace.drawn(1_290.0, 1_000.0 + BURST_HOLD_MS + 100.0), Some(false), "after it: at once");
+        assert_eq!(pace.drawn(1_400.0, 1_405.0), None, "nothing asked for");
     }
 
     #[test]
