@@ -161,10 +161,6 @@ struct Inner {
     transactions: u64,
     /// When the writer thread last took work, or a commit was last made at once.
     last_write: Option<Instant>,
-    /// Whether the next write starts the write-ahead log from its beginning (the file was just
-    /// opened, or the whole log folded into it): SQLite then syncs the log's header to disk, so
-    /// that write is left to the writer thread.
-    log_restarts: bool,
     /// Whether the last fold of the write-ahead log failed (said once, not at every commit).
     fold_failing: bool,
 }
@@ -293,9 +289,6 @@ fn write_loop(inner: Arc<Mutex<Inner>>, recent: Arc<Mutex<Recent>>, max_items: u
         let result = {
             let mut st = lock(&inner);
             let result = if drafts.is_empty() { Ok(Vec::new()) } else { commit_all(&mut st, &recent, max_items, drafts) };
-            if result.as_ref().is_ok_and(|seqs| !seqs.is_empty()) {
-                st.log_restarts = false;
-            }
             st.last_write = Some(Instant::now());
             queued.fetch_sub(taken, Ordering::SeqCst);
             result
@@ -315,7 +308,7 @@ fn write_loop(inner: Arc<Mutex<Inner>>, recent: Arc<Mutex<Recent>>, max_items: u
         // After the answers: no publish waits for the disk to sync. A commit asked for meanwhile
         // finds the lock taken and queues here.
         let mut st = lock(&inner);
-        let Inner { store, fold_failing, log_restarts, .. } = &mut *st;
+        let Inner { store, fold_failing, .. } = &mut *st;
         if let Some(store) = store.as_ref().filter(|s| s.checkpoint_due()) {
             match store.checkpoint_passive() {
                 Err(e) if !*fold_failing => {
@@ -323,13 +316,11 @@ fn write_loop(inner: Arc<Mutex<Inner>>, recent: Arc<Mutex<Recent>>, max_items: u
                     tracing::warn!(path = %store.path().display(), error = %e, "could not fold the write-ahead log into the state file (tried again after each batch of commits until it can)");
                 }
                 Err(_) => {}
-                Ok(()) => {
-                    *log_restarts = true;
-                    if *fold_failing {
-                        *fold_failing = false;
-                        tracing::info!(path = %store.path().display(), "the write-ahead log is folded into the state file again");
-                    }
+                Ok(()) if *fold_failing => {
+                    *fold_failing = false;
+                    tracing::info!(path = %store.path().display(), "the write-ahead log is folded into the state file again");
                 }
+                Ok(()) => {}
             }
         }
     }
@@ -357,7 +348,6 @@ impl Embedded {
             loaded: Some(loaded),
             transactions: 0,
             last_write: None,
-            log_restarts: true,
             fold_failing: false,
         }));
         let recent = Arc::new(Mutex::new(Recent { list: VecDeque::new(), max: in_flight.max(1) }));
@@ -447,7 +437,10 @@ impl Backend for Embedded {
             };
             if let Some(mut st) = st {
                 let quiet = st.last_write.is_none_or(|t| t.elapsed() >= QUIET);
-                if writer.queued.load(Ordering::SeqCst) == 0 && quiet && !st.log_restarts {
+                // The first write after opening or a fold starts the log afresh, and SQLite then
+                // syncs its header to disk: that one is the writer thread's.
+                let afresh = st.store.as_ref().is_some_and(Store::log_starts_afresh);
+                if writer.queued.load(Ordering::SeqCst) == 0 && quiet && !afresh {
                     let seq = commit_all(&mut st, &self.recent, self.max_items, vec![draft]).map(|seqs| seqs[0]);
                     st.last_write = Some(Instant::now());
                     if st.store.as_ref().is_some_and(Store::checkpoint_due) {
@@ -519,6 +512,19 @@ mod tests {
         dir
     }
 
+    /// The `seq`s the hub reads back.
+    async fn read_back(backend: &Embedded) -> Vec<u64> {
+        backend.read_after(0, Duration::ZERO).await.unwrap().iter().map(|c| c.seq).collect()
+    }
+
+    /// The last `seq` in the file in `dir` and the ids of its catalog, sorted.
+    fn in_file(dir: &std::path::Path) -> (u64, Vec<String>) {
+        let (_, loaded) = Store::open(dir, 100).unwrap();
+        let mut ids: Vec<String> = loaded.catalog.iter().filter_map(|e| e.furniture.id()).collect();
+        ids.sort();
+        (loaded.seq, ids)
+    }
+
     /// Commits that wait together are written together, at most `MAX_BATCH` to a transaction,
     /// numbered in the order `commit` was called, and every one is in the file.
     #[tokio::test]
@@ -559,8 +565,7 @@ mod tests {
         tokio::time::sleep(QUIET * 2).await;
         assert_eq!(backend.commit(draft(Action::Updated, "a", "Mesa alta")).now_or_never(), Some(Ok(2)), "written at once");
         assert_eq!(backend.transactions_for_tests(), 2);
-        let delivered: Vec<u64> = backend.read_after(0, Duration::ZERO).await.unwrap().iter().map(|c| c.seq).collect();
-        assert_eq!(delivered, vec![1, 2], "read back by the hub");
+        assert_eq!(read_back(&backend).await, [1, 2], "read back by the hub");
         drop(backend);
         let (_, loaded) = Store::open(&dir, 100).unwrap();
         assert_eq!(loaded.seq, 2);
@@ -612,13 +617,9 @@ mod tests {
         backend.with_connection_for_tests(|c| c.execute_batch("PRAGMA max_page_count = 1073741823;").unwrap());
         tokio::time::sleep(QUIET * 2).await;
         assert_eq!(backend.commit(draft(Action::Created, "c", "Silla")).now_or_never(), Some(Ok(2)));
-        let delivered: Vec<u64> = backend.read_after(0, Duration::ZERO).await.unwrap().iter().map(|c| c.seq).collect();
-        assert_eq!(delivered, [1, 2]);
+        assert_eq!(read_back(&backend).await, [1, 2]);
         drop(backend);
-        let (_, loaded) = Store::open(&dir, 100).unwrap();
-        let mut ids: Vec<String> = loaded.catalog.iter().filter_map(|e| e.furniture.id()).collect();
-        ids.sort();
-        assert_eq!((loaded.seq, ids), (2, vec!["a".to_owned(), "c".to_owned()]));
+        assert_eq!(in_file(&dir), (2, vec!["a".to_owned(), "c".to_owned()]));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -672,13 +673,9 @@ mod tests {
         }
         backend.with_connection_for_tests(|c| c.execute_batch("PRAGMA max_page_count = 1073741823;").unwrap());
         assert_eq!(backend.commit(draft(Action::Created, "e", "Silla")).await, Ok(2));
-        let delivered: Vec<u64> = backend.read_after(0, Duration::ZERO).await.unwrap().iter().map(|c| c.seq).collect();
-        assert_eq!(delivered, [1, 2]);
+        assert_eq!(read_back(&backend).await, [1, 2]);
         drop(backend);
-        let (_, loaded) = Store::open(&dir, 100).unwrap();
-        let mut ids: Vec<String> = loaded.catalog.iter().filter_map(|e| e.furniture.id()).collect();
-        ids.sort();
-        assert_eq!((loaded.seq, ids), (2, vec!["a".to_owned(), "e".to_owned()]));
+        assert_eq!(in_file(&dir), (2, vec!["a".to_owned(), "e".to_owned()]));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -251,6 +251,12 @@ impl Store {
         self.wal_frames.load(Ordering::Relaxed) >= CHECKPOINT_FRAMES
     }
 
+    /// Whether the next commit writes the write-ahead log from its start: nothing was committed
+    /// since the file was opened or the log last folded (a failed commit writes nothing).
+    pub fn log_starts_afresh(&self) -> bool {
+        self.wal_frames.load(Ordering::Relaxed) == 0
+    }
+
     /// Folds what it can of the write-ahead log into the file (a passive checkpoint: the log is
     /// written over from its start by the next commit once all of it is folded).
     pub fn checkpoint_passive(&self) -> rusqlite::Result<()> {
