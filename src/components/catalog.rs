@@ -8,8 +8,6 @@ use crate::components::rows::{follow, LiveRows};
 use crate::state::catalog_view::{tiles, Card, SortBy, Tile};
 use crate::state::format::{or_dash, size};
 
-/// A change this recent (ms) is animated in.
-const FRESH_MS: f64 = 3_000.0;
 /// Fields an update changed are highlighted this long (ms).
 const HIGHLIGHT_MS: f64 = 5_000.0;
 /// A change this recent (ms) keeps its action badge.
@@ -141,19 +139,13 @@ fn CatalogCard(
         let clock = clock.clone();
         move || clock.with(|c| c.when.clone())
     };
-    // Only a change seen a moment ago draws the eye; a resynced catalog appears quietly, and so
-    // do cards that arrive in a burst (an entrance animation per card costs every frame of it).
+    // No entrance animation: the badge, the border and the toast say what is new, and a card
+    // that kept the animation's class played it again whenever the grid moved it.
     let class = {
         let card = card.clone();
         move || {
             card.with(|c| {
-                let fresh = live.server_now_untracked() - c.changed_ms < FRESH_MS && !live.toasts.with_untracked(|t| t.in_burst());
-                format!(
-                    "card action-{}{}{}",
-                    c.last_action.as_str(),
-                    if c.deleted_ms.is_some() { " deleted" } else { "" },
-                    if fresh { " fresh" } else { "" }
-                )
+                format!("card action-{}{}", c.last_action.as_str(), if c.deleted_ms.is_some() { " deleted" } else { "" })
             })
         }
     };

@@ -209,9 +209,9 @@ impl Toasts {
         self.show(ToastKind::Change(n.action), title, n.message.clone(), now_ms);
     }
 
-    /// A burst is on: its digest toast is showing. The catalog then lets new cards appear without
-    /// their entrance animation, as calm as the toasts.
-    pub fn in_burst(&self) -> bool {
+    /// A burst is on: its digest toast is showing.
+    #[cfg(test)]
+    fn in_burst(&self) -> bool {
         self.burst.as_ref().is_some_and(|(key, ..)| self.items.iter().any(|t| t.key == *key))
     }
 
