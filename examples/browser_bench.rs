@@ -302,6 +302,17 @@ async fn latency(browser: &Browser, events: usize, rate: f64, items: usize) -> V
     // Where the time goes: the broker and the network, then the page.
     let to_page: Vec<f64> = sent.iter().filter_map(|(id, t)| received[id].as_f64().map(|r| r - t)).collect();
     let in_page: Vec<f64> = sent.iter().filter_map(|(id, _)| Some(paints[id].as_f64()? - received[id].as_f64()?)).collect();
+    // Every event's times, to see when the slow ones came (BENCH_LATENCY_EVENTS=FILE): unix ms
+    // of the send, the page's receipt and the paint, and the page's `performance.timeOrigin`,
+    // which places them on a timeline recorded with `--trace-startup`.
+    if let Ok(file) = std::env::var("BENCH_LATENCY_EVENTS") {
+        let rows: Vec<Value> = sent.iter().map(|(id, t)| json!([t, received[id].as_f64(), paints[id].as_f64()])).collect();
+        let origin = page.eval("return performance.timeOrigin").await;
+        let events = json!({"time_origin_ms": origin, "sent_received_painted_ms": rows});
+        if let Err(e) = std::fs::write(&file, events.to_string()) {
+            eprintln!("could not write {file}: {e}");
+        }
+    }
     let result = json!({
         "scenario": "latency", "events": events, "rate_per_second": rate, "items": items, "hiccup_ms": hiccup_ms, "painted": painted,
         "send_to_paint": percentiles(lat), "feed_send_to_paint": percentiles(feed_lat), "send_to_page": percentiles(to_page), "page_to_paint": percentiles(in_page), "long_tasks": long_tasks(&page, 0.0).await,
