@@ -17,7 +17,7 @@ use crate::state::diff::diff;
 use crate::state::feed::{Feed, FeedFilter, GapReason, Origin};
 use crate::state::health::Health;
 use crate::state::i18n::Lang;
-use crate::state::inbox::{Inbox, Queued, RedrawPace, Throttle, FEED_INTERVAL_MS};
+use crate::state::inbox::{came_as_burst, Inbox, Queued, RedrawPace, Throttle, FEED_INTERVAL_MS};
 use crate::state::settings::Settings;
 use crate::state::reload::{after_outage_due, local_hour, nightly_due, ReloadReason, DEFAULT_RELOAD_HOUR};
 use crate::state::snapshot::Snapshot;
@@ -35,12 +35,18 @@ const SNAPSHOT_KEY: &str = "furniture-dashboard.snapshot";
 const DRIFT_EVERY_SECS: u64 = 300;
 
 /// Notifications applied in one frame beyond which their redraw waits for a task of its own
-/// (and a burst's pace). At 100 changes a second a frame applies one or two; the first frame of
-/// a burst often applies a few dozen, and redrawing them there as well made it the burst's one
-/// long task: with 16 rather than 64, sixteen bursts of 10,000 had a task over 50 ms in 5 runs
+/// (and a burst's pace), when they came as a burst ([`came_as_burst`]). At 100 changes a second
+/// a frame applies one or two; the first frame of a burst often applies a few dozen, and
+/// redrawing them there as well made it the burst's one long task: with 16 rather than 64, sixteen bursts of 10,000 had a task over 50 ms in 5 runs
 /// instead of 9; with 4 rather than 16 (cards kept in place), in 1 run instead of 5, as fast
 /// (BENCHMARKS.md).
 const FEW: usize = 4;
+
+/// The time (ms) over which the broker sent `chunk`, by its timestamps; 0 when it gave none.
+fn sent_over_ms(chunk: &[(Notification, f64, f64)]) -> f64 {
+    let times = || chunk.iter().filter_map(|(n, ..)| n.timestamp).map(|t| t.unix_millis());
+    (times().fold(f64::NEG_INFINITY, f64::max) - times().fold(f64::INFINITY, f64::min)).max(0.0)
+}
 
 /// A synced catalog's cards are drawn this many at first (a screenful: six rows of four on a
 /// wall screen), then all in the next task.
@@ -393,7 +399,8 @@ impl Live {
     /// what they cost ([`RedrawPace`]).
     fn flush(&self) {
         let (chunk, more) = self.inbox.try_update_value(Inbox::take_chunk).unwrap_or_default();
-        let many = chunk.len() > FEW;
+        // A burst: more than a few, and faster than changes that merely piled up for a moment.
+        let many = chunk.len() > FEW && came_as_burst(chunk.len(), sent_over_ms(&chunk));
         if many {
             self.pace.update_value(|p| p.burst(now_ms()));
         }

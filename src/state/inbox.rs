@@ -136,6 +136,23 @@ pub const BURST_INTERVAL_MS: f64 = 50.0;
 /// kept every redraw at the burst's pace.
 pub const BURST_HOLD_MS: f64 = 4.0 * BURST_INTERVAL_MS;
 
+/// Notifications that came faster than this (per ms: 500 a second, five times the rate the
+/// screen follows change by change) are a burst. Those that piled up at 100 a second while the
+/// page was busy for a moment are not: counted as one, their burst's pace (a redraw per
+/// [`BURST_INTERVAL_MS`]) gathered five at a time, each time a burst again, and held every change
+/// for 40-90 ms for a quarter of a second or more (BENCHMARKS.md).
+pub const BURST_PER_MS: f64 = 0.5;
+
+/// More than this many at once are a burst however slowly they were sent: a replay of what a
+/// page missed, which it takes in as fast as a burst.
+pub const BURST_AT_ONCE: usize = 64;
+
+/// Whether `count` notifications sent over `span_ms` (by the broker's clock: a page that was
+/// busy receives what piled up meanwhile all at once) came as a burst.
+pub fn came_as_burst(count: usize, span_ms: f64) -> bool {
+    count > BURST_AT_ONCE || count as f64 > BURST_PER_MS * span_ms.max(0.0)
+}
+
 /// The feed is drawn at most this often (ms) while notifications keep coming.
 pub const FEED_INTERVAL_MS: f64 = 100.0;
 
@@ -179,6 +196,23 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_that_piled_up_at_a_steady_rate_are_not_a_burst() {
+        // 100 a second, held 80 ms by a busy page, or gathered by a burst's 50 ms pace.
+        assert!(!came_as_burst(8, 80.0));
+        assert!(!came_as_burst(5, 50.0));
+        // A burst's first frame; a batch all sent in the same millisecond.
+        assert!(came_as_burst(30, 16.0));
+        assert!(came_as_burst(2_000, 0.0));
+        // A replay of half a minute missed: sent slowly, taken in at once.
+        assert!(came_as_burst(2_000, 30_000.0));
+        assert!(!came_as_burst(BURST_AT_ONCE, 1_000.0));
+        assert!(came_as_burst(BURST_AT_ONCE + 1, 1_000.0));
+        // The bound: more than half a change per millisecond.
+        assert!(!came_as_burst(50, 100.0));
+        assert!(came_as_burst(51, 100.0));
+    }
 
     #[test]
     fn a_throttled_redraw_comes_at_once_when_rare_and_once_per_interval_when_not() {
