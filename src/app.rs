@@ -34,14 +34,6 @@ const SNAPSHOT_KEY: &str = "furniture-dashboard.snapshot";
 /// How often a wall screen's layout drifts to a new offset (1 to 4 px), in seconds.
 const DRIFT_EVERY_SECS: u64 = 300;
 
-/// Notifications applied in one frame beyond which their redraw waits for a task of its own
-/// (and a burst's pace), when they came as a burst ([`came_as_burst`]). At 100 changes a second
-/// a frame applies one or two; the first frame of a burst often applies a few dozen, and
-/// redrawing them there as well made it the burst's one long task: with 16 rather than 64, sixteen bursts of 10,000 had a task over 50 ms in 5 runs
-/// instead of 9; with 4 rather than 16 (cards kept in place), in 1 run instead of 5, as fast
-/// (BENCHMARKS.md).
-const FEW: usize = 4;
-
 /// The time (ms) over which the broker sent `chunk`, by its timestamps; 0 when it gave none.
 fn sent_over_ms(chunk: &[(Notification, f64, f64)]) -> f64 {
     let times = || chunk.iter().filter_map(|(n, ..)| n.timestamp).map(|t| t.unix_millis());
@@ -399,8 +391,7 @@ impl Live {
     /// what they cost ([`RedrawPace`]).
     fn flush(&self) {
         let (chunk, more) = self.inbox.try_update_value(Inbox::take_chunk).unwrap_or_default();
-        // A burst: more than a few, and faster than changes that merely piled up for a moment.
-        let many = chunk.len() > FEW && came_as_burst(chunk.len(), sent_over_ms(&chunk));
+        let many = came_as_burst(chunk.len(), sent_over_ms(&chunk));
         if many {
             self.pace.update_value(|p| p.burst(now_ms()));
         }

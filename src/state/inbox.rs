@@ -147,10 +147,19 @@ pub const BURST_PER_MS: f64 = 0.5;
 /// page missed, which it takes in as fast as a burst.
 pub const BURST_AT_ONCE: usize = 64;
 
-/// Whether `count` notifications sent over `span_ms` (by the broker's clock: a page that was
-/// busy receives what piled up meanwhile all at once) came as a burst.
+/// Notifications applied in one frame beyond which their redraw waits for a task of its own
+/// (and a burst's pace), when they came as a burst. At 100 changes a second a frame applies one
+/// or two; the first frame of a burst often applies a few dozen, and redrawing them there as
+/// well made it the burst's one long task: with 16 rather than 64, sixteen bursts of 10,000 had
+/// a task over 50 ms in 5 runs instead of 9; with 4 rather than 16 (cards kept in place), in 1
+/// run instead of 5, as fast (BENCHMARKS.md).
+pub const FEW: usize = 4;
+
+/// Whether `count` notifications applied in one frame, sent over `span_ms` (by the broker's
+/// clock: a page that was busy receives what piled up meanwhile all at once), are a burst: more
+/// than [`FEW`], and sent faster than [`BURST_PER_MS`] or more than [`BURST_AT_ONCE`].
 pub fn came_as_burst(count: usize, span_ms: f64) -> bool {
-    count > BURST_AT_ONCE || count as f64 > BURST_PER_MS * span_ms.max(0.0)
+    count > FEW && (count > BURST_AT_ONCE || count as f64 > BURST_PER_MS * span_ms.max(0.0))
 }
 
 /// The feed is drawn at most this often (ms) while notifications keep coming.
@@ -205,6 +214,9 @@ mod tests {
         // A burst's first frame; a batch all sent in the same millisecond.
         assert!(came_as_burst(30, 16.0));
         assert!(came_as_burst(2_000, 0.0));
+        // However fast, a few are drawn in the frame that takes them in.
+        assert!(!came_as_burst(FEW, 0.0));
+        assert!(came_as_burst(FEW + 1, 0.0));
         // A replay of half a minute missed: sent slowly, taken in at once.
         assert!(came_as_burst(2_000, 30_000.0));
         assert!(!came_as_burst(BURST_AT_ONCE, 1_000.0));
