@@ -163,7 +163,11 @@ impl Notifier {
                 reason: "it must start with ws:// or wss://".to_owned(),
             });
         }
-        match tokio::time::timeout(self.connect_timeout, tokio_tungstenite::connect_async(self.url.as_str())).await {
+        // Nagle's algorithm off: a change is written at once. With it on, the pong answering the
+        // broker's ping (every 20 s) held the changes written after it until the broker's delayed
+        // acknowledgement came, 40 ms later on Linux; they then arrived together (BENCHMARKS.md).
+        let connecting = tokio_tungstenite::connect_async_with_config(self.url.as_str(), None, true);
+        match tokio::time::timeout(self.connect_timeout, connecting).await {
             Err(_) => Err(NotifyError::Timeout { url: self.url.clone(), timeout: self.connect_timeout }),
             Ok(Err(e)) => Err(self.connect_error(e)),
             Ok(Ok((ws, _response))) => Ok(ws),
