@@ -55,7 +55,12 @@ const INSTRUMENT: &str = r#"(() => {
           const t = now();
           try {
             const m = JSON.parse(e.data);
-            for (const f of m.type === 'batch' ? m.frames : [m]) if (f.furniture) perf.received[f.furniture.furniture_id + '|' + f.furniture.nombre] = t;
+            for (const f of m.type === 'batch' ? m.frames : [m]) if (f.furniture) {
+              const key = f.furniture.furniture_id + '|' + f.furniture.nombre;
+              perf.received[key] = t;
+              // The broker's timestamp (to the millisecond): when it took the change in.
+              if (perf.stamped) perf.stamped[key] = Date.parse(f.timestamp);
+            }
           } catch (_) {}
         }
       });
@@ -261,7 +266,7 @@ async fn profile_stop(page: &Dashboard, on: bool) -> Value {
 async fn latency(browser: &Browser, events: usize, rate: f64, items: usize) -> Value {
     let broker = TestBroker::start_with(None, |c| c.max_messages_per_sec = 0).await;
     let page = open(browser, &broker).await;
-    page.eval("window.__perf.received = {}; window.__perf.feed = {}; return true").await;
+    page.eval("window.__perf.received = {}; window.__perf.stamped = {}; window.__perf.feed = {}; return true").await;
     // A busy moment of the page (a garbage collection, another tab, the machine), 5 s in: the
     // changes then pile up, and those after it must be drawn as promptly as before.
     let hiccup_ms = env_or("BENCH_LATENCY_HICCUP_MS", 0);
@@ -302,20 +307,24 @@ async fn latency(browser: &Browser, events: usize, rate: f64, items: usize) -> V
     // Where the time goes: the broker and the network, then the page.
     let to_page: Vec<f64> = sent.iter().filter_map(|(id, t)| received[id].as_f64().map(|r| r - t)).collect();
     let in_page: Vec<f64> = sent.iter().filter_map(|(id, _)| Some(paints[id].as_f64()? - received[id].as_f64()?)).collect();
+    // The broker's timestamp, to the millisecond: when it took the change in.
+    let stamped = page.eval("return window.__perf.stamped").await;
+    let to_broker: Vec<f64> = sent.iter().filter_map(|(id, t)| stamped[id].as_f64().map(|b| b - t)).collect();
     // Every event's times, to see when the slow ones came (BENCH_LATENCY_EVENTS=FILE): unix ms
-    // of the send, the page's receipt and the paint, and the page's `performance.timeOrigin`,
-    // which places them on a timeline recorded with `--trace-startup`.
+    // of the send, the page's receipt and the paint, the broker's timestamp (to the millisecond),
+    // and the page's `performance.timeOrigin`, which places them on a timeline recorded with
+    // `--trace-startup`.
     if let Ok(file) = std::env::var("BENCH_LATENCY_EVENTS") {
-        let rows: Vec<Value> = sent.iter().map(|(id, t)| json!([t, received[id].as_f64(), paints[id].as_f64()])).collect();
+        let rows: Vec<Value> = sent.iter().map(|(id, t)| json!([t, received[id].as_f64(), paints[id].as_f64(), stamped[id].as_f64()])).collect();
         let origin = page.eval("return performance.timeOrigin").await;
-        let events = json!({"time_origin_ms": origin, "sent_received_painted_ms": rows});
+        let events = json!({"time_origin_ms": origin, "sent_received_painted_stamped_ms": rows});
         if let Err(e) = std::fs::write(&file, events.to_string()) {
             eprintln!("could not write {file}: {e}");
         }
     }
     let result = json!({
         "scenario": "latency", "events": events, "rate_per_second": rate, "items": items, "hiccup_ms": hiccup_ms, "painted": painted,
-        "send_to_paint": percentiles(lat), "feed_send_to_paint": percentiles(feed_lat), "send_to_page": percentiles(to_page), "page_to_paint": percentiles(in_page), "long_tasks": long_tasks(&page, 0.0).await,
+        "send_to_paint": percentiles(lat), "feed_send_to_paint": percentiles(feed_lat), "send_to_broker_stamp": percentiles(to_broker), "send_to_page": percentiles(to_page), "page_to_paint": percentiles(in_page), "long_tasks": long_tasks(&page, 0.0).await,
         "profile": profile_stop(&page, profiling).await,
     });
     p.close().await;
