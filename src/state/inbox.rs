@@ -87,6 +87,10 @@ pub struct RedrawPace {
     again: bool,
     /// When a burst was last taken in (ms, as `Date.now()`).
     burst_asked_ms: f64,
+    /// The last burst came within [`BURST_HOLD_MS`] of the one before: a burst that goes on,
+    /// drawn at its pace. A lone one (a few changes that a stalled producer or network let
+    /// through together) is drawn at once.
+    sustained: bool,
 }
 
 impl RedrawPace {
@@ -100,13 +104,17 @@ impl RedrawPace {
     }
 
     /// [`RedrawPace::wait_ms`] for a burst's redraw: also at least [`BURST_INTERVAL_MS`] after
-    /// the previous one ended.
+    /// the previous one ended, once the burst goes on.
     pub fn burst_wait_ms(&self, now: f64) -> f64 {
+        if !self.sustained {
+            return self.wait_ms(now);
+        }
         self.wait_ms(now).max(self.ended_ms + BURST_INTERVAL_MS - now)
     }
 
     /// A burst (more than a few changes at once) was taken in at `now`.
     pub fn burst(&mut self, now: f64) {
+        self.sustained = now - self.burst_asked_ms <= BURST_HOLD_MS;
         self.burst_asked_ms = now;
     }
 
@@ -116,13 +124,14 @@ impl RedrawPace {
     }
 
     /// A redraw ran from `started` to `ended` (ms). Returns whether another is wanted and, if so,
-    /// whether it is still a burst's (one taken in within [`BURST_HOLD_MS`]): while a burst lasts
-    /// its redraws keep its pace, and changes that come one by one after it are drawn at once.
+    /// whether it is still a burst's (one that goes on, taken in within [`BURST_HOLD_MS`]): while
+    /// a burst lasts its redraws keep its pace, and changes that come one by one after it, or
+    /// after a lone burst, are drawn at once.
     pub fn drawn(&mut self, started: f64, ended: f64) -> Option<bool> {
         self.ended_ms = ended;
         self.cost_ms = (ended - started).max(0.0);
         self.pending = false;
-        std::mem::take(&mut self.again).then_some(ended - self.burst_asked_ms < BURST_HOLD_MS)
+        std::mem::take(&mut self.again).then_some(self.sustained && ended - self.burst_asked_ms < BURST_HOLD_MS)
     }
 }
 
@@ -133,7 +142,9 @@ impl RedrawPace {
 pub const BURST_INTERVAL_MS: f64 = 50.0;
 /// A redraw asked for while another was pending keeps a burst's pace if a burst was taken in
 /// this recently (ms): without an end, changes at 100 a second after any busy moment of the page
-/// kept every redraw at the burst's pace.
+/// kept every redraw at the burst's pace. A burst is drawn at its pace only when it goes on, taken
+/// in this soon after another: a lone one, five changes that a producer's 40 ms stall let through
+/// together, held the changes after it for 50-110 ms for a quarter of a second (BENCHMARKS.md).
 pub const BURST_HOLD_MS: f64 = 4.0 * BURST_INTERVAL_MS;
 
 /// Notifications that came faster than this (per ms: 500 a second, five times the rate the
@@ -256,6 +267,8 @@ mod tests {
     #[test]
     fn a_bursts_redraws_come_at_most_once_per_interval() {
         let mut pace = RedrawPace::default();
+        pace.burst(990.0);
+        pace.burst(1_000.0);
         assert_eq!(pace.burst_wait_ms(1_000.0), 0.0, "the first draws at once");
         assert_eq!(pace.drawn(1_000.0, 1_020.0), None);
         assert_eq!(pace.wait_ms(1_021.0), 0.0, "a few changes: the next frame may draw");
@@ -271,6 +284,7 @@ mod tests {
     #[test]
     fn the_pace_of_a_burst_ends_with_the_burst() {
         let mut pace = RedrawPace::default();
+        pace.burst(984.0);
         pace.burst(1_000.0);
         pace.ask_again();
         assert_eq!(pace.drawn(1_000.0, 1_010.0), Some(true), "a burst asked: drawn at its pace");
@@ -280,6 +294,29 @@ mod tests {
         pace.ask_again();
         assert_eq!(pace.drawn(1_290.0, 1_000.0 + BURST_HOLD_MS + 100.0), Some(false), "after it: at once");
         assert_eq!(pace.drawn(1_400.0, 1_405.0), None, "nothing asked for");
+    }
+
+    /// A few changes let through together by a stalled producer are a burst by their rate, but
+    /// a lone one: the changes after it, one by one, are drawn at once, not at a burst's pace.
+    #[test]
+    fn a_lone_burst_is_drawn_at_once_and_only_one_that_goes_on_at_its_pace() {
+        let mut pace = RedrawPace::default();
+        pace.drawn(980.0, 990.0);
+        pace.burst(1_000.0);
+        assert_eq!(pace.burst_wait_ms(1_000.0), 0.0, "a lone burst: at once, 10 ms after the last redraw");
+        pace.ask_again();
+        assert_eq!(pace.drawn(1_000.0, 1_005.0), Some(false), "what came meanwhile: at once too");
+        // Another burst, at the end of the hold: the burst goes on, at its pace.
+        pace.drawn(1_190.0, 1_195.0);
+        pace.burst(1_000.0 + BURST_HOLD_MS);
+        assert_eq!(pace.burst_wait_ms(1_200.0), BURST_INTERVAL_MS - 5.0, "one interval after the last redraw ended");
+        pace.ask_again();
+        assert_eq!(pace.drawn(1_245.0, 1_250.0), Some(true));
+        // Just beyond the hold, a burst is a lone one again.
+        pace.burst(1_201.0 + BURST_HOLD_MS);
+        assert_eq!(pace.burst_wait_ms(1_401.0), 0.0);
+        pace.ask_again();
+        assert_eq!(pace.drawn(1_401.0, 1_405.0), Some(false));
     }
 
     #[test]
