@@ -274,12 +274,17 @@ async fn latency(browser: &Browser, events: usize, rate: f64, items: usize) -> V
         let block = format!("setTimeout(() => {{ const t = performance.now(); while (performance.now() - t < {hiccup_ms}) {{}} }}, 5000); return true");
         page.eval(&block).await;
     }
+    // A producer (or its network) that stalls for a moment every 5 s: what it held then arrives
+    // together, and the changes after it must be drawn as promptly as before.
+    let stall_s = env_or("BENCH_LATENCY_STALL_MS", 0) as f64 / 1000.0;
     let profiling = profile_start(&page).await;
     let mut p = publisher(&broker).await;
     let mut sent = Vec::with_capacity(events);
     let start = Instant::now();
     for i in 0..events {
-        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        let at = i as f64 / rate;
+        let stalled = if at >= 5.0 && at % 5.0 < stall_s { at - at % 5.0 + stall_s } else { at };
+        let due = start + Duration::from_secs_f64(stalled);
         tokio::time::sleep_until(due.into()).await;
         let id = format!("lat-{}", i % items);
         let name = format!("Silla {i}");
@@ -323,7 +328,7 @@ async fn latency(browser: &Browser, events: usize, rate: f64, items: usize) -> V
         }
     }
     let result = json!({
-        "scenario": "latency", "events": events, "rate_per_second": rate, "items": items, "hiccup_ms": hiccup_ms, "painted": painted,
+        "scenario": "latency", "events": events, "rate_per_second": rate, "items": items, "hiccup_ms": hiccup_ms, "stall_ms": stall_s * 1000.0, "painted": painted,
         "send_to_paint": percentiles(lat), "feed_send_to_paint": percentiles(feed_lat), "send_to_broker_stamp": percentiles(to_broker), "send_to_page": percentiles(to_page), "page_to_paint": percentiles(in_page), "long_tasks": long_tasks(&page, 0.0).await,
         "profile": profile_stop(&page, profiling).await,
     });
