@@ -393,7 +393,8 @@ impl Live {
         let (chunk, more) = self.inbox.try_update_value(Inbox::take_chunk).unwrap_or_default();
         let many = came_as_burst(chunk.len(), sent_over_ms(&chunk));
         if many {
-            self.pace.update_value(|p| p.burst(now_ms()));
+            let count = chunk.len();
+            self.pace.update_value(|p| p.burst(now_ms(), count));
         }
         let visible = page_visible();
         for (n, now, server_now) in chunk {

@@ -87,10 +87,8 @@ pub struct RedrawPace {
     again: bool,
     /// When a burst was last taken in (ms, as `Date.now()`).
     burst_asked_ms: f64,
-    /// The last burst came within [`BURST_HOLD_MS`] of the one before: a burst that goes on,
-    /// drawn at its pace. A lone one (a few changes that a stalled producer or network let
-    /// through together) is drawn at once.
-    sustained: bool,
+    /// Changes taken in by bursts each within [`BURST_HOLD_MS`] of the one before.
+    burst_changes: usize,
 }
 
 impl RedrawPace {
@@ -106,16 +104,26 @@ impl RedrawPace {
     /// [`RedrawPace::wait_ms`] for a burst's redraw: also at least [`BURST_INTERVAL_MS`] after
     /// the previous one ended, once the burst goes on.
     pub fn burst_wait_ms(&self, now: f64) -> f64 {
-        if !self.sustained {
+        if !self.burst_goes_on() {
             return self.wait_ms(now);
         }
         self.wait_ms(now).max(self.ended_ms + BURST_INTERVAL_MS - now)
     }
 
-    /// A burst (more than a few changes at once) was taken in at `now`.
-    pub fn burst(&mut self, now: f64) {
-        self.sustained = now - self.burst_asked_ms <= BURST_HOLD_MS;
+    /// A burst of `count` changes (more than a few at once) was taken in at `now`.
+    pub fn burst(&mut self, now: f64, count: usize) {
+        if now - self.burst_asked_ms > BURST_HOLD_MS {
+            self.burst_changes = 0;
+        }
+        self.burst_changes = self.burst_changes.saturating_add(count);
         self.burst_asked_ms = now;
+    }
+
+    /// Whether the bursts of late have brought more than [`BURST_AT_ONCE`] changes: a burst that
+    /// goes on, drawn at its pace. Fewer (what a producer or a network that stalled for a moment
+    /// let through together, in a frame or two) are drawn at once.
+    fn burst_goes_on(&self) -> bool {
+        self.burst_changes > BURST_AT_ONCE
     }
 
     /// A redraw was asked for while one is pending.
@@ -131,7 +139,7 @@ impl RedrawPace {
         self.ended_ms = ended;
         self.cost_ms = (ended - started).max(0.0);
         self.pending = false;
-        std::mem::take(&mut self.again).then_some(self.sustained && ended - self.burst_asked_ms < BURST_HOLD_MS)
+        std::mem::take(&mut self.again).then_some(self.burst_goes_on() && ended - self.burst_asked_ms < BURST_HOLD_MS)
     }
 }
 
@@ -142,9 +150,10 @@ impl RedrawPace {
 pub const BURST_INTERVAL_MS: f64 = 50.0;
 /// A redraw asked for while another was pending keeps a burst's pace if a burst was taken in
 /// this recently (ms): without an end, changes at 100 a second after any busy moment of the page
-/// kept every redraw at the burst's pace. A burst is drawn at its pace only when it goes on, taken
-/// in this soon after another: a lone one, five changes that a producer's 40 ms stall let through
-/// together, held the changes after it for 50-110 ms for a quarter of a second (BENCHMARKS.md).
+/// kept every redraw at the burst's pace. A burst is drawn at its pace only when it goes on, more
+/// than [`BURST_AT_ONCE`] changes taken in by bursts each this soon after the one before: a
+/// short one, five changes that a producer's 40 ms stall let through together, held the changes
+/// after it for 50-110 ms for a quarter of a second (BENCHMARKS.md).
 pub const BURST_HOLD_MS: f64 = 4.0 * BURST_INTERVAL_MS;
 
 /// Notifications that came faster than this (per ms: 500 a second, five times the rate the
@@ -155,7 +164,8 @@ pub const BURST_HOLD_MS: f64 = 4.0 * BURST_INTERVAL_MS;
 pub const BURST_PER_MS: f64 = 0.5;
 
 /// More than this many at once are a burst however slowly they were sent: a replay of what a
-/// page missed, which it takes in as fast as a burst.
+/// page missed, which it takes in as fast as a burst. A burst that has brought more than this
+/// many goes on, drawn at its pace ([`BURST_HOLD_MS`]).
 pub const BURST_AT_ONCE: usize = 64;
 
 /// Notifications applied in one frame beyond which their redraw waits for a task of its own
@@ -267,8 +277,7 @@ mod tests {
     #[test]
     fn a_bursts_redraws_come_at_most_once_per_interval() {
         let mut pace = RedrawPace::default();
-        pace.burst(990.0);
-        pace.burst(1_000.0);
+        pace.burst(1_000.0, BURST_AT_ONCE + 1);
         assert_eq!(pace.burst_wait_ms(1_000.0), 0.0, "the first draws at once");
         assert_eq!(pace.drawn(1_000.0, 1_020.0), None);
         assert_eq!(pace.wait_ms(1_021.0), 0.0, "a few changes: the next frame may draw");
@@ -284,8 +293,7 @@ mod tests {
     #[test]
     fn the_pace_of_a_burst_ends_with_the_burst() {
         let mut pace = RedrawPace::default();
-        pace.burst(984.0);
-        pace.burst(1_000.0);
+        pace.burst(1_000.0, 300);
         pace.ask_again();
         assert_eq!(pace.drawn(1_000.0, 1_010.0), Some(true), "a burst asked: drawn at its pace");
         // Its own redraws asked for again do not make it last.
@@ -297,26 +305,31 @@ mod tests {
     }
 
     /// A few changes let through together by a stalled producer are a burst by their rate, but
-    /// a lone one: the changes after it, one by one, are drawn at once, not at a burst's pace.
+    /// a short one: they and the changes after them are drawn at once, not at a burst's pace.
     #[test]
-    fn a_lone_burst_is_drawn_at_once_and_only_one_that_goes_on_at_its_pace() {
+    fn a_short_burst_is_drawn_at_once_and_only_one_that_goes_on_at_its_pace() {
         let mut pace = RedrawPace::default();
         pace.drawn(980.0, 990.0);
-        pace.burst(1_000.0);
-        assert_eq!(pace.burst_wait_ms(1_000.0), 0.0, "a lone burst: at once, 10 ms after the last redraw");
+        pace.burst(1_000.0, 8);
+        assert_eq!(pace.burst_wait_ms(1_000.0), 0.0, "a short burst: at once, 10 ms after the last redraw");
         pace.ask_again();
         assert_eq!(pace.drawn(1_000.0, 1_005.0), Some(false), "what came meanwhile: at once too");
-        // Another burst, at the end of the hold: the burst goes on, at its pace.
+        // The rest of it, taken in by the next frame: still short.
+        pace.burst(1_016.0, 13);
+        assert_eq!(pace.burst_wait_ms(1_016.0), 0.0);
+        pace.ask_again();
+        assert_eq!(pace.drawn(1_016.0, 1_020.0), Some(false));
+        // More, within the hold of the last: past the bound, the burst goes on, at its pace.
         pace.drawn(1_190.0, 1_195.0);
-        pace.burst(1_000.0 + BURST_HOLD_MS);
-        assert_eq!(pace.burst_wait_ms(1_200.0), BURST_INTERVAL_MS - 5.0, "one interval after the last redraw ended");
+        pace.burst(1_016.0 + BURST_HOLD_MS, BURST_AT_ONCE + 1 - 21);
+        assert_eq!(pace.burst_wait_ms(1_216.0), BURST_INTERVAL_MS - 21.0, "one interval after the last redraw ended");
         pace.ask_again();
         assert_eq!(pace.drawn(1_245.0, 1_250.0), Some(true));
-        // Just beyond the hold, a burst is a lone one again.
-        pace.burst(1_201.0 + BURST_HOLD_MS);
-        assert_eq!(pace.burst_wait_ms(1_401.0), 0.0);
+        // A burst after the hold starts the count again.
+        pace.burst(1_217.0 + BURST_HOLD_MS, 10);
+        assert_eq!(pace.burst_wait_ms(1_417.0), 0.0);
         pace.ask_again();
-        assert_eq!(pace.drawn(1_401.0, 1_405.0), Some(false));
+        assert_eq!(pace.drawn(1_417.0, 1_420.0), Some(false));
     }
 
     #[test]
