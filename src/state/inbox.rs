@@ -134,7 +134,7 @@ impl RedrawPace {
     /// A redraw ran from `started` to `ended` (ms). Returns whether another is wanted and, if so,
     /// whether it is still a burst's (one that goes on, taken in within [`BURST_HOLD_MS`]): while
     /// a burst lasts its redraws keep its pace, and changes that come one by one after it, or
-    /// after a lone burst, are drawn at once.
+    /// after a short burst, are drawn at once.
     pub fn drawn(&mut self, started: f64, ended: f64) -> Option<bool> {
         self.ended_ms = ended;
         self.cost_ms = (ended - started).max(0.0);
@@ -319,17 +319,20 @@ mod tests {
         assert_eq!(pace.burst_wait_ms(1_016.0), 0.0);
         pace.ask_again();
         assert_eq!(pace.drawn(1_016.0, 1_020.0), Some(false));
-        // More, within the hold of the last: past the bound, the burst goes on, at its pace.
+        // More, at the end of the hold of the last: at the bound, still short.
         pace.drawn(1_190.0, 1_195.0);
-        pace.burst(1_016.0 + BURST_HOLD_MS, BURST_AT_ONCE + 1 - 21);
-        assert_eq!(pace.burst_wait_ms(1_216.0), BURST_INTERVAL_MS - 21.0, "one interval after the last redraw ended");
+        pace.burst(1_016.0 + BURST_HOLD_MS, BURST_AT_ONCE - 21);
+        assert_eq!(pace.burst_wait_ms(1_216.0), 0.0, "exactly the bound: at once");
+        // One more: past the bound, the burst goes on, at its pace.
+        pace.burst(1_220.0, 1);
+        assert_eq!(pace.burst_wait_ms(1_220.0), BURST_INTERVAL_MS - 25.0, "one interval after the last redraw ended");
         pace.ask_again();
         assert_eq!(pace.drawn(1_245.0, 1_250.0), Some(true));
-        // A burst after the hold starts the count again.
-        pace.burst(1_217.0 + BURST_HOLD_MS, 10);
-        assert_eq!(pace.burst_wait_ms(1_417.0), 0.0);
+        // A burst just after the hold starts the count again.
+        pace.burst(1_221.0 + BURST_HOLD_MS, 10);
+        assert_eq!(pace.burst_wait_ms(1_421.0), 0.0);
         pace.ask_again();
-        assert_eq!(pace.drawn(1_417.0, 1_420.0), Some(false));
+        assert_eq!(pace.drawn(1_421.0, 1_425.0), Some(false));
     }
 
     #[test]
