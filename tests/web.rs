@@ -23,10 +23,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 async fn toasts_show_names_as_text_and_dismiss() {
     let host = host();
     let live = live();
-    let _mounted = leptos::mount::mount_to(host.clone(), move || {
-        provide_context(live);
-        view! { <ToastStack/> }
-    });
+    let _mounted = mount(&host, live, move || view! { <ToastStack/> });
     live.toasts.update(|t| t.push(&note(Action::Created, "a", "<b>Mesa</b>", 1), 0.0, true));
     tick().await;
     let toasts = host.query_selector_all("[data-testid=toast]").unwrap();
@@ -47,10 +44,7 @@ async fn toasts_show_names_as_text_and_dismiss() {
 async fn the_feed_lists_newest_first_without_duplicates() {
     let host = host();
     let live = live();
-    let _mounted = leptos::mount::mount_to(host.clone(), move || {
-        provide_context(live);
-        view! { <FeedPanel/> }
-    });
+    let _mounted = mount(&host, live, move || view! { <FeedPanel/> });
     use furniture_dashboard::state::feed::Origin;
     live.feed.update(|f| {
         f.push(&note(Action::Created, "a", "A", 1), 0.0, Origin::Live);
@@ -72,11 +66,7 @@ async fn a_batch_frame_shows_every_notification_in_it() {
     use furniture_dashboard::ws::WsEvent;
     let host = host();
     let live = live();
-    let _mounted = leptos::mount::mount_to(host.clone(), move || {
-        provide_context(live);
-        provide_context(Settings::default());
-        view! { <FeedPanel/> <CatalogPanel/> }
-    });
+    let _mounted = mount(&host, live, move || view! { <FeedPanel/> <CatalogPanel/> });
     live.on_event(WsEvent::State(ConnState::Live));
     let frames = [note(Action::Created, "a", "A", 1).encode(), note(Action::Created, "b", "B", 2).encode(), note(Action::Deleted, "a", "A", 3).encode()];
     live.on_event(WsEvent::Frame(furniture_protocol::encode_batch(frames.iter().map(String::as_str))));
@@ -202,10 +192,16 @@ async fn a_synced_catalog_shows_a_screenful_first_then_the_rest() {
 /// The catalog panel alone, mounted in `host` with default settings; drawn while the result is
 /// kept.
 fn mount_catalog(host: &web_sys::HtmlElement, live: Live) -> impl Sized {
+    mount(host, live, || view! { <CatalogPanel/> })
+}
+
+/// Mounts `view` in `host` with the page's state and default settings in its context; the
+/// returned handle unmounts it when dropped.
+fn mount<V: IntoView + 'static>(host: &web_sys::HtmlElement, live: Live, view: impl FnOnce() -> V + 'static) -> impl Sized {
     leptos::mount::mount_to(host.clone(), move || {
         provide_context(live);
         provide_context(Settings::default());
-        view! { <CatalogPanel/> }
+        view()
     })
 }
 
@@ -257,11 +253,7 @@ async fn rows_that_stay_are_not_moved_in_the_page() {
     use furniture_dashboard::state::feed::Origin;
     let host = host();
     let live = live();
-    let _mounted = leptos::mount::mount_to(host.clone(), move || {
-        provide_context(live);
-        provide_context(Settings::default());
-        view! { <FeedPanel/> <CatalogPanel/> }
-    });
+    let _mounted = mount(&host, live, move || view! { <FeedPanel/> <CatalogPanel/> });
     let names = ["Armario", "Banco", "Cama", "Escritorio", "Mesa", "Silla", "Sofá", "Taburete"];
     live.feed.update(|f| {
         for (i, n) in names.iter().enumerate() {
@@ -313,10 +305,7 @@ async fn rows_with_the_same_key_are_all_drawn() {
     let host = host();
     let live = live();
     let items = RwSignal::new(vec![(1, "a"), (1, "b"), (2, "c")]);
-    let _mounted = leptos::mount::mount_to(host.clone(), move || {
-        provide_context(live);
-        view! { <ul><Rows each=move || items.get() key=|t: &(u32, &str)| t.0 children=|t: (u32, &str)| view! { <li>{t.1}</li> }/></ul> }
-    });
+    let _mounted = mount(&host, live, move || view! { <ul><Rows each=move || items.get() key=|t: &(u32, &str)| t.0 children=|t: (u32, &str)| view! { <li>{t.1}</li> }/></ul> });
     let texts = || {
         let list = host.query_selector_all("li").unwrap();
         (0..list.length()).map(|i| list.get(i).unwrap().text_content().unwrap()).collect::<Vec<_>>()
@@ -362,11 +351,7 @@ async fn the_catalog_draws_a_page_of_cards_then_more_on_demand() {
 async fn the_status_bar_tells_the_connection_state() {
     let host = host();
     let live = live();
-    let _mounted = leptos::mount::mount_to(host.clone(), move || {
-        provide_context(live);
-        provide_context(Settings::default());
-        view! { <StatusBar/> }
-    });
+    let _mounted = mount(&host, live, move || view! { <StatusBar/> });
     let status = || host.query_selector("[data-testid=connection-status]").unwrap().unwrap();
     tick().await;
     assert_eq!(status().get_attribute("data-state").as_deref(), Some("connecting"));
@@ -396,11 +381,7 @@ fn wasm_memory_bytes() -> f64 {
 async fn memory_levels_off_under_a_long_stream_of_changes() {
     let host = host();
     let live = live();
-    let _mounted = leptos::mount::mount_to(host.clone(), move || {
-        provide_context(live);
-        provide_context(Settings::default());
-        view! { <FeedPanel/> <CatalogPanel/> <ToastStack/> }
-    });
+    let _mounted = mount(&host, live, move || view! { <FeedPanel/> <CatalogPanel/> <ToastStack/> });
     live.on_event(furniture_dashboard::ws::WsEvent::State(ConnState::Live));
     play(live, 1, 4_000).await;
     let warm = wasm_memory_bytes();
