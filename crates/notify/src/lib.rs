@@ -265,3 +265,26 @@ impl Drop for Publisher {
         self.drain.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both ways of sending (one change, or a publisher for many) write at once: Nagle's
+    /// algorithm is off on their socket. With it on, a change written after the pong to the
+    /// broker's ping waited for the broker's delayed acknowledgement (BENCHMARKS.md).
+    #[tokio::test]
+    async fn changes_are_written_without_waiting_to_fill_a_segment() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let _ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            std::future::pending::<()>().await;
+        });
+        let ws = Notifier::new(url).open().await.expect("a WebSocket to the local listener");
+        let MaybeTlsStream::Plain(tcp) = ws.get_ref() else { panic!("a plain TCP stream for ws://") };
+        assert!(tcp.nodelay().unwrap(), "TCP_NODELAY set on the notifier's socket");
+        server.abort();
+    }
+}
