@@ -481,24 +481,31 @@ impl Live {
 
     /// [`Live::redraw`] without the catalog, which a burst redraws in a task of its own.
     fn redraw_all_but_catalog(&self) {
-        self.health.notify();
-        self.diagnostics.notify();
-        self.redraw_feed();
         self.toasts.notify();
-        self.activity.notify();
-        self.source.notify();
+        self.redraw_feed();
     }
 
-    /// Redraws the feed now, or once [`FEED_INTERVAL_MS`] has passed since it was last drawn.
+    /// The feed and the counts around the page (status bar, chart, diagnostics), which change
+    /// with every notification: what they show, drawn at most every [`FEED_INTERVAL_MS`].
+    fn draw_feed_and_counts(&self) {
+        self.feed.notify();
+        self.activity.notify();
+        self.source.notify();
+        self.health.notify();
+        self.diagnostics.notify();
+    }
+
+    /// Redraws the feed and the counts now, or once [`FEED_INTERVAL_MS`] has passed since they
+    /// were last drawn.
     fn redraw_feed(&self) {
         match self.feed_pace.try_update_value(|t| t.ask(now_ms())).flatten() {
-            Some(wait) if wait <= 0.0 => self.feed.notify(),
+            Some(wait) if wait <= 0.0 => self.draw_feed_and_counts(),
             Some(wait) => {
                 let live = *self;
                 set_timeout(
                     move || {
                         live.feed_pace.update_value(|t| t.drawn(now_ms()));
-                        live.feed.notify();
+                        live.draw_feed_and_counts();
                     },
                     std::time::Duration::from_millis(wait.ceil() as u64),
                 );

@@ -83,6 +83,35 @@ async fn a_batch_frame_shows_every_notification_in_it() {
     assert!(host.query_selector("[data-testid=catalog-item][data-furniture-id=b]").unwrap().is_some());
 }
 
+/// While changes keep coming, the counts around the page (here the activity chart's) are drawn
+/// with the feed, at most every 100 ms, not at every change; the last change is counted once
+/// they stop.
+#[wasm_bindgen_test]
+async fn counts_are_drawn_at_the_feeds_pace_and_end_on_the_last_change() {
+    use furniture_dashboard::components::charts::Charts;
+    use furniture_dashboard::ws::WsEvent;
+    let host = host();
+    let live = live();
+    let _mounted = mount(&host, live, move || view! { <Charts/> <FeedPanel/> });
+    live.on_event(WsEvent::State(ConnState::Live));
+    let figure = || host.query_selector("[data-testid=activity-chart] .chart-figure").unwrap().unwrap().text_content().unwrap();
+    let mut seen = vec![figure()];
+    let started = js_sys::Date::now();
+    for seq in 1..=10 {
+        live.on_event(WsEvent::Frame(note(Action::Created, &format!("m{seq}"), "Mesa", seq).encode()));
+        gloo_timers::future::TimeoutFuture::new(30).await;
+        if seen.last() != Some(&figure()) {
+            seen.push(figure());
+        }
+    }
+    // The count before, the first change's at once, then at most one per 100 ms begun (a slow
+    // machine stretches the run, and the bound with it).
+    let most = 3 + ((js_sys::Date::now() - started) / 100.0) as usize;
+    gloo_timers::future::TimeoutFuture::new(150).await;
+    assert_eq!(figure(), "10/min · 10/h", "the last change is counted");
+    assert!(seen.len() <= most, "ten changes 30 ms apart drawn in at most {most} texts, not one each: {seen:?}");
+}
+
 /// While changes keep coming, a renamed card stays where it is, showing its new name at once,
 /// and the second's tick puts the cards in order (the grid does not reshuffle at every change).
 #[wasm_bindgen_test]
