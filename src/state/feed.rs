@@ -198,10 +198,12 @@ impl Feed {
         self.trim();
     }
 
+    /// Drops the oldest entries beyond the cap. The `seq`s of a numbering that started over
+    /// since are forgotten already: they neither free nor bar a `seq` of the current one.
     fn trim(&mut self) {
         while self.entries.len() > self.cap {
             if let Some(FeedEntry::Change(c)) = self.entries.pop_back() {
-                if let Some(seq) = c.notification.seq {
+                if let Some(seq) = c.notification.seq.filter(|_| c.generation == self.generation) {
                     self.seqs.remove(&seq);
                     self.trimmed_below = Some(self.trimmed_below.map_or(seq, |t| t.max(seq)));
                 }
@@ -311,23 +313,32 @@ mod tests {
     proptest::proptest! {
         /// Whatever arrives, in whatever order (duplicates, replays, pushes without `seq`, gap
         /// markers, a broker that starts its numbering over, marks as read), the feed holds at
-        /// most its cap and never shows the same change twice.
+        /// most its cap, never shows the same change twice, and takes every change newer than
+        /// all it has seen of the current numbering.
         #[test]
         fn the_feed_never_exceeds_its_cap_nor_repeats_a_change(
             cap in 1usize..12,
             ops in proptest::collection::vec((0..6u8, 0..40u64), 0..200),
         ) {
             let mut f = Feed::with_cap(cap);
+            let mut newest: Option<u64> = None;
             for (op, n) in ops {
                 match op {
                     0..=2 => {
-                        f.push(&note(Some(n), "x"), 0.0, Origin::Live);
+                        let added = f.push(&note(Some(n), "x"), 0.0, Origin::Live);
+                        if newest.is_none_or(|s| n > s) {
+                            proptest::prop_assert!(added, "seq {n}, newer than all of its numbering, dropped");
+                            newest = Some(n);
+                        }
                     }
                     3 => {
                         f.push(&note(None, "y"), 0.0, Origin::History);
                     }
                     4 => f.push_gap(0.0, n as f64, GapReason::Disconnected),
-                    _ if n % 8 == 0 => f.new_stream(),
+                    _ if n % 8 == 0 => {
+                        f.new_stream();
+                        newest = None;
+                    }
                     _ => f.mark_all_read(),
                 }
                 proptest::prop_assert!(f.len() <= cap, "{} entries, cap {cap}", f.len());
@@ -391,6 +402,24 @@ mod tests {
         assert_eq!(f.last_seq(), None);
         assert!(f.push(&note(Some(1), "new1"), 0.0, Origin::Live));
         assert_eq!(ids(&f), ["new1", "old2", "old1"]);
+    }
+
+    #[test]
+    fn a_full_feed_takes_every_change_of_a_new_stream() {
+        // A page open for long holds a full feed of the old numbering (seq 100 to 102); the
+        // broker starts over at 1. Each new change pushes an old entry out, and none of those
+        // old seqs may bar the new ones.
+        let mut f = Feed::with_cap(3);
+        for seq in 100..=102 {
+            f.push(&note(Some(seq), &format!("old{seq}")), 0.0, Origin::Live);
+        }
+        f.new_stream();
+        for seq in 1..=5 {
+            assert!(f.push(&note(Some(seq), &format!("new{seq}")), 0.0, Origin::Live), "seq {seq} of the new stream");
+        }
+        assert_eq!(ids(&f), ["new5", "new4", "new3"]);
+        assert!(!f.push(&note(Some(2), "new2"), 0.0, Origin::Recovered), "the new stream's own trimmed seqs still bar replays");
+        assert_eq!(f.last_seq(), Some(5));
     }
 
     #[test]
