@@ -4,6 +4,11 @@
 /// No message or pong for this long (ms) marks the screen stale.
 pub const DEFAULT_STALE_MS: f64 = 45_000.0;
 
+/// The server clock's offset is that of the quickest of the last this many pongs (pings go
+/// every 15 to 60 s): a clock that is set right, here or at the server, is followed within
+/// minutes, and one quick trip does not decide it for ever.
+pub const CLOCK_SAMPLES: usize = 8;
+
 /// Connection health, updated from events and "now".
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Health {
@@ -19,9 +24,12 @@ pub struct Health {
     pub reconnects_today: u32,
     /// The local day (days since the epoch, in the browser's zone) `reconnects_today` counts.
     day: i64,
-    /// Server time minus local time (ms), from the best (lowest round trip) sample so far.
+    /// Server time minus local time (ms), from the best (lowest round trip) of the last
+    /// [`CLOCK_SAMPLES`] pongs of this connection, or a rough one until the first pong.
     pub clock_offset_ms: Option<f64>,
-    offset_rtt_ms: f64,
+    /// The last pongs' (round trip, offset), oldest first: `samples` of them.
+    clock: [(f64, f64); CLOCK_SAMPLES],
+    samples: usize,
     ever_live: bool,
 }
 
@@ -44,6 +52,8 @@ impl Health {
         self.live_since_ms = Some(now_ms);
         self.last_message_ms = Some(now_ms);
         self.ping_sent_ms = None;
+        // Perhaps another server, with its own clock: the offset so far stands until its pongs.
+        self.samples = 0;
     }
 
     /// The connection ended.
@@ -58,7 +68,6 @@ impl Health {
         self.last_message_ms = Some(now_ms);
         if let (Some(server), None) = (server_ms, self.clock_offset_ms) {
             self.clock_offset_ms = Some(server - now_ms);
-            self.offset_rtt_ms = f64::INFINITY;
         }
     }
 
@@ -73,10 +82,18 @@ impl Health {
         let rtt = (now_ms - sent).max(0.0);
         self.rtt_ms = Some(rtt);
         if let Some(server) = server_ms {
-            if self.clock_offset_ms.is_none() || rtt <= self.offset_rtt_ms {
-                self.clock_offset_ms = Some(server - (sent + now_ms) / 2.0);
-                self.offset_rtt_ms = rtt;
+            if self.samples == CLOCK_SAMPLES {
+                self.clock.copy_within(1.., 0);
+                self.samples -= 1;
             }
+            self.clock[self.samples] = (rtt, server - (sent + now_ms) / 2.0);
+            self.samples += 1;
+            // The quickest trip; of equal ones, the latest.
+            let best = self.clock[..self.samples].iter().fold(None, |best: Option<(f64, f64)>, s| match best {
+                Some(b) if b.0 < s.0 => Some(b),
+                _ => Some(*s),
+            });
+            self.clock_offset_ms = best.map(|(_, offset)| offset);
         }
     }
 
@@ -143,6 +160,31 @@ mod tests {
         assert_eq!(h.server_now(10.0), 4_910.0);
         h.pong(3_100.0, Some(1.0));
         assert_eq!(h.rtt_ms, Some(1_000.0), "a pong without a ping changes nothing");
+    }
+
+    #[test]
+    fn the_clock_offset_follows_a_clock_set_right_within_its_window() {
+        let mut h = Health::default();
+        h.connected(0.0, 0);
+        // One very quick trip (a clock step during the ping can make it 0 ms), offset 5 s.
+        h.ping_sent(1_000.0);
+        h.pong(1_000.0, Some(6_000.0));
+        assert_eq!(h.clock_offset_ms, Some(5_000.0));
+        // Then the server's clock is 2 s ahead of ours, seen through slower trips: the quick
+        // sample decides until it is older than the window, then the newer ones do.
+        for i in 1..=CLOCK_SAMPLES {
+            let sent = 1_000.0 + 15_000.0 * i as f64;
+            h.ping_sent(sent);
+            h.pong(sent + 10.0, Some(sent + 5.0 + 2_000.0));
+            let expected = if i < CLOCK_SAMPLES { 5_000.0 } else { 2_000.0 };
+            assert_eq!(h.clock_offset_ms, Some(expected), "after {i} slower pongs");
+        }
+        // A reconnect (perhaps to another server) keeps the offset until the first pong.
+        h.connected(200_000.0, 0);
+        assert_eq!(h.clock_offset_ms, Some(2_000.0));
+        h.ping_sent(200_000.0);
+        h.pong(200_050.0, Some(200_025.0 - 300.0));
+        assert_eq!(h.clock_offset_ms, Some(-300.0), "the new connection's first pong, however slow");
     }
 
     #[test]
