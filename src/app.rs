@@ -129,7 +129,8 @@ pub struct Live {
     stream: RwSignal<Option<String>>,
     /// Set while disconnected: since when (ms).
     down_since: RwSignal<Option<f64>>,
-    /// After a reconnect, the outage waiting to be filled by `sync`: (from, to, welcome at).
+    /// After a reconnect, the outage waiting to be filled by `sync`: (from, to, welcome at;
+    /// infinite for one restored from before a reload, until the first welcome).
     pending_gap: RwSignal<Option<(f64, f64, f64)>>,
     /// The catalog entries of the `sync_part` frames received so far, until the `sync` reply
     /// they precede (parts are taken while they hold fewer than the catalog's own limit,
@@ -279,11 +280,17 @@ impl Live {
                 }
                 if let Some(from) = self.down_since.get_untracked() {
                     self.down_since.set(None);
-                    self.pending_gap.set(Some((from, now, now)));
+                    // An outage whose answer never came (the connection lost again at once)
+                    // is part of this one.
+                    let start = self.pending_gap.get_untracked().map_or(from, |(earlier, _, _)| earlier.min(from));
+                    self.pending_gap.set(Some((start, now, now)));
                     if self.kiosk && after_outage_due(now - from) {
                         self.save_and_reload(ReloadReason::AfterOutage);
                         return None;
                     }
+                } else if let Some((from, to, _)) = self.pending_gap.get_untracked().filter(|g| g.2.is_infinite()) {
+                    // The outage a page saved before it reloaded: this is the welcome it waited for.
+                    self.pending_gap.set(Some((from, to, now)));
                 }
                 // Our broker answers with its catalog (a large one in parts: one browser task
                 // each) and what we missed, and from then on sends what piles up for us in
@@ -586,12 +593,12 @@ impl Live {
             let (a, b, c, d) = (js_sys::Math::random(), js_sys::Math::random(), js_sys::Math::random(), js_sys::Math::random());
             self.drift_px.set((sign(a) * px(b), sign(c) * px(d)));
         }
+        // A broker that never answered `sync` (the Python one) cannot fill an outage. One that
+        // answered before does answer, however late, and its reply says whether it filled it.
         if let Some((from, to, welcomed)) = self.pending_gap.get_untracked() {
-            if now - welcomed > SYNC_GRACE_MS {
+            if now - welcomed > SYNC_GRACE_MS && !matches!(self.source.get_untracked(), CatalogSource::Synced { .. }) {
                 self.pending_gap.set(None);
-                if !matches!(self.source.get_untracked(), CatalogSource::Synced { .. }) {
-                    self.feed.update(|f| f.push_gap(from, to, GapReason::Disconnected));
-                }
+                self.feed.update(|f| f.push_gap(from, to, GapReason::Disconnected));
             }
         }
     }
@@ -620,6 +627,7 @@ impl Live {
                 notes.reverse();
                 notes
             }),
+            outage: self.pending_gap.get_untracked().map(|(from, to, _)| (from, to)),
         };
         let why = match reason {
             ReloadReason::Nightly => "nightly",
@@ -653,6 +661,8 @@ impl Live {
                 f.push(n, now, Origin::History);
             }
         });
+        // Waits for the first welcome, then for the broker's answer, as the page before would have.
+        self.pending_gap.set(snapshot.outage.map(|(from, to)| (from, to, f64::INFINITY)));
     }
 
     /// The server's clock now, by the best offset estimate (for "n min ago").

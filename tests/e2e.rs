@@ -298,17 +298,13 @@ async fn a_digest_stays_readable_while_changes_keep_coming() {
     page.close().await;
 }
 
-/// A wall screen that reloads itself (nightly, or after a long outage) first saves its feed and
-/// catalog to sessionStorage; the reloaded page shows them again before any broker answers.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reloaded_wall_screen_restores_what_it_showed() {
-    use furniture_dashboard::state::snapshot::Snapshot;
+/// A snapshot of a screen showing "Mesa guardada" (two changes), and `outage` as the outage its
+/// broker had not yet answered for.
+fn saved_screen(outage: Option<(f64, f64)>) -> furniture_dashboard::state::snapshot::Snapshot {
     use furniture_protocol::{CatalogEntry, Notification};
-    let Some(browser) = Browser::start().await else { return };
-    let broker = TestBroker::start(None).await;
     let mesa = Furniture::new("s-1", "Mesa guardada", "", 75, 120, "roble", "ana");
-    let snapshot = Snapshot {
-        saved_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64,
+    furniture_dashboard::state::snapshot::Snapshot {
+        saved_ms: unix_ms(),
         stream: Some("saved".into()),
         last_seq: Some(2),
         catalog: vec![CatalogEntry { furniture: std::sync::Arc::new(mesa.clone()), seq: Some(2), timestamp: None }],
@@ -316,16 +312,56 @@ async fn a_reloaded_wall_screen_restores_what_it_showed() {
             Notification { action: Action::Created, furniture: mesa.clone(), message: "🪑 creada".into(), timestamp: None, seq: Some(1) },
             Notification { action: Action::Updated, furniture: mesa, message: "🔄 guardada".into(), timestamp: None, seq: Some(2) },
         ],
-    };
-    // Served by our broker, but pointed at a port where nothing listens: only the snapshot can
-    // fill the screen.
-    let page = Dashboard::open(&browser, &format!("{}?kiosk&ws=ws://127.0.0.1:9/", broker.page_url())).await;
+        outage,
+    }
+}
+
+fn unix_ms() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64
+}
+
+/// Opens the dashboard served by `broker` and connecting to `ws`, saves `snapshot` as a page
+/// about to reload itself does, and reloads it.
+async fn reload_with(browser: &Browser, broker: &TestBroker, ws: &str, snapshot: &furniture_dashboard::state::snapshot::Snapshot) -> Dashboard {
+    let page = Dashboard::open(browser, &format!("{}?kiosk&ws={ws}", broker.page_url())).await;
     page.wait_until("the app", "return !!document.querySelector('[data-testid=connection-status]')").await;
     let text = serde_json::to_string(&snapshot.encode()).unwrap();
     page.eval(&format!("sessionStorage.setItem('furniture-dashboard.snapshot', {text}); location.reload()")).await;
+    page
+}
+
+/// The `data-action` of the feed's rows, newest first.
+const FEED_ACTIONS: &str = "return [...document.querySelectorAll('[data-testid=feed-item]')].map(e => e.dataset.action).join(' ')";
+
+/// A wall screen that reloads itself (nightly, or after a long outage) first saves its feed and
+/// catalog to sessionStorage; the reloaded page shows them again before any broker answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_wall_screen_restores_what_it_showed() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    // Served by our broker, but pointed at a port where nothing listens: only the snapshot can
+    // fill the screen.
+    let page = reload_with(&browser, &broker, "ws://127.0.0.1:9/", &saved_screen(None)).await;
     page.wait_card("s-1", |c| c.name == "Mesa guardada").await;
     page.wait_until("the saved feed", "return document.querySelectorAll('[data-testid=feed-item]').length === 2").await;
+    assert_eq!(page.eval(FEED_ACTIONS).await, "updated created");
     assert!(page.eval_bool("return sessionStorage.getItem('furniture-dashboard.snapshot') === null").await, "restored once, then forgotten");
+    page.close().await;
+}
+
+/// A wall screen reloads itself when its broker comes back after a long outage. Against the
+/// Python broker, which cannot replay what was missed, the reloaded page still marks that outage
+/// as a gap, as the page before would have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_saved_before_a_reload_is_marked_as_a_gap_after_it() {
+    let Some(browser) = Browser::start().await else { return };
+    let Some(python) = support::PythonBroker::start() else { return };
+    let broker = TestBroker::start(None).await;
+    let (from, to) = (unix_ms() - 3_600_000.0, unix_ms() - 1_000.0);
+    let page = reload_with(&browser, &broker, &python.url, &saved_screen(Some((from, to)))).await;
+    page.wait_state("live").await;
+    page.wait_until("the outage's gap", "return !!document.querySelector('[data-action=gap]')").await;
+    assert_eq!(page.eval(FEED_ACTIONS).await, "gap updated created", "the outage above what was saved");
     page.close().await;
 }
 

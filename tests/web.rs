@@ -112,6 +112,41 @@ async fn counts_are_drawn_at_the_feeds_pace_and_end_on_the_last_change() {
     assert!(seen.len() <= most, "ten changes 30 ms apart drawn in at most {most} texts, not one each: {seen:?}");
 }
 
+/// Against a broker that cannot replay what was missed (the Python one), an outage that follows
+/// another before the broker's answer was due (the connection lost again at once) is one gap,
+/// from the first loss to the last welcome: the first outage is not forgotten.
+#[wasm_bindgen_test]
+async fn outages_back_to_back_are_one_gap_from_the_first_loss() {
+    use furniture_dashboard::browser::local_clock;
+    use furniture_dashboard::ws::WsEvent;
+    let host = host();
+    let live = live();
+    let _mounted = mount(&host, live, move || view! { <FeedPanel/> });
+    let welcome = || WsEvent::Frame(r#"{"type":"connection","message":"Conectado","client_count":1}"#.into());
+    let lost = || WsEvent::State(ConnState::Reconnecting { attempt: 1, next_try_ms: js_sys::Date::now() + 250.0 });
+    let back = |live: Live| {
+        live.on_event(WsEvent::State(ConnState::Live));
+        live.on_event(welcome());
+    };
+    back(live);
+    live.on_event(lost());
+    let first_loss = local_clock(js_sys::Date::now());
+    gloo_timers::future::TimeoutFuture::new(1_100).await;
+    back(live);
+    live.on_event(lost());
+    gloo_timers::future::TimeoutFuture::new(1_100).await;
+    back(live);
+    let last_welcome = local_clock(js_sys::Date::now());
+    // The broker's answer is due 3 s after the welcome; the second's tick then decides.
+    gloo_timers::future::TimeoutFuture::new(3_100).await;
+    live.tick();
+    gloo_timers::future::TimeoutFuture::new(150).await;
+    let gaps = host.query_selector_all("[data-testid=feed-item][data-action=gap]").unwrap();
+    assert_eq!(gaps.length(), 1, "one gap for both outages");
+    let text = gaps.get(0).unwrap().text_content().unwrap();
+    assert!(text.contains(&format!("Desconectado de {first_loss} a {last_welcome}")), "{text}");
+}
+
 /// While changes keep coming, a renamed card stays where it is, showing its new name at once,
 /// and the second's tick puts the cards in order (the grid does not reshuffle at every change).
 #[wasm_bindgen_test]

@@ -89,11 +89,13 @@ impl Health {
             self.clock[self.samples] = (rtt, server - (sent + now_ms) / 2.0);
             self.samples += 1;
             // The quickest trip; of equal ones, the latest.
-            let best = self.clock[..self.samples].iter().fold(None, |best: Option<(f64, f64)>, s| match best {
-                Some(b) if b.0 < s.0 => Some(b),
-                _ => Some(*s),
-            });
-            self.clock_offset_ms = best.map(|(_, offset)| offset);
+            let mut best = self.clock[0];
+            for sample in &self.clock[1..self.samples] {
+                if sample.0 <= best.0 {
+                    best = *sample;
+                }
+            }
+            self.clock_offset_ms = Some(best.1);
         }
     }
 

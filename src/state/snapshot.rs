@@ -18,6 +18,9 @@ pub struct Snapshot {
     pub catalog: Vec<CatalogEntry>,
     /// Notifications, oldest first.
     pub feed: Vec<Notification>,
+    /// An outage the broker had not yet said it filled (from, to): the next page waits for
+    /// its answer, as this one would have. (The feed's gap markers are not saved.)
+    pub outage: Option<(f64, f64)>,
 }
 
 impl Snapshot {
@@ -25,7 +28,7 @@ impl Snapshot {
     pub fn encode(&self) -> String {
         let catalog = encode_sync_reply(self.last_seq.unwrap_or(0), true, &self.catalog, std::iter::empty());
         let feed: Vec<String> = self.feed.iter().map(Notification::encode).collect();
-        let v = json!({"v": 1, "saved_ms": self.saved_ms, "stream": self.stream, "last_seq": self.last_seq, "catalog": catalog, "feed": feed});
+        let v = json!({"v": 1, "saved_ms": self.saved_ms, "stream": self.stream, "last_seq": self.last_seq, "catalog": catalog, "feed": feed, "outage_from": self.outage.map(|o| o.0), "outage_to": self.outage.map(|o| o.1)});
         serde_json::to_string(&v).unwrap_or_default()
     }
 
@@ -50,12 +53,15 @@ impl Snapshot {
                 _ => None,
             })
             .collect();
+        // Optional: a page of before it saved none.
+        let outage = v["outage_from"].as_f64().zip(v["outage_to"].as_f64());
         Some(Snapshot {
             saved_ms,
             stream: v["stream"].as_str().map(str::to_owned),
             last_seq: v["last_seq"].as_u64(),
             catalog: reply.catalog,
             feed,
+            outage,
         })
     }
 }
@@ -72,7 +78,17 @@ mod tests {
             last_seq: Some(7),
             catalog: vec![CatalogEntry { furniture: std::sync::Arc::new(Furniture::new("1", "Mesa <b>", "", 75, 120, "roble", "ana")), seq: Some(7), timestamp: Timestamp::parse("2024-01-15T14:30:00Z") }],
             feed: vec![Notification { action: Action::Created, furniture: Furniture::new("1", "Mesa <b>", "", 75, 120, "roble", "ana"), message: "🪑 x".into(), timestamp: None, seq: Some(7) }],
+            outage: Some((400.0, 900.0)),
         }
+    }
+
+    #[test]
+    fn a_snapshot_without_an_outage_still_reads() {
+        let mut s = sample();
+        let text = s.encode().replace(r#","outage_from":400.0"#, "").replace(r#","outage_to":900.0"#, "");
+        assert!(!text.contains("outage"), "{text}");
+        s.outage = None;
+        assert_eq!(Snapshot::decode(&text, 2_000.0), Some(s));
     }
 
     #[test]
