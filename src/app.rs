@@ -790,6 +790,10 @@ pub fn App() -> impl IntoView {
                 if page_visible() {
                     let _ = probe.unbounded_send(());
                     live.page_shown();
+                } else {
+                    // What waits for an animation frame, which a hidden page does not get: taken
+                    // in now, and what comes next by timers.
+                    live.flush_all();
                 }
             });
         }

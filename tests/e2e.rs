@@ -635,6 +635,33 @@ async fn a_hidden_tab_gets_one_digest_when_shown() {
     page.close().await;
 }
 
+/// A change that arrives just before the tab is hidden waits for an animation frame, which a
+/// hidden tab does not get: it is taken in when the tab is hidden, so the changes after it are
+/// not held behind it, and all are in the one "while you were away" digest. (Frames that do not
+/// come are emulated by a `requestAnimationFrame` that keeps its callbacks.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_waiting_for_a_frame_when_the_tab_is_hidden_is_not_held() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.wait_state("live").await;
+    page.eval("window.__frames = []; window.requestAnimationFrame = (f) => window.__frames.push(f); return true").await;
+    let stool = |i: usize| Furniture::new(&format!("late-{i}"), "Taburete", "", 70, 40, "haya", "ana");
+    broker.send(Action::Created, stool(0)).await;
+    page.wait_until("the change waiting for a frame", "return window.__frames.length > 0").await;
+    page.eval("window.__visibility = 'hidden'; Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => window.__visibility}); document.dispatchEvent(new Event('visibilitychange'))").await;
+    for i in 1..3 {
+        broker.send(Action::Created, stool(i)).await;
+    }
+    page.wait_until("three feed items while hidden", "return document.querySelectorAll('[data-testid=feed-item]').length === 3").await;
+    assert_eq!(page.count("[data-testid=toast]").await, 0, "no toasts while hidden");
+    page.eval("window.__visibility = 'visible'; document.dispatchEvent(new Event('visibilitychange')); window.__frames.forEach(f => f(performance.now()))").await;
+    page.wait_toast("digest").await;
+    let text = page.text("[data-testid=toast]").await;
+    assert!(text.contains("Mientras no mirabas: 3 cambios"), "{text}");
+    page.close().await;
+}
+
 /// At a desk, the settings panel remembers language, theme and toasts in this browser and applies
 /// them after a reload; a parameter in the URL still wins.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
