@@ -90,13 +90,20 @@ pub fn origin_allowed(config: &Config, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else { return true };
     let Ok(origin) = origin.to_str() else { return false };
     let origin = origin.trim_end_matches('/');
-    if config.allowed_origins.iter().any(|o| o.trim().trim_end_matches('/').eq_ignore_ascii_case(origin)) {
+    if origin_listed(config, headers) {
         return true;
     }
     // Same origin: the dashboard this broker serves connects back to the host it came from.
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let origin_host = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
     matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
+}
+
+/// The request's `Origin` is on `--allowed-origins` (not merely the page's own).
+fn origin_listed(config: &Config, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else { return false };
+    let origin = origin.trim_end_matches('/');
+    config.allowed_origins.iter().any(|o| o.trim().trim_end_matches('/').eq_ignore_ascii_case(origin))
 }
 
 /// Whether a new connection may publish.
@@ -121,9 +128,11 @@ pub fn publishing(config: &Config, peer: IpAddr, headers: &HeaderMap, uri: &Uri)
             }
         }
         (Some(_), None) => Ok(Publishing::Refused(Refusal::TokenRequired)),
-        // Without a token configured, one presented is ignored: protected mode decides.
+        // Without a token configured, one presented is ignored: protected mode decides. A web
+        // page (it sends `Origin`) is any site open in a browser on this machine: it publishes
+        // from loopback only when its origin is on the list.
         (None, _) => {
-            if config.allow_remote_publish || is_loopback(peer) {
+            if config.allow_remote_publish || (is_loopback(peer) && (headers.get(header::ORIGIN).is_none() || origin_listed(config, headers))) {
                 Ok(Publishing::Allowed)
             } else {
                 Ok(Publishing::Refused(Refusal::ProtectedMode))
@@ -229,6 +238,25 @@ mod tests {
         }
         c.allow_remote_publish = true;
         assert_eq!(publishing(&c, "10.0.0.2".parse().unwrap(), &h, &uri), Ok(Publishing::Allowed));
+    }
+
+    #[test]
+    fn in_protected_mode_a_web_page_on_this_machine_publishes_only_from_a_listed_origin() {
+        let mut c = config();
+        let uri: Uri = "/".parse().unwrap();
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        // Any site open in a browser here, or one that rebinds its name to 127.0.0.1.
+        let evil = headers(&[("origin", "https://evil.example")]);
+        let rebound = headers(&[("origin", "http://rebind.example:8765"), ("host", "rebind.example:8765")]);
+        for h in [&evil, &rebound] {
+            assert_eq!(publishing(&c, lo, h, &uri), Ok(Publishing::Refused(Refusal::ProtectedMode)));
+        }
+        c.allowed_origins = vec!["https://ops.example".into()];
+        assert_eq!(publishing(&c, lo, &rebound, &uri), Ok(Publishing::Refused(Refusal::ProtectedMode)), "the page's own origin views, not publishes");
+        assert_eq!(publishing(&c, lo, &headers(&[("origin", "https://ops.example/")]), &uri), Ok(Publishing::Allowed), "a listed origin");
+        assert_eq!(publishing(&c, lo, &HeaderMap::new(), &uri), Ok(Publishing::Allowed), "no Origin: a producer, not a page");
+        c.allow_remote_publish = true;
+        assert_eq!(publishing(&c, lo, &evil, &uri), Ok(Publishing::Allowed), "opened to everyone");
     }
 
     #[test]
