@@ -138,19 +138,48 @@ where
             frame = frames.recv() => {
                 let Some(frame) = frame else { break CloseReason::Shutdown };
                 // A peer that stops reading leaves this write pending; a close asked for meanwhile
-                // (its queue filled, the broker shuts down, its pong is overdue) still wins.
-                tokio::select! {
-                    biased;
-                    reason = &mut closed => break reason,
-                    () = &mut deadline, if ping_pending && awaiting_pong.load(Ordering::Acquire) => {
-                        break CloseReason::PingTimeout;
-                    }
-                    written = write_batch(&mut sink, frame, &mut frames, batches.load(Ordering::Relaxed)) => match written {
-                        Some(batch) => {
-                            metrics.frames_out.fetch_add(batch as u64, Ordering::Relaxed);
+                // (its queue filled, the broker shuts down, its pong is overdue) still wins. A
+                // ping that falls due meanwhile is owed: its pong's deadline runs from now, so a
+                // peer that stopped reading (or vanished) mid-write is cut off as one that does
+                // not answer, within the ping interval and timeout.
+                let mut ping_owed = false;
+                let written = {
+                    let write = write_batch(&mut sink, frame, &mut frames, batches.load(Ordering::Relaxed));
+                    tokio::pin!(write);
+                    loop {
+                        tokio::select! {
+                            biased;
+                            reason = &mut closed => break Err(reason),
+                            () = &mut deadline, if ping_pending && awaiting_pong.load(Ordering::Acquire) => {
+                                break Err(CloseReason::PingTimeout);
+                            }
+                            written = &mut write => break Ok(written),
+                            _ = pings.tick(), if !ping_pending || !awaiting_pong.load(Ordering::Acquire) => {
+                                awaiting_pong.store(true, Ordering::Release);
+                                (ping_pending, ping_owed) = (true, true);
+                                deadline.as_mut().reset(Instant::now() + config.ping_timeout());
+                            }
                         }
-                        None => return None,
-                    },
+                    }
+                };
+                match written {
+                    Err(reason) => break reason,
+                    Ok(Some(batch)) => {
+                        metrics.frames_out.fetch_add(batch as u64, Ordering::Relaxed);
+                    }
+                    Ok(None) => return None,
+                }
+                if ping_owed {
+                    tokio::select! {
+                        biased;
+                        reason = &mut closed => break reason,
+                        () = &mut deadline => break CloseReason::PingTimeout,
+                        sent = sink.send(Message::Ping(Default::default())) => {
+                            if sent.is_err() {
+                                return None;
+                            }
+                        }
+                    }
                 }
             }
             _ = pings.tick() => {
