@@ -283,7 +283,7 @@ async fn read_loop<'a, S>(
     S: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let id = peer.id;
-    let mut throttle_logged = false;
+    let (mut throttle_logged, mut binary_logged) = (false, false);
     let pipelined = hub.pipelined();
     // `publishing` holds the publishes committing, oldest first (only when `pipelined`).
     loop {
@@ -306,7 +306,14 @@ async fn read_loop<'a, S>(
             Ok(Message::Binary(bytes)) => match Utf8Bytes::try_from(bytes) {
                 Ok(text) => text,
                 Err(_) => {
-                    warn!(client = id, "binary frame that is not UTF-8 ignored");
+                    // Counted, logged once, and paced like any other frame.
+                    hub.metrics.inbound(Inbound::Ignored);
+                    if !binary_logged {
+                        binary_logged = true;
+                        warn!(client = id, "binary frame that is not UTF-8 ignored (and any more from this client)");
+                    }
+                    awaiting_pong.store(false, Ordering::Release);
+                    pace(&mut peer, hub, Instant::now(), &mut throttle_logged).await;
                     continue;
                 }
             },
@@ -341,18 +348,23 @@ async fn read_loop<'a, S>(
             Started::Publishing(publish) if pipelined => publishing.push_back(publish),
             Started::Publishing(publish) => publish.await,
         }
-        if let Some(wait) = peer.rate.as_mut().and_then(|r| r.take(received.into_std())) {
-            hub.metrics.throttled.fetch_add(1, Ordering::Relaxed);
-            if !throttle_logged {
-                throttle_logged = true;
-                warn!(client = id, "client above its message rate: reading it more slowly");
-            }
-            tokio::time::sleep(wait).await;
-        }
+        pace(&mut peer, hub, received, &mut throttle_logged).await;
     }
     // Those still committing get their answers (an error frame, the log line); `serve` sees
     // through any left when the writer ends the connection first.
     while publishing.next().await.is_some() {}
+}
+
+/// Above its message rate, waits before the client's next frame is read (logged once).
+async fn pace(peer: &mut Peer, hub: &Hub, received: Instant, logged: &mut bool) {
+    if let Some(wait) = peer.rate.as_mut().and_then(|r| r.take(received.into_std())) {
+        hub.metrics.throttled.fetch_add(1, Ordering::Relaxed);
+        if !*logged {
+            *logged = true;
+            warn!(client = peer.id, "client above its message rate: reading it more slowly");
+        }
+        tokio::time::sleep(wait).await;
+    }
 }
 
 /// Handles one text frame from client `id` as its connection does (without the rate limit,

@@ -168,6 +168,30 @@ async fn a_fast_sender_is_paced_to_its_rate_and_nothing_is_lost() {
     assert!(metric(broker.addr, "furniture_broker_throttled_total").await >= 1.0);
 }
 
+/// Binary frames that are not UTF-8 (ignored) count against the message rate like any other
+/// frame: a flood of them is read no faster than the rate allows.
+#[tokio::test]
+async fn ignored_binary_frames_are_paced_to_the_rate_too() {
+    let (rate, burst, sent) = (50.0, 10, 40);
+    let broker = Broker::start(|c| {
+        c.max_messages_per_sec = rate as u32;
+        c.message_burst = burst;
+    })
+    .await;
+    let (mut ws, _) = broker.viewer().await;
+    let started = Instant::now();
+    for _ in 0..sent {
+        ws.send(Message::binary(&b"\xff\xfe not utf-8"[..])).await.unwrap();
+    }
+    ws.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
+    while next_json(&mut ws).await["type"] != "pong" {}
+    // A lower bound only: a slow machine makes it longer, never shorter.
+    let least = (sent + 1 - burst) as f64 / rate;
+    assert!(started.elapsed().as_secs_f64() >= least * 0.9, "{sent} ignored frames and a ping answered after {:?}", started.elapsed());
+    assert!(metric(broker.addr, "furniture_broker_throttled_total").await >= 1.0);
+    assert_eq!(metric(broker.addr, "furniture_broker_messages_in_total{kind=\"ignored\"}").await, sent as f64);
+}
+
 /// A connection that never completes its request is dropped after the handshake timeout and
 /// counted; a normal client is unaffected.
 #[tokio::test]
@@ -215,7 +239,7 @@ async fn non_rfc_json_never_reaches_a_viewer() {
             break;
         }
     }
-    assert_eq!(metric(broker.addr, "furniture_broker_messages_in_total{kind=\"ignored\"}").await, 6.0);
+    assert_eq!(metric(broker.addr, "furniture_broker_messages_in_total{kind=\"ignored\"}").await, 7.0, "the six and the binary frame");
 }
 
 /// `/healthz` answers ready and `/metrics` counts what happened, in Prometheus text format.
