@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Settings of one broker, as flags or environment variables.
+/// The longest time a flag in seconds takes (a day): beyond it, deadlines computed from now
+/// would overflow the clock's range.
+const MAX_SECS: u64 = 86_400;
+
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "furniture-broker",
@@ -33,12 +37,12 @@ pub struct Config {
     #[arg(long, env = "BROKER_MAX_FRAME_BYTES", default_value_t = 1 << 20)]
     pub max_frame_bytes: usize,
 
-    /// Seconds between WebSocket protocol pings to each client.
-    #[arg(long, env = "BROKER_PING_INTERVAL_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Seconds between WebSocket protocol pings to each client (1 to 86400).
+    #[arg(long, env = "BROKER_PING_INTERVAL_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub ping_interval_secs: u64,
 
-    /// Seconds a client has to answer a protocol ping before it is closed with 1011.
-    #[arg(long, env = "BROKER_PING_TIMEOUT_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Seconds a client has to answer a protocol ping before it is closed with 1011 (1 to 86400).
+    #[arg(long, env = "BROKER_PING_TIMEOUT_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub ping_timeout_secs: u64,
 
     /// Frames queued for one client before it is cut off as too slow (close 1008).
@@ -107,8 +111,8 @@ pub struct Config {
     pub message_burst: u32,
 
     /// Seconds a new TCP connection has to send its complete HTTP request (the WebSocket
-    /// handshake); slower ones are dropped.
-    #[arg(long, env = "BROKER_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    /// handshake); slower ones are dropped (1 to 86400).
+    #[arg(long, env = "BROKER_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub handshake_timeout_secs: u64,
 
     /// Log line format on standard error: `text` or `json` (one object per line).
@@ -171,5 +175,21 @@ impl Config {
 
     pub fn ping_timeout(&self) -> Duration {
         Duration::from_secs(self.ping_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn times_in_seconds_are_bounded_to_a_day() {
+        for flag in ["--ping-interval-secs", "--ping-timeout-secs", "--handshake-timeout-secs"] {
+            assert!(Config::try_parse_from(["broker", flag, "86400"]).is_ok(), "{flag} at its bound");
+            let err = Config::try_parse_from(["broker", flag, "86401"]).err().expect("past the bound").to_string();
+            assert!(err.contains("86401") && err.contains("1..=86400"), "{flag}: {err}");
+            assert!(Config::try_parse_from(["broker", flag, "18446744073709551615"]).is_err(), "{flag}: the largest u64");
+        }
     }
 }
