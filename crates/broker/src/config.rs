@@ -187,7 +187,7 @@ mod tests {
     fn times_in_seconds_are_bounded_to_a_day() {
         for flag in ["--ping-interval-secs", "--ping-timeout-secs", "--handshake-timeout-secs"] {
             assert!(Config::try_parse_from(["broker", flag, "86400"]).is_ok(), "{flag} at its bound");
-            let err = Config::try_parse_from(["broker", flag, "86401"]).err().expect("past the bound").to_string();
+            let err = Config::try_parse_from(["broker", flag, "86401"]).expect_err("past the bound").to_string();
             assert!(err.contains("86401") && err.contains("1..=86400"), "{flag}: {err}");
             assert!(Config::try_parse_from(["broker", flag, "18446744073709551615"]).is_err(), "{flag}: the largest u64");
         }
