@@ -64,7 +64,7 @@ pub async fn serve(
         config.clone(),
         hub.metrics.clone(),
     )));
-    let peer_ctx = Peer { id, publishing, rate: RateLimit::new(config.max_messages_per_sec, config.message_burst), batches, extended: AtomicBool::new(false) };
+    let peer_ctx = Peer { id, publishing, rate: RateLimit::new(config.max_messages_per_sec, config.message_burst), batches, extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false) };
     // Publishes committing, oldest first: owned here so that they are seen through even when
     // the connection ends first (the hub hands out what a publish committed when it completes).
     let mut publishing = FuturesOrdered::new();
@@ -268,6 +268,8 @@ struct Peer {
     /// Set when the client has sent a `sync`: it knows this broker's extensions, and its pongs
     /// carry the client count.
     extended: AtomicBool,
+    /// Set once a `sync` of its was ignored (and logged).
+    sync_ignored: AtomicBool,
 }
 
 /// Reads frames until the client closes, the socket fails, or a limit is broken. Above its
@@ -371,7 +373,7 @@ async fn pace(peer: &mut Peer, hub: &Hub, received: Instant, logged: &mut bool) 
 /// which paces the reading, not the handling); for the fuzz target. With state in memory only the
 /// future is ready at its first poll.
 pub async fn handle_text(text: &str, id: u64, publishing: Publishing, hub: &Hub) {
-    let peer = Peer { id, publishing, rate: None, batches: Arc::new(AtomicBool::new(false)), extended: AtomicBool::new(false) };
+    let peer = Peer { id, publishing, rate: None, batches: Arc::new(AtomicBool::new(false)), extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false) };
     if let Started::Publishing(publish) = start(text, &peer, hub, Instant::now()) {
         publish.await;
     }
@@ -413,13 +415,19 @@ fn start<'a>(text: &str, peer: &Peer, hub: &'a Hub, received: Instant) -> Starte
             Started::Done
         }
         ClientFrame::Sync(req) => {
-            hub.metrics.inbound(Inbound::Sync);
             debug!(client = id, since = ?req.since, batch = req.batch, "sync");
             if req.batch {
                 peer.batches.store(true, Ordering::Relaxed);
             }
             peer.extended.store(true, Ordering::Relaxed);
-            hub.sync(id, req);
+            if hub.sync(id, req) {
+                hub.metrics.inbound(Inbound::Sync);
+            } else {
+                hub.metrics.inbound(Inbound::Ignored);
+                if !peer.sync_ignored.swap(true, Ordering::Relaxed) {
+                    warn!(client = id, "sync ignored: the reply to its last one has not all left its send queue (and any more like it)");
+                }
+            }
             Started::Done
         }
         ClientFrame::Ignored(reason) => {
@@ -574,7 +582,7 @@ mod tests {
             .map(|n| Ok(Message::Text(format!(r#"{{"type":"furniture_created","furniture":{{"furniture_id":"f{n}","nombre":"Mesa"}}}}"#).into())))
             .collect();
         let stream = futures_util::stream::iter(frames).chain(futures_util::stream::pending());
-        let peer = Peer { id: 1, publishing: Publishing::Allowed, rate: None, batches: Arc::new(AtomicBool::new(false)), extended: AtomicBool::new(false) };
+        let peer = Peer { id: 1, publishing: Publishing::Allowed, rate: None, batches: Arc::new(AtomicBool::new(false)), extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false) };
         let reader = tokio::spawn(async move {
             let closer = Closer::new(&tokio_util::sync::CancellationToken::new());
             read_loop(stream, peer, &hub, &closer, &AtomicBool::new(false), &mut FuturesOrdered::new()).await;

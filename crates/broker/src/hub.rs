@@ -50,6 +50,24 @@ pub struct Registration {
 struct Client {
     queue: mpsc::Sender<Utf8Bytes>,
     closer: Closer,
+    /// Frames ever queued for it.
+    queued: u64,
+    /// `queued` once its last `sync` reply was queued: the reply has left the queue when as many
+    /// frames have.
+    sync_through: u64,
+}
+
+impl Client {
+    fn send(&mut self, frame: Utf8Bytes) -> bool {
+        let sent = self.queue.try_send(frame).is_ok();
+        self.queued += u64::from(sent);
+        sent
+    }
+
+    /// Frames its writer has taken from the queue (the queue is first in, first out).
+    fn taken(&self) -> u64 {
+        self.queued - (self.queue.max_capacity() - self.queue.capacity()) as u64
+    }
 }
 
 struct State {
@@ -166,10 +184,11 @@ impl Hub {
         st.next_id += 1;
         let (tx, rx) = mpsc::channel(self.queue_len);
         let closer = Closer::new(shutdown);
-        st.clients.insert(id, Client { queue: tx.clone(), closer: closer.clone() });
-        let client_count = st.clients.len();
+        let mut client = Client { queue: tx, closer: closer.clone(), queued: 0, sync_through: 0 };
         // The queue is new and empty, so the welcome always fits.
-        let _ = tx.try_send(encode_welcome(client_count, now(), Some(&st.stream)).into());
+        client.send(encode_welcome(st.clients.len() + 1, now(), Some(&st.stream)).into());
+        st.clients.insert(id, client);
+        let client_count = st.clients.len();
         Registration { id, frames: rx, closer, client_count }
     }
 
@@ -261,8 +280,8 @@ impl Hub {
                 st.history.push_back((committed.seq, frame.clone()));
             }
             let mut slow = Vec::new();
-            for (id, client) in &st.clients {
-                if client.queue.try_send(frame.clone()).is_err() {
+            for (id, client) in &mut st.clients {
+                if !client.send(frame.clone()) {
                     slow.push(*id);
                 }
             }
@@ -386,9 +405,15 @@ impl Hub {
 
     /// Queues the catalog and the notifications after `since` for one client (extension).
     /// The reply is queued under the same lock as every hand-out, so every notification after
-    /// the reply's `seq` reaches the client after it.
-    pub fn sync(&self, id: u64, req: SyncRequest) {
+    /// the reply's `seq` reaches the client after it. One reply at a time: while the client's
+    /// last reply has not all left its queue, a `sync` is ignored (false), so that a client
+    /// that asks again and again without reading cannot pile up copies of the catalog.
+    pub fn sync(&self, id: u64, req: SyncRequest) -> bool {
         let mut st = self.lock();
+        match st.clients.get(&id) {
+            Some(client) if client.taken() >= client.sync_through => {}
+            _ => return false,
+        }
         let frames = {
             let oldest = st.history.front().map(|(s, _)| *s);
             let (complete, missed): (bool, Vec<&str>) = match req.since {
@@ -413,11 +438,15 @@ impl Hub {
         for frame in frames {
             Self::send_locked(&mut st, id, frame.into());
         }
+        if let Some(client) = st.clients.get_mut(&id) {
+            client.sync_through = client.queued;
+        }
+        true
     }
 
     fn send_locked(st: &mut State, id: u64, frame: Utf8Bytes) {
-        let full = match st.clients.get(&id) {
-            Some(client) => client.queue.try_send(frame).is_err(),
+        let full = match st.clients.get_mut(&id) {
+            Some(client) => !client.send(frame),
             None => false,
         };
         if full {
@@ -504,6 +533,33 @@ mod tests {
             assert_eq!(parts > 1, want_parts, "queue of {queue}: {parts} parts");
             assert!(!viewer.closer.is_closing(), "not cut off");
         }
+    }
+
+    /// One `sync` reply at a time: a client that asks again before its last reply has left its
+    /// queue is ignored (it cannot pile up copies of the catalog without reading), and answered
+    /// again once the reply is taken, even with notifications queued after it.
+    #[tokio::test]
+    async fn a_sync_is_answered_only_once_the_last_reply_has_left_the_queue() {
+        let config = crate::Config::on("127.0.0.1:0".parse().unwrap());
+        let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
+        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+        let shutdown = CancellationToken::new();
+        let mut viewer = hub.register(&shutdown);
+        let mut take = |count: usize| (0..count).map(|_| viewer.frames.try_recv().unwrap()).collect::<Vec<_>>();
+        assert!(take(1)[0].contains(r#""type":"connection""#));
+        hub.publish(change("a", "Mesa"), Instant::now()).await.unwrap();
+        let ask = || hub.sync(viewer.id, SyncRequest { since: None, batch: true, parts: true });
+        assert!(ask(), "the first");
+        for _ in 0..5 {
+            assert!(!ask(), "again, its reply still queued");
+        }
+        hub.publish(change("b", "Silla"), Instant::now()).await.unwrap();
+        let frames = take(2);
+        assert!(frames[0].contains(r#""type":"furniture_notification""#) && frames[1].starts_with(r#"{"type":"sync""#), "one reply, nothing for the ignored");
+        assert!(ask(), "the reply taken; a notification still queued after it does not matter");
+        let frames = take(2);
+        assert!(frames[0].contains(r#""furniture_id":"b""#) && frames[1].starts_with(r#"{"type":"sync""#));
+        assert!(viewer.frames.try_recv().is_err());
     }
 
     /// A write that fails (here: the file may not grow) refuses the publish and changes nothing:
