@@ -314,6 +314,11 @@ impl Live {
                 catalog.append(&mut reply.catalog);
                 let first_sync = !matches!(self.source.get_untracked(), CatalogSource::Synced { .. });
                 let origin = if first_sync { Origin::History } else { Origin::Recovered };
+                // Behind what we saw of its numbering (its state put back from a copy): the seqs
+                // it hands out next are not the ones we saw.
+                if self.feed.with_untracked(|f| f.last_seq()).is_some_and(|seen| reply.seq < seen) {
+                    self.feed.update_untracked(Feed::new_stream);
+                }
                 // Taken in now, drawn in the next task: a big catalog's take-in and its drawing
                 // are two tasks instead of one long one.
                 self.feed.update_untracked(|f| {

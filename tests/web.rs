@@ -147,6 +147,36 @@ async fn outages_back_to_back_are_one_gap_from_the_first_loss() {
     assert!(text.contains(&format!("Desconectado de {first_loss} a {last_welcome}")), "{text}");
 }
 
+/// A broker whose numbering went back under the same `stream` (its state put back from an older
+/// copy) answers `sync` with a `seq` below the last one the page saw: the page takes the seqs it
+/// hands out next as new ones, instead of dropping them as already seen.
+#[wasm_bindgen_test]
+async fn seqs_after_a_sync_behind_what_was_seen_are_taken_as_new() {
+    use furniture_dashboard::ws::WsEvent;
+    use furniture_protocol::{encode_sync_reply, encode_welcome, CatalogEntry, Timestamp};
+    let host = host();
+    let live = live();
+    let _mounted = mount(&host, live, move || view! { <FeedPanel/> <CatalogPanel/> });
+    let now = Timestamp::parse("2026-12-06T10:00:00Z").unwrap();
+    let welcome = || WsEvent::Frame(encode_welcome(1, now, Some("kept")));
+    live.on_event(WsEvent::State(ConnState::Live));
+    live.on_event(welcome());
+    for seq in 1..=5 {
+        live.on_event(WsEvent::Frame(note(Action::Created, &format!("old{seq}"), "Mesa", seq).encode()));
+    }
+    // Reconnected to the same stream, now at seq 2: its catalog as it stands, then seq 3.
+    live.on_event(WsEvent::State(ConnState::Reconnecting { attempt: 1, next_try_ms: js_sys::Date::now() + 250.0 }));
+    live.on_event(WsEvent::State(ConnState::Live));
+    live.on_event(welcome());
+    let kept: Vec<CatalogEntry> = (1..=2).map(|seq| CatalogEntry { furniture: std::sync::Arc::new(note(Action::Created, &format!("old{seq}"), "Mesa", seq).furniture), seq: Some(seq), timestamp: None }).collect();
+    live.on_event(WsEvent::Frame(encode_sync_reply(2, true, &kept, std::iter::empty())));
+    live.on_event(WsEvent::Frame(note(Action::Created, "new3", "Silla", 3).encode()));
+    gloo_timers::future::TimeoutFuture::new(150).await;
+    assert!(host.query_selector("[data-testid=catalog-item][data-furniture-id=new3]").unwrap().is_some(), "the new seq 3 is shown");
+    let gone = host.query_selector("[data-testid=catalog-item][data-furniture-id=old5]").unwrap().unwrap();
+    assert_eq!(gone.get_attribute("data-deleted").as_deref(), Some("true"), "the catalog is the broker's (items it no longer has linger as deleted)");
+}
+
 /// While changes keep coming, a renamed card stays where it is, showing its new name at once,
 /// and the second's tick puts the cards in order (the grid does not reshuffle at every change).
 #[wasm_bindgen_test]
