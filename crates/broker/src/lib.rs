@@ -50,6 +50,11 @@ pub use crate::store::StoreError;
 /// How long shutdown waits for clients to take their close frames.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
+/// Refused connections answered at once (each is held up to 1.5 s for the request and the
+/// answer); beyond them, a refused connection is closed without an answer, so that a flood of
+/// connections past the caps cannot hold the broker's file descriptors.
+pub const MAX_REFUSING: usize = 256;
+
 /// A broker whose state is open, ready to serve a listener.
 pub struct Broker {
     config: Arc<Config>,
@@ -74,6 +79,7 @@ impl Broker {
         let Broker { config, hub } = self;
         let tasks = TaskTracker::new();
         let limits = Limits::new(config.max_connections, config.max_connections_per_ip);
+        let refusing = Arc::new(tokio::sync::Semaphore::new(MAX_REFUSING));
         let state = http::AppState { hub: hub.clone(), config: config.clone(), shutdown: shutdown.clone(), tasks: tasks.clone() };
         let router = http::router(state.clone());
         if hub.shared() {
@@ -97,7 +103,12 @@ impl Broker {
                 Ok(slot) => slot,
                 Err(why) => {
                     let response = http::refusal(&state, peer, why);
-                    tasks.spawn(refuse_raw(stream, response.status()));
+                    if let Ok(answering) = refusing.clone().try_acquire_owned() {
+                        tasks.spawn(async move {
+                            refuse_raw(stream, response.status()).await;
+                            drop(answering);
+                        });
+                    }
                     continue;
                 }
             };

@@ -464,6 +464,34 @@ async fn connections_beyond_the_cap_are_refused() {
     assert_eq!(next_json(&mut b).await["type"], "pong");
 }
 
+/// Refused connections are answered up to a bound at a time (each is held for its request); past
+/// it, a flood of connections beyond the cap is closed at once without an answer, instead of
+/// holding a task and a file descriptor each.
+#[tokio::test]
+async fn a_flood_past_the_cap_is_answered_only_up_to_its_bound() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let broker = Broker::start(|c| c.max_connections = 1).await;
+    let (_a, _) = broker.viewer().await;
+    // More than the bound, connected at once, their requests not yet sent: the first hold their
+    // places for up to 500 ms waiting for them.
+    let flood = furniture_broker::MAX_REFUSING + 40;
+    let mut sockets = Vec::with_capacity(flood);
+    for _ in 0..flood {
+        sockets.push(tokio::net::TcpStream::connect(broker.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (mut answered, mut dropped) = (0, 0);
+    for mut s in sockets {
+        let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let mut head = [0u8; 12];
+        match tokio::time::timeout(WAIT, s.read(&mut head)).await.expect("answered or closed in time") {
+            Ok(n) if head[..n].starts_with(b"HTTP/1.1 503") => answered += 1,
+            _ => dropped += 1,
+        }
+    }
+    assert!(answered >= 1 && dropped >= 1, "{answered} answered with 503, {dropped} closed without an answer");
+}
+
 /// The notifier reports an unreachable broker as an error value within its timeout.
 #[tokio::test]
 async fn notifier_reports_unreachable_brokers() {
