@@ -37,6 +37,10 @@ pub enum NotifyError {
     Connect { url: String, reason: String },
     #[error("the broker at {url} closed the connection before the change was sent: {reason}")]
     Send { url: String, reason: String },
+    /// The change was written, then the connection ended before the broker echoed it back: it
+    /// may or may not have been made (a broker killed or restarted in between).
+    #[error("the connection to the broker at {url} ended before it confirmed the change, which may or may not have been made: {reason}")]
+    Unconfirmed { url: String, reason: String },
     /// Our broker said no (no publish token, protected mode, storage failing); nothing was
     /// broadcast.
     #[error("the broker at {url} refused the change: {reason}")]
@@ -59,14 +63,54 @@ pub const CLOSE_QUIET: Duration = Duration::from_secs(2);
 pub const CLOSE_LIMIT: Duration = Duration::from_secs(60);
 
 /// Sends changes to one broker.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Notifier {
     url: String,
     connect_timeout: Duration,
 }
 
+/// Without the URL's secrets, as errors and logs show it.
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier").field("url", &self.shown_url()).field("connect_timeout", &self.connect_timeout).finish()
+    }
+}
+
+/// `url` as errors and logs show it: the value of a `token` in its query and a password in it
+/// replaced by `***` (a publish token is never printed).
+pub fn shown_url(url: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
+            let authority = match authority.rsplit_once('@') {
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{user}:***@{host}"),
+                    None => authority.to_owned(),
+                },
+                None => authority.to_owned(),
+            };
+            format!("{scheme}://{authority}{}", path.map(|p| format!("/{p}")).unwrap_or_default())
+        }
+        None => base.to_owned(),
+    };
+    match query {
+        None => base,
+        Some(query) => {
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key == "token" => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", pairs.join("&"))
+        }
+    }
+}
+
 impl Notifier {
-    /// A notifier for `url` (`ws://` or `wss://`; path and query are passed through untouched).
+    /// A notifier for `url` (`ws://`; path and query are passed through untouched).
     pub fn new(url: impl Into<String>) -> Notifier {
         Notifier { url: url.into(), connect_timeout: DEFAULT_CONNECT_TIMEOUT }
     }
@@ -87,13 +131,19 @@ impl Notifier {
         &self.url
     }
 
+    /// The broker's URL without its secrets ([`shown_url`]), for messages.
+    pub fn shown_url(&self) -> String {
+        shown_url(&self.url)
+    }
+
     /// Sends one change on a connection opened for it, then closes it: what the Python producer
     /// does after every create, update or delete.
     ///
     /// Brokers send every notification to its sender too, so this waits (at most
     /// [`CONFIRM_TIMEOUT`]) for the change to come back, which confirms it was broadcast, or for
     /// this project's broker to refuse it ([`NotifyError::Refused`]). A broker that says neither
-    /// in time is taken at its word: the change was sent.
+    /// in time is taken at its word: the change was sent. A connection that ends first is
+    /// [`NotifyError::Unconfirmed`].
     pub async fn send(&self, msg: &ProducerMessage) -> Result<(), NotifyError> {
         let mut ws = self.open().await?;
         ws.send(Message::text(msg.encode())).await.map_err(|e| self.send_error(e))?;
@@ -102,23 +152,24 @@ impl Notifier {
                 match frame {
                     Message::Text(text) => match decode_server(&text) {
                         ServerFrame::Error { message, refusal: Some(Refusal::InDoubt), .. } => {
-                            return Err(NotifyError::InDoubt { url: self.url.clone(), reason: message })
+                            return Err(NotifyError::InDoubt { url: self.shown_url(), reason: message })
                         }
                         ServerFrame::Error { message, .. } => {
-                            return Err(NotifyError::Refused { url: self.url.clone(), reason: message })
+                            return Err(NotifyError::Refused { url: self.shown_url(), reason: message })
                         }
                         ServerFrame::Notification(n) if n.action == msg.action && n.furniture == msg.furniture => {
                             return Ok(())
                         }
                         _ => {}
                     },
-                    Message::Close(Some(f)) if u16::from(f.code) != 1000 => {
-                        return Err(self.send_error_text(format!("close {} ({})", u16::from(f.code), f.reason)))
+                    Message::Close(Some(f)) => {
+                        return Err(self.unconfirmed(format!("close {} ({})", u16::from(f.code), f.reason)))
                     }
+                    Message::Close(None) => return Err(self.unconfirmed("closed without a code".to_owned())),
                     _ => {}
                 }
             }
-            Ok(())
+            Err(self.unconfirmed("the connection ended".to_owned()))
         })
         .await
         .unwrap_or(Ok(()));
@@ -153,22 +204,25 @@ impl Notifier {
                 }
             }
         });
-        Ok(Publisher { url: self.url.clone(), sink, drain, refused, frames })
+        Ok(Publisher { url: self.shown_url(), sink, drain, refused, frames })
     }
 
     async fn open(&self) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, NotifyError> {
-        if !(self.url.starts_with("ws://") || self.url.starts_with("wss://")) {
+        if self.url.starts_with("wss://") {
             return Err(NotifyError::InvalidUrl {
-                url: self.url.clone(),
-                reason: "it must start with ws:// or wss://".to_owned(),
+                url: self.shown_url(),
+                reason: "wss:// (TLS) is not supported by this notifier: use ws://".to_owned(),
             });
+        }
+        if !self.url.starts_with("ws://") {
+            return Err(NotifyError::InvalidUrl { url: self.shown_url(), reason: "it must start with ws://".to_owned() });
         }
         // Nagle's algorithm off: a change is written at once. With it on, the pong answering the
         // broker's ping (every 20 s) held the changes written after it until the broker's delayed
         // acknowledgement came, 40 ms later on Linux; they then arrived together (BENCHMARKS.md).
         let connecting = tokio_tungstenite::connect_async_with_config(self.url.as_str(), None, true);
         match tokio::time::timeout(self.connect_timeout, connecting).await {
-            Err(_) => Err(NotifyError::Timeout { url: self.url.clone(), timeout: self.connect_timeout }),
+            Err(_) => Err(NotifyError::Timeout { url: self.shown_url(), timeout: self.connect_timeout }),
             Ok(Err(e)) => Err(self.connect_error(e)),
             Ok(Ok((ws, _response))) => Ok(ws),
         }
@@ -177,12 +231,12 @@ impl Notifier {
     fn connect_error(&self, e: tokio_tungstenite::tungstenite::Error) -> NotifyError {
         use tokio_tungstenite::tungstenite::Error as E;
         match e {
-            E::Url(reason) => NotifyError::InvalidUrl { url: self.url.clone(), reason: reason.to_string() },
+            E::Url(reason) => NotifyError::InvalidUrl { url: self.shown_url(), reason: reason.to_string() },
             E::Http(response) => NotifyError::Connect {
-                url: self.url.clone(),
+                url: self.shown_url(),
                 reason: format!("the server answered HTTP {} instead of a WebSocket", response.status()),
             },
-            other => NotifyError::Connect { url: self.url.clone(), reason: other.to_string() },
+            other => NotifyError::Connect { url: self.shown_url(), reason: other.to_string() },
         }
     }
 
@@ -191,7 +245,11 @@ impl Notifier {
     }
 
     fn send_error_text(&self, reason: String) -> NotifyError {
-        NotifyError::Send { url: self.url.clone(), reason }
+        NotifyError::Send { url: self.shown_url(), reason }
+    }
+
+    fn unconfirmed(&self, reason: String) -> NotifyError {
+        NotifyError::Unconfirmed { url: self.shown_url(), reason }
     }
 }
 
@@ -244,8 +302,9 @@ impl Publisher {
     /// reads a client above its message rate more slowly); ending the connection before that
     /// could lose the changes it has not read yet (a reset discards them). So this waits for the
     /// answer as long as the broker keeps sending, up to [`CLOSE_QUIET`] without a frame from it
-    /// and [`CLOSE_LIMIT`] in all.
-    pub async fn close(mut self) {
+    /// and [`CLOSE_LIMIT`] in all. Gives back the broker's first refusal on this connection, if
+    /// any came (one that came after the last send would otherwise go unreported).
+    pub async fn close(mut self) -> Option<NotifyError> {
         let deadline = tokio::time::Instant::now() + CLOSE_LIMIT;
         let _ = tokio::time::timeout_at(deadline, self.sink.close()).await;
         let mut seen = self.frames.load(std::sync::atomic::Ordering::Relaxed);
@@ -257,6 +316,12 @@ impl Publisher {
             seen = now;
         }
         self.drain.abort();
+        let (refusal, reason) = self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+        let url = self.url.clone();
+        Some(match refusal {
+            Some(Refusal::InDoubt) => NotifyError::InDoubt { url, reason },
+            _ => NotifyError::Refused { url, reason },
+        })
     }
 }
 

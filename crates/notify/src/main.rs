@@ -3,15 +3,16 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use furniture_notify::demo::DemoGenerator;
-use furniture_notify::{Action, Furniture, Notifier, ProducerMessage, Publisher, DEFAULT_URL};
+use furniture_notify::{Action, Furniture, Notifier, NotifyError, ProducerMessage, Publisher, DEFAULT_URL};
 use serde_json::Value;
 
 /// Sends furniture catalog changes to the notification broker, like the catalog's back end does.
 #[derive(Parser)]
 #[command(name = "furniture-notify", version, after_help = "Exit status: 0 when sent, 1 when the change could not be delivered to the broker, 2 for usage errors.")]
 struct Cli {
-    /// Broker address; path and query (a publish token, say) are passed through untouched.
-    #[arg(long, env = "WEBSOCKET_URL", default_value = DEFAULT_URL, global = true)]
+    /// Broker address (ws://); path and query (a publish token, say) are passed through
+    /// untouched. A token in it is never printed.
+    #[arg(long, env = "WEBSOCKET_URL", default_value = DEFAULT_URL, global = true, hide_env_values = true)]
     url: String,
 
     /// Seconds to wait for the broker to accept the connection.
@@ -37,7 +38,7 @@ enum Command {
 /// The record's fields; an omitted flag leaves the key out of the record.
 #[derive(Args)]
 struct Record {
-    /// `furniture_id`: the catalog id (a new 24-hex-digit id is made up when omitted).
+    /// `furniture_id`: the catalog id (`created` makes up a new 24-hex-digit id when omitted).
     #[arg(long)]
     id: Option<String>,
     /// `nombre`: the name.
@@ -83,15 +84,16 @@ struct Demo {
 }
 
 impl Record {
-    fn into_furniture(self) -> Furniture {
+    /// The record; `new` makes up an id when none was given (an update or a delete without one
+    /// leaves it out: an item nobody has cannot be updated).
+    fn into_furniture(self, new: bool) -> Furniture {
         let mut m = serde_json::Map::new();
-        let id = self.id.unwrap_or_else(|| format!("{:024x}", fastrand::u128(..) >> 32));
-        m.insert("furniture_id".into(), id.into());
         let mut put = |k: &str, v: Option<Value>| {
             if let Some(v) = v {
                 m.insert(k.into(), v);
             }
         };
+        put("furniture_id", self.id.or_else(|| new.then(|| format!("{:024x}", fastrand::u128(..) >> 32))).map(Value::from));
         put("nombre", self.nombre.map(Value::from));
         put("descripcion", self.descripcion.map(Value::from));
         put("altura", self.altura.map(Value::from));
@@ -105,22 +107,26 @@ impl Record {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !(cli.timeout.is_finite() && cli.timeout > 0.0) {
-        eprintln!("furniture-notify: --timeout must be a positive number of seconds");
+    let Some(timeout) = seconds(cli.timeout).filter(|t| !t.is_zero()) else {
+        eprintln!("furniture-notify: --timeout must be a positive number of seconds (at most a day)");
         return ExitCode::from(2);
-    }
-    let notifier = Notifier::new(cli.url).with_connect_timeout(Duration::from_secs_f64(cli.timeout));
+    };
+    let notifier = Notifier::new(cli.url).with_connect_timeout(timeout);
     let (action, record) = match cli.command {
         Command::Created(r) => (Action::Created, r),
         Command::Updated(r) => (Action::Updated, r),
         Command::Deleted(r) => (Action::Deleted, r),
         Command::Demo(demo) => return run_demo(&notifier, demo).await,
     };
-    let msg = ProducerMessage { action, furniture: record.into_furniture() };
+    let msg = ProducerMessage { action, furniture: record.into_furniture(action == Action::Created) };
     match notifier.send(&msg).await {
         Ok(()) => {
-            println!("sent {} {} to {}", action.producer_type(), msg.furniture.id().unwrap_or_default(), notifier.url());
+            println!("sent {} {} to {}", action.producer_type(), msg.furniture.id().unwrap_or_default(), notifier.shown_url());
             ExitCode::SUCCESS
+        }
+        Err(e @ NotifyError::InvalidUrl { .. }) => {
+            eprintln!("furniture-notify: {e}");
+            ExitCode::from(2)
         }
         Err(e) => {
             eprintln!("furniture-notify: {e}");
@@ -129,28 +135,40 @@ async fn main() -> ExitCode {
     }
 }
 
+/// A number of seconds as a duration: `None` unless finite, not negative and at most a day.
+fn seconds(s: f64) -> Option<Duration> {
+    (s.is_finite() && (0.0..=86_400.0).contains(&s)).then(|| Duration::from_secs_f64(s))
+}
+
 async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
-    if !(demo.rate.is_finite() && demo.rate > 0.0) {
-        eprintln!("furniture-notify: --rate must be a positive number of changes per second");
+    let period = if demo.rate.is_finite() && demo.rate > 0.0 { seconds(1.0 / demo.rate) } else { None };
+    let Some(period) = period else {
+        eprintln!("furniture-notify: --rate must be a positive number of changes per second (at least one a day)");
         return ExitCode::from(2);
-    }
+    };
+    let Some(duration) = demo.duration.map(|s| seconds(s).ok_or(())).transpose().ok() else {
+        eprintln!("furniture-notify: --duration must be a number of seconds from 0 to a day");
+        return ExitCode::from(2);
+    };
     let seed = demo.seed.unwrap_or_else(|| fastrand::u64(..));
     let mut gen = DemoGenerator::new(seed, demo.max_items);
-    let period = Duration::from_secs_f64(1.0 / demo.rate);
     let started = Instant::now();
-    let deadline = demo.duration.map(|s| started + Duration::from_secs_f64(s.max(0.0)));
+    let deadline = duration.map(|d| started + d);
     let mut publisher: Option<Publisher> = None;
     let mut sent = 0u64;
     let mut retry = Duration::from_millis(250);
     let mut next = tokio::time::Instant::now();
-    eprintln!("demo: {} changes/s to {} (seed {seed}); Ctrl-C stops", demo.rate, notifier.url());
+    eprintln!("demo: {} changes/s to {} (seed {seed}); Ctrl-C stops", demo.rate, notifier.shown_url());
     let mut pending = gen.next_message();
+    // One listener for the whole run: a Ctrl-C while connecting or sending counts too.
+    let stop = tokio::signal::ctrl_c();
+    tokio::pin!(stop);
     loop {
         if demo.count.is_some_and(|c| sent >= c) || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut stop => break,
             () = tokio::time::sleep_until(next) => {}
         }
         if publisher.as_ref().is_some_and(Publisher::is_closed) {
@@ -158,7 +176,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
         }
         let p = match publisher.as_mut() {
             Some(p) => p,
-            None => match notifier.connect().await {
+            None => match tokio::select! { _ = &mut stop => break, c = notifier.connect() => c } {
                 Ok(p) => {
                     retry = Duration::from_millis(250);
                     publisher.insert(p)
@@ -171,7 +189,16 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
                 }
             },
         };
-        match p.send(&pending).await {
+        let sending = tokio::select! {
+            _ = &mut stop => break,
+            r = tokio::time::timeout(SEND_TIMEOUT, p.send(&pending)) => r,
+        };
+        let Ok(result) = sending else {
+            eprintln!("demo: the broker took no change for {}s; reconnecting", SEND_TIMEOUT.as_secs());
+            publisher = None;
+            continue;
+        };
+        match result {
             Ok(()) => {
                 sent += 1;
                 if !demo.quiet {
@@ -193,14 +220,14 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
                     next = now;
                 }
             }
-            Err(e @ furniture_notify::NotifyError::Refused { .. }) => {
+            Err(e @ NotifyError::Refused { .. }) => {
                 eprintln!("demo: {e}");
                 return ExitCode::FAILURE;
             }
             // An earlier change may or may not have been made (a broker on Redis lost its
             // answer): it is not sent again, so that it cannot appear twice; this one goes out on
             // a new connection.
-            Err(e @ furniture_notify::NotifyError::InDoubt { .. }) => {
+            Err(e @ NotifyError::InDoubt { .. }) => {
                 eprintln!("demo: {e}; going on without it");
                 publisher = None;
             }
@@ -210,9 +237,20 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
             }
         }
     }
-    if let Some(p) = publisher {
-        p.close().await;
-    }
+    let refused = match publisher {
+        Some(p) => tokio::select! { _ = &mut stop => None, r = p.close() => r },
+        None => None,
+    };
     eprintln!("demo: sent {sent} changes in {:.1}s", started.elapsed().as_secs_f32());
-    ExitCode::SUCCESS
+    match refused {
+        // One of the last changes was refused: the broker has not all of them.
+        Some(e) => {
+            eprintln!("demo: {e}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
+    }
 }
+
+/// How long the demo waits for the broker to take one change before it reconnects.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);

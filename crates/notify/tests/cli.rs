@@ -128,3 +128,91 @@ async fn demo_sends_the_requested_number_of_changes() {
     }
     assert!(tokio::time::timeout(Duration::from_millis(300), frames.recv()).await.is_err(), "no more than 25");
 }
+
+/// A broker that echoes every change back, as brokers do, so that the command returns at once;
+/// gives the frames it received.
+async fn echoing_server() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    use futures_util::SinkExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/?token=S3CRET", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                while let Some(Ok(Message::Text(t))) = ws.next().await {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    let action = v["type"].as_str().unwrap_or_default().trim_start_matches("furniture_").to_owned();
+                    let echo = serde_json::json!({"type": "furniture_notification", "action": action, "furniture": v["furniture"], "message": "x", "timestamp": "2026-12-06T10:00:00"});
+                    let _ = tx.send(v);
+                    let _ = ws.send(Message::text(echo.to_string())).await;
+                }
+            });
+        }
+    });
+    (url, rx)
+}
+
+/// `updated` and `deleted` without `--id` leave the id out, as every omitted flag does (only
+/// `created` makes one up); the token in the URL is not printed, not even by `--help`.
+#[tokio::test]
+async fn only_created_makes_up_an_id_and_the_token_is_never_printed() {
+    let (url, mut frames) = echoing_server().await;
+    for (command, has_id) in [("updated", false), ("deleted", false), ("created", true)] {
+        let out = run(&[command, "--nombre", "Mesa"], &url).await;
+        assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+        let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(printed.contains("token=***") && !printed.contains("S3CRET"), "{command}: {printed}");
+        let frame = tokio::time::timeout(Duration::from_secs(5), frames.recv()).await.unwrap().unwrap();
+        assert_eq!(frame["furniture"].get("furniture_id").is_some(), has_id, "{command}: {frame}");
+    }
+    let help = run(&["--help"], &url).await;
+    assert!(help.status.success());
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("S3CRET"), "--help shows no token");
+}
+
+/// Numbers of seconds too large for a clock, or a rate too small, are usage errors (status 2),
+/// not a crash; so is a URL that is not ws://.
+#[tokio::test]
+async fn huge_or_tiny_numbers_and_other_schemes_are_usage_errors() {
+    for args in [
+        &["--timeout", "1e20", "created"][..],
+        &["demo", "--rate", "1e-20"][..],
+        &["demo", "--duration", "1e20"][..],
+        &["demo", "--rate", "inf"][..],
+    ] {
+        let out = run(args, "ws://127.0.0.1:1").await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{args:?}");
+    }
+    let out = run(&["created"], "wss://127.0.0.1:1/").await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wss:// (TLS) is not supported"));
+}
+
+/// A refusal of the demo's last change (it came after the last send) is still reported, with
+/// status 1: the broker does not have every change the demo counted.
+#[tokio::test]
+async fn a_demo_whose_last_change_is_refused_fails() {
+    use futures_util::SinkExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                while let Some(Ok(msg)) = ws.next().await {
+                    if let Message::Text(_) = msg {
+                        let no = r#"{"type":"error","reason":"protected_mode","message":"publish refused: loopback only","timestamp":"2026-12-06T10:00:00.000000"}"#;
+                        let _ = ws.send(Message::text(no)).await;
+                    }
+                }
+            });
+        }
+    });
+    let out = run(&["demo", "--count", "1", "--quiet"], &url).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("refused the change: publish refused: loopback only"), "{stderr}");
+}

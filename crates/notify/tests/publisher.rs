@@ -26,3 +26,41 @@ async fn close_gives_up_on_a_silent_broker_after_its_quiet_bound() {
     assert!(took >= CLOSE_QUIET, "it waited for an answer ({took:?})");
     server.abort();
 }
+
+/// A broker that reads the change and then drops the connection before echoing it (killed or
+/// restarted in between): the change is not reported as sent, and the error says it may or may
+/// not have been made. The publish token in the URL appears in no error.
+#[tokio::test]
+async fn a_connection_that_ends_before_the_echo_is_not_reported_as_sent() {
+    use futures_util::StreamExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/?token=S3CRET", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let _ = ws.next().await; // the change, then gone without a word
+    });
+    let change = ProducerMessage { action: Action::Created, furniture: Furniture::new("1", "Mesa", "", 75, 120, "roble", "ana") };
+    let err = Notifier::new(url).send(&change).await.expect_err("not confirmed, not sent");
+    assert!(matches!(err, furniture_notify::NotifyError::Unconfirmed { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("may or may not have been made") && text.contains("token=***"), "{text}");
+    assert!(!text.contains("S3CRET") && !format!("{err:?}").contains("S3CRET"), "{text}");
+}
+
+/// Every error a notifier gives, and its own debug form, show the URL without its secrets.
+#[tokio::test]
+async fn no_error_shows_the_publish_token() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let change = ProducerMessage { action: Action::Deleted, furniture: Furniture::new("1", "Mesa", "", 75, 120, "roble", "ana") };
+    for url in [format!("ws://127.0.0.1:{port}/p?a=1&token=S3CRET&b=2"), "wss://u:S3CRET@example.invalid/?token=S3CRET".to_owned(), "http://x/?token=S3CRET".to_owned()] {
+        let notifier = Notifier::new(url.clone());
+        let err = notifier.send(&change).await.expect_err("nothing listens there");
+        for shown in [err.to_string(), format!("{err:?}"), format!("{notifier:?}"), notifier.shown_url()] {
+            assert!(!shown.contains("S3CRET"), "{url}: {shown}");
+        }
+    }
+    assert_eq!(furniture_notify::shown_url("ws://h:1/p?a=1&token=x&b=2"), "ws://h:1/p?a=1&token=***&b=2");
+    assert_eq!(furniture_notify::shown_url("ws://user:pw@h/?token="), "ws://user:***@h/?token=***");
+    assert_eq!(furniture_notify::shown_url("ws://localhost:8765"), "ws://localhost:8765");
+}
