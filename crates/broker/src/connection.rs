@@ -2,7 +2,9 @@
 //! protocol pings, and a reader that hands each frame to its handler. When either ends, both end
 //! and the client leaves the hub.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -170,15 +172,10 @@ where
                     Ok(None) => return None,
                 }
                 if ping_owed {
-                    tokio::select! {
-                        biased;
-                        reason = &mut closed => break reason,
-                        () = &mut deadline => break CloseReason::PingTimeout,
-                        sent = sink.send(Message::Ping(Default::default())) => {
-                            if sent.is_err() {
-                                return None;
-                            }
-                        }
+                    match ping(&mut sink, closed.as_mut(), deadline.as_mut()).await {
+                        Ok(()) => {}
+                        Err(Some(reason)) => break reason,
+                        Err(None) => return None,
                     }
                 }
             }
@@ -190,15 +187,10 @@ where
                     awaiting_pong.store(true, Ordering::Release);
                     ping_pending = true;
                     deadline.as_mut().reset(Instant::now() + config.ping_timeout());
-                    tokio::select! {
-                        biased;
-                        reason = &mut closed => break reason,
-                        () = &mut deadline => break CloseReason::PingTimeout,
-                        sent = sink.send(Message::Ping(Default::default())) => {
-                            if sent.is_err() {
-                                return None;
-                            }
-                        }
+                    match ping(&mut sink, closed.as_mut(), deadline.as_mut()).await {
+                        Ok(()) => {}
+                        Err(Some(reason)) => break reason,
+                        Err(None) => return None,
                     }
                 }
             }
@@ -212,6 +204,20 @@ where
     let frame = CloseFrame { code: reason.code(), reason: reason.text().into() };
     let _ = tokio::time::timeout(CLOSE_LINGER, sink.send(Message::Close(Some(frame)))).await;
     Some(reason)
+}
+
+/// Sends a protocol ping, unless a close is asked for (`Err(Some(reason))`) or the pong's
+/// `deadline` passes (`Err(Some(PingTimeout))`) first; `Err(None)` when the socket failed.
+async fn ping<S>(sink: &mut S, closed: Pin<&mut impl Future<Output = CloseReason>>, deadline: Pin<&mut tokio::time::Sleep>) -> Result<(), Option<CloseReason>>
+where
+    S: Sink<Message> + Unpin,
+{
+    tokio::select! {
+        biased;
+        reason = closed => Err(Some(reason)),
+        () = deadline => Err(Some(CloseReason::PingTimeout)),
+        sent = sink.send(Message::Ping(Default::default())) => sent.map_err(|_| None),
+    }
 }
 
 /// Writes `first` and whatever else is queued (up to [`MAX_BATCH`] frames) with one flush; to a

@@ -9,10 +9,18 @@ use tokio_tungstenite::tungstenite::Message;
 
 const BIN: &str = env!("CARGO_BIN_EXE_furniture-notify");
 
-/// A WebSocket server that records the text frames it receives, one connection after another.
+/// A WebSocket server that records the text frames it receives, one connection after another;
+/// one that never answers them (the notifier then waits its 15 s for the echo).
 async fn recording_server() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    server(false, "abc").await
+}
+
+/// Records the frames like [`recording_server`] and, when `echo`, sends each change back as a
+/// notification, as brokers do, so that the command returns at once. Its URL carries `token`.
+async fn server(echo: bool, token: &str) -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    use futures_util::SinkExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}/path?token=abc", listener.local_addr().unwrap());
+    let url = format!("ws://{}/path?token={token}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -20,9 +28,14 @@ async fn recording_server() -> (String, tokio::sync::mpsc::UnboundedReceiver<Val
             tokio::spawn(async move {
                 let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
                 while let Some(Ok(msg)) = ws.next().await {
-                    if let Message::Text(t) = msg {
-                        let _ = tx.send(serde_json::from_str(&t).expect("the notifier sends JSON"));
+                    let Message::Text(t) = msg else { continue };
+                    let v: Value = serde_json::from_str(&t).expect("the notifier sends JSON");
+                    if echo {
+                        let action = v["type"].as_str().unwrap_or_default().trim_start_matches("furniture_").to_owned();
+                        let note = serde_json::json!({"type": "furniture_notification", "action": action, "furniture": v["furniture"], "message": "x", "timestamp": "2026-12-06T10:00:00"});
+                        let _ = ws.send(Message::text(note.to_string())).await;
                     }
+                    let _ = tx.send(v);
                 }
             });
         }
@@ -129,36 +142,11 @@ async fn demo_sends_the_requested_number_of_changes() {
     assert!(tokio::time::timeout(Duration::from_millis(300), frames.recv()).await.is_err(), "no more than 25");
 }
 
-/// A broker that echoes every change back, as brokers do, so that the command returns at once;
-/// gives the frames it received.
-async fn echoing_server() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
-    use futures_util::SinkExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}/?token=S3CRET", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
-                while let Some(Ok(Message::Text(t))) = ws.next().await {
-                    let v: Value = serde_json::from_str(&t).unwrap();
-                    let action = v["type"].as_str().unwrap_or_default().trim_start_matches("furniture_").to_owned();
-                    let echo = serde_json::json!({"type": "furniture_notification", "action": action, "furniture": v["furniture"], "message": "x", "timestamp": "2026-12-06T10:00:00"});
-                    let _ = tx.send(v);
-                    let _ = ws.send(Message::text(echo.to_string())).await;
-                }
-            });
-        }
-    });
-    (url, rx)
-}
-
 /// `updated` and `deleted` without `--id` leave the id out, as every omitted flag does (only
 /// `created` makes one up); the token in the URL is not printed, not even by `--help`.
 #[tokio::test]
 async fn only_created_makes_up_an_id_and_the_token_is_never_printed() {
-    let (url, mut frames) = echoing_server().await;
+    let (url, mut frames) = server(true, "S3CRET").await;
     for (command, has_id) in [("updated", false), ("deleted", false), ("created", true)] {
         let out = run(&[command, "--nombre", "Mesa"], &url).await;
         assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
