@@ -611,6 +611,12 @@ async fn english_renders() {
     page.close().await;
 }
 
+/// Hides the page as a browser does when its tab goes to the background: `document.visibilityState`
+/// overridden, and `visibilitychange` fired.
+const HIDE_TAB: &str = "window.__visibility = 'hidden'; Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => window.__visibility}); document.dispatchEvent(new Event('visibilitychange'))";
+/// Shows a page hidden by [`HIDE_TAB`] again.
+const SHOW_TAB: &str = "window.__visibility = 'visible'; document.dispatchEvent(new Event('visibilitychange'))";
+
 /// A hidden tab raises no toasts; when it is shown again, one "while you were away" digest sums up
 /// what happened, and the feed has every change. (Visibility is emulated by overriding
 /// `document.visibilityState` and firing `visibilitychange`, as a browser does.)
@@ -620,14 +626,14 @@ async fn a_hidden_tab_gets_one_digest_when_shown() {
     let broker = TestBroker::start(None).await;
     let page = Dashboard::open(&browser, &broker.page_url()).await;
     page.wait_state("live").await;
-    page.eval("window.__visibility = 'hidden'; Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => window.__visibility}); document.dispatchEvent(new Event('visibilitychange'))").await;
+    page.eval(HIDE_TAB).await;
     for i in 0..3 {
         broker.send(Action::Created, Furniture::new(&format!("away-{i}"), "Taburete", "", 70, 40, "haya", "ana")).await;
     }
     broker.send(Action::Deleted, Furniture::new("away-0", "Taburete", "", 70, 40, "haya", "ana")).await;
     page.wait_until("four feed items", "return document.querySelectorAll('[data-testid=feed-item]').length === 4").await;
     assert_eq!(page.count("[data-testid=toast]").await, 0, "no toasts while hidden");
-    page.eval("window.__visibility = 'visible'; document.dispatchEvent(new Event('visibilitychange'))").await;
+    page.eval(SHOW_TAB).await;
     page.wait_toast("digest").await;
     assert_eq!(page.count("[data-testid=toast]").await, 1);
     let text = page.text("[data-testid=toast]").await;
@@ -649,13 +655,13 @@ async fn a_change_waiting_for_a_frame_when_the_tab_is_hidden_is_not_held() {
     let stool = |i: usize| Furniture::new(&format!("late-{i}"), "Taburete", "", 70, 40, "haya", "ana");
     broker.send(Action::Created, stool(0)).await;
     page.wait_until("the change waiting for a frame", "return window.__frames.length > 0").await;
-    page.eval("window.__visibility = 'hidden'; Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => window.__visibility}); document.dispatchEvent(new Event('visibilitychange'))").await;
+    page.eval(HIDE_TAB).await;
     for i in 1..3 {
         broker.send(Action::Created, stool(i)).await;
     }
     page.wait_until("three feed items while hidden", "return document.querySelectorAll('[data-testid=feed-item]').length === 3").await;
     assert_eq!(page.count("[data-testid=toast]").await, 0, "no toasts while hidden");
-    page.eval("window.__visibility = 'visible'; document.dispatchEvent(new Event('visibilitychange')); window.__frames.forEach(f => f(performance.now()))").await;
+    page.eval(&format!("{SHOW_TAB}; window.__frames.forEach(f => f(performance.now()))")).await;
     page.wait_toast("digest").await;
     let text = page.text("[data-testid=toast]").await;
     assert!(text.contains("Mientras no mirabas: 3 cambios"), "{text}");

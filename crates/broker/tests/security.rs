@@ -142,16 +142,21 @@ async fn connections_per_address_are_capped() {
     assert!(metric(broker.addr, "furniture_broker_connections_refused_total{reason=\"max_connections_per_ip\"}").await >= 1.0);
 }
 
+/// A broker that reads each connection at most `rate` frames a second, `burst` at once.
+async fn paced_broker(rate: f64, burst: u32) -> Broker {
+    Broker::start(|c| {
+        c.max_messages_per_sec = rate as u32;
+        c.message_burst = burst;
+    })
+    .await
+}
+
 /// Above its message rate a connection is read more slowly, never faster than rate × time plus
 /// its burst, and nothing it sent is dropped.
 #[tokio::test]
 async fn a_fast_sender_is_paced_to_its_rate_and_nothing_is_lost() {
     let (rate, burst, sent) = (50.0, 10, 40);
-    let broker = Broker::start(|c| {
-        c.max_messages_per_sec = rate as u32;
-        c.message_burst = burst;
-    })
-    .await;
+    let broker = paced_broker(rate, burst).await;
     let (mut ws, _) = broker.viewer().await;
     let started = Instant::now();
     for _ in 0..sent {
@@ -173,11 +178,7 @@ async fn a_fast_sender_is_paced_to_its_rate_and_nothing_is_lost() {
 #[tokio::test]
 async fn ignored_binary_frames_are_paced_to_the_rate_too() {
     let (rate, burst, sent) = (50.0, 10, 40);
-    let broker = Broker::start(|c| {
-        c.max_messages_per_sec = rate as u32;
-        c.message_burst = burst;
-    })
-    .await;
+    let broker = paced_broker(rate, burst).await;
     let (mut ws, _) = broker.viewer().await;
     let started = Instant::now();
     for _ in 0..sent {
