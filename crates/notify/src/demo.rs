@@ -68,9 +68,12 @@ impl DemoGenerator {
     pub fn next_message(&mut self) -> ProducerMessage {
         let n = self.items.len();
         let roll = self.rng.u32(0..100);
-        let action = if n < 4 || (n < self.max_items && roll < 40) {
+        // Creates until a few items exist, then a mix; deletes once there are a few more (fewer
+        // when the bound is smaller: it holds whatever it is).
+        let m = self.max_items;
+        let action = if n == 0 || (n < m && (n < m.min(4) || roll < 40)) {
             Action::Created
-        } else if roll < 80 || n < 6 {
+        } else if roll < 80 || n < m.min(6) {
             Action::Updated
         } else {
             Action::Deleted
@@ -164,6 +167,20 @@ mod tests {
             assert_eq!(alive.len(), g.live_items());
         }
         assert_eq!(seen.len(), 3);
+    }
+
+    /// A small bound holds too, and the stream still creates, updates and deletes.
+    #[test]
+    fn small_bounds_hold_and_use_every_action() {
+        for max in 1..=6 {
+            let mut g = DemoGenerator::new(max as u64, max);
+            let mut seen = HashSet::new();
+            for _ in 0..500 {
+                seen.insert(g.next_message().action);
+                assert!(g.live_items() <= max, "{} alive of at most {max}", g.live_items());
+            }
+            assert_eq!(seen.len(), 3, "bound {max}: {seen:?}");
+        }
     }
 
     /// Records are complete and plausible: every field present, sizes in centimetres.

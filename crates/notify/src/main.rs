@@ -163,12 +163,13 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     // One listener for the whole run: a Ctrl-C while connecting or sending counts too.
     let stop = tokio::signal::ctrl_c();
     tokio::pin!(stop);
+    let mut interrupted = false;
     loop {
         if demo.count.is_some_and(|c| sent >= c) || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
         tokio::select! {
-            _ = &mut stop => break,
+            _ = &mut stop => { interrupted = true; break }
             () = tokio::time::sleep_until(next) => {}
         }
         if publisher.as_ref().is_some_and(Publisher::is_closed) {
@@ -176,7 +177,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
         }
         let p = match publisher.as_mut() {
             Some(p) => p,
-            None => match tokio::select! { _ = &mut stop => break, c = notifier.connect() => c } {
+            None => match tokio::select! { _ = &mut stop => { interrupted = true; break } c = notifier.connect() => c } {
                 Ok(p) => {
                     retry = Duration::from_millis(250);
                     publisher.insert(p)
@@ -190,7 +191,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
             },
         };
         let sending = tokio::select! {
-            _ = &mut stop => break,
+            _ = &mut stop => { interrupted = true; break }
             r = tokio::time::timeout(SEND_TIMEOUT, p.send(&pending)) => r,
         };
         let Ok(result) = sending else {
@@ -237,18 +238,30 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
             }
         }
     }
+    // The listener above has fired if the loop ended on Ctrl-C (it cannot be polled again): a
+    // new one lets a second Ctrl-C cut short the wait for the last echoes.
     let refused = match publisher {
-        Some(p) => tokio::select! { _ = &mut stop => None, r = p.close() => r },
+        Some(p) => tokio::select! { _ = tokio::signal::ctrl_c() => None, r = p.close() => r },
         None => None,
     };
     eprintln!("demo: sent {sent} changes in {:.1}s", started.elapsed().as_secs_f32());
-    match refused {
+    if let Some(e) = refused {
         // One of the last changes was refused: the broker has not all of them.
-        Some(e) => {
-            eprintln!("demo: {e}");
+        eprintln!("demo: {e}");
+        return ExitCode::FAILURE;
+    }
+    // Stopped by its deadline short of its count, or with nothing delivered at all: the broker
+    // did not get what was asked for. A person's Ctrl-C is not a failure.
+    match demo.count {
+        Some(count) if !interrupted && sent < count => {
+            eprintln!("demo: only {sent} of {count} changes delivered before the deadline");
             ExitCode::FAILURE
         }
-        None => ExitCode::SUCCESS,
+        None if !interrupted && sent == 0 => {
+            eprintln!("demo: no change delivered");
+            ExitCode::FAILURE
+        }
+        _ => ExitCode::SUCCESS,
     }
 }
 
