@@ -36,8 +36,8 @@ struct Cli {
 
 #[derive(Args)]
 struct Common {
-    /// The broker to drive.
-    #[arg(long, global = true, env = "WEBSOCKET_URL", default_value = "ws://127.0.0.1:8765")]
+    /// The broker to drive (a publish token in it is never printed).
+    #[arg(long, global = true, env = "WEBSOCKET_URL", hide_env_values = true, default_value = "ws://127.0.0.1:8765")]
     url: String,
     /// Process id of the broker, for its CPU and memory [default: the one running
     /// `furniture-broker`, if there is exactly one].
@@ -77,13 +77,13 @@ struct Fanout {
     #[arg(long, default_value_t = 100.0)]
     rate: f64,
     /// Seconds of sending.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = 30.0, value_parser = seconds)]
     duration: f64,
     /// Extra bytes of description in each message.
     #[arg(long, default_value_t = 0)]
     payload: usize,
     /// Seconds to wait after sending for the viewers to receive everything.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = seconds)]
     drain: f64,
     /// Another broker sharing state with --url's (through Redis); repeat for more. Viewers are
     /// spread evenly over --url and these; producers stay on --url.
@@ -102,8 +102,8 @@ struct Connections {
     /// Connection attempts in flight at once.
     #[arg(long, default_value_t = 256)]
     concurrency: usize,
-    /// Seconds to hold them open once all are connected.
-    #[arg(long, default_value_t = 3.0)]
+    /// Seconds to hold them open once all are connected (at least half a second).
+    #[arg(long, default_value_t = 3.0, value_parser = seconds)]
     hold: f64,
 }
 
@@ -115,6 +115,14 @@ struct PerMessage {
     /// Connections in flight at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+}
+
+/// A number of seconds from 0 to a day (a run is bounded in time).
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err("a number of seconds from 0 to 86400".to_owned()),
+    }
 }
 
 /// Deliveries a run may record latencies for; beyond it they are counted, not timed.
@@ -177,20 +185,23 @@ fn print_table(v: &Value, prefix: &str) {
 /// Where the broker is, and which source addresses clients use.
 struct Target {
     url: String,
+    /// `url` without its secrets, for the table and the messages.
+    shown: String,
     addr: SocketAddr,
     sources: u8,
 }
 
 impl Target {
     async fn resolve(url: &str, sources: u8) -> Result<Target, String> {
-        let rest = url.strip_prefix("ws://").ok_or_else(|| format!("{url:?}: only ws:// URLs are supported"))?;
+        let shown = furniture_notify::shown_url(url);
+        let rest = url.strip_prefix("ws://").ok_or_else(|| format!("{shown}: only ws:// URLs are supported"))?;
         let authority = rest.split('/').next().unwrap_or_default();
         let addr = tokio::net::lookup_host(authority)
             .await
             .map_err(|e| format!("cannot resolve {authority}: {e}"))?
             .next()
             .ok_or_else(|| format!("{authority} has no address"))?;
-        Ok(Target { url: url.to_owned(), addr, sources })
+        Ok(Target { url: url.to_owned(), shown: shown.clone(), addr, sources })
     }
 
     /// Opens a WebSocket from source address number `i` (loopback brokers only).
@@ -227,18 +238,34 @@ fn unix_nanos() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
-/// The digits after `key` in `text`.
-fn number_after(text: &str, at: Option<usize>, key: &str) -> Option<u64> {
-    let start = at? + key.len();
-    let digits = text[start..].bytes().take_while(u8::is_ascii_digit).count();
-    text[start..start + digits].parse().ok()
+/// The number given to the quoted `key` in `text` (its first or, with `last`, its last
+/// occurrence), with or without spaces around the colon: the Python broker writes `": "`.
+fn number_of(text: &str, key: &str, last: bool) -> Option<u64> {
+    let at = if last { text.rfind(key) } else { text.find(key) }? + key.len();
+    let rest = text[at..].trim_start_matches(' ').strip_prefix(':')?.trim_start_matches(' ');
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    rest[..digits].parse().ok()
 }
 
-/// A load message: an update of one of 1000 items, stamped with its send time.
-fn load_message(run: u64, n: u64, payload: &str) -> String {
+const SEQ: &str = r#""seq""#;
+const SENT_NS: &str = r#""sent_ns""#;
+
+/// What every message of run `run` carries in its `furniture_id` (`"load-<run>-`), however the
+/// broker spaces its JSON.
+fn run_marker(run: u64) -> String {
+    format!(r#""load-{run}-"#)
+}
+
+/// What the messages of producer `p` of run `run` carry.
+fn producer_marker(run: u64, p: usize) -> String {
+    format!(r#""load-{run}-{p}-"#)
+}
+
+/// Message `n` of producer `p`: an update of one of its 1000 items, stamped with its send time.
+fn load_message(run: u64, p: usize, n: u64, payload: &str) -> String {
     let sent = unix_nanos();
     format!(
-        r#"{{"type":"furniture_updated","furniture":{{"furniture_id":"load-{run}-{}","nombre":"Carga {n}","descripcion":"{payload}","altura":75,"ancho":120,"material":"pino","sent_ns":{sent}}}}}"#,
+        r#"{{"type":"furniture_updated","furniture":{{"furniture_id":"load-{run}-{p}-{}","nombre":"Carga {n}","descripcion":"{payload}","altura":75,"ancho":120,"material":"pino","sent_ns":{sent}}}}}"#,
         n % 1000
     )
 }
@@ -247,6 +274,8 @@ fn load_message(run: u64, n: u64, payload: &str) -> String {
 #[derive(Default)]
 struct Seen {
     received: u64,
+    /// Deliveries that carried a seq, whose order was checked.
+    order_checked: u64,
     out_of_order: u64,
     latencies_us: Vec<u32>,
     /// Send → arrival in this viewer's socket (the kernel's receive time), for the same messages;
@@ -288,13 +317,15 @@ async fn view(mut ws: Ws, marker: Arc<str>, mut stop: watch::Receiver<bool>, pro
         let now = unix_nanos();
         seen.received += 1;
         progress.fetch_add(1, Ordering::Relaxed);
-        if let Some(seq) = number_after(&text, text.rfind(r#""seq":"#), r#""seq":"#) {
+        // The seq is this project's broker's (the Python broker sends none: order is not checked).
+        if let Some(seq) = number_of(&text, SEQ, true) {
+            seen.order_checked += 1;
             if seq <= last_seq {
                 seen.out_of_order += 1;
             }
             last_seq = seq;
         }
-        if let Some(sent) = number_after(&text, text.find(r#""sent_ns":"#), r#""sent_ns":"#) {
+        if let Some(sent) = number_of(&text, SENT_NS, false) {
             if (timed.fetch_add(1, Ordering::Relaxed) as usize) < MAX_SAMPLES {
                 let us = |at: u64| (at.saturating_sub(sent) / 1000).min(u32::MAX as u64) as u32;
                 seen.latencies_us.push(us(now));
@@ -339,16 +370,16 @@ fn first_errors(errors: &[String]) -> Value {
 
 async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
     let run = unix_nanos() % 1_000_000_007;
-    let marker: Arc<str> = format!(r#""furniture_id":"load-{run}-"#).into();
-    let mut targets = vec![Target { url: target.url.clone(), addr: target.addr, sources: target.sources }];
+    let marker: Arc<str> = run_marker(run).into();
+    let mut targets = vec![Target { url: target.url.clone(), shown: target.shown.clone(), addr: target.addr, sources: target.sources }];
     for url in &a.viewer_urls {
         match Target::resolve(url, target.sources).await {
             Ok(t) => targets.push(t),
             Err(e) => return json!({"ok": false, "scenario": "fanout", "error": e}),
         }
     }
-    let urls: Vec<&str> = targets.iter().map(|t| t.url.as_str()).collect();
-    eprintln!("fanout: connecting {} viewers to {} and {} producer(s) to {}", a.viewers, urls.join(", "), a.producers, target.url);
+    let urls: Vec<&str> = targets.iter().map(|t| t.shown.as_str()).collect();
+    eprintln!("fanout: connecting {} viewers to {} and {} producer(s) to {}", a.viewers, urls.join(", "), a.producers, target.shown);
     let mut viewers = Vec::new();
     let mut errors = Vec::new();
     for (i, t) in targets.iter().enumerate() {
@@ -375,6 +406,7 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
     let per_producer = if a.rate > 0.0 { a.rate / producers.len().max(1) as f64 } else { 0.0 };
     let duration = Duration::from_secs_f64(a.duration.max(0.0));
     let counter = Arc::new(AtomicU64::new(0));
+    let most_unechoed = Arc::new(AtomicU64::new(0));
     eprintln!(
         "fanout: sending {} for {:.0} s",
         if a.rate > 0.0 { format!("{} msg/s", a.rate) } else { "flat out".to_owned() },
@@ -383,9 +415,10 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
     let started = Instant::now();
     let sends: Vec<_> = producers
         .into_iter()
-        .map(|ws| {
-            let (counter, payload) = (counter.clone(), payload.clone());
-            tokio::spawn(produce(ws, run, per_producer, duration, counter, payload))
+        .enumerate()
+        .map(|(p, ws)| {
+            let (counter, payload, most) = (counter.clone(), payload.clone(), most_unechoed.clone());
+            tokio::spawn(produce(ws, run, p, per_producer, duration, counter, most, payload))
         })
         .collect();
     let mut producer_errors = Vec::new();
@@ -409,6 +442,7 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
     let _ = stop_tx.send(true);
     let mut received = 0;
     let mut out_of_order = 0;
+    let mut order_checked = 0;
     let mut cut_off = Vec::new();
     let mut latencies = Vec::new();
     let mut arrivals = Vec::new();
@@ -416,6 +450,7 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
         if let Ok(seen) = v.await {
             received += seen.received;
             out_of_order += seen.out_of_order;
+            order_checked += seen.order_checked;
             if let Some(e) = seen.ended {
                 cut_off.push(e);
             }
@@ -439,11 +474,13 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
         "delivered_fraction": (delivered_fraction * 1e6).round() / 1e6,
         "deliveries_per_second": round1(received as f64 / delivered_secs.max(1e-9)),
         "out_of_order": out_of_order,
+        "order_checked": order_checked,
         "latency": percentiles(&mut latencies),
         "latency_socket": percentiles(&mut arrivals),
         "connect_errors": errors.len(),
         "first_connect_errors": first_errors(&errors),
         "producer_errors": first_errors(&producer_errors),
+        "most_unechoed_per_producer": most_unechoed.load(Ordering::Relaxed),
         "viewers_cut_off": cut_off.len(),
         "broker": broker_usage.map_or(Value::Null, |u| u.to_json()),
         "brokers": urls,
@@ -461,10 +498,13 @@ const FLAT_OUT_WINDOW: u64 = 256;
 /// Sends load messages at `rate` per second for `duration`, or with `rate` 0 as fast as the
 /// broker delivers them (see [`FLAT_OUT_WINDOW`]), reading the broker's echoes so it is never cut
 /// off as slow.
-async fn produce(ws: Ws, run: u64, rate: f64, duration: Duration, counter: Arc<AtomicU64>, payload: String) -> Result<(), String> {
+/// Producer `p`'s greatest number of messages sent and not yet echoed goes into `most_unechoed`.
+#[allow(clippy::too_many_arguments)]
+async fn produce(ws: Ws, run: u64, p: usize, rate: f64, duration: Duration, counter: Arc<AtomicU64>, most_unechoed: Arc<AtomicU64>, payload: String) -> Result<(), String> {
     let (mut sink, mut stream) = ws.split();
+    // Its own messages' echoes only: another producer's say nothing of how far behind this one's are.
     let echoed = Arc::new(AtomicU64::new(0));
-    let marker = format!(r#""furniture_id":"load-{run}-"#);
+    let marker = producer_marker(run, p);
     let reader = {
         let echoed = echoed.clone();
         tokio::spawn(async move {
@@ -499,10 +539,11 @@ async fn produce(ws: Ws, run: u64, rate: f64, duration: Duration, counter: Arc<A
             }
             for _ in sent..due {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
-                sink.feed(Message::text(load_message(run, n, &payload))).await.map_err(|e| e.to_string())?;
+                sink.feed(Message::text(load_message(run, p, n, &payload))).await.map_err(|e| e.to_string())?;
             }
             sink.flush().await.map_err(|e| e.to_string())?;
             sent = due;
+            most_unechoed.fetch_max(sent.saturating_sub(echoed.load(Ordering::Acquire)), Ordering::Relaxed);
         }
         Ok(())
     }
@@ -575,7 +616,7 @@ async fn connections(target: &Target, a: Connections, broker_pid: Option<u32>) -
 
 async fn per_message(target: &Target, a: PerMessage, broker_pid: Option<u32>) -> Value {
     let run = unix_nanos() % 1_000_000_007;
-    let marker: Arc<str> = format!(r#""furniture_id":"load-{run}-"#).into();
+    let marker: Arc<str> = run_marker(run).into();
     let viewer = match target.open(0).await {
         Ok(mut ws) => {
             let _ = ws.next().await;
@@ -596,7 +637,7 @@ async fn per_message(target: &Target, a: PerMessage, broker_pid: Option<u32>) ->
     let workers: Vec<_> = (0..a.concurrency.max(1))
         .map(|_| {
             let (next, failures) = (next.clone(), failures.clone());
-            let target = Target { url: target.url.clone(), addr: target.addr, sources: target.sources };
+            let target = Target { url: target.url.clone(), shown: target.shown.clone(), addr: target.addr, sources: target.sources };
             tokio::spawn(async move {
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
@@ -606,7 +647,7 @@ async fn per_message(target: &Target, a: PerMessage, broker_pid: Option<u32>) ->
                     // As the Python producer: open, send, close (waiting for the close handshake).
                     let one = async {
                         let mut ws = target.open(n as usize).await?;
-                        ws.send(Message::text(load_message(run, n, ""))).await.map_err(|e| e.to_string())?;
+                        ws.send(Message::text(load_message(run, 0, n, ""))).await.map_err(|e| e.to_string())?;
                         ws.close(None).await.map_err(|e| e.to_string())?;
                         while let Some(Ok(_)) = ws.next().await {}
                         Ok::<(), String>(())
@@ -643,6 +684,7 @@ async fn per_message(target: &Target, a: PerMessage, broker_pid: Option<u32>) ->
         "first_failures": first_errors(&errors),
         "delivered_to_viewer": seen.received,
         "out_of_order": seen.out_of_order,
+        "order_checked": seen.order_checked,
         "latency": percentiles(&mut seen.latencies_us),
         "broker": broker_usage.map_or(Value::Null, |u| u.to_json()),
         "tool": tool_usage.to_json(),
@@ -655,17 +697,45 @@ mod tests {
 
     #[test]
     fn a_load_message_is_a_producer_frame_with_its_send_time() {
-        let text = load_message(7, 1234, "ab");
+        let text = load_message(7, 2, 1234, "ab");
+        assert!(text.contains(&run_marker(7)) && text.contains(&producer_marker(7, 2)));
+        assert!(!text.contains(&producer_marker(7, 1)) && !text.contains(&run_marker(8)));
         match furniture_protocol::decode_client(&text) {
             furniture_protocol::ClientFrame::Publish(m) => {
-                assert_eq!(m.furniture.id().as_deref(), Some("load-7-234"));
+                assert_eq!(m.furniture.id().as_deref(), Some("load-7-2-234"));
                 assert!(m.furniture.0["sent_ns"].as_u64().unwrap() > 1_700_000_000_000_000_000);
             }
             other => panic!("{other:?}"),
         }
-        let n = r#"{"type":"furniture_notification","furniture":{"sent_ns":42},"seq":9001}"#;
-        assert_eq!(number_after(n, n.rfind(r#""seq":"#), r#""seq":"#), Some(9001));
-        assert_eq!(number_after(n, n.find(r#""sent_ns":"#), r#""sent_ns":"#), Some(42));
-        assert_eq!(number_after(n, n.find("nope"), "nope"), None);
+        let n = r#"{"type":"furniture_notification","furniture":{"sent_ns":42,"seq":1},"seq":9001}"#;
+        assert_eq!(number_of(n, SEQ, true), Some(9001));
+        assert_eq!(number_of(n, SENT_NS, false), Some(42));
+        assert_eq!(number_of(n, r#""nope""#, false), None);
+    }
+
+    /// The Python broker re-encodes with `json.dumps`, a space after every colon: its frames are
+    /// counted and timed too (it sends no seq).
+    #[test]
+    fn a_python_brokers_frame_is_recognised() {
+        let text = load_message(7, 0, 5, "");
+        let record: Value = match furniture_protocol::decode_client(&text) {
+            furniture_protocol::ClientFrame::Publish(m) => m.furniture.0.into(),
+            other => panic!("{other:?}"),
+        };
+        let python = format!(r#"{{"type": "furniture_notification", "action": "updated", "furniture": {}, "message": "x", "timestamp": "2026-12-06T10:00:00"}}"#, python_spaced(&record));
+        assert!(python.contains(&run_marker(7)) && python.contains(&producer_marker(7, 0)), "{python}");
+        assert_eq!(number_of(&python, SENT_NS, false), record["sent_ns"].as_u64());
+        assert_eq!(number_of(&python, SEQ, true), None);
+    }
+
+    /// `value` as Python's `json.dumps` writes it: `", "` and `": "` between items.
+    fn python_spaced(value: &Value) -> String {
+        match value {
+            Value::Object(m) => {
+                let items: Vec<String> = m.iter().map(|(k, v)| format!("{}: {}", Value::from(k.as_str()), python_spaced(v))).collect();
+                format!("{{{}}}", items.join(", "))
+            }
+            other => other.to_string(),
+        }
     }
 }

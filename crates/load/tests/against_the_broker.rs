@@ -19,7 +19,10 @@ async fn start_broker() -> (String, CancellationToken) {
 
 /// Runs the tool with `args` and returns the JSON it wrote.
 async fn load(url: &str, args: &[&str]) -> Value {
-    let dir = std::env::temp_dir().join(format!("furniture-load-test-{}", std::process::id()));
+    // A directory per run: the tests run at once in one process.
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("furniture-load-test-{}-{run}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join(format!("{}.json", args[0]));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_furniture-load"));
@@ -54,4 +57,22 @@ async fn fanout_counts_every_delivery_and_times_them_at_the_read_and_at_the_sock
         assert!((0.0..1000.0).contains(&read), "{p} as read: {read} ms");
     }
     assert!(r["broker"]["cpu_percent_of_one_core"].as_f64().is_some(), "{r:#}");
+}
+
+/// Several producers flat out: each keeps its own window of unechoed messages, so together
+/// they go as fast as the broker delivers and every viewer gets every message, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producers_flat_out_each_wait_for_their_own_echoes() {
+    let (url, shutdown) = start_broker().await;
+    let r = load(&url, &["fanout", "--viewers", "4", "--producers", "3", "--rate", "0", "--duration", "1"]).await;
+    shutdown.cancel();
+
+    assert_eq!(r["ok"], true, "{r:#}");
+    let sent = r["sent"].as_u64().unwrap();
+    assert!(sent > 256 * 3, "sent {sent}");
+    assert_eq!(r["deliveries"], sent * 4);
+    assert_eq!(r["order_checked"], sent * 4);
+    assert_eq!(r["viewers_cut_off"], 0);
+    let most = r["most_unechoed_per_producer"].as_u64().unwrap();
+    assert!((1..=256).contains(&most), "a producer ran {most} messages ahead of its echoes");
 }
