@@ -143,7 +143,8 @@ where
                 // (its queue filled, the broker shuts down, its pong is overdue) still wins. A
                 // ping that falls due meanwhile is owed: its pong's deadline runs from now, so a
                 // peer that stopped reading (or vanished) mid-write is cut off as one that does
-                // not answer, within the ping interval and timeout.
+                // not answer, within the ping interval and timeout. Nothing the peer sends
+                // meanwhile answers a ping it has not been sent: only the write's end does.
                 let mut ping_owed = false;
                 let written = {
                     let write = write_batch(&mut sink, frame, &mut frames, batches.load(Ordering::Relaxed));
@@ -152,11 +153,15 @@ where
                         tokio::select! {
                             biased;
                             reason = &mut closed => break Err(reason),
-                            () = &mut deadline, if ping_pending && awaiting_pong.load(Ordering::Acquire) => {
-                                break Err(CloseReason::PingTimeout);
+                            // (A guard is read once per `select!`: the pong is looked for here.)
+                            () = &mut deadline, if ping_pending => {
+                                if ping_owed || awaiting_pong.load(Ordering::Acquire) {
+                                    break Err(CloseReason::PingTimeout);
+                                }
+                                ping_pending = false;
                             }
                             written = &mut write => break Ok(written),
-                            _ = pings.tick(), if !ping_pending || !awaiting_pong.load(Ordering::Acquire) => {
+                            _ = pings.tick(), if !ping_owed && (!ping_pending || !awaiting_pong.load(Ordering::Acquire)) => {
                                 awaiting_pong.store(true, Ordering::Release);
                                 (ping_pending, ping_owed) = (true, true);
                                 deadline.as_mut().reset(Instant::now() + config.ping_timeout());

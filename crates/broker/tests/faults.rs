@@ -116,6 +116,41 @@ async fn a_viewer_that_stops_reading_mid_write_is_dropped_by_the_ping_deadline()
     wait_metric(broker.addr, "furniture_broker_connections", 0.0, WAIT).await;
 }
 
+/// The same viewer cannot hold the stuck write open by talking: pongs nobody asked for and
+/// text frames, sent while it reads nothing, do not answer the ping it was never sent.
+#[tokio::test]
+async fn a_viewer_stuck_mid_write_is_dropped_even_while_it_sends_pongs() {
+    let broker = Broker::start(|c| {
+        c.ping_interval_secs = 1;
+        c.ping_timeout_secs = 1;
+    })
+    .await;
+    let producer = broker.notifier();
+    let body = "z".repeat(64 * 1024);
+    for i in 0..400 {
+        producer.send(&ProducerMessage { action: Action::Created, furniture: mesa(&format!("big{i}"), &body) }).await.unwrap();
+    }
+    let (mut stalled, _) = connect_async(broker.url()).await.unwrap();
+    assert_eq!(next_json(&mut stalled).await["type"], "connection");
+    let sync = furniture_protocol::SyncRequest { since: None, batch: true, parts: true }.encode();
+    stalled.send(Message::text(sync)).await.unwrap();
+    let chatter = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let pong = stalled.send(Message::Pong(Default::default())).await;
+            let ping = stalled.send(Message::text(r#"{"type":"ping"}"#)).await;
+            eprintln!("chatter {:?} {:?}", pong.is_ok(), ping.is_ok());
+            if pong.is_err() || ping.is_err() {
+                return;
+            }
+        }
+    });
+    let took = wait_metric(broker.addr, "furniture_broker_closes_total{code=\"1011\"}", 1.0, Duration::from_secs(10)).await;
+    eprintln!("chattering stalled viewer dropped after {took:?}");
+    wait_metric(broker.addr, "furniture_broker_connections", 0.0, WAIT).await;
+    chatter.abort();
+}
+
 /// Frames cut into 1- and 3-byte pieces with pauses, at any boundary, are reassembled: the
 /// producer's publishes all go out, the viewer behind the slicing link gets all of them whole.
 #[tokio::test]
