@@ -212,7 +212,8 @@ async fn a_silent_connection_is_dropped_at_the_handshake_timeout() {
     assert_eq!(metric(broker.addr, "furniture_broker_connections_refused_total{reason=\"handshake_timeout\"}").await, 2.0);
 }
 
-/// What a browser's `JSON.parse` would read differently or not at all is refused at the door:
+/// What a browser's `JSON.parse` would read differently or not at all, and changes nested too deep
+/// for a sync reply to carry, are refused at the door:
 /// nothing of it is broadcast, the sender stays connected, and the next good change is seq 1.
 #[tokio::test]
 async fn non_rfc_json_never_reaches_a_viewer() {
@@ -220,6 +221,8 @@ async fn non_rfc_json_never_reaches_a_viewer() {
     let (mut viewer, _) = broker.viewer().await;
     let (mut sender, _) = broker.viewer().await;
     let deep = format!(r#"{{"type":"furniture_created","furniture":{{"furniture_id":"d","x":{}1{}}}}}"#, "[".repeat(200), "]".repeat(200));
+    // Within serde_json's 128 levels, but its sync reply would not be.
+    let too_deep = format!(r#"{{"type":"furniture_created","furniture":{{"furniture_id":"d","x":{}1{}}}}}"#, "[".repeat(100), "]".repeat(100));
     for bad in [
         r#"{"type":"furniture_created","furniture":{"furniture_id":"n","altura":NaN}}"#,
         r#"{"type":"furniture_created","furniture":{"furniture_id":"i","altura":Infinity}}"#,
@@ -227,6 +230,7 @@ async fn non_rfc_json_never_reaches_a_viewer() {
         r#"{"type":"furniture_created","furniture":{"furniture_id":"s","nombre":"\ud800"}}"#,
         r#"{"type":"furniture_created","furniture":{"furniture_id":"k","nombre":"a","nombre":"b"}}"#,
         deep.as_str(),
+        too_deep.as_str(),
     ] {
         sender.send(Message::text(bad)).await.unwrap();
     }
@@ -240,7 +244,7 @@ async fn non_rfc_json_never_reaches_a_viewer() {
             break;
         }
     }
-    assert_eq!(metric(broker.addr, "furniture_broker_messages_in_total{kind=\"ignored\"}").await, 7.0, "the six and the binary frame");
+    assert_eq!(metric(broker.addr, "furniture_broker_messages_in_total{kind=\"ignored\"}").await, 8.0, "the seven and the binary frame");
 }
 
 /// `/healthz` answers ready and `/metrics` counts what happened, in Prometheus text format.

@@ -101,6 +101,8 @@ pub enum IgnoredReason {
     /// A producer message whose `furniture` is present but not an object (the Python broker drops
     /// these too).
     FurnitureNotObject,
+    /// JSON nested deeper than [`MAX_CLIENT_DEPTH`].
+    TooDeep,
 }
 
 impl IgnoredReason {
@@ -112,6 +114,7 @@ impl IgnoredReason {
             IgnoredReason::MissingType => "missing_type",
             IgnoredReason::UnknownType(_) => "unknown_type",
             IgnoredReason::FurnitureNotObject => "furniture_not_object",
+            IgnoredReason::TooDeep => "too_deep",
         }
     }
 }
@@ -122,14 +125,22 @@ pub fn quoted(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
+/// Characters of an unknown `type` that an [`IgnoredReason`]'s text shows.
+const SHOWN_TYPE_CHARS: usize = 64;
+
 impl std::fmt::Display for IgnoredReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             IgnoredReason::NotJson(e) => write!(f, "not JSON: {e}"),
             IgnoredReason::NotAnObject => f.write_str("JSON but not an object"),
             IgnoredReason::MissingType => f.write_str("no string `type`"),
-            IgnoredReason::UnknownType(t) => write!(f, "unknown type {}", quoted(t)),
+            // Only the start of a long one: the type is the peer's text, and this goes to the log.
+            IgnoredReason::UnknownType(t) => match t.char_indices().nth(SHOWN_TYPE_CHARS) {
+                Some((cut, _)) => write!(f, "unknown type {}… ({} bytes)", quoted(&t[..cut]), t.len()),
+                None => write!(f, "unknown type {}", quoted(t)),
+            },
             IgnoredReason::FurnitureNotObject => f.write_str("`furniture` is not an object"),
+            IgnoredReason::TooDeep => write!(f, "nested deeper than {MAX_CLIENT_DEPTH} levels"),
         }
     }
 }
@@ -139,12 +150,16 @@ impl std::fmt::Display for IgnoredReason {
 /// Only RFC 8259 JSON gets through, so that whatever the broker passes on parses with a
 /// browser's `JSON.parse`: `NaN`, `Infinity`, numbers beyond a double's range (`1e400`), lone
 /// surrogates (`"\ud800"`), duplicate keys and nesting deeper than 128 levels are all
-/// [`IgnoredReason::NotJson`].
+/// [`IgnoredReason::NotJson`]; nesting deeper than [`MAX_CLIENT_DEPTH`] is
+/// [`IgnoredReason::TooDeep`].
 pub fn decode_client(text: &str) -> ClientFrame {
     let value: Value = match serde_json::from_str::<Strict>(text) {
         Ok(v) => v.0,
         Err(e) => return ClientFrame::Ignored(IgnoredReason::NotJson(e.to_string())),
     };
+    if deeper_than(&value, MAX_CLIENT_DEPTH) {
+        return ClientFrame::Ignored(IgnoredReason::TooDeep);
+    }
     let Value::Object(mut obj) = value else {
         return ClientFrame::Ignored(IgnoredReason::NotAnObject);
     };
@@ -167,6 +182,21 @@ pub fn decode_client(text: &str) -> ClientFrame {
             parts: obj.get("parts") == Some(&Value::Bool(true)),
         }),
         _ => ClientFrame::Ignored(IgnoredReason::UnknownType(kind)),
+    }
+}
+
+/// How many levels a client's frame may nest, its own object being the first and its `furniture`
+/// the second. The broker's sync reply carries a record two levels deeper than the change that
+/// brought it, and every frame it sends must read within the 128 levels of serde_json, the
+/// dashboard's decoder: a deeper change would make every later sync reply unreadable.
+pub const MAX_CLIENT_DEPTH: usize = 64;
+
+/// Whether `v` has a container below `levels` levels (`v` itself being the first).
+fn deeper_than(v: &Value, levels: usize) -> bool {
+    match v {
+        Value::Array(items) => levels == 0 || items.iter().any(|x| deeper_than(x, levels - 1)),
+        Value::Object(m) => levels == 0 || m.values().any(|x| deeper_than(x, levels - 1)),
+        _ => false,
     }
 }
 
@@ -754,6 +784,28 @@ mod tests {
         assert!(reply.catalog.is_empty());
         assert_eq!(decode_server(r#"{"type":"sync_part","catalog":[1,{"furniture":2},{"furniture":{}}]}"#), ServerFrame::SyncPart(vec![crate::catalog::CatalogEntry {
             furniture: std::sync::Arc::new(Furniture::default()), seq: None, timestamp: None }]));
+    }
+
+    /// A change nested to the bound is taken, and the sync reply that carries it, two levels
+    /// deeper, still decodes; one level more is refused.
+    #[test]
+    fn changes_nest_only_as_deep_as_a_sync_reply_can_carry_them() {
+        // The frame's object, its `furniture`, then `arrays` nested arrays.
+        let change = |arrays: usize| format!(r#"{{"type":"furniture_created","furniture":{{"furniture_id":"d","x":{}1{}}}}}"#, "[".repeat(arrays), "]".repeat(arrays));
+        let ClientFrame::Publish(m) = decode_client(&change(MAX_CLIENT_DEPTH - 2)) else { panic!("a change at the bound was refused") };
+        assert_eq!(decode_client(&change(MAX_CLIENT_DEPTH - 1)), ClientFrame::Ignored(IgnoredReason::TooDeep));
+        assert_eq!(IgnoredReason::TooDeep.to_string(), "nested deeper than 64 levels");
+        // A long unknown type (the peer's text, logged) is shown by its start only.
+        let ClientFrame::Ignored(long) = decode_client(&format!(r#"{{"type":"{}"}}"#, "ñ".repeat(100_000))) else { panic!() };
+        assert_eq!(long.to_string(), format!("unknown type \"{}\"… (200000 bytes)", "ñ".repeat(64)));
+        let note = Notification { action: m.action, furniture: m.furniture.clone(), message: "x".into(), timestamp: None, seq: Some(1) };
+        let entry = crate::catalog::CatalogEntry { furniture: std::sync::Arc::new(m.furniture), seq: Some(1), timestamp: None };
+        for frame in encode_sync_parts(1, true, [&entry], [note.encode().as_str()], 1) {
+            assert!(matches!(decode_server(&frame), ServerFrame::Sync(_) | ServerFrame::SyncPart(_)), "{frame:.80}");
+        }
+        // Deep frames are refused as readily as any other: nesting within objects counts too.
+        let objects = format!(r#"{{"type":"ping","x":{}1{}}}"#, r#"{"a":"#.repeat(MAX_CLIENT_DEPTH), "}".repeat(MAX_CLIENT_DEPTH));
+        assert_eq!(decode_client(&objects), ClientFrame::Ignored(IgnoredReason::TooDeep));
     }
 
     /// A batch splits into its frames as sent, each decoding on its own; anything else is not a
