@@ -91,11 +91,40 @@ fn py_str_repr(s: &str) -> String {
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
+            c if !printable(c) => match c as u32 {
+                n @ ..=0xff => out.push_str(&format!("\\x{n:02x}")),
+                n @ ..=0xffff => out.push_str(&format!("\\u{n:04x}")),
+                n => out.push_str(&format!("\\U{n:08x}")),
+            },
             c => out.push(c),
         }
     }
     out.push(quote);
     out
+}
+
+/// Characters from U+0080 up that Python's `str.isprintable()` calls not printable, by range:
+/// controls (Cc), spaces other than the space itself (Zs), line and paragraph separators (Zl,
+/// Zp), format characters (Cf) and private use (Co), as of Python 3.11's Unicode 14.0. Unassigned
+/// code points (Cn), which change with each Unicode version, are left out but for the
+/// noncharacters, unassigned in every version (U+FDD0–U+FDEF and the last two of every plane).
+const NOT_PRINTABLE: &[(u32, u32)] = &[
+    (0x80, 0xa0), (0xad, 0xad), (0x600, 0x605), (0x61c, 0x61c), (0x6dd, 0x6dd), (0x70f, 0x70f),
+    (0x890, 0x891), (0x8e2, 0x8e2), (0x1680, 0x1680), (0x180e, 0x180e), (0x2000, 0x200f),
+    (0x2028, 0x202f), (0x205f, 0x2064), (0x2066, 0x206f), (0x3000, 0x3000), (0xe000, 0xf8ff),
+    (0xfdd0, 0xfdef), (0xfeff, 0xfeff), (0xfff9, 0xfffb), (0x110bd, 0x110bd), (0x110cd, 0x110cd),
+    (0x13430, 0x13438), (0x1bca0, 0x1bca3), (0x1d173, 0x1d17a), (0xe0001, 0xe0001),
+    (0xe0020, 0xe007f), (0xf0000, 0x10ffff), // planes 15 and 16: private use, noncharacters
+];
+
+/// Whether Python's `repr()` shows `c` (U+0080 and up) as itself rather than as an escape.
+fn printable(c: char) -> bool {
+    let n = c as u32;
+    if n & 0xfffe == 0xfffe {
+        return false;
+    }
+    let i = NOT_PRINTABLE.partition_point(|&(_, last)| last < n);
+    NOT_PRINTABLE.get(i).is_none_or(|&(first, _)| n < first)
 }
 
 #[cfg(test)]
@@ -142,5 +171,19 @@ mod tests {
         assert_eq!(py_str(&json!([1, "a", null])), "[1, 'a', None]");
         assert_eq!(py_str(&json!({"k": true, "s": "it's"})), "{'k': True, 's': \"it's\"}");
         assert_eq!(py_str(&json!(["a\nb"])), "['a\\nb']");
+    }
+
+    /// Inside a list or a dict, what Python cannot print is escaped as Python escapes it (the
+    /// expected texts are Python 3.11's); letters, symbols and combining marks of every script
+    /// stay as they are.
+    #[test]
+    fn unprintable_characters_are_escaped_as_python_does() {
+        let v = json!(["a\u{a0}b", "\u{200b}\u{2028}", "\u{e0001}x", "\u{fdd0}\u{1fffe}", "\u{85}", "ñ€🪑\u{301}"]);
+        assert_eq!(py_str(&v), "['a\\xa0b', '\\u200b\\u2028', '\\U000e0001x', '\\ufdd0\\U0001fffe', '\\x85', 'ñ€🪑\u{301}']");
+        assert_eq!(py_str(&json!({"k": "a\u{ad}b"})), r"{'k': 'a\xadb'}");
+        // The bounds of the ranges, both sides.
+        for (n, shown) in [(0x9f, false), (0xa0, false), (0xa1, true), (0x2010, true), (0x2027, true), (0x2030, true), (0x205e, true), (0x2065, true), (0xf8ff, false), (0xf900, true), (0x10fffd, false)] {
+            assert_eq!(printable(char::from_u32(n).unwrap()), shown, "U+{n:04X}");
+        }
     }
 }
