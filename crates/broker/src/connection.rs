@@ -298,7 +298,8 @@ async fn read_loop<'a, S>(
     let id = peer.id;
     let (mut throttle_logged, mut binary_logged) = (false, false);
     let pipelined = hub.pipelined();
-    // `publishing` holds the publishes committing, oldest first (only when `pipelined`).
+    // `publishing` holds the publishes committing, oldest first (when not `pipelined`, only the
+    // one being awaited).
     loop {
         let item = if publishing.len() >= MAX_PUBLISHES_IN_FLIGHT {
             publishing.next().await;
@@ -359,7 +360,12 @@ async fn read_loop<'a, S>(
         match start(&text, &peer, hub, received) {
             Started::Done => {}
             Started::Publishing(publish) if pipelined => publishing.push_back(publish),
-            Started::Publishing(publish) => publish.await,
+            // Awaited in place, but held by `serve`: should the writer end the connection
+            // meanwhile, the publish is still seen through (a change with its seq is handed out).
+            Started::Publishing(publish) => {
+                publishing.push_back(publish);
+                publishing.next().await;
+            }
         }
         pace(&mut peer, hub, received, &mut throttle_logged).await;
     }
@@ -544,12 +550,20 @@ mod tests {
         assert_eq!(write_batch(&mut sink, r#"{"type":"pong"}"#.into(), &mut rx, true).await, Some(42), "the rest, and the first of this call");
     }
 
-    /// A backend shared with other brokers whose commits wait at a gate: counts the commits
-    /// started.
+    /// A backend (shared with other brokers or not) whose commits wait at a gate: counts the
+    /// commits started, and keeps those done for `read_after`.
     struct Gated {
+        shared: bool,
         started: std::sync::atomic::AtomicUsize,
         gate: tokio::sync::Semaphore,
         seq: std::sync::atomic::AtomicU64,
+        done: std::sync::Mutex<Vec<crate::backend::Committed>>,
+    }
+
+    impl Gated {
+        fn new(shared: bool) -> Gated {
+            Gated { shared, started: 0.into(), gate: tokio::sync::Semaphore::new(0), seq: 0.into(), done: Default::default() }
+        }
     }
 
     impl crate::backend::Backend for Gated {
@@ -557,22 +571,28 @@ mod tests {
             "gated"
         }
         fn shared(&self) -> bool {
-            true
+            self.shared
         }
         fn load(&self, _history: usize) -> crate::backend::BoxFuture<'_, Result<crate::store::Loaded, crate::backend::BackendError>> {
             Box::pin(async { Ok(crate::store::Loaded { stream: "gated".into(), seq: 0, catalog: Vec::new(), history: Vec::new() }) })
         }
-        fn commit(&self, _draft: furniture_protocol::Notification) -> crate::backend::BoxFuture<'_, Result<u64, crate::backend::BackendError>> {
+        fn commit(&self, mut draft: furniture_protocol::Notification) -> crate::backend::BoxFuture<'_, Result<u64, crate::backend::BackendError>> {
             self.started.fetch_add(1, Ordering::SeqCst);
             Box::pin(async move {
                 self.gate.acquire().await.expect("the gate stays open").forget();
-                Ok(self.seq.fetch_add(1, Ordering::SeqCst) + 1)
+                let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+                draft.seq = Some(seq);
+                self.done.lock().unwrap().push(crate::backend::Committed { seq, frame: draft.encode() });
+                Ok(seq)
             })
         }
-        fn read_after(&self, _after: u64, wait: std::time::Duration) -> crate::backend::BoxFuture<'_, Result<Vec<crate::backend::Committed>, crate::backend::BackendError>> {
+        fn read_after(&self, after: u64, wait: std::time::Duration) -> crate::backend::BoxFuture<'_, Result<Vec<crate::backend::Committed>, crate::backend::BackendError>> {
             Box::pin(async move {
-                tokio::time::sleep(wait).await;
-                Ok(Vec::new())
+                let done: Vec<_> = self.done.lock().unwrap().iter().filter(|c| c.seq > after).cloned().collect();
+                if done.is_empty() {
+                    tokio::time::sleep(wait).await;
+                }
+                Ok(done)
             })
         }
         fn stream(&self) -> crate::backend::BoxFuture<'_, Result<String, crate::backend::BackendError>> {
@@ -585,7 +605,7 @@ mod tests {
     /// finish, losing nothing.
     #[tokio::test]
     async fn publishes_in_flight_stop_at_their_bound() {
-        let backend = Arc::new(Gated { started: 0.into(), gate: tokio::sync::Semaphore::new(0), seq: 0.into() });
+        let backend = Arc::new(Gated::new(true));
         let config = Config::on("127.0.0.1:0".parse().unwrap());
         let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend.clone()).await.unwrap();
         let sent = MAX_PUBLISHES_IN_FLIGHT + 36;
@@ -618,5 +638,32 @@ mod tests {
         settle().await;
         assert_eq!(backend.seq.load(Ordering::SeqCst), sent as u64, "every publish committed");
         reader.abort();
+    }
+
+    /// A publish awaited in place (a backend that is not pipelined) is seen through by whoever
+    /// holds the connection's publishes when the reader is dropped mid-commit, as `serve` drops
+    /// it when the writer ends the connection: the change is committed and handed out.
+    #[tokio::test]
+    async fn a_publish_outlives_a_reader_dropped_while_it_commits() {
+        let backend = Arc::new(Gated::new(false));
+        let config = Config::on("127.0.0.1:0".parse().unwrap());
+        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend.clone()).await.unwrap();
+        assert!(!hub.pipelined());
+        let frame = Ok(Message::Text(r#"{"type":"furniture_created","furniture":{"furniture_id":"f","nombre":"Mesa"}}"#.into()));
+        let stream = futures_util::stream::iter([frame]).chain(futures_util::stream::pending());
+        let peer = Peer { id: 1, publishing: Publishing::Allowed, rate: None, batches: Arc::new(AtomicBool::new(false)), extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false) };
+        let closer = Closer::new(&tokio_util::sync::CancellationToken::new());
+        let awaiting_pong = AtomicBool::new(false);
+        let mut publishing = FuturesOrdered::new();
+        let mut reader = Box::pin(read_loop(stream, peer, &hub, &closer, &awaiting_pong, &mut publishing));
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while backend.started.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the commit never started");
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(10), &mut reader).await;
+        }
+        drop(reader);
+        backend.gate.add_permits(1);
+        tokio::time::timeout(std::time::Duration::from_secs(5), async { while publishing.next().await.is_some() {} }).await.expect("the publish completes");
+        assert_eq!(hub.seq(), 1, "the change committed and handed out");
     }
 }
