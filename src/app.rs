@@ -779,7 +779,7 @@ pub fn App() -> impl IntoView {
     );
     if let Some(window) = web_sys::window() {
         // Network changes, and the page coming back from the back-forward cache, check the
-        // connection at once (going offline ends a live socket at the next probe: now).
+        // connection at once (going offline pings a live socket, with a short deadline).
         for event in ["online", "offline"] {
             let p = probe.clone();
             crate::browser::listen(&window, event, move || {

@@ -11,6 +11,9 @@ use gloo_timers::future::{IntervalStream, TimeoutFuture};
 use crate::browser::{now_ms, online, page_visible};
 use crate::state::connection::{Backoff, ConnState};
 
+/// How long a ping sent while the browser reports no network waits for its answer.
+const OFFLINE_PONG_DEADLINE_MS: f64 = 2_000.0;
+
 /// What the loop reports.
 pub enum WsEvent {
     /// The connection state changed.
@@ -94,6 +97,8 @@ async fn session(
     let started = now_ms();
     let mut last_rx = started;
     let mut ping_sent: Option<f64> = None;
+    // The deadline of the ping out: shorter when the browser reported no network as it went.
+    let mut pong_deadline = options.pong_deadline_ms;
     let mut last_ping = started;
     let mut last_tick = started;
     loop {
@@ -137,8 +142,8 @@ async fn session(
                     break;
                 }
                 match ping_sent {
-                    Some(sent) if now - sent > options.pong_deadline_ms => {
-                        leptos::logging::warn!("no answer to ping in {} ms: reconnecting", options.pong_deadline_ms as u64);
+                    Some(sent) if now - sent > pong_deadline => {
+                        leptos::logging::warn!("no answer to ping in {} ms: reconnecting", pong_deadline as u64);
                         break;
                     }
                     // Pings only while someone may look; a hidden page is checked when shown.
@@ -153,10 +158,9 @@ async fn session(
             }
         }
         if probe_now && live_since.is_some() && ping_sent.is_none() {
-            if !online() {
-                // No network: the socket is as good as dead; never queue a ping behind it.
-                break;
-            }
+            // With no network reported, the answer decides, and soon: a broker on this machine
+            // still answers (browsers report no network when only loopback is up).
+            pong_deadline = if online() { options.pong_deadline_ms } else { options.pong_deadline_ms.min(OFFLINE_PONG_DEADLINE_MS) };
             ping_sent = Some(now_ms());
             last_ping = now_ms();
             handler(WsEvent::PingSent);

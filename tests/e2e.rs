@@ -554,17 +554,20 @@ async fn an_outage_with_the_python_broker_is_marked_as_a_gap() {
     page.close().await;
 }
 
-/// The network goes away under the page (Chromium's network emulation): the page says "offline"
-/// instead of pretending to be live, and when the network returns it reconnects at once and
-/// shows what changed meanwhile.
+/// The network goes away under the page (Chromium's network emulation, which leaves an open
+/// socket up, and a link that swallows everything, which the socket then really is): the page
+/// says "offline" instead of pretending to be live, and when the network returns it reconnects
+/// at once and shows what changed meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_network_going_away_shows_offline_and_comes_back() {
     let Some(browser) = Browser::start().await else { return };
     let broker = TestBroker::start(None).await;
-    let page = Dashboard::open(&browser, &format!("{}?ping_after=1000&pong_timeout=1500", broker.page_url())).await;
+    let proxy = furniture_faultproxy::FaultProxy::start(broker.addr).await.unwrap();
+    let page = Dashboard::open(&browser, &format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr)).await;
     page.wait_state("live").await;
     page.cdp("Network.enable", json!({})).await;
     let conditions = |offline: bool| json!({"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1});
+    proxy.set_open(furniture_faultproxy::Fault::Blackhole);
     page.cdp("Network.emulateNetworkConditions", conditions(true)).await;
     page.wait_state("offline").await;
     broker.send(Action::Created, Furniture::new("net-1", "Cómoda", "", 90, 100, "nogal", "ana")).await;
@@ -572,6 +575,30 @@ async fn the_network_going_away_shows_offline_and_comes_back() {
     page.wait_state("live").await;
     page.wait_feed("created", "net-1").await;
     page.wait_card("net-1", |c| c.name == "Cómoda").await;
+    page.close().await;
+}
+
+/// The browser saying there is no network (as it does when only loopback is up, with the broker
+/// on the same machine) does not drop a connection that still answers: the page stays live and
+/// keeps showing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_told_it_is_offline_stays_live_while_the_broker_answers() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.wait_state("live").await;
+    page.eval(
+        "window.__left = []; setInterval(() => { const s = document.querySelector('[data-testid=connection-status]')?.dataset.state; \
+         if (s !== 'live') window.__left.push(s); }, 20); \
+         Object.defineProperty(navigator, 'onLine', {get: () => false, configurable: true}); \
+         window.dispatchEvent(new Event('offline')); return true",
+    )
+    .await;
+    // Past the short deadline of a ping sent with no network reported.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    broker.send(Action::Created, Furniture::new("off-1", "Consola", "", 80, 120, "roble", "ana")).await;
+    page.wait_feed("created", "off-1").await;
+    assert_eq!(page.eval("return window.__left").await, json!([]), "the connection never left live");
     page.close().await;
 }
 
