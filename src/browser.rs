@@ -1,8 +1,17 @@
 //! Small wrappers over browser APIs that the rest of the app uses.
 
-/// Milliseconds since the epoch, from the browser's clock.
+/// Milliseconds since the epoch, from the browser's clock, never going back (see
+/// [`SteadyClock`](crate::state::health::SteadyClock)).
 pub fn now_ms() -> f64 {
-    js_sys::Date::now()
+    thread_local! {
+        static CLOCK: std::cell::Cell<crate::state::health::SteadyClock> = const { std::cell::Cell::new(crate::state::health::SteadyClock::new()) };
+    }
+    CLOCK.with(|c| {
+        let mut clock = c.get();
+        let now = clock.at(js_sys::Date::now());
+        c.set(clock);
+        now
+    })
 }
 
 /// Minutes east of UTC of the browser's zone, now.

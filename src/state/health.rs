@@ -33,6 +33,35 @@ pub struct Health {
     ever_live: bool,
 }
 
+/// The page's clock: the browser's, but never going back. A clock set back (NTP correcting a
+/// kiosk's clock after it booted, a person) would otherwise hold up every wait measured with it
+/// (the feed's redraws, the ping deadlines) for as long as it was set back; from a step back on,
+/// time goes on from where it was, at the clock's pace. A step forward is taken as it comes (a
+/// machine waking up is one). The server clock's offset, from the pongs, keeps what is shown
+/// right either way.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SteadyClock {
+    /// Added to the browser's clock: what it has been set back by, in all.
+    shift: f64,
+    last: f64,
+}
+
+impl SteadyClock {
+    /// A clock not yet read.
+    pub const fn new() -> SteadyClock {
+        SteadyClock { shift: 0.0, last: 0.0 }
+    }
+
+    /// The time now, given the browser's clock `wall`.
+    pub fn at(&mut self, wall: f64) -> f64 {
+        if wall + self.shift < self.last {
+            self.shift = self.last - wall;
+        }
+        self.last = wall + self.shift;
+        self.last
+    }
+}
+
 fn local_day(now_ms: f64, tz_offset_minutes: i32) -> i64 {
     ((now_ms / 60_000.0).floor() as i64 + i64::from(tz_offset_minutes)).div_euclid(1440)
 }
@@ -124,6 +153,19 @@ pub fn duration(ms: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Set back an hour, the clock goes on from where it was at the browser clock's pace; set
+    /// forward, it follows at once.
+    #[test]
+    fn the_steady_clock_never_goes_back() {
+        let mut c = SteadyClock::new();
+        assert_eq!(c.at(1_000_000.0), 1_000_000.0);
+        assert_eq!(c.at(1_000_500.0), 1_000_500.0);
+        assert_eq!(c.at(1_000_500.0 - 3_600_000.0), 1_000_500.0, "set back an hour");
+        assert_eq!(c.at(1_000_500.0 - 3_600_000.0 + 250.0), 1_000_750.0, "then on at its pace");
+        assert_eq!(c.at(1_000_500.0 - 3_600_000.0 + 100.0), 1_000_750.0, "set back again, a little");
+        assert_eq!(c.at(5_000_000.0), 5_000_000.0 + 3_600_150.0, "a step forward is taken, in full");
+    }
 
     const DAY: f64 = 86_400_000.0;
 
