@@ -271,10 +271,12 @@ impl Live {
                 // Parts of a reply that a lost connection cut short.
                 self.sync_parts.set_value(Vec::new());
                 self.clients.set(client_count);
+                let mut renumbered = false;
                 if stream.is_some() && stream != self.stream.get_untracked() {
                     if self.stream.get_untracked().is_some() {
                         // The broker started its numbering over: our last seq means nothing now.
                         self.feed.update(Feed::new_stream);
+                        renumbered = true;
                     }
                     self.stream.set(stream);
                 }
@@ -283,7 +285,15 @@ impl Live {
                     // An outage whose answer never came (the connection lost again at once)
                     // is part of this one.
                     let start = self.pending_gap.get_untracked().map_or(from, |(earlier, _, _)| earlier.min(from));
-                    self.pending_gap.set(Some((start, now, now)));
+                    // The broker lost its state, its history too, while we were away, and did
+                    // not go away saying so (1001, 1012: then it sent everything first): what it
+                    // sent that never reached us cannot be asked for again.
+                    let went_away = || self.diagnostics.with_untracked(|d| d.closes.iter().rev().find(|c| c.0 <= from).is_some_and(|c| matches!(c.1, Some(1001 | 1012))));
+                    if renumbered && !went_away() {
+                        self.gap(start, now, GapReason::Disconnected);
+                    } else {
+                        self.pending_gap.set(Some((start, now, now)));
+                    }
                     if self.kiosk && after_outage_due(now - from) {
                         self.save_and_reload(ReloadReason::AfterOutage);
                         return None;
@@ -334,10 +344,10 @@ impl Live {
                 if let Some((from, to, _)) = self.pending_gap.get_untracked() {
                     self.pending_gap.set(None);
                     if !reply.complete {
-                        self.feed.update_untracked(|f| f.push_gap(from, to, GapReason::HistoryTooShort));
+                        self.gap(from, to, GapReason::HistoryTooShort);
                     }
                 } else if !reply.complete && !first_sync {
-                    self.feed.update_untracked(|f| f.push_gap(now, now, GapReason::HistoryTooShort));
+                    self.gap(now, now, GapReason::HistoryTooShort);
                 }
                 // Drawn in the tasks that follow.
                 let live = *self;
@@ -603,9 +613,16 @@ impl Live {
         if let Some((from, to, welcomed)) = self.pending_gap.get_untracked() {
             if now - welcomed > SYNC_GRACE_MS && !matches!(self.source.get_untracked(), CatalogSource::Synced { .. }) {
                 self.pending_gap.set(None);
-                self.feed.update(|f| f.push_gap(from, to, GapReason::Disconnected));
+                self.gap(from, to, GapReason::Disconnected);
+                self.feed.notify();
             }
         }
+    }
+
+    /// Marks a window of the feed in which changes may be missing (drawn with the feed's next
+    /// redraw).
+    fn gap(&self, from: f64, to: f64, reason: GapReason) {
+        self.feed.update_untracked(|f| f.push_gap(from, to, reason));
     }
 
     /// The server's clock now, read without subscribing.
@@ -619,19 +636,8 @@ impl Live {
         let snapshot = Snapshot {
             saved_ms: now_ms(),
             stream: self.stream.get_untracked(),
-            last_seq: self.feed.with_untracked(|f| f.last_seq()),
             catalog: self.catalog.with_untracked(|c| c.entries()),
-            feed: self.feed.with_untracked(|f| {
-                let mut notes: Vec<_> = f
-                    .iter()
-                    .filter_map(|e| match e {
-                        crate::state::feed::FeedEntry::Change(c) => Some(c.notification.clone()),
-                        crate::state::feed::FeedEntry::Gap { .. } => None,
-                    })
-                    .collect();
-                notes.reverse();
-                notes
-            }),
+            feed: self.feed.with_untracked(Feed::saved),
             outage: self.pending_gap.get_untracked().map(|(from, to, _)| (from, to)),
         };
         let why = match reason {

@@ -534,6 +534,30 @@ async fn a_silent_dead_socket_is_detected_and_what_was_missed_replayed_once() {
     page.close().await;
 }
 
+/// The page's link goes dead while a broker that keeps its state in memory makes a change and
+/// restarts: the new broker cannot replay what the old one sent, so the outage is marked in the
+/// feed as a window in which changes may be missing. (A restart the page saw, with its 1001,
+/// marks nothing: `changes_show_up_and_the_page_survives_a_broker_restart`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_lost_its_state_while_the_page_was_cut_off_leaves_a_gap() {
+    let Some(browser) = Browser::start().await else { return };
+    let mut broker = TestBroker::start(None).await;
+    let proxy = furniture_faultproxy::FaultProxy::start(broker.addr).await.unwrap();
+    let url = format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr);
+    let page = Dashboard::open(&browser, &url).await;
+    page.wait_state("live").await;
+    broker.send(Action::Created, Furniture::new("r-0", "Banco", "", 45, 120, "teca", "ana")).await;
+    page.wait_feed("created", "r-0").await;
+    proxy.set_open(furniture_faultproxy::Fault::Blackhole);
+    broker.send(Action::Updated, Furniture::new("r-0", "Banco largo", "", 45, 180, "teca", "ana")).await;
+    broker.restart().await;
+    page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
+    page.wait_state("live").await;
+    page.wait_until("a gap marker", "return !!document.querySelector('[data-testid=feed-item][data-action=gap]')").await;
+    assert!(page.text("[data-testid=feed-item][data-action=gap]").await.contains("pueden faltar cambios"));
+    page.close().await;
+}
+
 /// Against a broker without our extension, an outage is marked in the feed as a window in which
 /// changes may be missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -125,6 +125,26 @@ impl Feed {
         self.last_seq = None;
     }
 
+    /// The changes held, oldest first, to be pushed into a new page's feed: those of an earlier
+    /// numbering without their `seq`, which the new page could not tell from the current
+    /// numbering's (they would hide its changes, and set the point to sync from).
+    pub fn saved(&self) -> Vec<Notification> {
+        self.entries
+            .iter()
+            .rev()
+            .filter_map(|e| match e {
+                FeedEntry::Change(c) => {
+                    let mut n = c.notification.clone();
+                    if c.generation != self.generation {
+                        n.seq = None;
+                    }
+                    Some(n)
+                }
+                FeedEntry::Gap { .. } => None,
+            })
+            .collect()
+    }
+
     /// Adds a gap marker at the top.
     pub fn push_gap(&mut self, from_ms: f64, to_ms: f64, reason: GapReason) {
         let key = self.take_key();
@@ -402,6 +422,30 @@ mod tests {
         assert_eq!(f.last_seq(), None);
         assert!(f.push(&note(Some(1), "new1"), 0.0, Origin::Live));
         assert_eq!(ids(&f), ["new1", "old2", "old1"]);
+    }
+
+    /// A feed saved across a change of numbering and pushed into a new page's feed keeps every
+    /// change in order, and only the current numbering's seqs: the next sync starts from its
+    /// last, and its seqs that the old numbering also used are taken.
+    #[test]
+    fn a_saved_feed_restores_one_numbering_only() {
+        let mut f = Feed::default();
+        for seq in 1..=3 {
+            f.push(&note(Some(seq), &format!("a{seq}")), 0.0, Origin::Live);
+        }
+        f.new_stream();
+        f.push(&note(Some(1), "b1"), 0.0, Origin::Live);
+        f.push_gap(0.0, 0.0, GapReason::Disconnected);
+        let saved = f.saved();
+        assert_eq!(saved.iter().map(|n| n.seq).collect::<Vec<_>>(), [None, None, None, Some(1)]);
+        let mut restored = Feed::default();
+        for n in &saved {
+            restored.push(n, 0.0, Origin::History);
+        }
+        assert_eq!(ids(&restored), ["b1", "a3", "a2", "a1"]);
+        assert_eq!(restored.last_seq(), Some(1));
+        assert!(restored.push(&note(Some(2), "b2"), 0.0, Origin::Live), "the new numbering's seq 2, which the old one had too");
+        assert_eq!(ids(&restored)[0], "b2");
     }
 
     #[test]

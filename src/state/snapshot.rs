@@ -11,10 +11,9 @@ pub const MAX_AGE_MS: f64 = 10.0 * 60_000.0;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     pub saved_ms: f64,
-    /// The broker's `stream` when saved.
+    /// The broker's `stream` when saved (the last `seq` seen is that of the feed's newest change
+    /// of it).
     pub stream: Option<String>,
-    /// The last `seq` seen.
-    pub last_seq: Option<u64>,
     pub catalog: Vec<CatalogEntry>,
     /// Notifications, oldest first.
     pub feed: Vec<Notification>,
@@ -26,9 +25,9 @@ pub struct Snapshot {
 impl Snapshot {
     /// The JSON text to keep.
     pub fn encode(&self) -> String {
-        let catalog = encode_sync_reply(self.last_seq.unwrap_or(0), true, &self.catalog, std::iter::empty());
+        let catalog = encode_sync_reply(0, true, &self.catalog, std::iter::empty());
         let feed: Vec<String> = self.feed.iter().map(Notification::encode).collect();
-        let v = json!({"v": 1, "saved_ms": self.saved_ms, "stream": self.stream, "last_seq": self.last_seq, "catalog": catalog, "feed": feed, "outage_from": self.outage.map(|o| o.0), "outage_to": self.outage.map(|o| o.1)});
+        let v = json!({"v": 1, "saved_ms": self.saved_ms, "stream": self.stream, "catalog": catalog, "feed": feed, "outage_from": self.outage.map(|o| o.0), "outage_to": self.outage.map(|o| o.1)});
         serde_json::to_string(&v).unwrap_or_default()
     }
 
@@ -58,7 +57,6 @@ impl Snapshot {
         Some(Snapshot {
             saved_ms,
             stream: v["stream"].as_str().map(str::to_owned),
-            last_seq: v["last_seq"].as_u64(),
             catalog: reply.catalog,
             feed,
             outage,
@@ -75,7 +73,6 @@ mod tests {
         Snapshot {
             saved_ms: 1_000.0,
             stream: Some("ab".into()),
-            last_seq: Some(7),
             catalog: vec![CatalogEntry { furniture: std::sync::Arc::new(Furniture::new("1", "Mesa <b>", "", 75, 120, "roble", "ana")), seq: Some(7), timestamp: Timestamp::parse("2024-01-15T14:30:00Z") }],
             feed: vec![Notification { action: Action::Created, furniture: Furniture::new("1", "Mesa <b>", "", 75, 120, "roble", "ana"), message: "🪑 x".into(), timestamp: None, seq: Some(7) }],
             outage: Some((400.0, 900.0)),
