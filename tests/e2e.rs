@@ -306,7 +306,6 @@ fn saved_screen(outage: Option<(f64, f64)>) -> furniture_dashboard::state::snaps
     furniture_dashboard::state::snapshot::Snapshot {
         saved_ms: unix_ms(),
         stream: Some("saved".into()),
-        last_seq: Some(2),
         catalog: vec![CatalogEntry { furniture: std::sync::Arc::new(mesa.clone()), seq: Some(2), timestamp: None }],
         feed: vec![
             Notification { action: Action::Created, furniture: mesa.clone(), message: "🪑 creada".into(), timestamp: None, seq: Some(1) },

@@ -90,15 +90,14 @@ impl Settings {
         }
     }
 
-    /// The stored form (localStorage).
+    /// The stored form (localStorage): what the settings panel shows and sets. The rest comes
+    /// from the URL only, so that a one-off `?linger=0` is not kept for every later visit.
     pub fn to_json(&self) -> String {
         let v = json!({
             "lang": self.lang.code(),
             "theme": self.theme.as_str(),
             "scale": plain_number(self.scale),
             "toasts": self.toasts.to_string(),
-            "toast_seconds": self.toast_seconds.map(plain_number),
-            "linger": plain_number(self.linger_seconds),
         });
         serde_json::to_string(&v).unwrap_or_default()
     }
@@ -131,11 +130,19 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
+    /// What the panel saves is what it shows: a parameter of the URL that it does not show is
+    /// not remembered with it.
+    #[test]
+    fn only_the_panels_settings_are_stored() {
+        let shown = Settings::resolve(None, &url(&[("linger", "0"), ("toast_seconds", "1"), ("lang", "en")]));
+        assert_eq!(Settings::resolve(Some(&shown.to_json()), &[]), Settings { lang: Lang::En, ..Settings::default() });
+    }
+
     #[test]
     fn the_url_wins_over_storage() {
         let stored = Settings { lang: Lang::En, theme: Theme::Light, scale: 1.5, toasts: 2, toast_seconds: Some(6.0), linger_seconds: 30.0 }.to_json();
         let s = Settings::resolve(Some(&stored), &url(&[("theme", "dark"), ("toasts", "0"), ("linger", "2")]));
-        assert_eq!(s, Settings { lang: Lang::En, theme: Theme::Dark, scale: 1.5, toasts: 0, toast_seconds: Some(6.0), linger_seconds: 2.0 });
+        assert_eq!(s, Settings { lang: Lang::En, theme: Theme::Dark, scale: 1.5, toasts: 0, toast_seconds: None, linger_seconds: 2.0 });
     }
 
     #[test]
