@@ -7,9 +7,10 @@
 //! committing first is what makes everything broadcast survive a crash.
 //!
 //! One `std::sync::Mutex` guards the clients and the copy. It is held only for short sections with
-//! no `.await` inside: handing the same bytes to every client's bounded queue, or answering a
-//! `sync` from the copy. Holding it while enqueueing keeps a `sync` reply and the notifications
-//! around it in order.
+//! no `.await` inside: handing the same bytes to every client's bounded queue, or taking what a
+//! `sync` reply needs from the copy (its encoding is done without the lock, while what is handed
+//! to that client waits to follow the reply, so that the reply and the notifications around it
+//! stay in order).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -19,8 +20,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::Utf8Bytes;
 use furniture_protocol::{
-    decode_server, encode_error, encode_pong, encode_sync_parts, encode_sync_reply, encode_welcome, notification_text, Catalog,
-    Notification, ProducerMessage, Refusal, ServerFrame, SyncRequest, Timestamp, SYNC_PART_BYTES,
+    decode_server, encode_error, encode_pong, encode_welcome, notification_text, Catalog, Notification, ProducerMessage, Refusal,
+    ServerFrame, SyncCatalog, SyncRequest, Timestamp, SYNC_PART_BYTES,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -55,10 +56,20 @@ struct Client {
     /// `queued` once its last `sync` reply was queued: the reply has left the queue when as many
     /// frames have.
     sync_through: u64,
+    /// While its `sync` reply is encoded (outside the lock), what is handed to it waits here,
+    /// to follow the reply; as bounded as the queue.
+    held: Option<Vec<Utf8Bytes>>,
 }
 
 impl Client {
     fn send(&mut self, frame: Utf8Bytes) -> bool {
+        if let Some(held) = &mut self.held {
+            if held.len() >= self.queue.max_capacity() {
+                return false;
+            }
+            held.push(frame);
+            return true;
+        }
         let sent = self.queue.try_send(frame).is_ok();
         self.queued += u64::from(sent);
         sent
@@ -68,6 +79,25 @@ impl Client {
     fn taken(&self) -> u64 {
         self.queued - (self.queue.max_capacity() - self.queue.capacity()) as u64
     }
+}
+
+/// A `sync` reply taken from the state, to be encoded and queued ([`Hub::sync`]).
+struct SyncStarted {
+    part_bytes: usize,
+    seq: u64,
+    complete: bool,
+    missed: Vec<Utf8Bytes>,
+    /// The catalog as an earlier reply at this `seq` encoded it, or else its entries.
+    shared: Option<Arc<SharedCatalog>>,
+    entries: Option<Vec<furniture_protocol::CatalogEntry>>,
+}
+
+/// A catalog encoded for `sync` replies in parts of `part_bytes` at `seq` ([`SyncCatalog`]).
+struct SharedCatalog {
+    seq: u64,
+    part_bytes: usize,
+    parts: Vec<Utf8Bytes>,
+    rest: String,
 }
 
 struct State {
@@ -80,6 +110,9 @@ struct State {
     catalog: Catalog,
     /// Encoded notifications, oldest first, with their `seq`.
     history: VecDeque<(u64, Utf8Bytes)>,
+    /// The catalog as the last `sync` reply in parts encoded it, shared by the replies at the
+    /// same `seq` (dropped when the next notification is handed out).
+    sync_catalog: Option<Arc<SharedCatalog>>,
     /// False after a failed write or read of the state, until one succeeds.
     storage_ok: bool,
 }
@@ -145,6 +178,7 @@ impl Hub {
                 catalog,
                 history,
                 storage_ok: true,
+                sync_catalog: None,
             }),
             metrics,
             backend,
@@ -184,7 +218,7 @@ impl Hub {
         st.next_id += 1;
         let (tx, rx) = mpsc::channel(self.queue_len);
         let closer = Closer::new(shutdown);
-        let mut client = Client { queue: tx, closer: closer.clone(), queued: 0, sync_through: 0 };
+        let mut client = Client { queue: tx, closer: closer.clone(), queued: 0, sync_through: 0, held: None };
         // The queue is new and empty, so the welcome always fits.
         client.send(encode_welcome(st.clients.len() + 1, now(), Some(&st.stream)).into());
         st.clients.insert(id, client);
@@ -273,6 +307,7 @@ impl Hub {
             }
             let frame = Utf8Bytes::from(committed.frame);
             st.seq = committed.seq;
+            st.sync_catalog = None;
             if self.history_len > 0 {
                 if st.history.len() >= self.history_len {
                     st.history.pop_front();
@@ -305,6 +340,7 @@ impl Hub {
                 st.history = loaded.history.into_iter().map(|(s, f)| (s, Utf8Bytes::from(f))).collect();
                 st.seq = loaded.seq;
                 st.stream = loaded.stream;
+                st.sync_catalog = None;
                 for (_, client) in st.clients.drain() {
                     client.closer.close(CloseReason::Restarting);
                 }
@@ -404,44 +440,88 @@ impl Hub {
     }
 
     /// Queues the catalog and the notifications after `since` for one client (extension).
-    /// The reply is queued under the same lock as every hand-out, so every notification after
-    /// the reply's `seq` reaches the client after it. One reply at a time: while the client's
-    /// last reply has not all left its queue, a `sync` is ignored (false), so that a client
-    /// that asks again and again without reading cannot pile up copies of the catalog.
+    /// Every notification after the reply's `seq` reaches the client after it: what is handed
+    /// to the client while its reply is encoded (outside the lock, so that nobody else waits for
+    /// it) is held back and queued after it. Replies in parts at the same `seq` share one
+    /// encoding of the catalog, and its bytes. One reply at a time: while the client's last
+    /// reply has not all left its queue, a `sync` is ignored (false), so that a client that asks
+    /// again and again without reading cannot pile up copies of the catalog.
     pub fn sync(&self, id: u64, req: SyncRequest) -> bool {
-        let mut st = self.lock();
-        match st.clients.get(&id) {
-            Some(client) if client.taken() >= client.sync_through => {}
-            _ => return false,
+        match self.sync_start(id, req) {
+            Some(started) => {
+                self.sync_finish(id, started);
+                true
+            }
+            None => false,
         }
-        let frames = {
+    }
+
+    /// Takes, under the lock, what the reply says and the catalog at its `seq` (entries that
+    /// share their records: cheap beside encoding them), and starts holding back what is handed
+    /// to the client; `None` when it is not to be answered.
+    fn sync_start(&self, id: u64, req: SyncRequest) -> Option<SyncStarted> {
+        let part_bytes = if req.parts { SYNC_PART_BYTES } else { usize::MAX };
+        {
+            let mut st = self.lock();
+            match st.clients.get(&id) {
+                Some(client) if client.held.is_none() && client.taken() >= client.sync_through => {}
+                _ => return None,
+            }
             let oldest = st.history.front().map(|(s, _)| *s);
-            let (complete, missed): (bool, Vec<&str>) = match req.since {
+            let (complete, missed): (bool, Vec<Utf8Bytes>) = match req.since {
                 None => (true, Vec::new()),
                 Some(since) if since >= st.seq => (true, Vec::new()),
                 Some(since) => {
                     let complete = oldest.is_some_and(|o| o <= since + 1);
-                    let missed = st.history.iter().filter(|(s, _)| *s > since).map(|(_, f)| f.as_str()).collect();
-                    (complete, missed)
+                    (complete, st.history.iter().filter(|(s, _)| *s > since).map(|(_, f)| f.clone()).collect())
                 }
             };
-            let catalog = || st.catalog.iter().map(|(_, e)| e);
-            let part_bytes = if req.parts { SYNC_PART_BYTES } else { usize::MAX };
-            let mut frames = encode_sync_parts(st.seq, complete, catalog(), missed.iter().copied(), part_bytes);
-            // Parts that would not fit in the client's queue go as one frame instead.
-            let room = st.clients.get(&id).map_or(0, |c| c.queue.capacity());
-            if frames.len() > 1 && frames.len() > room {
-                frames = vec![encode_sync_reply(st.seq, complete, catalog(), missed)];
+            let shared = st.sync_catalog.clone().filter(|c| c.part_bytes == part_bytes && c.seq == st.seq);
+            let entries = shared.is_none().then(|| st.catalog.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>());
+            let seq = st.seq;
+            if let Some(client) = st.clients.get_mut(&id) {
+                client.held = Some(Vec::new());
             }
-            frames
+            Some(SyncStarted { part_bytes, seq, complete, missed, shared, entries })
+        }
+    }
+
+    /// Encodes the reply (unless its catalog is shared) without the lock, then queues it, and
+    /// after it what was held back.
+    fn sync_finish(&self, id: u64, started: SyncStarted) {
+        let SyncStarted { part_bytes, seq, complete, missed, shared, entries } = started;
+        let shared = match (shared, entries) {
+            (Some(shared), _) => shared,
+            (None, entries) => {
+                let SyncCatalog { parts, rest } = SyncCatalog::encode(entries.iter().flatten(), part_bytes);
+                Arc::new(SharedCatalog { seq, part_bytes, parts: parts.into_iter().map(Utf8Bytes::from).collect(), rest })
+            }
         };
-        for frame in frames {
-            Self::send_locked(&mut st, id, frame.into());
+        let mut st = self.lock();
+        // Gone: closed meanwhile, or every client was when the state was loaded again.
+        if !st.clients.contains_key(&id) {
+            return;
+        }
+        if part_bytes != usize::MAX && st.seq == seq && st.sync_catalog.is_none() {
+            st.sync_catalog = Some(shared.clone());
+        }
+        let Some(client) = st.clients.get_mut(&id) else { return };
+        let held = client.held.take().unwrap_or_default();
+        let missed = missed.iter().map(|f| f.as_str());
+        // Parts that would not fit in the client's queue go as one frame instead.
+        let frames: Vec<Utf8Bytes> = if shared.parts.len() < client.queue.capacity() {
+            let reply = SyncCatalog::reply(seq, complete, &shared.rest, missed);
+            shared.parts.iter().cloned().chain([reply.into()]).collect()
+        } else {
+            let parts: Vec<&str> = shared.parts.iter().map(Utf8Bytes::as_str).collect();
+            vec![SyncCatalog::reply(seq, complete, &SyncCatalog::whole(&parts, &shared.rest), missed).into()]
+        };
+        for frame in frames.into_iter().chain(held) {
+            Self::send_locked(&mut st, id, frame);
         }
         if let Some(client) = st.clients.get_mut(&id) {
             client.sync_through = client.queued;
         }
-        true
     }
 
     fn send_locked(st: &mut State, id: u64, frame: Utf8Bytes) {
@@ -500,6 +580,7 @@ impl Hub {
 mod tests {
     use super::*;
     use furniture_protocol::{Action, Furniture};
+    use serde_json::{json, Value};
 
     fn change(id: &str, nombre: &str) -> ProducerMessage {
         ProducerMessage { action: Action::Created, furniture: Furniture::new(id, nombre, "", 75, 120, "roble", "ana") }
@@ -560,6 +641,86 @@ mod tests {
         let frames = take(2);
         assert!(frames[0].contains(r#""furniture_id":"b""#) && frames[1].starts_with(r#"{"type":"sync""#));
         assert!(viewer.frames.try_recv().is_err());
+    }
+
+    /// What is handed out while a reply is encoded, outside the lock, waits and follows it:
+    /// the reply has the catalog at its `seq`, and the client gets every later notification
+    /// after it, in order, none twice.
+    #[tokio::test]
+    async fn notifications_handed_out_while_a_reply_is_encoded_follow_it() {
+        let config = crate::Config::on("127.0.0.1:0".parse().unwrap());
+        let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
+        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+        let shutdown = CancellationToken::new();
+        let mut viewer = hub.register(&shutdown);
+        assert!(viewer.frames.try_recv().unwrap().contains(r#""type":"connection""#));
+        hub.publish(change("a", "Mesa"), Instant::now()).await.unwrap();
+        assert!(viewer.frames.try_recv().is_ok());
+        let started = hub.sync_start(viewer.id, SyncRequest { since: Some(0), batch: true, parts: true }).expect("answered");
+        hub.publish(change("b", "Silla"), Instant::now()).await.unwrap();
+        hub.publish(change("c", "Banco"), Instant::now()).await.unwrap();
+        assert!(viewer.frames.try_recv().is_err(), "held while the reply is made");
+        assert!(hub.sync_start(viewer.id, SyncRequest { since: None, batch: true, parts: true }).is_none(), "one reply at a time");
+        hub.sync_finish(viewer.id, started);
+        let frames: Vec<Value> = std::iter::from_fn(|| viewer.frames.try_recv().ok()).map(|f| serde_json::from_str(&f).unwrap()).collect();
+        assert_eq!(frames.len(), 3, "{frames:?}");
+        assert_eq!((&frames[0]["type"], &frames[0]["seq"]), (&json!("sync"), &json!(1)));
+        assert_eq!(frames[0]["catalog"].as_array().unwrap().len(), 1, "the catalog at seq 1");
+        assert_eq!(frames[0]["missed"][0]["seq"], 1);
+        assert_eq!([&frames[1]["seq"], &frames[2]["seq"]], [&json!(2), &json!(3)]);
+        hub.publish(change("d", "Cama"), Instant::now()).await.unwrap();
+        assert!(viewer.frames.try_recv().unwrap().contains(r#""seq":4"#), "queued at once again");
+    }
+
+    /// What is held back for a client is bounded like its queue: past it the client is cut off
+    /// as too slow, and its reply is dropped with it.
+    #[tokio::test]
+    async fn what_is_held_back_is_bounded_by_the_queue() {
+        let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
+        config.client_queue = 4;
+        let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
+        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+        let shutdown = CancellationToken::new();
+        let viewer = hub.register(&shutdown);
+        let started = hub.sync_start(viewer.id, SyncRequest { since: None, batch: true, parts: true }).unwrap();
+        for i in 0..4 {
+            hub.publish(change(&i.to_string(), "Mesa"), Instant::now()).await.unwrap();
+        }
+        assert!(!viewer.closer.is_closing(), "four held, as many as the queue holds");
+        hub.publish(change("4", "Mesa"), Instant::now()).await.unwrap();
+        assert!(viewer.closer.is_closing(), "the fifth is one too many");
+        hub.sync_finish(viewer.id, started);
+        assert_eq!(hub.client_count(), 0);
+    }
+
+    /// Replies in parts at the same `seq` share one encoding of the catalog, bytes and all; a
+    /// notification handed out after them makes the next reply encode the catalog anew.
+    #[tokio::test]
+    async fn replies_at_one_seq_share_their_parts() {
+        let config = crate::Config::on("127.0.0.1:0".parse().unwrap());
+        let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
+        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+        let shutdown = CancellationToken::new();
+        let name = "x".repeat(4 * 1024);
+        for i in 0..200 {
+            hub.publish(change(&i.to_string(), &name), Instant::now()).await.unwrap();
+        }
+        let reply = |hub: &Hub| {
+            let mut viewer = hub.register(&shutdown);
+            while viewer.frames.try_recv().is_ok() {}
+            assert!(hub.sync(viewer.id, SyncRequest { since: None, batch: true, parts: true }));
+            std::iter::from_fn(|| viewer.frames.try_recv().ok()).collect::<Vec<_>>()
+        };
+        let (one, two) = (reply(&hub), reply(&hub));
+        assert!(one.len() > 2, "{} frames", one.len());
+        assert_eq!(one, two);
+        for (a, b) in one.iter().zip(&two).take(one.len() - 1) {
+            assert_eq!(a.as_str().as_ptr(), b.as_str().as_ptr(), "a part shared, not copied");
+        }
+        hub.publish(change("new", "Cama"), Instant::now()).await.unwrap();
+        let three = reply(&hub);
+        assert_ne!(three[0].as_str().as_ptr(), one[0].as_str().as_ptr());
+        assert!(three.iter().any(|f| f.contains(r#""furniture_id":"new""#)), "the new item is in the new encoding");
     }
 
     /// A write that fails (here: the file may not grow) refuses the publish and changes nothing:

@@ -92,6 +92,18 @@ struct Fanout {
     /// Another process to report CPU and memory of (another broker, redis-server); repeatable.
     #[arg(long = "also-pid")]
     also_pids: Vec<u32>,
+    /// Items put in the catalog before the run (ids `fill-<n>`, each with --payload bytes of
+    /// description), for the syncers to fetch.
+    #[arg(long, default_value_t = 0)]
+    prefill: usize,
+    /// Connections that ask for the whole catalog (`sync` in parts, as the dashboard does when
+    /// it connects) again as soon as each reply has arrived, for as long as the run sends.
+    #[arg(long, default_value_t = 0)]
+    syncers: usize,
+    /// Every viewer asks for the whole catalog once as the sending starts, as dashboards do
+    /// when they all come back after a restart (the replies are not counted as deliveries).
+    #[arg(long)]
+    viewers_sync: bool,
 }
 
 #[derive(Args)]
@@ -311,7 +323,8 @@ async fn view(mut ws: Ws, marker: Arc<str>, mut stop: watch::Receiver<bool>, pro
                 break;
             }
         };
-        if !text.contains(&*marker) {
+        // A catalog (`sync`, `sync_part`) holds this run's items, not its messages.
+        if text.starts_with(r#"{"type":"sync"#) || !text.contains(&*marker) {
             continue;
         }
         let now = unix_nanos();
@@ -378,6 +391,13 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
             Err(e) => return json!({"ok": false, "scenario": "fanout", "error": e}),
         }
     }
+    // Before anyone connects who would not read it.
+    if a.prefill > 0 {
+        eprintln!("fanout: putting {} items in the catalog", a.prefill);
+        if let Err(e) = prefill(target, a.prefill, &"x".repeat(a.payload)).await {
+            return json!({"ok": false, "scenario": "fanout", "error": format!("prefill: {e}")});
+        }
+    }
     let urls: Vec<&str> = targets.iter().map(|t| t.shown.as_str()).collect();
     eprintln!("fanout: connecting {} viewers to {} and {} producer(s) to {}", a.viewers, urls.join(", "), a.producers, target.shown);
     let mut viewers = Vec::new();
@@ -390,10 +410,21 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
     }
     let (producers, producer_errors) = open_many(target, a.producers, 16).await;
     errors.extend(producer_errors);
+    let (syncer_sockets, syncer_errors) = open_many(target, a.syncers, 16).await;
+    errors.extend(syncer_errors);
     let viewer_count = viewers.len() as u64;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let syncs = Arc::new(AtomicU64::new(0));
+    let syncers: Vec<_> = syncer_sockets.into_iter().map(|ws| tokio::spawn(syncer(ws, stop_rx.clone(), syncs.clone()))).collect();
     let progress = Arc::new(AtomicU64::new(0));
     let timed = Arc::new(AtomicU64::new(0));
+    if a.viewers_sync {
+        for ws in &mut viewers {
+            if let Err(e) = ws.send(Message::text(r#"{"type":"sync","parts":true}"#)).await {
+                errors.push(format!("sync: {e}"));
+            }
+        }
+    }
     let views: Vec<_> = viewers
         .into_iter()
         .map(|ws| tokio::spawn(view(ws, marker.clone(), stop_rx.clone(), progress.clone(), timed.clone())))
@@ -429,6 +460,10 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
     }
     let send_secs = started.elapsed().as_secs_f64();
     let sent = counter.load(Ordering::Relaxed);
+    let syncs_answered = syncs.load(Ordering::Relaxed);
+    for s in &syncers {
+        s.abort();
+    }
     // Wait for the viewers to receive everything (bounded).
     let expected = sent * viewer_count;
     let drain_deadline = Instant::now() + Duration::from_secs_f64(a.drain.max(0.0));
@@ -482,11 +517,60 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
         "producer_errors": first_errors(&producer_errors),
         "most_unechoed_per_producer": most_unechoed.load(Ordering::Relaxed),
         "viewers_cut_off": cut_off.len(),
+        "catalog_prefilled": a.prefill,
+        "syncers": a.syncers,
+        "syncs_answered": syncs_answered,
+        "viewers_synced": a.viewers_sync,
         "broker": broker_usage.map_or(Value::Null, |u| u.to_json()),
         "brokers": urls,
         "others": others,
         "tool": tool_usage.to_json(),
     })
+}
+
+/// Puts `count` items in the catalog, a window of them at a time on one connection, and waits
+/// for the last one's echo.
+async fn prefill(target: &Target, count: usize, payload: &str) -> Result<(), String> {
+    let mut ws = target.open(0).await?;
+    let mut echoed = 0;
+    for i in 0..count {
+        let msg = format!(r#"{{"type":"furniture_created","furniture":{{"furniture_id":"fill-{i}","nombre":"Relleno {i}","descripcion":"{payload}","altura":75,"ancho":120,"material":"pino"}}}}"#);
+        ws.send(Message::text(msg)).await.map_err(|e| e.to_string())?;
+        while i + 1 - echoed > FLAT_OUT_WINDOW as usize || (i + 1 == count && echoed < count) {
+            match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) if t.contains(r#""fill-"#) => echoed += 1,
+                Ok(Some(Ok(_))) => {}
+                other => return Err(format!("no echo: {other:?}")),
+            }
+        }
+    }
+    let _ = ws.close(None).await;
+    Ok(())
+}
+
+/// Asks for the catalog in parts, reads the reply to its end, and asks again, until `stop`;
+/// counts the replies.
+async fn syncer(mut ws: Ws, mut stop: watch::Receiver<bool>, syncs: Arc<AtomicU64>) {
+    let ask = r#"{"type":"sync","parts":true}"#;
+    if ws.send(Message::text(ask)).await.is_err() {
+        return;
+    }
+    loop {
+        let msg = tokio::select! {
+            m = ws.next() => m,
+            _ = stop.changed() => return,
+        };
+        match msg {
+            Some(Ok(Message::Text(t))) if t.starts_with(r#"{"type":"sync","#) => {
+                syncs.fetch_add(1, Ordering::Relaxed);
+                if ws.send(Message::text(ask)).await.is_err() {
+                    return;
+                }
+            }
+            Some(Ok(_)) => {}
+            _ => return,
+        }
+    }
 }
 
 /// Messages a flat-out producer may have sent that the broker has not yet sent back to it.

@@ -430,45 +430,83 @@ pub fn encode_sync_parts<'a>(
     missed: impl IntoIterator<Item = &'a str>,
     part_bytes: usize,
 ) -> Vec<String> {
-    #[derive(Serialize)]
-    struct Entry<'a> {
-        furniture: &'a Map<String, Value>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        seq: Option<u64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        timestamp: Option<String>,
-    }
-    const PART: &str = r#"{"type":"sync_part","catalog":["#;
-    let mut frames = Vec::new();
-    let mut out = String::from(PART);
-    let mut empty = true;
-    for e in catalog {
-        if !empty {
-            out.push(',');
+    let SyncCatalog { mut parts, rest } = SyncCatalog::encode(catalog, part_bytes);
+    parts.push(SyncCatalog::reply(seq, complete, &rest, missed));
+    parts
+}
+
+/// A catalog encoded for sync replies, which any number of replies at the same `seq` can share:
+/// its `sync_part` frames, and the entries left for the reply itself (see [`encode_sync_parts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncCatalog {
+    pub parts: Vec<String>,
+    /// The entries, comma-separated, that go in the reply's own `catalog`.
+    pub rest: String,
+}
+
+const SYNC_PART_HEAD: &str = r#"{"type":"sync_part","catalog":["#;
+
+impl SyncCatalog {
+    /// Encodes `catalog` in parts of at least `part_bytes` (no parts with `usize::MAX`).
+    pub fn encode<'a>(catalog: impl IntoIterator<Item = &'a crate::catalog::CatalogEntry>, part_bytes: usize) -> SyncCatalog {
+        #[derive(Serialize)]
+        struct Entry<'a> {
+            furniture: &'a Map<String, Value>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            seq: Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            timestamp: Option<String>,
         }
-        out.push_str(&to_json(&Entry {
-            furniture: &e.furniture.0,
-            seq: e.seq,
-            timestamp: e.timestamp.map(|t| t.to_string()),
-        }));
-        empty = false;
-        if out.len() >= part_bytes {
-            out.push_str("]}");
-            frames.push(std::mem::replace(&mut out, String::from(PART)));
-            empty = true;
+        let mut parts = Vec::new();
+        let mut out = String::from(SYNC_PART_HEAD);
+        let mut empty = true;
+        for e in catalog {
+            if !empty {
+                out.push(',');
+            }
+            out.push_str(&to_json(&Entry {
+                furniture: &e.furniture.0,
+                seq: e.seq,
+                timestamp: e.timestamp.map(|t| t.to_string()),
+            }));
+            empty = false;
+            if out.len() >= part_bytes {
+                out.push_str("]}");
+                parts.push(std::mem::replace(&mut out, String::from(SYNC_PART_HEAD)));
+                empty = true;
+            }
         }
+        SyncCatalog { parts, rest: out.split_off(SYNC_PART_HEAD.len()) }
     }
-    let entries = &out[PART.len()..];
-    let mut last = format!(r#"{{"type":"sync","seq":{seq},"complete":{complete},"catalog":[{entries}],"missed":["#);
-    for (i, frame) in missed.into_iter().enumerate() {
-        if i > 0 {
-            last.push(',');
+
+    /// The `sync` reply that follows the parts: `rest` (a [`SyncCatalog`]'s) as its catalog.
+    pub fn reply<'a>(seq: u64, complete: bool, rest: &str, missed: impl IntoIterator<Item = &'a str>) -> String {
+        let mut last = format!(r#"{{"type":"sync","seq":{seq},"complete":{complete},"catalog":[{rest}],"missed":["#);
+        for (i, frame) in missed.into_iter().enumerate() {
+            if i > 0 {
+                last.push(',');
+            }
+            last.push_str(frame);
         }
-        last.push_str(frame);
+        last.push_str("]}");
+        last
     }
-    last.push_str("]}");
-    frames.push(last);
-    frames
+
+    /// The whole catalog as one reply's entries, when the parts are not to be sent (`parts` as
+    /// [`SyncCatalog::parts`] made them).
+    pub fn whole<S: AsRef<str>>(parts: &[S], rest: &str) -> String {
+        let mut out = String::new();
+        for part in parts.iter().map(AsRef::as_ref).chain([rest]) {
+            let entries = part.strip_prefix(SYNC_PART_HEAD).and_then(|p| p.strip_suffix("]}")).unwrap_or(part);
+            if !entries.is_empty() {
+                if !out.is_empty() {
+                    out.push(',');
+                }
+                out.push_str(entries);
+            }
+        }
+        out
+    }
 }
 
 /// The welcome frame, to the new client only. Our broker adds `stream`: the id of its `seq`
@@ -763,7 +801,7 @@ mod tests {
             seq: Some(51),
         };
         let whole = encode_sync_reply(51, true, &catalog, [missed.encode().as_str()]);
-        assert_eq!(encode_sync_parts(51, true, &catalog, [missed.encode().as_str()], usize::MAX), [whole]);
+        assert_eq!(encode_sync_parts(51, true, &catalog, [missed.encode().as_str()], usize::MAX), std::slice::from_ref(&whole));
         let frames = encode_sync_parts(51, true, &catalog, [missed.encode().as_str()], 1000);
         assert!(frames.len() > 4, "{} frames", frames.len());
         let mut joined = Vec::new();
@@ -774,10 +812,14 @@ mod tests {
             joined.extend(entries);
         }
         let ServerFrame::Sync(reply) = decode_server(last) else { panic!("{last}") };
-        assert_eq!((reply.seq, reply.complete, &reply.missed), (51, true, &vec![missed]));
+        assert_eq!((reply.seq, reply.complete, &reply.missed), (51, true, &vec![missed.clone()]));
         joined.extend(reply.catalog);
         assert_eq!(joined, catalog);
         // A catalog that ends exactly at a part's end leaves the reply an empty list.
+        // The parts joined back into one reply's catalog are the whole catalog's.
+        let shared = SyncCatalog::encode(&catalog, 1000);
+        assert_eq!(SyncCatalog::reply(51, true, &SyncCatalog::whole(&shared.parts, &shared.rest), [missed.encode().as_str()]), whole);
+        assert_eq!(SyncCatalog::whole(&[] as &[&str], ""), "");
         let exact = encode_sync_parts(0, true, &catalog[..1], std::iter::empty(), 1);
         assert_eq!(exact.len(), 2);
         let ServerFrame::Sync(reply) = decode_server(&exact[1]) else { panic!("{}", exact[1]) };

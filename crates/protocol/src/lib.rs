@@ -29,7 +29,7 @@ pub mod time;
 pub use catalog::{Applied, Catalog, CatalogEntry};
 pub use frame::{
     decode_client, decode_server, encode_batch, encode_error, encode_pong, encode_sync_reply,
-    encode_sync_parts, encode_welcome, split_batch, ClientFrame, IgnoredReason, Notification, ProducerMessage, Refusal, ServerFrame, SyncReply, SYNC_PART_BYTES,
+    encode_sync_parts, encode_welcome, split_batch, ClientFrame, SyncCatalog, IgnoredReason, Notification, ProducerMessage, Refusal, ServerFrame, SyncReply, SYNC_PART_BYTES,
     SyncRequest,
 };
 pub use message::{notification_text, Action};
