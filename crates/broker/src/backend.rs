@@ -87,6 +87,12 @@ pub trait Backend: Send + Sync + 'static {
     /// The id of the numbering now (it changes when the numbering starts over).
     fn stream(&self) -> BoxFuture<'_, Result<String, BackendError>>;
 
+    /// The id of the numbering now, and its last `seq` where other brokers may have moved it
+    /// (a shared backend's), to tell a numbering that went back under the same id.
+    fn numbering(&self) -> BoxFuture<'_, Result<(String, Option<u64>), BackendError>> {
+        Box::pin(async move { self.stream().await.map(|s| (s, None)) })
+    }
+
     /// Makes everything durable before a graceful exit.
     fn flush(&self) {}
 }

@@ -331,7 +331,7 @@ impl Hub {
     /// Loads the state again (the backend no longer holds what this broker missed, or its
     /// numbering started over) and closes every client with 1012 so that each reconnects and
     /// resyncs against it. Called with `delivering` held.
-    async fn reload(&self, why: &str) {
+    async fn reload(&self, why: &str) -> bool {
         tracing::warn!(reason = why, "loading the state again; every client is asked to reconnect (1012)");
         match self.backend.load(self.history_len).await {
             Ok(loaded) => {
@@ -345,8 +345,12 @@ impl Hub {
                     client.closer.close(CloseReason::Restarting);
                 }
                 self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+                true
             }
-            Err(e) => self.storage_failed(&e),
+            Err(e) => {
+                self.storage_failed(&e);
+                false
+            }
         }
     }
 
@@ -354,33 +358,52 @@ impl Hub {
     /// when the backend goes away and comes back (then checks that its numbering did not start
     /// over). Only brokers on Redis run it.
     pub async fn follow(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut failing = false;
+        // After a failure, and whenever a read found nothing new, the numbering is checked: Redis
+        // that lost its data (flushed, restarted empty) or was put back from an older copy says
+        // so in no other way when the connection did not fail meanwhile.
+        let (mut failing, mut quiet) = (false, false);
         let mut backoff = Duration::from_millis(250);
+        let pause = |backoff: Duration| {
+            let shutdown = shutdown.clone();
+            async move {
+                tokio::select! {
+                    () = shutdown.cancelled() => false,
+                    () = tokio::time::sleep(backoff) => true,
+                }
+            }
+        };
         loop {
-            if failing {
+            if failing || quiet {
                 let checked = tokio::select! {
                     () = shutdown.cancelled() => return,
-                    s = self.backend.stream() => s,
+                    n = self.backend.numbering() => n,
                 };
                 match checked {
-                    Ok(stream) => {
-                        failing = false;
-                        backoff = Duration::from_millis(250);
+                    Ok((stream, seq)) => {
                         let _turn = self.delivering.lock().await;
-                        if stream != self.stream() {
-                            self.reload("the shared numbering started over (Redis lost its data)").await;
+                        let loaded = if stream != self.stream() {
+                            self.reload("the shared numbering started over (Redis lost its data)").await
+                        } else if seq.is_some_and(|s| s < self.seq()) {
+                            self.reload("the shared numbering went back (Redis put back from an older copy)").await
+                        } else {
+                            true
+                        };
+                        if loaded && failing {
+                            self.storage_works();
                         }
-                        self.storage_works();
+                        (failing, quiet) = (!loaded, false);
                     }
                     Err(e) => {
                         self.storage_failed(&e);
-                        tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            () = tokio::time::sleep(backoff) => {}
-                        }
-                        backoff = (backoff * 2).min(Duration::from_secs(2));
-                        continue;
+                        failing = true;
                     }
+                }
+                if failing {
+                    if !pause(backoff).await {
+                        return;
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    continue;
                 }
             }
             let read = tokio::select! {
@@ -389,7 +412,9 @@ impl Hub {
             };
             match read {
                 Ok(batch) => {
-                    if !batch.is_empty() {
+                    backoff = Duration::from_millis(250);
+                    quiet = batch.is_empty();
+                    if !quiet {
                         let _turn = self.delivering.lock().await;
                         self.deliver(batch);
                     }
@@ -397,7 +422,7 @@ impl Hub {
                 }
                 Err(BackendError::Gap(why)) => {
                     let _turn = self.delivering.lock().await;
-                    self.reload(&why).await;
+                    failing = !self.reload(&why).await;
                 }
                 Err(e) => {
                     self.storage_failed(&e);

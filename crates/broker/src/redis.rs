@@ -130,6 +130,16 @@ end
 return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('GET', KEYS[2]), redis.call('HVALS', KEYS[4]), history}
 "#;
 
+/// The numbering's id (made if there is none, as at a commit) and its last `seq`: the higher of
+/// the counter and the newest entry of the log, which move together.
+const NUMBERING: &str = r#"
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+local logged = 0
+if last[1] then logged = tonumber(string.match(last[1][1], '^(%d+)')) end
+return {redis.call('GET', KEYS[1]), math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), logged)}
+"#;
+
 /// A log entry as Redis returns it: its id and its field/value pairs.
 type Entry = (String, Vec<String>);
 
@@ -144,6 +154,7 @@ pub struct Redis {
     max_items: usize,
     log_len: usize,
     load: redis::Script,
+    numbering: redis::Script,
     /// The committing task's queue, started with the first commit.
     commits: OnceLock<mpsc::UnboundedSender<Job>>,
 }
@@ -311,6 +322,7 @@ impl Redis {
             max_items,
             log_len: history.max(LOG_MIN_LEN),
             load: redis::Script::new(LOAD),
+            numbering: redis::Script::new(NUMBERING),
             commits: OnceLock::new(),
         };
         let mut con = redis.connection(&redis.commands, RESPONSE_TIMEOUT).await?;
@@ -480,16 +492,16 @@ impl Backend for Redis {
     }
 
     fn stream(&self) -> BoxFuture<'_, Result<String, BackendError>> {
+        Box::pin(async move { self.numbering().await.map(|(stream, _)| stream) })
+    }
+
+    fn numbering(&self) -> BoxFuture<'_, Result<(String, Option<u64>), BackendError>> {
         Box::pin(async move {
             let mut con = self.connection(&self.commands, RESPONSE_TIMEOUT).await?;
-            let set: Result<(), RedisError> =
-                redis::cmd("SET").arg(STREAM).arg(new_stream_id()).arg("NX").query_async(&mut con).await;
-            if let Err(e) = set {
-                return Err(self.failed(&self.commands, e).await);
-            }
-            let got: Result<String, RedisError> = redis::cmd("GET").arg(STREAM).query_async(&mut con).await;
+            let got: Result<(String, u64), RedisError> =
+                self.numbering.key(STREAM).key(SEQ).key(LOG).arg(new_stream_id()).invoke_async(&mut con).await;
             match got {
-                Ok(s) => Ok(s),
+                Ok((stream, seq)) => Ok((stream, Some(seq))),
                 Err(e) => Err(self.failed(&self.commands, e).await),
             }
         })

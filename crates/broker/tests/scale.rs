@@ -493,6 +493,58 @@ async fn redis_losing_its_data_makes_the_brokers_start_over_and_say_so() {
     assert_eq!(metric(a.addr, "furniture_broker_state_reloads_total").await, 1.0);
 }
 
+/// Redis flushed, or put back from an older copy, while it keeps running and every connection to
+/// it stays up: the brokers notice by the numbering (a new id, or a last `seq` behind theirs)
+/// within a read or two, load the state again and close their clients with 1012.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_flushed_or_put_back_under_the_brokers_is_noticed() {
+    let Some(redis) = RedisServer::start().await else { return };
+    let a = on_redis(&redis).await;
+    let mut con = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let keys = ["furniture:seq", "furniture:stream", "furniture:log", "furniture:catalog"];
+    for (round, change) in ["FLUSHALL", "put back"].into_iter().enumerate() {
+        let (mut viewer, welcome) = a.viewer().await;
+        let publish = |i: usize| {
+            let (notifier, change) = (a.notifier(), ProducerMessage { action: Action::Created, furniture: mesa(&format!("p{round}{i}"), "Mesa") });
+            async move { notifier.send(&change).await }
+        };
+        for i in 0..3 {
+            publish(i).await.unwrap();
+        }
+        let copied_at = notifications(&mut viewer, 3).await[2]["seq"].as_u64().unwrap();
+        let mut copy = Vec::new();
+        for key in keys {
+            let dumped: Option<Vec<u8>> = redis::cmd("DUMP").arg(key).query_async(&mut con).await.unwrap();
+            copy.push((key, dumped.expect("the key exists")));
+        }
+        if change == "FLUSHALL" {
+            let () = redis::cmd("FLUSHALL").query_async(&mut con).await.unwrap();
+        } else {
+            for i in 3..5 {
+                publish(i).await.unwrap();
+            }
+            notifications(&mut viewer, 2).await;
+            for (key, dumped) in &copy {
+                let () = redis::cmd("RESTORE").arg(*key).arg(0).arg(dumped.as_slice()).arg("REPLACE").query_async(&mut con).await.unwrap();
+            }
+        }
+        let code = tokio::time::timeout(Duration::from_secs(15), close_code(&mut viewer)).await.unwrap_or_else(|_| panic!("{change}: closed in time"));
+        assert_eq!(code.map(u16::from), Some(1012), "{change}");
+        assert_eq!(metric(a.addr, "furniture_broker_state_reloads_total").await, round as f64 + 1.0);
+        let (mut again, welcome_again) = a.viewer().await;
+        let reply = sync(&mut again, None).await;
+        if change == "FLUSHALL" {
+            assert_ne!(welcome_again["stream"], welcome["stream"], "a new numbering");
+            assert_eq!((reply["seq"].clone(), reply["catalog"].clone()), (json!(0), json!([])));
+        } else {
+            assert_eq!(welcome_again["stream"], welcome["stream"]);
+            assert_eq!(reply["seq"], copied_at, "the numbering as the copy has it");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            assert_eq!(metric(a.addr, "furniture_broker_state_reloads_total").await, 2.0, "once");
+        }
+    }
+}
+
 /// Three broker processes on one Redis; one is killed with SIGKILL. The others keep serving and
 /// take changes; a viewer of the killed one reconnects to another and gets exactly what it
 /// missed.
