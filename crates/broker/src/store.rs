@@ -52,6 +52,18 @@ pub enum StoreError {
         .path.display(), .dir.display(), .dir.display()
     )]
     Unreadable { path: PathBuf, dir: PathBuf, detail: String },
+    #[error(
+        "the state file {} is not this broker's: {detail}. Nothing was changed. Give the broker a \
+         --data-dir of its own",
+        .path.display()
+    )]
+    Foreign { path: PathBuf, detail: String },
+    #[error(
+        "the state file {} (or its folder) cannot be written by this user. Nothing was changed. \
+         Give it back to the user the broker runs as (chown), or run the broker as its owner",
+        .path.display()
+    )]
+    ReadOnly { path: PathBuf },
     #[error("cannot start the thread that writes the state file: {source}")]
     Writer { source: std::io::Error },
     #[error("cannot use Redis at {url}: {detail}. Start Redis or fix --redis (BROKER_REDIS_URL)")]
@@ -95,10 +107,24 @@ impl Store {
         .map_err(|e| unreadable(e.to_string()))?;
         // A second broker on the same file is told at once, not after a wait.
         let _ = conn.busy_timeout(std::time::Duration::ZERO);
-        // Exclusive locking keeps other processes out for as long as this broker runs; WAL with
-        // synchronous=NORMAL makes a commit survive the process being killed (not a power cut).
-        let setup = "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
-        if let Err(e) = conn.execute_batch(setup) {
+        // SQLite opens a file it may not write read-only, without a word.
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(StoreError::ReadOnly { path });
+        }
+        // Exclusive locking keeps other processes out for as long as this broker runs.
+        if let Err(e) = conn.execute_batch("PRAGMA locking_mode = EXCLUSIVE;") {
+            return Err(classify(e, &path, unreadable));
+        }
+        // Nothing is written to a file that is not this broker's (another program's database, or
+        // a later layout): new and empty, or holding this layout's version.
+        match layout(&conn) {
+            Ok(Ok(())) => {}
+            Ok(Err(detail)) => return Err(StoreError::Foreign { path, detail }),
+            Err(e) => return Err(classify(e, &path, unreadable)),
+        }
+        // WAL with synchronous=NORMAL makes a commit survive the process being killed (not a
+        // power cut).
+        if let Err(e) = conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;") {
             return Err(classify(e, &path, unreadable));
         }
         let check: String = conn
@@ -281,6 +307,23 @@ impl Store {
     }
 }
 
+/// Whether the open file is empty or this broker's layout (`Ok(Err(why))` when it is neither).
+fn layout(conn: &Connection) -> rusqlite::Result<Result<(), String>> {
+    let tables: Vec<String> = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    if tables.is_empty() {
+        return Ok(Ok(()));
+    }
+    if !tables.iter().any(|t| t == "meta") {
+        return Ok(Err(format!("it holds other tables ({})", tables.join(", "))));
+    }
+    let version: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get(0)).optional()?;
+    Ok(match version {
+        Some(v) if v == SCHEMA_VERSION => Ok(()),
+        Some(v) => Err(format!("it has layout version {v:?}; this broker reads version {SCHEMA_VERSION}")),
+        None => Err("its meta table has no layout version".to_owned()),
+    })
+}
+
 fn classify(e: rusqlite::Error, path: &Path, unreadable: impl Fn(String) -> StoreError) -> StoreError {
     if let rusqlite::Error::SqliteFailure(f, _) = &e {
         if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) {
@@ -372,5 +415,28 @@ mod tests {
         // Nothing was changed: the bytes are still there for inspection.
         assert!(std::fs::read(dir.join(FILE_NAME)).unwrap().starts_with(b"this is not an SQLite file"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Another program's database, and a later layout of this broker's, are refused as they are:
+    /// the file is not changed in any way (its bytes, its journal mode), and the message says
+    /// why.
+    #[test]
+    fn a_foreign_or_newer_file_is_refused_and_left_as_it_was() {
+        for (name, setup, says) in [
+            ("foreign", "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5);", "other tables (invoices)"),
+            ("newer", "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema', '99');", "layout version \"99\""),
+        ] {
+            let dir = temp_dir(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            Connection::open(dir.join(FILE_NAME)).unwrap().execute_batch(setup).unwrap();
+            let before = std::fs::read(dir.join(FILE_NAME)).unwrap();
+            let err = Store::open(&dir, 10).err().expect("refused");
+            let text = err.to_string();
+            assert!(matches!(err, StoreError::Foreign { .. }), "{text}");
+            assert!(text.contains(says) && text.contains("Nothing was changed"), "{text}");
+            assert_eq!(std::fs::read(dir.join(FILE_NAME)).unwrap(), before, "{name}: the file is as it was");
+            assert!(!dir.join(format!("{FILE_NAME}-wal")).exists(), "{name}: no log made for it");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 }
