@@ -8,7 +8,17 @@ async fn main() -> std::process::ExitCode {
     let config = Config::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if config.log_format == "json" {
+    let json = config.log_format == "json";
+    // Start-up failures: a line of their own for a person, an error event in JSON logs.
+    let fail = |what: String| {
+        if json {
+            tracing::error!("{what}");
+        } else {
+            eprintln!("furniture-broker: {what}");
+        }
+        std::process::ExitCode::FAILURE
+    };
+    if json {
         logs.json().flatten_event(true).init();
     } else {
         logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
@@ -29,23 +39,20 @@ async fn main() -> std::process::ExitCode {
     let open_to_all = config.publish_token.is_none() && config.allow_remote_publish;
     let broker = match Broker::open(config).await {
         Ok(b) => b,
-        Err(e) => {
-            eprintln!("furniture-broker: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return fail(e.to_string()),
     };
     let listener = match tokio::net::TcpListener::bind(listen).await {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("furniture-broker: cannot listen on {listen}: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(e) => return fail(format!("cannot listen on {listen}: {e}")),
     };
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     if open_to_all {
         let banner = "ANYONE WHO CAN REACH THIS PORT CAN PUBLISH TO EVERY SCREEN: \
                       --allow-remote-publish is set and no --publish-token. Set a token instead.";
-        eprintln!("\n  WARNING: {banner}\n");
+        // Loud for a person; JSON logs stay one object per line.
+        if !json {
+            eprintln!("\n  WARNING: {banner}\n");
+        }
         tracing::warn!("{banner}");
     }
     tracing::info!(%addr, %dashboard, %state, seq = broker.seq(), publishing = publish_rule, "broker listening");
@@ -56,10 +63,7 @@ async fn main() -> std::process::ExitCode {
             tracing::info!("broker stopped");
             std::process::ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("furniture-broker: {e}");
-            std::process::ExitCode::FAILURE
-        }
+        Err(e) => fail(e.to_string()),
     }
 }
 

@@ -234,3 +234,29 @@ async fn log_lines_stay_one_per_event_and_never_show_the_token() {
         let _ = std::fs::remove_file(&log);
     }
 }
+
+/// JSON logs are one object per line from the first line to the last: with the loud warning of a
+/// broker open to anyone, and for a broker that cannot start.
+#[tokio::test]
+async fn json_logs_stay_json_with_the_open_warning_and_a_failed_start() {
+    let port = free_port();
+    let (data, log) = (temp_dir("json-open"), temp_dir("json-open.log"));
+    let mut broker = start(port, &data, &log, &["--log-format", "json", "--allow-remote-publish"]);
+    drop(connect(port).await);
+    let (data2, log2) = (temp_dir("json-taken"), temp_dir("json-taken.log"));
+    let status = start(port, &data2, &log2, &["--log-format", "json"]).wait().unwrap();
+    assert!(!status.success(), "the port is taken");
+    broker.kill().unwrap();
+    broker.wait().unwrap();
+    for (log, says) in [(&log, "ANYONE WHO CAN REACH THIS PORT CAN PUBLISH"), (&log2, "cannot listen on")] {
+        let text = std::fs::read_to_string(log).unwrap();
+        assert!(text.contains(says), "{text}");
+        for line in text.lines() {
+            assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "not one JSON object: {line:?}");
+        }
+    }
+    for path in [data, log, data2, log2] {
+        let _ = std::fs::remove_dir_all(&path);
+        let _ = std::fs::remove_file(&path);
+    }
+}
