@@ -769,8 +769,8 @@ async fn hostile_names_stay_text() {
 }
 
 /// The broker process killed with SIGKILL and started again: the page leaves "live", reconnects
-/// on its own, and ends showing exactly the restarted broker's catalog (kept in memory only for
-/// now, so the old item goes) and the changes that follow.
+/// on its own, and ends showing exactly the restarted broker's catalog (read back from its state
+/// file, so the old item stays) and the changes that follow, each once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_broker_process_is_reconnected_to_and_its_catalog_survives() {
     let Some(browser) = Browser::start().await else { return };
@@ -903,6 +903,12 @@ async fn every_frame_the_broker_sends_under_hostile_input_parses_in_the_browser(
     assert_eq!(failures, json!([]), "frames JSON.parse refused");
     assert!(page.eval_bool("return window.__pwned === undefined").await, "nothing ran");
     assert_eq!(page.count(".app script, .app img").await, 0, "no element made from a name");
+    // A value that is no text or no size (null, an object, a number past any size) shows as a dash.
+    for i in [5, 8] {
+        let card = page.wait_card(&format!("nasty-{i}"), |_| true).await;
+        assert_eq!((card.name.as_str(), card.material.as_str()), ("—", "—"), "nasty-{i}");
+        assert_eq!(card.size, "— × — cm", "nasty-{i}");
+    }
     assert_eq!(page.eval("return document.querySelector('[data-testid=connection-status]').dataset.state").await, json!("live"));
     page.close().await;
 }
