@@ -176,6 +176,68 @@ async fn oversized_frames_close_with_1009() {
     assert_eq!(n["furniture"]["furniture_id"], "e");
 }
 
+/// A frame header that announces an enormous length (2^62 bytes; no body follows) is refused from
+/// the header alone with 1009: nothing of that size is allocated (an attempt would abort the
+/// process), and the broker goes on serving.
+#[tokio::test]
+async fn a_frame_announcing_an_enormous_length_closes_with_1009_from_its_header() {
+    use tokio::io::AsyncWriteExt;
+    let broker = Broker::start(|_| {}).await;
+    let (mut liar, _) = broker.viewer().await;
+    // FIN + text; masked, 64-bit length; the length; the mask key.
+    let mut header = vec![0x81, 0x80 | 127];
+    header.extend_from_slice(&(1u64 << 62).to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    match liar.get_mut() {
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.write_all(&header).await.unwrap(),
+        _ => unreachable!("plain TCP"),
+    }
+    assert_eq!(close_code(&mut liar).await, Some(CloseCode::Size));
+    let (mut other, _) = broker.viewer().await;
+    broker.notifier().send(&ProducerMessage { action: Action::Created, furniture: mesa("after", "Mesa") }).await.unwrap();
+    assert_eq!(next_json(&mut other).await["furniture"]["furniture_id"], "after");
+}
+
+/// A text frame that is not UTF-8 closes that connection with 1007; the broker goes on serving.
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
+    use tokio::io::AsyncWriteExt;
+    let broker = Broker::start(|_| {}).await;
+    let (mut bad, _) = broker.viewer().await;
+    let (payload, mask) = ([b'{', 0xff, 0xfe, b'}'], [9u8, 8, 7, 6]);
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    match bad.get_mut() {
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.write_all(&frame).await.unwrap(),
+        _ => unreachable!("plain TCP"),
+    }
+    assert_eq!(close_code(&mut bad).await, Some(CloseCode::Invalid));
+    let (mut other, _) = broker.viewer().await;
+    broker.notifier().send(&ProducerMessage { action: Action::Created, furniture: mesa("fine", "Mesa") }).await.unwrap();
+    assert_eq!(next_json(&mut other).await["furniture"]["furniture_id"], "fine");
+}
+
+/// Bytes that are not HTTP at all, sent to the broker's port, get the connection closed (with an
+/// HTTP error at most), and the broker goes on serving.
+#[tokio::test]
+async fn garbage_bytes_on_the_port_are_shut_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let broker = Broker::start(|_| {}).await;
+    for garbage in [&b"\x00\xff\xfe garbage \x16\x03\x01\r\n\r\n"[..], &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03][..], &[0u8; 4096][..]] {
+        let mut tcp = tokio::net::TcpStream::connect(broker.addr).await.unwrap();
+        let _ = tcp.write_all(garbage).await;
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "the connection was closed");
+        let text = String::from_utf8_lossy(&answer);
+        assert!(answer.is_empty() || text.starts_with("HTTP/1.1 4"), "{text}");
+    }
+    let (mut viewer, _) = broker.viewer().await;
+    broker.notifier().send(&ProducerMessage { action: Action::Created, furniture: mesa("still", "Mesa") }).await.unwrap();
+    assert_eq!(next_json(&mut viewer).await["furniture"]["furniture_id"], "still");
+}
+
 /// After closing a connection for a bad frame, the broker keeps the socket for its close linger
 /// (so the peer reads the close before the unread rest of its frame resets the connection), then
 /// drops it: at the bound, not sooner and not never.
