@@ -17,8 +17,10 @@
 //! publisher is not held to one change per round trip.
 //! Each broker reads the log from its last `seq` on (`XREAD BLOCK`) and hands every entry to its
 //! clients, each once. When Redis cannot be reached, commits fail at once (the publisher gets
-//! the `storage` error frame: nothing is buffered, so nothing can be broadcast twice or out of
-//! order later), connected viewers stay connected, and the broker retries on its own.
+//! the `storage` error frame: nothing is kept to send later, so nothing can be broadcast twice or
+//! out of order), connected viewers stay connected, and the broker retries on its own. When it is
+//! reached but stops answering, the commits queued behind the batch it holds wait for that
+//! batch's answer or its resolution (at most the response timeout and [`RESOLVE_WITHIN`]).
 //!
 //! A commit whose answer is lost (Redis stopped answering after the script was sent) may or may
 //! not have been carried out, and a refusal must mean that nothing was broadcast. Each batch
@@ -430,8 +432,9 @@ impl Backend for Redis {
     }
 
     /// Takes its place in this broker's order of commits at once; the future gives its `seq`.
-    /// Nothing waits in the queue longer than the batch before it takes (bounded by the
-    /// response timeout), and the callers bound how many they start.
+    /// It waits in the queue for the batches before it, each bounded by the response timeout, and
+    /// by [`RESOLVE_WITHIN`] more when its answer was lost; the callers bound how many they
+    /// start (each connection [`crate::connection::MAX_PUBLISHES_IN_FLIGHT`]).
     fn commit(&self, mut draft: Notification) -> BoxFuture<'_, Result<u64, BackendError>> {
         draft.seq = None;
         let id = draft.furniture.id();
