@@ -113,7 +113,7 @@ pub fn catalog_change(action: Action, has_id: bool, fits: bool) -> Option<bool> 
 /// The state file of one broker, or its memory only (`--in-memory`).
 ///
 /// With a state file, commits are written in the order `commit` was called. One that comes
-/// alone (nothing waiting, no write for [`QUIET`]) is written at once by its caller, a
+/// alone (nothing waiting, no write for `QUIET`, 2 ms) is written at once by its caller, a
 /// transaction of its own that touches only the page cache (`synchronous=NORMAL`); the others go
 /// to a thread of their own, which writes whatever waits when it comes back for more (at most
 /// [`MAX_BATCH`]) as one transaction and answers each waiting publish once its transaction is in

@@ -25,7 +25,7 @@
 //! A commit whose answer is lost (Redis stopped answering after the script was sent) may or may
 //! not have been carried out, and a refusal must mean that nothing was broadcast. Each batch
 //! therefore carries its number, and the script records it under a key of this broker's
-//! committing task (`furniture:committer:<id>`, "<batch> <first seq>", kept a day) and carries
+//! committing task (`furniture:committer:<id>`, `"<batch> <first seq>"`, kept a day) and carries
 //! out no batch numbered at or below the one recorded. After a lost answer the broker asks, on a
 //! new connection, for [`RESOLVE_WITHIN`]: a script that reads the key and, unless it names the
 //! batch as done, records the batch as given up (a fence), so that the lost request, should it
