@@ -297,10 +297,27 @@ impl Link {
         Ok(con)
     }
 
+    /// A connection of its own, kept by nobody, whose answers may take `timeout`.
+    async fn one_off(&self, timeout: Duration) -> Result<MultiplexedConnection, BackendError> {
+        let config = AsyncConnectionConfig::new().set_connection_timeout(CONNECT_TIMEOUT).set_response_timeout(timeout);
+        self.client.get_multiplexed_async_connection_with_config(&config).await.map_err(|e| self.unreachable(e))
+    }
+
     /// Drops a connection that failed, so that the next call connects again.
     async fn failed(&self, slot: &Mutex<Option<MultiplexedConnection>>, e: RedisError) -> BackendError {
-        if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal() || e.is_unrecoverable_error() {
+        if Link::lost(&e) {
             *slot.lock().await = None;
+        }
+        self.error(e)
+    }
+
+    /// Whether the connection that gave `e` is of no more use.
+    fn lost(e: &RedisError) -> bool {
+        e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal() || e.is_unrecoverable_error()
+    }
+
+    fn error(&self, e: RedisError) -> BackendError {
+        if Link::lost(&e) {
             self.unreachable(e)
         } else {
             BackendError::Write(format!("Redis at {} refused: {e}", self.url))
@@ -399,7 +416,9 @@ impl Backend for Redis {
 
     fn load(&self, history: usize) -> BoxFuture<'_, Result<Loaded, BackendError>> {
         Box::pin(async move {
-            let mut con = self.connection(&self.commands, RESPONSE_TIMEOUT * 5).await?;
+            // A catalog of many items takes longer to send than a commit's answer may: a
+            // connection of its own, with a longer timeout, that the commits never share.
+            let mut con = self.link.one_off(RESPONSE_TIMEOUT * 5).await?;
             let (seq, stream, catalog, mut log): (u64, String, Vec<String>, Vec<Entry>) = match self
                 .load
                 .key(SEQ)
@@ -412,7 +431,7 @@ impl Backend for Redis {
                 .await
             {
                 Ok(v) => v,
-                Err(e) => return Err(self.failed(&self.commands, e).await),
+                Err(e) => return Err(self.link.error(e)),
             };
             log.reverse();
             // The newest `history` entries: consecutive from the oldest of them on.
