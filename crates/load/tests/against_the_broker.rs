@@ -76,3 +76,18 @@ async fn producers_flat_out_each_wait_for_their_own_echoes() {
     let most = r["most_unechoed_per_producer"].as_u64().unwrap();
     assert!((1..=256).contains(&most), "a producer ran {most} messages ahead of its echoes");
 }
+
+/// A catalog put in first, fetched again and again by a syncer and once by every viewer: the
+/// replies are counted as catalogs sent, and the run still counts exactly its own deliveries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalogs_fetched_meanwhile_are_not_counted_as_deliveries() {
+    let (url, shutdown) = start_broker().await;
+    let r = load(&url, &["fanout", "--viewers", "5", "--rate", "40", "--duration", "1", "--prefill", "300", "--payload", "600", "--syncers", "1", "--viewers-sync"]).await;
+    shutdown.cancel();
+
+    assert_eq!(r["ok"], true, "{r:#}");
+    let sent = r["sent"].as_u64().unwrap();
+    assert_eq!(r["deliveries"], sent * 5, "{r:#}");
+    assert_eq!(r["catalog_prefilled"], 300);
+    assert!(r["syncs_answered"].as_u64().unwrap() >= 1, "{r:#}");
+}
