@@ -429,6 +429,13 @@ impl Hub {
                     failing = true;
                 }
             }
+            // A read that failed is not tried again at once, even when the numbering answers.
+            if failing {
+                if !pause(backoff).await {
+                    return;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
         }
     }
 

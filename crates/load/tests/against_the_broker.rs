@@ -73,8 +73,6 @@ async fn producers_flat_out_each_wait_for_their_own_echoes() {
     assert_eq!(r["deliveries"], sent * 4);
     assert_eq!(r["order_checked"], sent * 4);
     assert_eq!(r["viewers_cut_off"], 0);
-    let most = r["most_unechoed_per_producer"].as_u64().unwrap();
-    assert!((1..=256).contains(&most), "a producer ran {most} messages ahead of its echoes");
 }
 
 /// A catalog put in first, fetched again and again by a syncer and once by every viewer: the
