@@ -89,12 +89,9 @@ async fn a_vanished_viewer_is_dropped_by_the_ping_deadline_and_others_carry_on()
     assert_eq!(proxy.open(), 1, "the black hole itself never closed");
 }
 
-/// A viewer that stops reading in the middle of a write (a reply far bigger than the socket
-/// buffers, and nothing after it) is dropped by the same deadline: the ping that falls due while
-/// the write is stuck is owed, and the deadline for its pong runs from then. (Before, a write
-/// stuck with no ping outstanding held the connection for as long as TCP kept it open.)
-#[tokio::test]
-async fn a_viewer_that_stops_reading_mid_write_is_dropped_by_the_ping_deadline() {
+/// A broker with pings every second (1 s to answer) and 25 MiB of catalog, and a viewer that has
+/// asked for all of it at once (before the first ping) and reads nothing more.
+async fn stalled_mid_write() -> (Broker, Ws) {
     let broker = Broker::start(|c| {
         c.ping_interval_secs = 1;
         c.ping_timeout_secs = 1;
@@ -107,9 +104,18 @@ async fn a_viewer_that_stops_reading_mid_write_is_dropped_by_the_ping_deadline()
     }
     let (mut stalled, _) = connect_async(broker.url()).await.unwrap();
     assert_eq!(next_json(&mut stalled).await["type"], "connection");
-    // 25 MiB of catalog, asked for at once (before the first ping), then never read.
     let sync = furniture_protocol::SyncRequest { since: None, batch: true, parts: true }.encode();
     stalled.send(Message::text(sync)).await.unwrap();
+    (broker, stalled)
+}
+
+/// A viewer that stops reading in the middle of a write (a reply far bigger than the socket
+/// buffers, and nothing after it) is dropped by the same deadline: the ping that falls due while
+/// the write is stuck is owed, and the deadline for its pong runs from then. (Before, a write
+/// stuck with no ping outstanding held the connection for as long as TCP kept it open.)
+#[tokio::test]
+async fn a_viewer_that_stops_reading_mid_write_is_dropped_by_the_ping_deadline() {
+    let (broker, _stalled) = stalled_mid_write().await;
     // Interval 1 s + timeout 1 s; the bound allows for a slow machine, not for never.
     let took = wait_metric(broker.addr, "furniture_broker_closes_total{code=\"1011\"}", 1.0, Duration::from_secs(10)).await;
     eprintln!("stalled viewer dropped after {took:?}");
@@ -120,20 +126,7 @@ async fn a_viewer_that_stops_reading_mid_write_is_dropped_by_the_ping_deadline()
 /// text frames, sent while it reads nothing, do not answer the ping it was never sent.
 #[tokio::test]
 async fn a_viewer_stuck_mid_write_is_dropped_even_while_it_sends_pongs() {
-    let broker = Broker::start(|c| {
-        c.ping_interval_secs = 1;
-        c.ping_timeout_secs = 1;
-    })
-    .await;
-    let producer = broker.notifier();
-    let body = "z".repeat(64 * 1024);
-    for i in 0..400 {
-        producer.send(&ProducerMessage { action: Action::Created, furniture: mesa(&format!("big{i}"), &body) }).await.unwrap();
-    }
-    let (mut stalled, _) = connect_async(broker.url()).await.unwrap();
-    assert_eq!(next_json(&mut stalled).await["type"], "connection");
-    let sync = furniture_protocol::SyncRequest { since: None, batch: true, parts: true }.encode();
-    stalled.send(Message::text(sync)).await.unwrap();
+    let (broker, mut stalled) = stalled_mid_write().await;
     let chatter = tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
