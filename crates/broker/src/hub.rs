@@ -57,14 +57,18 @@ struct Client {
     /// frames have.
     sync_through: u64,
     /// While its `sync` reply is encoded (outside the lock), what is handed to it waits here,
-    /// to follow the reply; as bounded as the queue.
+    /// to follow the reply.
     held: Option<Vec<Utf8Bytes>>,
+    /// How many frames may be held: the room its queue had when the reply was started, less one
+    /// for the reply. Nothing else enters the queue meanwhile, so the reply (as one frame at
+    /// worst) and everything held always fit when it is queued.
+    hold_room: usize,
 }
 
 impl Client {
     fn send(&mut self, frame: Utf8Bytes) -> bool {
         if let Some(held) = &mut self.held {
-            if held.len() >= self.queue.max_capacity() {
+            if held.len() >= self.hold_room {
                 return false;
             }
             held.push(frame);
@@ -218,7 +222,7 @@ impl Hub {
         st.next_id += 1;
         let (tx, rx) = mpsc::channel(self.queue_len);
         let closer = Closer::new(shutdown);
-        let mut client = Client { queue: tx, closer: closer.clone(), queued: 0, sync_through: 0, held: None };
+        let mut client = Client { queue: tx, closer: closer.clone(), queued: 0, sync_through: 0, held: None, hold_room: 0 };
         // The queue is new and empty, so the welcome always fits.
         client.send(encode_welcome(st.clients.len() + 1, now(), Some(&st.stream)).into());
         st.clients.insert(id, client);
@@ -513,6 +517,7 @@ impl Hub {
             let seq = st.seq;
             if let Some(client) = st.clients.get_mut(&id) {
                 client.held = Some(Vec::new());
+                client.hold_room = client.queue.capacity().saturating_sub(1);
             }
             Some(SyncStarted { part_bytes, seq, complete, missed, shared, entries })
         }
@@ -540,19 +545,24 @@ impl Hub {
         let Some(client) = st.clients.get_mut(&id) else { return };
         let held = client.held.take().unwrap_or_default();
         let missed = missed.iter().map(|f| f.as_str());
-        // Parts that would not fit in the client's queue go as one frame instead.
-        let frames: Vec<Utf8Bytes> = if shared.parts.len() < client.queue.capacity() {
+        // Parts that would not fit in the client's queue, beside what was held for it, go as
+        // one frame instead.
+        let frames: Vec<Utf8Bytes> = if shared.parts.len() + 1 + held.len() <= client.queue.capacity() {
             let reply = SyncCatalog::reply(seq, complete, &shared.rest, missed);
             shared.parts.iter().cloned().chain([reply.into()]).collect()
         } else {
             let parts: Vec<&str> = shared.parts.iter().map(Utf8Bytes::as_str).collect();
             vec![SyncCatalog::reply(seq, complete, &SyncCatalog::whole(&parts, &shared.rest), missed).into()]
         };
-        for frame in frames.into_iter().chain(held) {
+        for frame in frames {
             Self::send_locked(&mut st, id, frame);
         }
+        // The reply has left the queue once these have: what was held is not part of it.
         if let Some(client) = st.clients.get_mut(&id) {
             client.sync_through = client.queued;
+        }
+        for frame in held {
+            Self::send_locked(&mut st, id, frame);
         }
     }
 
@@ -704,25 +714,78 @@ mod tests {
         assert!(viewer.frames.try_recv().unwrap().contains(r#""seq":4"#), "queued at once again");
     }
 
-    /// What is held back for a client is bounded like its queue: past it the client is cut off
-    /// as too slow, and its reply is dropped with it.
+    /// What is held back for a client is bounded by the room its queue had, less one for the
+    /// reply: up to it, the reply and all of it are queued; past it the client is cut off as too
+    /// slow, and its reply is dropped with it.
     #[tokio::test]
     async fn what_is_held_back_is_bounded_by_the_queue() {
-        let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
-        config.client_queue = 4;
-        let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
-        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
-        let shutdown = CancellationToken::new();
-        let viewer = hub.register(&shutdown);
-        let started = hub.sync_start(viewer.id, SyncRequest { since: None, batch: true, parts: true }).unwrap();
-        for i in 0..4 {
-            hub.publish(change(&i.to_string(), "Mesa"), Instant::now()).await.unwrap();
+        for (published, cut_off) in [(3, false), (4, true)] {
+            let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
+            config.client_queue = 4;
+            let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
+            let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+            let shutdown = CancellationToken::new();
+            let mut viewer = hub.register(&shutdown);
+            assert!(viewer.frames.try_recv().unwrap().contains(r#""type":"connection""#));
+            let started = hub.sync_start(viewer.id, SyncRequest { since: None, batch: true, parts: true }).unwrap();
+            for i in 0..published {
+                hub.publish(change(&i.to_string(), "Mesa"), Instant::now()).await.unwrap();
+            }
+            assert_eq!(viewer.closer.is_closing(), cut_off, "{published} held in a queue of 4");
+            hub.sync_finish(viewer.id, started);
+            assert_eq!(viewer.closer.is_closing(), cut_off, "{published} held, then the reply");
+            if cut_off {
+                assert_eq!(hub.client_count(), 0);
+                continue;
+            }
+            let frames: Vec<_> = std::iter::from_fn(|| viewer.frames.try_recv().ok()).collect();
+            assert_eq!(frames.len(), 4, "the reply and the three held");
+            assert!(frames[0].starts_with(r#"{"type":"sync""#));
         }
-        assert!(!viewer.closer.is_closing(), "four held, as many as the queue holds");
-        hub.publish(change("4", "Mesa"), Instant::now()).await.unwrap();
-        assert!(viewer.closer.is_closing(), "the fifth is one too many");
+    }
+
+    /// The parts of a reply go as parts only when they fit in the queue beside what was held
+    /// for the client meanwhile (else as the one reply, the client not cut off); and what was
+    /// held is not part of the reply: once the reply is taken, the next `sync` is answered.
+    #[tokio::test]
+    async fn held_frames_count_in_the_fit_and_not_in_the_reply() {
+        let name = "x".repeat(4 * 1024);
+        let hub_with = |queue: u64| {
+            let name = name.clone();
+            async move {
+                let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
+                config.client_queue = queue;
+                let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
+                let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+                for i in 0..300 {
+                    hub.publish(change(&i.to_string(), &name), Instant::now()).await.unwrap();
+                }
+                hub
+            }
+        };
+        let shutdown = CancellationToken::new();
+        let is_part = |f: &Utf8Bytes| f.starts_with(r#"{"type":"sync_part""#);
+        let hub = hub_with(64).await;
+        let mut viewer = hub.register(&shutdown);
+        while viewer.frames.try_recv().is_ok() {}
+        assert!(hub.sync(viewer.id, SyncRequest { since: None, batch: true, parts: true }));
+        let parts = std::iter::from_fn(|| viewer.frames.try_recv().ok()).filter(is_part).count();
+        assert!(parts > 1, "{parts} parts");
+
+        // The parts and the reply fill the queue exactly; one notification is held meanwhile.
+        let hub = hub_with(parts as u64 + 1).await;
+        let mut viewer = hub.register(&shutdown);
+        while viewer.frames.try_recv().is_ok() {}
+        let started = hub.sync_start(viewer.id, SyncRequest { since: None, batch: true, parts: true }).unwrap();
+        hub.publish(change("held", "Cama"), Instant::now()).await.unwrap();
         hub.sync_finish(viewer.id, started);
-        assert_eq!(hub.client_count(), 0);
+        assert!(!viewer.closer.is_closing(), "not cut off");
+        let reply = viewer.frames.try_recv().unwrap();
+        assert!(reply.starts_with(r#"{"type":"sync""#), "one frame, not parts");
+        let reply: Value = serde_json::from_str(&reply).unwrap();
+        assert_eq!(reply["catalog"].as_array().unwrap().len(), 300);
+        assert!(hub.sync_start(viewer.id, SyncRequest { since: None, batch: true, parts: false }).is_some(), "the reply is taken; the held notification is still queued");
+        assert!(viewer.frames.try_recv().unwrap().contains(r#""furniture_id":"held""#));
     }
 
     /// Replies in parts at the same `seq` share one encoding of the catalog, bytes and all; a
