@@ -1,0 +1,68 @@
+//! The helpers of `scripts/env.sh` that `scripts/up` and `scripts/bench` use to tell whether a
+//! port is taken and when a broker they started listens: on the address it was told to listen
+//! on, not only on 127.0.0.1.
+
+use std::net::TcpListener;
+use std::process::{Command, Output};
+
+/// Runs `script` in bash with `scripts/env.sh` sourced.
+fn with_env(script: &str) -> Output {
+    Command::new("bash")
+        .arg("-c")
+        .arg(format!("source scripts/env.sh\n{script}"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("bash runs")
+}
+
+fn stdout(script: &str) -> String {
+    let out = with_env(script);
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn the_host_to_reach_a_listen_address_by() {
+    for (listen, host) in [
+        ("0.0.0.0:8765", "127.0.0.1"),
+        (":8765", "127.0.0.1"),
+        ("[::]:8765", "::1"),
+        ("127.0.0.2:8765", "127.0.0.2"),
+        ("10.0.0.5:80", "10.0.0.5"),
+        ("[fe80::1]:8765", "fe80::1"),
+        ("[::1]:8765", "::1"),
+    ] {
+        assert_eq!(stdout(&format!("connect_host '{listen}'")), host, "{listen}");
+    }
+    assert_eq!(stdout("url_host ::1"), "[::1]");
+    assert_eq!(stdout("url_host 127.0.0.2"), "127.0.0.2");
+}
+
+/// A broker told to listen on 127.0.0.2 is found there, and its port counts as taken there;
+/// on 127.0.0.1 the same port is free.
+#[test]
+fn a_port_is_checked_on_the_given_host() {
+    let listener = TcpListener::bind("127.0.0.2:0").expect("127.0.0.2 is loopback on Linux");
+    let port = listener.local_addr().unwrap().port();
+    assert_eq!(stdout(&format!("listening {port} 127.0.0.2 && echo yes || echo no")), "yes");
+    assert_eq!(stdout(&format!("listening {port} && echo yes || echo no")), "no", "not on 127.0.0.1");
+
+    let taken = with_env(&format!("need_free_port {port} 'use another' 127.0.0.2; echo free"));
+    assert_eq!(taken.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&taken.stderr);
+    assert!(message.contains(&format!("port {port} is already in use")) && message.contains("use another"), "{message}");
+    assert_eq!(stdout(&format!("need_free_port {port} 'use another'; echo free")), "free");
+
+    // await_listening returns at once for a listener on the given host, and gives up with the
+    // log when the process it waits for has exited without listening.
+    assert_eq!(stdout(&format!("sleep 5 & await_listening $! {port} /dev/null 127.0.0.2; echo up; kill $!")), "up");
+    drop(listener);
+    let log = std::env::temp_dir().join(format!("furniture-scripts-test-{}.log", std::process::id()));
+    std::fs::write(&log, "bind failed: address in use\n").unwrap();
+    let gone = with_env(&format!("true & await_listening $! {port} '{}' 127.0.0.2; echo up", log.display()));
+    std::fs::remove_file(&log).ok();
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(!String::from_utf8_lossy(&gone.stdout).contains("up"));
+    let message = String::from_utf8_lossy(&gone.stderr);
+    assert!(message.contains("it did not start") && message.contains("bind failed: address in use"), "{message}");
+}
