@@ -210,6 +210,7 @@ impl Live {
                 None
             }
             WsEvent::Closed { code, reason } => {
+                self.health.update_untracked(|h| h.closed(code));
                 self.diagnostics.update(|d| d.closed(now_ms(), code, reason));
                 None
             }
@@ -280,6 +281,7 @@ impl Live {
                     }
                     self.stream.set(stream);
                 }
+                let went_away = self.health.try_update_untracked(Health::take_went_away).unwrap_or_default();
                 if let Some(from) = self.down_since.get_untracked() {
                     self.down_since.set(None);
                     // An outage whose answer never came (the connection lost again at once)
@@ -288,8 +290,7 @@ impl Live {
                     // The broker lost its state, its history too, while we were away, and did
                     // not go away saying so (1001, 1012: then it sent everything first): what it
                     // sent that never reached us cannot be asked for again.
-                    let went_away = || self.diagnostics.with_untracked(|d| d.closes.iter().rev().find(|c| c.0 <= from).is_some_and(|c| matches!(c.1, Some(1001 | 1012))));
-                    if renumbered && !went_away() {
+                    if renumbered && !went_away {
                         self.gap(start, now, GapReason::Disconnected);
                     } else {
                         self.pending_gap.set(Some((start, now, now)));

@@ -147,6 +147,45 @@ async fn outages_back_to_back_are_one_gap_from_the_first_loss() {
     assert!(text.contains(&format!("Desconectado de {first_loss} a {last_welcome}")), "{text}");
 }
 
+/// A broker that started its numbering over (it lost its state) marks a gap at once unless the
+/// last connection ended with it going away saying so (1001): then it sent everything first.
+/// Only that connection's own close counts: an outage the page ended itself (its ping
+/// unanswered, no close) after an earlier clean one is a gap.
+#[wasm_bindgen_test]
+async fn a_renumbering_after_an_outage_without_a_clean_close_is_a_gap() {
+    use furniture_dashboard::ws::WsEvent;
+    use furniture_protocol::{encode_sync_reply, encode_welcome, Timestamp};
+    let host = host();
+    let live = live();
+    let _mounted = mount(&host, live, move || view! { <FeedPanel/> });
+    let now = Timestamp::parse("2026-12-06T10:00:00Z").unwrap();
+    let connect = |stream: &str| {
+        live.on_event(WsEvent::State(ConnState::Live));
+        live.on_event(WsEvent::Frame(encode_welcome(1, now, Some(stream))));
+        live.on_event(WsEvent::Frame(encode_sync_reply(0, true, &[], std::iter::empty())));
+    };
+    let lost = || live.on_event(WsEvent::State(ConnState::Reconnecting { attempt: 1, next_try_ms: js_sys::Date::now() + 250.0 }));
+    let gaps = || host.query_selector_all("[data-testid=feed-item][data-action=gap]").unwrap().length();
+    let went_away = || live.on_event(WsEvent::Closed { code: Some(1001), reason: "broker shutting down".into() });
+    connect("a");
+    went_away();
+    lost();
+    connect("b");
+    gloo_timers::future::TimeoutFuture::new(150).await;
+    assert_eq!(gaps(), 0, "it went away saying so");
+    lost();
+    connect("c");
+    gloo_timers::future::TimeoutFuture::new(150).await;
+    assert_eq!(gaps(), 1, "the page ended this connection itself: the earlier 1001 is not its close");
+    went_away();
+    lost();
+    // Attempts that fail while the broker restarts close too: they are not the connection's close.
+    live.on_event(WsEvent::Closed { code: Some(1006), reason: String::new() });
+    connect("d");
+    gloo_timers::future::TimeoutFuture::new(150).await;
+    assert_eq!(gaps(), 1, "it went away saying so, then attempts failed");
+}
+
 /// A broker whose numbering went back under the same `stream` (its state put back from an older
 /// copy) answers `sync` with a `seq` below the last one the page saw: the page takes the seqs it
 /// hands out next as new ones, instead of dropping them as already seen.
