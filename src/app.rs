@@ -600,7 +600,8 @@ impl Live {
             self.announcement.set(text);
         }
         let live = self.conn.get_untracked() == ConnState::Live;
-        if self.kiosk && nightly_due(local_hour(now, tz_offset_minutes()), now - self.opened_ms, self.reload_hour, live) {
+        // The hour by the browser's clock itself: the page's may still be catching up a step back.
+        if self.kiosk && nightly_due(local_hour(js_sys::Date::now(), tz_offset_minutes()), now - self.opened_ms, self.reload_hour, live) {
             self.save_and_reload(ReloadReason::Nightly);
         }
         if self.kiosk && (now / 1000.0) as u64 % DRIFT_EVERY_SECS == 0 {
@@ -635,7 +636,8 @@ impl Live {
     fn save_and_reload(&self, reason: ReloadReason) {
         self.flush_all();
         let snapshot = Snapshot {
-            saved_ms: now_ms(),
+            // The browser's clock, which the next page's starts from.
+            saved_ms: js_sys::Date::now(),
             stream: self.stream.get_untracked(),
             catalog: self.catalog.with_untracked(|c| c.entries()),
             feed: self.feed.with_untracked(Feed::saved),
