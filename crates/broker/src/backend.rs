@@ -496,7 +496,7 @@ impl Backend for Embedded {
     fn flush(&self) {
         let st = self.lock();
         if let Some(store) = &st.store {
-            if let Err(e) = store.checkpoint() {
+            if let Err(e) = store.close() {
                 tracing::warn!(path = %store.path().display(), error = %e, "could not fold the write-ahead log into the state file (it is replayed at the next start)");
             }
         }

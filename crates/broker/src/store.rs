@@ -3,8 +3,12 @@
 //!
 //! Every notification is written (one transaction, WAL journal) before any client is handed it,
 //! so after a crash, even SIGKILL, everything that was broadcast is in the file and `seq` goes on
-//! from where it was. The file is opened in exclusive mode: a second broker pointed at the same
-//! folder is refused instead of sharing it.
+//! from where it was. A commit reaches the disk itself only at the next checkpoint
+//! (`synchronous=NORMAL`), so the machine stopping under the broker (a power cut) can take the
+//! last ones with it: the file records which boot of the machine has it open, and a broker that
+//! finds it left open by an earlier boot starts a new numbering, so that no `seq` a client saw is
+//! given to another change. The file is opened in exclusive mode: a second broker pointed at the
+//! same folder is refused instead of sharing it.
 //!
 //! Nothing here loses data silently: a file that cannot be read stops the broker with
 //! [`StoreError`], whose text says what to do.
@@ -97,6 +101,11 @@ impl Store {
     /// Opens (or creates) `dir/state.sqlite3` and reads everything back. `history_len` is how
     /// many notifications to keep.
     pub fn open(dir: &Path, history_len: usize) -> Result<(Store, Loaded), StoreError> {
+        Store::open_in_boot(dir, history_len, current_boot().as_deref())
+    }
+
+    /// [`Store::open`] in the boot of the machine `boot` (`None`: unknown, not recorded).
+    pub fn open_in_boot(dir: &Path, history_len: usize, boot: Option<&str>) -> Result<(Store, Loaded), StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder { dir: dir.to_owned(), source })?;
         let path = dir.join(FILE_NAME);
         let unreadable = |detail: String| StoreError::Unreadable { path: path.clone(), dir: dir.to_owned(), detail };
@@ -155,19 +164,43 @@ impl Store {
         hooked.map_err(|e| unreadable(e.to_string()))?;
         let mut store = Store { conn, path: path.clone(), history_len, wal_frames };
         let loaded = store.load().map_err(|e| classify(e, &store.path, unreadable))?;
-        let loaded = match loaded {
+        let mut loaded = match loaded {
             Ok(l) => l,
             Err(detail) => return Err(unreadable(detail)),
         };
+        if let Some(boot) = boot {
+            store.mark_open(&mut loaded, boot).map_err(|e| classify(e, &store.path, unreadable))?;
+        }
         Ok((store, loaded))
+    }
+
+    /// Records that the file is open in this boot of the machine, on the disk before anything is
+    /// broadcast. A file still marked open by an earlier boot was open when its machine stopped
+    /// and may have lost its last commits, whose `seq`s would then be given to other changes: a
+    /// new numbering instead (a new `stream`, without the old numbering's history; the catalog
+    /// and the count stay).
+    fn mark_open(&mut self, loaded: &mut Loaded, boot: &str) -> rusqlite::Result<()> {
+        let before = meta(&self.conn, "open_in_boot")?;
+        let tx = self.conn.transaction()?;
+        if before.as_deref().is_some_and(|b| b != boot) {
+            let stream = new_stream_id();
+            tracing::warn!(
+                path = %self.path.display(), seq = loaded.seq, old_stream = %loaded.stream, new_stream = %stream,
+                "the machine stopped while a broker had the state file open (a power cut?): its last changes may be lost, so a new seq numbering starts (dashboards resync; the catalog stays, the history of the old numbering goes)"
+            );
+            tx.execute("UPDATE meta SET value = ?1 WHERE key = 'stream'", [&stream])?;
+            tx.execute("DELETE FROM history", [])?;
+            loaded.stream = stream;
+            loaded.history.clear();
+        }
+        tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('open_in_boot', ?1)", [boot])?;
+        tx.commit()?;
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
     }
 
     /// Reads the meta rows, the catalog and the history; creates the meta rows of a new file.
     /// The outer error is SQLite's; the inner one a row this broker cannot understand.
     fn load(&mut self) -> rusqlite::Result<Result<Loaded, String>> {
-        let meta = |conn: &Connection, key: &str| -> rusqlite::Result<Option<String>> {
-            conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()
-        };
         match meta(&self.conn, "schema")? {
             None => {
                 let tx = self.conn.transaction()?;
@@ -291,10 +324,10 @@ impl Store {
         Ok(())
     }
 
-    /// Folds the write-ahead log into the file, so the folder holds one self-contained file
-    /// after a graceful stop.
-    pub fn checkpoint(&self) -> rusqlite::Result<()> {
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+    /// At a graceful stop: marks the file closed and folds the write-ahead log into it, so
+    /// that the folder holds one self-contained file, all of it on the disk.
+    pub fn close(&self) -> rusqlite::Result<()> {
+        self.conn.execute_batch("DELETE FROM meta WHERE key = 'open_in_boot'; PRAGMA wal_checkpoint(TRUNCATE);")
     }
 
     pub fn path(&self) -> &Path {
@@ -305,6 +338,16 @@ impl Store {
     pub fn connection_for_tests(&self) -> &Connection {
         &self.conn
     }
+}
+
+fn meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()
+}
+
+/// The id of this boot of the machine (Linux; `None` elsewhere).
+fn current_boot() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    Some(id.trim().to_owned()).filter(|id| !id.is_empty())
 }
 
 /// Whether the open file is empty or this broker's layout (`Ok(Err(why))` when it is neither).
@@ -390,6 +433,47 @@ mod tests {
         // A smaller --history on the next start keeps only the newest.
         let (_, smaller) = Store::open(&dir, 1).unwrap();
         assert_eq!(smaller.history.len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A file left open by an earlier boot of the machine (it stopped under the broker) starts
+    /// a new numbering: new `stream`, no history, the catalog and the count kept. Left open in
+    /// the same boot (the broker killed) or closed cleanly before the machine stopped, the
+    /// numbering goes on.
+    #[test]
+    fn a_file_left_open_by_an_earlier_boot_starts_a_new_numbering() {
+        let dir = temp_dir("boot");
+        let (mut store, first) = Store::open_in_boot(&dir, 10, Some("boot-1")).unwrap();
+        let a = entry("a", 1);
+        store.record_all(&[(1, "f1", Change::Put("a", &a)), (2, "f2", Change::None)]).unwrap();
+        drop(store);
+
+        let (store, killed) = Store::open_in_boot(&dir, 10, Some("boot-1")).unwrap();
+        assert_eq!((&killed.stream, killed.seq, killed.history.len()), (&first.stream, 2, 2), "killed in the same boot: the file has everything");
+        drop(store);
+
+        let (mut store, after_power_cut) = Store::open_in_boot(&dir, 10, Some("boot-2")).unwrap();
+        assert_ne!(after_power_cut.stream, first.stream, "a new numbering");
+        assert_eq!(after_power_cut.stream.len(), 16);
+        assert_eq!(after_power_cut.seq, 2, "the count goes on");
+        assert_eq!(after_power_cut.catalog, vec![a.clone()]);
+        assert!(after_power_cut.history.is_empty(), "the old numbering's history goes with it");
+        store.record_all(&[(3, "f3", Change::None)]).unwrap();
+        drop(store);
+
+        let (store, again) = Store::open_in_boot(&dir, 10, Some("boot-2")).unwrap();
+        assert_eq!((&again.stream, again.seq), (&after_power_cut.stream, 3), "the new numbering is kept in the file");
+        store.close().unwrap();
+        drop(store);
+        let (store, after_clean_stop) = Store::open_in_boot(&dir, 10, Some("boot-3")).unwrap();
+        assert_eq!(after_clean_stop.stream, after_power_cut.stream, "closed cleanly before the machine stopped");
+        assert_eq!(after_clean_stop.history.len(), 1);
+        drop(store);
+
+        // Where the boot is unknown nothing is recorded, and nothing changes.
+        let (store, unknown) = Store::open_in_boot(&dir, 10, None).unwrap();
+        assert_eq!(unknown.stream, after_power_cut.stream);
+        drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
