@@ -125,13 +125,14 @@ pub struct Live {
     pub minutes: RwSignal<u64>,
     /// Whole ten-minute periods of the clock, for "n h ago".
     pub ten_minutes: RwSignal<u64>,
+    // Not drawn: stored values, which spare the code that notifies a signal's subscribers.
     /// The broker's `seq` numbering last seen (our broker's `stream`).
-    stream: RwSignal<Option<String>>,
+    stream: StoredValue<Option<String>>,
     /// Set while disconnected: since when (ms).
-    down_since: RwSignal<Option<f64>>,
+    down_since: StoredValue<Option<f64>>,
     /// After a reconnect, the outage waiting to be filled by `sync`: (from, to, welcome at;
     /// infinite for one restored from before a reload, until the first welcome).
-    pending_gap: RwSignal<Option<(f64, f64, f64)>>,
+    pending_gap: StoredValue<Option<(f64, f64, f64)>>,
     /// The catalog entries of the `sync_part` frames received so far, until the `sync` reply
     /// they precede (parts are taken while they hold fewer than the catalog's own limit,
     /// `DEFAULT_MAX_ITEMS`).
@@ -175,9 +176,9 @@ impl Live {
             now: RwSignal::new(now),
             minutes: RwSignal::new((now / 60_000.0) as u64),
             ten_minutes: RwSignal::new((now / 600_000.0) as u64),
-            stream: RwSignal::new(None),
-            down_since: RwSignal::new(None),
-            pending_gap: RwSignal::new(None),
+            stream: StoredValue::new(None),
+            down_since: StoredValue::new(None),
+            pending_gap: StoredValue::new(None),
             sync_parts: StoredValue::new(Vec::new()),
         }
     }
@@ -189,7 +190,7 @@ impl Live {
             WsEvent::State(state) => {
                 let was_live = self.conn.get_untracked() == ConnState::Live;
                 if state != ConnState::Live && was_live {
-                    self.down_since.set(Some(now_ms()));
+                    self.down_since.set_value(Some(now_ms()));
                     self.clients.set(None);
                     self.health.update(Health::disconnected);
                 }
@@ -273,35 +274,35 @@ impl Live {
                 self.sync_parts.set_value(Vec::new());
                 self.clients.set(client_count);
                 let mut renumbered = false;
-                if stream.is_some() && stream != self.stream.get_untracked() {
-                    if self.stream.get_untracked().is_some() {
+                if stream.is_some() && stream != self.stream.get_value() {
+                    if self.stream.get_value().is_some() {
                         // The broker started its numbering over: our last seq means nothing now.
                         self.feed.update(Feed::new_stream);
                         renumbered = true;
                     }
-                    self.stream.set(stream);
+                    self.stream.set_value(stream);
                 }
                 let went_away = self.health.try_update_untracked(Health::take_went_away).unwrap_or_default();
-                if let Some(from) = self.down_since.get_untracked() {
-                    self.down_since.set(None);
+                if let Some(from) = self.down_since.get_value() {
+                    self.down_since.set_value(None);
                     // An outage whose answer never came (the connection lost again at once)
                     // is part of this one.
-                    let start = self.pending_gap.get_untracked().map_or(from, |(earlier, _, _)| earlier.min(from));
+                    let start = self.pending_gap.get_value().map_or(from, |(earlier, _, _)| earlier.min(from));
                     // The broker lost its state, its history too, while we were away, and did
                     // not go away saying so (1001, 1012: then it sent everything first): what it
                     // sent that never reached us cannot be asked for again.
                     if renumbered && !went_away {
                         self.gap(start, now, GapReason::Disconnected);
                     } else {
-                        self.pending_gap.set(Some((start, now, now)));
+                        self.pending_gap.set_value(Some((start, now, now)));
                     }
                     if self.kiosk && after_outage_due(now - from) {
                         self.save_and_reload(ReloadReason::AfterOutage);
                         return None;
                     }
-                } else if let Some((from, to, _)) = self.pending_gap.get_untracked().filter(|g| g.2.is_infinite()) {
+                } else if let Some((from, to, _)) = self.pending_gap.get_value().filter(|g| g.2.is_infinite()) {
                     // The outage a page saved before it reloaded: this is the welcome it waited for.
-                    self.pending_gap.set(Some((from, to, now)));
+                    self.pending_gap.set_value(Some((from, to, now)));
                 }
                 // Our broker answers with its catalog (a large one in parts: one browser task
                 // each) and what we missed, and from then on sends what piles up for us in
@@ -342,8 +343,8 @@ impl Live {
                 });
                 self.catalog.update_untracked(|c| c.replace(catalog, server_now));
                 self.source.update_untracked(|s| *s = CatalogSource::Synced { seq: reply.seq });
-                if let Some((from, to, _)) = self.pending_gap.get_untracked() {
-                    self.pending_gap.set(None);
+                if let Some((from, to, _)) = self.pending_gap.get_value() {
+                    self.pending_gap.set_value(None);
                     if !reply.complete {
                         self.gap(from, to, GapReason::HistoryTooShort);
                     }
@@ -612,9 +613,9 @@ impl Live {
         }
         // A broker that never answered `sync` (the Python one) cannot fill an outage. One that
         // answered before does answer, however late, and its reply says whether it filled it.
-        if let Some((from, to, welcomed)) = self.pending_gap.get_untracked() {
+        if let Some((from, to, welcomed)) = self.pending_gap.get_value() {
             if now - welcomed > SYNC_GRACE_MS && !matches!(self.source.get_untracked(), CatalogSource::Synced { .. }) {
-                self.pending_gap.set(None);
+                self.pending_gap.set_value(None);
                 self.gap(from, to, GapReason::Disconnected);
                 self.feed.notify();
             }
@@ -638,10 +639,10 @@ impl Live {
         let snapshot = Snapshot {
             // The browser's clock, which the next page's starts from.
             saved_ms: js_sys::Date::now(),
-            stream: self.stream.get_untracked(),
+            stream: self.stream.get_value(),
             catalog: self.catalog.with_untracked(|c| c.entries()),
             feed: self.feed.with_untracked(Feed::saved),
-            outage: self.pending_gap.get_untracked().map(|(from, to, _)| (from, to)),
+            outage: self.pending_gap.get_value().map(|(from, to, _)| (from, to)),
         };
         let why = match reason {
             ReloadReason::Nightly => "nightly",
@@ -668,7 +669,7 @@ impl Live {
         let _ = storage.remove_item(SNAPSHOT_KEY);
         let Some(snapshot) = Snapshot::decode(&text, now_ms()) else { return };
         let now = now_ms();
-        self.stream.set(snapshot.stream);
+        self.stream.set_value(snapshot.stream);
         self.catalog.update(|c| c.replace(snapshot.catalog, now));
         self.feed.update(|f| {
             for n in &snapshot.feed {
@@ -676,7 +677,7 @@ impl Live {
             }
         });
         // Waits for the first welcome, then for the broker's answer, as the page before would have.
-        self.pending_gap.set(snapshot.outage.map(|(from, to)| (from, to, f64::INFINITY)));
+        self.pending_gap.set_value(snapshot.outage.map(|(from, to)| (from, to, f64::INFINITY)));
     }
 
     /// The server's clock now, by the best offset estimate (for "n min ago").
