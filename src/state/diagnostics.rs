@@ -78,18 +78,19 @@ impl Diagnostics {
 
     /// Everything as one JSON value, with `extra` (memory figures, the broker URL) merged in.
     pub fn to_json(&self, extra: Value) -> Value {
-        let mut v = json!({
-            "invalid_frames": self.invalid,
-            "unknown_frames": self.unknown,
-            "frames": self.frames.iter().map(|f| json!({"at_ms": f.at_ms, "direction": if f.direction == Direction::In { "in" } else { "out" }, "text": f.text})).collect::<Vec<_>>(),
-            "errors": self.errors.iter().map(|(t, e)| json!({"at_ms": t, "error": e})).collect::<Vec<_>>(),
-            "closes": self.closes.iter().map(|(t, c, r)| json!({"at_ms": t, "code": c, "reason": r})).collect::<Vec<_>>(),
-            "reconnects": self.reconnects.iter().map(|(t, a, w)| json!({"at_ms": t, "attempt": a, "wait_ms": w})).collect::<Vec<_>>(),
-        });
-        if let (Some(obj), Value::Object(more)) = (v.as_object_mut(), extra) {
-            obj.extend(more);
+        // The lists are collected into values and put in as they are: written in `json!`, each
+        // would be copied again through serde's `Serialize`.
+        let mut v = serde_json::Map::new();
+        v.insert("invalid_frames".into(), self.invalid.into());
+        v.insert("unknown_frames".into(), self.unknown.into());
+        v.insert("frames".into(), self.frames.iter().map(|f| json!({"at_ms": f.at_ms, "direction": if f.direction == Direction::In { "in" } else { "out" }, "text": f.text})).collect());
+        v.insert("errors".into(), self.errors.iter().map(|(t, e)| json!({"at_ms": t, "error": e})).collect());
+        v.insert("closes".into(), self.closes.iter().map(|(t, c, r)| json!({"at_ms": t, "code": c, "reason": r})).collect());
+        v.insert("reconnects".into(), self.reconnects.iter().map(|(t, a, w)| json!({"at_ms": t, "attempt": a, "wait_ms": w})).collect());
+        if let Value::Object(more) = extra {
+            v.extend(more);
         }
-        v
+        Value::Object(v)
     }
 }
 
