@@ -121,10 +121,11 @@ pub struct Live {
     /// The clock, ticking every second, for countdowns and "n s ago".
     pub now: RwSignal<f64>,
     /// Whole minutes of the clock: changes once a minute. Old cards' "n min ago" follows this
-    /// instead of `now`, so a big catalog is not re-rendered every second.
-    pub minutes: RwSignal<u64>,
+    /// instead of `now`, so a big catalog is not re-rendered every second. A whole number in an
+    /// `f64`, as `now` is: one type of signal for the three, so its code is in the wasm once.
+    pub minutes: RwSignal<f64>,
     /// Whole ten-minute periods of the clock, for "n h ago".
-    pub ten_minutes: RwSignal<u64>,
+    pub ten_minutes: RwSignal<f64>,
     // Not drawn: stored values, which spare the code that notifies a signal's subscribers.
     /// The broker's `seq` numbering last seen (our broker's `stream`).
     stream: StoredValue<Option<String>>,
@@ -174,8 +175,8 @@ impl Live {
             diagnostics: RwSignal::new(Diagnostics::default()),
             debug: RwSignal::new(false),
             now: RwSignal::new(now),
-            minutes: RwSignal::new((now / 60_000.0) as u64),
-            ten_minutes: RwSignal::new((now / 600_000.0) as u64),
+            minutes: RwSignal::new((now / 60_000.0).floor()),
+            ten_minutes: RwSignal::new((now / 600_000.0).floor()),
             stream: StoredValue::new(None),
             down_since: StoredValue::new(None),
             pending_gap: StoredValue::new(None),
@@ -574,11 +575,11 @@ impl Live {
     pub fn tick(&self) {
         let now = now_ms();
         self.now.set(now);
-        let minutes = (now / 60_000.0) as u64;
+        let minutes = (now / 60_000.0).floor();
         if self.minutes.get_untracked() != minutes {
             self.minutes.set(minutes);
         }
-        let tens = (now / 600_000.0) as u64;
+        let tens = (now / 600_000.0).floor();
         if self.ten_minutes.get_untracked() != tens {
             self.ten_minutes.set(tens);
         }
