@@ -23,19 +23,22 @@ pub fn Charts() -> impl IntoView {
     let path = move || sparkline_path(&series(), f64::from(SPARK_W), f64::from(SPARK_H));
     let last_minute = move || series()[MINUTES - 1];
     let per_hour = move || series().iter().sum::<u32>();
-    // A memo: the bars are redrawn only when the counts change, not with every update.
-    let bars = Memo::new(move |_| {
+    // From a memo: the bars are redrawn only when the counts change, not with every update.
+    let bars = move || {
         let counts = live.material_counts.get();
-        let total: usize = counts.iter().map(|(_, n)| n).sum();
         let shown: Vec<(String, usize)> = counts.iter().take(MAX_BARS).cloned().collect();
+        let max = shown.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
+        (shown, max)
+    };
+    let more = move || {
+        let counts = live.material_counts.get();
         let others = counts.len().saturating_sub(MAX_BARS);
         let rest: usize = counts.iter().skip(MAX_BARS).map(|(_, n)| n).sum();
-        let max = shown.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
-        (shown, max, total, (others > 0).then(|| match lang {
+        (others > 0).then(|| match lang {
             Lang::Es => format!("y {rest} en {others} materiales más"),
             Lang::En => format!("and {rest} in {others} more materials"),
-        }))
-    });
+        })
+    };
     view! {
         <section class="charts" aria-label=lang.t("Actividad y materiales", "Activity and materials")>
             <figure class="chart" data-testid="activity-chart">
@@ -56,7 +59,7 @@ pub fn Charts() -> impl IntoView {
                 <figcaption>{lang.t("Catálogo por material", "Catalog by material")}</figcaption>
                 <div class="bars">
                     {move || {
-                        let (shown, max, _, _) = bars.get();
+                        let (shown, max) = bars();
                         shown
                             .into_iter()
                             .map(|(m, n)| {
@@ -75,7 +78,7 @@ pub fn Charts() -> impl IntoView {
                             .collect::<Vec<_>>()
                     }}
                 </div>
-                {move || bars.get().3.map(|more| view! { <span class="chart-more">{more}</span> })}
+                {move || more().map(|more| view! { <span class="chart-more">{more}</span> })}
             </figure>
         </section>
     }
