@@ -44,7 +44,7 @@ pub fn CatalogPanel() -> impl IntoView {
             </div>
             {(!live.kiosk).then(|| view! {
                 <p class="material-counts" data-testid="material-counts">
-                    {move || counts.get().into_iter().map(|(m, n)| view! { <span class="count-chip">{m} " " <b>{n}</b></span> }).collect::<Vec<_>>()}
+                    {move || counts.get().into_iter().map(|(m, n)| view! { <span class="count-chip">{m} " " <b>{n}</b></span> }.into_any()).collect::<Vec<_>>()}
                 </p>
             })}
             <Show when=empty>

@@ -74,6 +74,7 @@ pub fn Charts() -> impl IntoView {
                                         <span class="bar-value">{n}</span>
                                     </div>
                                 }
+                                .into_any()
                             })
                             .collect::<Vec<_>>()
                     }}

@@ -96,7 +96,7 @@ fn FeedControls() -> impl IntoView {
                     live.filter.update(|f| set(f, (!v.is_empty()).then_some(v)));
                 }>
                 <option value="">{label}</option>
-                {move || options().into_iter().map(|o| view! { <option value=o.clone()>{o.clone()}</option> }).collect::<Vec<_>>()}
+                {move || options().into_iter().map(|o| view! { <option value=o.clone()>{o.clone()}</option> }.into_any()).collect::<Vec<_>>()}
             </select>
         }
     };
