@@ -78,9 +78,9 @@ fn CatalogControls() -> impl IntoView {
                         live.sort.set(s);
                     }
                 }>
-                    {SortBy::ALL.map(|s| view! {
+                    {Vec::from(SortBy::ALL.map(|s| view! {
                         <option value=s.as_str() selected=move || live.sort.get() == s>{s.label(live.lang)}</option>
-                    })}
+                    }.into_any()))}
                 </select>
             </label>
             <label>

@@ -114,7 +114,7 @@ fn FeedControls() -> impl IntoView {
                     on:click=move |_| live.feed.update(|f| f.mark_all_read())>{lang.t("Marcar todo como leído", "Mark all read")}</button>
             </div>
             <div class="feed-filters">
-                {Action::ALL.map(chip)}
+                {Vec::from(Action::ALL.map(|a| chip(a).into_any()))}
             </div>
             <div class="feed-filters">
                 <input type="search" placeholder=lang.t("Buscar…", "Search…") aria-label=lang.t("Buscar en la actividad", "Search the activity") data-testid="feed-search"

@@ -3,9 +3,10 @@
 //! Reactive text is written as a closure in its block, `{move || label()}`, even where `{label}`
 //! would do: built with `erase_components` (`.cargo/config.toml`), Leptos renders closures written
 //! in place through one shared function per output type, and a closure passed by name through
-//! code of its own (a smaller download; BENCHMARKS.md, bundle size). For the same reason, the
-//! lists a closure draws (chips, bars, menu options) are `Vec<AnyView>`, each item `.into_any()`:
-//! one type for all of them, so the code that draws and updates such a list is in the wasm once.
+//! code of its own (a smaller download; BENCHMARKS.md, bundle size). For the same reason, lists of
+//! elements, fixed or drawn by a closure (menu options, filter and material chips, bars), are
+//! `Vec<AnyView>`, each item `.into_any()`: one type for all of them (an array is a type per
+//! length and element), so the code that draws and updates such a list is in the wasm once.
 
 pub mod catalog;
 pub mod charts;

@@ -53,24 +53,24 @@ fn SettingsPanel() -> impl IntoView {
             </label>
             <label>{lang.t("Tema", "Theme")}
                 <select data-testid="settings-theme" on:change=set("theme")>
-                    {[(Theme::Auto, lang.t("Del sistema", "System")), (Theme::Dark, lang.t("Oscuro", "Dark")), (Theme::Light, lang.t("Claro", "Light"))]
-                        .map(|(t, label)| view! { <option value=t.as_str() selected=move || draft.with(|d| d.theme == t)>{label}</option> })}
+                    {Vec::from([(Theme::Auto, lang.t("Del sistema", "System")), (Theme::Dark, lang.t("Oscuro", "Dark")), (Theme::Light, lang.t("Claro", "Light"))]
+                        .map(|(t, label)| view! { <option value=t.as_str() selected=move || draft.with(|d| d.theme == t)>{label}</option> }.into_any()))}
                 </select>
             </label>
             <label>{lang.t("Tamaño del texto", "Text size")}
                 <select data-testid="settings-scale" on:change=set("scale")>
-                    {["0.85", "1", "1.25", "1.5", "2"].map(|v| view! {
+                    {Vec::from(["0.85", "1", "1.25", "1.5", "2"].map(|v| view! {
                         <option value=v selected=move || draft.with(|d| plain_number(d.scale) == v)>{format!("{}%", (parse_number(v).unwrap_or(1.0) * 100.0).round() as i64)}</option>
-                    })}
+                    }.into_any()))}
                 </select>
             </label>
             <label>{lang.t("Avisos a la vez", "Toasts at once")}
                 <select data-testid="settings-toasts" on:change=set("toasts")>
-                    {[0usize, 1, 2, 3, 4, 6, 8].map(|n| view! {
+                    {Vec::from([0usize, 1, 2, 3, 4, 6, 8].map(|n| view! {
                         <option value=n.to_string() selected=move || draft.with(|d| d.toasts == n)>
                             {if n == 0 { lang.t("ninguno", "none").to_owned() } else { n.to_string() }}
                         </option>
-                    })}
+                    }.into_any()))}
                 </select>
             </label>
             <p class="settings-note">{lang.t("Se recuerdan en este navegador; los parámetros de la URL mandan.", "Remembered in this browser; parameters in the URL win.")}</p>
