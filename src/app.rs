@@ -672,11 +672,7 @@ impl Live {
         let now = now_ms();
         self.stream.set_value(snapshot.stream);
         self.catalog.update(|c| c.replace(snapshot.catalog, now));
-        self.feed.update(|f| {
-            for n in &snapshot.feed {
-                f.push(n, now, Origin::History);
-            }
-        });
+        self.feed.update(|f| f.restore(&snapshot.feed, now));
         // Waits for the first welcome, then for the broker's answer, as the page before would have.
         self.pending_gap.set_value(snapshot.outage.map(|(from, to)| (from, to, f64::INFINITY)));
     }

@@ -301,6 +301,7 @@ async fn a_digest_stays_readable_while_changes_keep_coming() {
 /// A snapshot of a screen showing "Mesa guardada" (two changes), and `outage` as the outage its
 /// broker had not yet answered for.
 fn saved_screen(outage: Option<(f64, f64)>) -> furniture_dashboard::state::snapshot::Snapshot {
+    use furniture_dashboard::state::feed::Saved;
     use furniture_protocol::{CatalogEntry, Notification};
     let mesa = Furniture::new("s-1", "Mesa guardada", "", 75, 120, "roble", "ana");
     furniture_dashboard::state::snapshot::Snapshot {
@@ -308,8 +309,8 @@ fn saved_screen(outage: Option<(f64, f64)>) -> furniture_dashboard::state::snaps
         stream: Some("saved".into()),
         catalog: vec![CatalogEntry { furniture: std::sync::Arc::new(mesa.clone()), seq: Some(2), timestamp: None }],
         feed: vec![
-            Notification { action: Action::Created, furniture: mesa.clone(), message: "🪑 creada".into(), timestamp: None, seq: Some(1) },
-            Notification { action: Action::Updated, furniture: mesa, message: "🔄 guardada".into(), timestamp: None, seq: Some(2) },
+            Saved::Change(Notification { action: Action::Created, furniture: mesa.clone(), message: "🪑 creada".into(), timestamp: None, seq: Some(1) }),
+            Saved::Change(Notification { action: Action::Updated, furniture: mesa, message: "🔄 guardada".into(), timestamp: None, seq: Some(2) }),
         ],
         outage,
     }

@@ -21,6 +21,14 @@ pub enum FeedEntry {
     Gap { key: u64, from_ms: f64, to_ms: f64, reason: GapReason },
 }
 
+/// A line of the feed as a page saves it for the next ([`Feed::saved`], [`Feed::restore`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Saved {
+    Change(Notification),
+    /// A gap marker: from, to, why.
+    Gap(f64, f64, GapReason),
+}
+
 /// Why a gap is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GapReason {
@@ -125,24 +133,37 @@ impl Feed {
         self.last_seq = None;
     }
 
-    /// The changes held, oldest first, to be pushed into a new page's feed: those of an earlier
-    /// numbering without their `seq`, which the new page could not tell from the current
-    /// numbering's (they would hide its changes, and set the point to sync from).
-    pub fn saved(&self) -> Vec<Notification> {
+    /// The changes and gap markers held, oldest first, to be put into a new page's feed: the
+    /// changes of an earlier numbering without their `seq`, which the new page could not tell
+    /// from the current numbering's (they would hide its changes, and set the point to sync
+    /// from).
+    pub fn saved(&self) -> Vec<Saved> {
         self.entries
             .iter()
             .rev()
-            .filter_map(|e| match e {
+            .map(|e| match e {
                 FeedEntry::Change(c) => {
                     let mut n = c.notification.clone();
                     if c.generation != self.generation {
                         n.seq = None;
                     }
-                    Some(n)
+                    Saved::Change(n)
                 }
-                FeedEntry::Gap { .. } => None,
+                FeedEntry::Gap { from_ms, to_ms, reason, .. } => Saved::Gap(*from_ms, *to_ms, *reason),
             })
             .collect()
+    }
+
+    /// Puts in what a page saved ([`Feed::saved`]), received at `now_ms`.
+    pub fn restore(&mut self, saved: &[Saved], now_ms: f64) {
+        for s in saved {
+            match s {
+                Saved::Change(n) => {
+                    self.push(n, now_ms, Origin::History);
+                }
+                Saved::Gap(from, to, reason) => self.push_gap(*from, *to, *reason),
+            }
+        }
     }
 
     /// Adds a gap marker at the top.
@@ -424,8 +445,8 @@ mod tests {
         assert_eq!(ids(&f), ["new1", "old2", "old1"]);
     }
 
-    /// A feed saved across a change of numbering and pushed into a new page's feed keeps every
-    /// change in order, and only the current numbering's seqs: the next sync starts from its
+    /// A feed saved across a change of numbering and put into a new page's feed keeps every
+    /// change and gap marker in order, and only the current numbering's seqs: the next sync starts from its
     /// last, and its seqs that the old numbering also used are taken.
     #[test]
     fn a_saved_feed_restores_one_numbering_only() {
@@ -433,16 +454,18 @@ mod tests {
         for seq in 1..=3 {
             f.push(&note(Some(seq), &format!("a{seq}")), 0.0, Origin::Live);
         }
+        f.push_gap(1.0, 2.0, GapReason::HistoryTooShort);
         f.new_stream();
         f.push(&note(Some(1), "b1"), 0.0, Origin::Live);
-        f.push_gap(0.0, 0.0, GapReason::Disconnected);
+        f.push_gap(3.0, 4.0, GapReason::Disconnected);
         let saved = f.saved();
-        assert_eq!(saved.iter().map(|n| n.seq).collect::<Vec<_>>(), [None, None, None, Some(1)]);
+        let seqs: Vec<_> = saved.iter().filter_map(|s| if let Saved::Change(n) = s { Some(n.seq) } else { None }).collect();
+        assert_eq!(seqs, [None, None, None, Some(1)]);
         let mut restored = Feed::default();
-        for n in &saved {
-            restored.push(n, 0.0, Origin::History);
-        }
-        assert_eq!(ids(&restored), ["b1", "a3", "a2", "a1"]);
+        restored.restore(&saved, 0.0);
+        assert_eq!(ids(&restored), ["gap", "b1", "gap", "a3", "a2", "a1"], "gap markers where they were");
+        let gaps: Vec<_> = restored.iter().filter_map(|e| if let FeedEntry::Gap { from_ms, to_ms, reason, .. } = e { Some((*from_ms, *to_ms, *reason)) } else { None }).collect();
+        assert_eq!(gaps, [(3.0, 4.0, GapReason::Disconnected), (1.0, 2.0, GapReason::HistoryTooShort)]);
         assert_eq!(restored.last_seq(), Some(1));
         assert!(restored.push(&note(Some(2), "b2"), 0.0, Origin::Live), "the new numbering's seq 2, which the old one had too");
         assert_eq!(ids(&restored)[0], "b2");

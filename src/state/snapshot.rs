@@ -1,8 +1,10 @@
 //! What a page saves before reloading itself and restores after: the feed, the catalog, and which
 //! broker numbering they belong to, as one JSON text made of the wire's own frames.
 
-use furniture_protocol::{decode_server, encode_sync_reply, CatalogEntry, Notification, ServerFrame};
+use furniture_protocol::{decode_server, encode_sync_reply, CatalogEntry, ServerFrame};
 use serde_json::{json, Value};
+
+use crate::state::feed::{GapReason, Saved};
 
 /// Snapshots older than this (ms) are not restored: the screen starts fresh instead.
 pub const MAX_AGE_MS: f64 = 10.0 * 60_000.0;
@@ -15,10 +17,10 @@ pub struct Snapshot {
     /// of it).
     pub stream: Option<String>,
     pub catalog: Vec<CatalogEntry>,
-    /// Notifications, oldest first.
-    pub feed: Vec<Notification>,
+    /// The feed's notifications and gap markers, oldest first.
+    pub feed: Vec<Saved>,
     /// An outage the broker had not yet said it filled (from, to): the next page waits for
-    /// its answer, as this one would have. (The feed's gap markers are not saved.)
+    /// its answer, as this one would have.
     pub outage: Option<(f64, f64)>,
 }
 
@@ -26,7 +28,15 @@ impl Snapshot {
     /// The JSON text to keep.
     pub fn encode(&self) -> String {
         let catalog = encode_sync_reply(0, true, &self.catalog, std::iter::empty());
-        let feed: Vec<String> = self.feed.iter().map(Notification::encode).collect();
+        // A notification as its frame's text, a gap marker as [from, to, history too short].
+        let feed: Vec<Value> = self
+            .feed
+            .iter()
+            .map(|s| match s {
+                Saved::Change(n) => n.encode().into(),
+                Saved::Gap(from, to, reason) => json!([from, to, *reason == GapReason::HistoryTooShort]),
+            })
+            .collect();
         let v = json!({"v": 1, "saved_ms": self.saved_ms, "stream": self.stream, "catalog": catalog, "feed": feed, "outage_from": self.outage.map(|o| o.0), "outage_to": self.outage.map(|o| o.1)});
         serde_json::to_string(&v).unwrap_or_default()
     }
@@ -46,9 +56,15 @@ impl Snapshot {
         let feed = v["feed"]
             .as_array()?
             .iter()
-            .filter_map(Value::as_str)
-            .filter_map(|t| match decode_server(t) {
-                ServerFrame::Notification(n) => Some(n),
+            .filter_map(|v| match v {
+                Value::String(t) => match decode_server(t) {
+                    ServerFrame::Notification(n) => Some(Saved::Change(n)),
+                    _ => None,
+                },
+                Value::Array(gap) => {
+                    let reason = if gap.get(2) == Some(&Value::Bool(true)) { GapReason::HistoryTooShort } else { GapReason::Disconnected };
+                    Some(Saved::Gap(gap.first()?.as_f64()?, gap.get(1)?.as_f64()?, reason))
+                }
                 _ => None,
             })
             .collect();
@@ -67,14 +83,18 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use furniture_protocol::{Action, Furniture, Timestamp};
+    use furniture_protocol::{Action, Furniture, Notification, Timestamp};
 
     fn sample() -> Snapshot {
         Snapshot {
             saved_ms: 1_000.0,
             stream: Some("ab".into()),
             catalog: vec![CatalogEntry { furniture: std::sync::Arc::new(Furniture::new("1", "Mesa <b>", "", 75, 120, "roble", "ana")), seq: Some(7), timestamp: Timestamp::parse("2024-01-15T14:30:00Z") }],
-            feed: vec![Notification { action: Action::Created, furniture: Furniture::new("1", "Mesa <b>", "", 75, 120, "roble", "ana"), message: "🪑 x".into(), timestamp: None, seq: Some(7) }],
+            feed: vec![
+                Saved::Gap(100.0, 200.0, GapReason::HistoryTooShort),
+                Saved::Change(Notification { action: Action::Created, furniture: Furniture::new("1", "Mesa <b>", "", 75, 120, "roble", "ana"), message: "🪑 x".into(), timestamp: None, seq: Some(7) }),
+                Saved::Gap(300.0, 400.0, GapReason::Disconnected),
+            ],
             outage: Some((400.0, 900.0)),
         }
     }
