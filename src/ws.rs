@@ -138,12 +138,12 @@ async fn session(
                 }
                 last_tick = now;
                 if live_since.is_none() && now - started > options.connect_timeout_ms {
-                    leptos::logging::warn!("no answer to the connection: trying again");
+                    leptos::logging::warn!("no answer in {} ms: trying again", options.connect_timeout_ms as u64);
                     break;
                 }
                 match ping_sent {
                     Some(sent) if now - sent > pong_deadline => {
-                        leptos::logging::warn!("no answer to ping: reconnecting");
+                        leptos::logging::warn!("no answer to ping in {} ms: reconnecting", pong_deadline as u64);
                         break;
                     }
                     // Pings only while someone may look; a hidden page is checked when shown.
