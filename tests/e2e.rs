@@ -298,10 +298,10 @@ async fn a_digest_stays_readable_while_changes_keep_coming() {
     page.close().await;
 }
 
-/// A snapshot of a screen showing "Mesa guardada" (two changes), and `outage` as the outage its
-/// broker had not yet answered for.
+/// A snapshot of a screen showing "Mesa guardada" (two changes, with a gap marker between them),
+/// and `outage` as the outage its broker had not yet answered for.
 fn saved_screen(outage: Option<(f64, f64)>) -> furniture_dashboard::state::snapshot::Snapshot {
-    use furniture_dashboard::state::feed::Saved;
+    use furniture_dashboard::state::feed::{GapReason, Saved};
     use furniture_protocol::{CatalogEntry, Notification};
     let mesa = Furniture::new("s-1", "Mesa guardada", "", 75, 120, "roble", "ana");
     furniture_dashboard::state::snapshot::Snapshot {
@@ -310,6 +310,7 @@ fn saved_screen(outage: Option<(f64, f64)>) -> furniture_dashboard::state::snaps
         catalog: vec![CatalogEntry { furniture: std::sync::Arc::new(mesa.clone()), seq: Some(2), timestamp: None }],
         feed: vec![
             Saved::Change(Notification { action: Action::Created, furniture: mesa.clone(), message: "🪑 creada".into(), timestamp: None, seq: Some(1) }),
+            Saved::Gap(unix_ms() - 7_200_000.0, unix_ms() - 7_100_000.0, GapReason::Disconnected),
             Saved::Change(Notification { action: Action::Updated, furniture: mesa, message: "🔄 guardada".into(), timestamp: None, seq: Some(2) }),
         ],
         outage,
@@ -333,8 +334,9 @@ async fn reload_with(browser: &Browser, broker: &TestBroker, ws: &str, snapshot:
 /// The `data-action` of the feed's rows, newest first.
 const FEED_ACTIONS: &str = "return [...document.querySelectorAll('[data-testid=feed-item]')].map(e => e.dataset.action).join(' ')";
 
-/// A wall screen that reloads itself (nightly, or after a long outage) first saves its feed and
-/// catalog to sessionStorage; the reloaded page shows them again before any broker answers.
+/// A wall screen that reloads itself (nightly, or after a long outage) first saves its feed, gap
+/// markers included, and catalog to sessionStorage; the reloaded page shows them again before
+/// any broker answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reloaded_wall_screen_restores_what_it_showed() {
     let Some(browser) = Browser::start().await else { return };
@@ -343,8 +345,8 @@ async fn a_reloaded_wall_screen_restores_what_it_showed() {
     // fill the screen.
     let page = reload_with(&browser, &broker, "ws://127.0.0.1:9/", &saved_screen(None)).await;
     page.wait_card("s-1", |c| c.name == "Mesa guardada").await;
-    page.wait_until("the saved feed", "return document.querySelectorAll('[data-testid=feed-item]').length === 2").await;
-    assert_eq!(page.eval(FEED_ACTIONS).await, "updated created");
+    page.wait_until("the saved feed", "return document.querySelectorAll('[data-testid=feed-item]').length === 3").await;
+    assert_eq!(page.eval(FEED_ACTIONS).await, "updated gap created", "the gap marker where it was");
     assert!(page.eval_bool("return sessionStorage.getItem('furniture-dashboard.snapshot') === null").await, "restored once, then forgotten");
     page.close().await;
 }
@@ -360,8 +362,8 @@ async fn an_outage_saved_before_a_reload_is_marked_as_a_gap_after_it() {
     let (from, to) = (unix_ms() - 3_600_000.0, unix_ms() - 1_000.0);
     let page = reload_with(&browser, &broker, &python.url, &saved_screen(Some((from, to)))).await;
     page.wait_state("live").await;
-    page.wait_until("the outage's gap", "return !!document.querySelector('[data-action=gap]')").await;
-    assert_eq!(page.eval(FEED_ACTIONS).await, "gap updated created", "the outage above what was saved");
+    page.wait_until("the outage's gap beside the saved one", "return document.querySelectorAll('[data-action=gap]').length === 2").await;
+    assert_eq!(page.eval(FEED_ACTIONS).await, "gap updated gap created", "the outage above what was saved");
     page.close().await;
 }
 

@@ -29,15 +29,20 @@ impl Snapshot {
     pub fn encode(&self) -> String {
         let catalog = encode_sync_reply(0, true, &self.catalog, std::iter::empty());
         // A notification as its frame's text, a gap marker as [from, to, history too short].
-        let feed: Vec<Value> = self
+        // (Values made directly: in `json!`, a list of values would be copied again through
+        // serde's `Serialize`.)
+        let feed: Value = self
             .feed
             .iter()
             .map(|s| match s {
                 Saved::Change(n) => n.encode().into(),
-                Saved::Gap(from, to, reason) => json!([from, to, *reason == GapReason::HistoryTooShort]),
+                Saved::Gap(from, to, reason) => Value::from(vec![Value::from(*from), Value::from(*to), Value::from(*reason == GapReason::HistoryTooShort)]),
             })
             .collect();
-        let v = json!({"v": 1, "saved_ms": self.saved_ms, "stream": self.stream, "catalog": catalog, "feed": feed, "outage_from": self.outage.map(|o| o.0), "outage_to": self.outage.map(|o| o.1)});
+        let mut v = json!({"v": 1, "saved_ms": self.saved_ms, "stream": self.stream, "catalog": catalog, "outage_from": self.outage.map(|o| o.0), "outage_to": self.outage.map(|o| o.1)});
+        if let Value::Object(map) = &mut v {
+            map.insert("feed".into(), feed);
+        }
         serde_json::to_string(&v).unwrap_or_default()
     }
 
