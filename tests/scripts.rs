@@ -42,8 +42,14 @@ fn the_host_to_reach_a_listen_address_by() {
 /// on 127.0.0.1 the same port is free.
 #[test]
 fn a_port_is_checked_on_the_given_host() {
-    let listener = TcpListener::bind("127.0.0.2:0").expect("127.0.0.2 is loopback on Linux");
-    let port = listener.local_addr().unwrap().port();
+    // A port of 127.0.0.2 that nothing uses on 127.0.0.1 either (other tests listen there).
+    let (listener, port) = loop {
+        let listener = TcpListener::bind("127.0.0.2:0").expect("127.0.0.2 is loopback on Linux");
+        let port = listener.local_addr().unwrap().port();
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            break (listener, port);
+        }
+    };
     assert_eq!(stdout(&format!("listening {port} 127.0.0.2 && echo yes || echo no")), "yes");
     assert_eq!(stdout(&format!("listening {port} && echo yes || echo no")), "no", "not on 127.0.0.1");
 

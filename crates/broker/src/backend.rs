@@ -236,6 +236,9 @@ fn commit_all(st: &mut Inner, recent: &Mutex<Recent>, max_items: usize, drafts: 
         numbered.push(Numbered { seq, frame, change });
     }
     if let Some(store) = st.store.as_mut() {
+        if store.is_closed() {
+            return Err(BackendError::Write(format!("the state file {} is closed: the broker is stopping", store.path().display())));
+        }
         let rows: Vec<(u64, &str, Change<'_>)> = numbered
             .iter()
             .map(|n| {
@@ -494,8 +497,8 @@ impl Backend for Embedded {
     }
 
     fn flush(&self) {
-        let st = self.lock();
-        if let Some(store) = &st.store {
+        let mut st = self.lock();
+        if let Some(store) = &mut st.store {
             if let Err(e) = store.close() {
                 tracing::warn!(path = %store.path().display(), error = %e, "could not fold the write-ahead log into the state file (it is replayed at the next start)");
             }
@@ -556,6 +559,24 @@ mod tests {
         drop(backend);
         let (_, loaded) = Store::open(&dir, 1000).unwrap();
         assert_eq!((loaded.seq, loaded.catalog.len(), loaded.history.len()), (n as u64, n, n));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Once the state file is closed at a graceful stop, a commit that still comes (a producer
+    /// past the stop's grace) is refused and written nowhere: the file's mark of being open is
+    /// gone, and a change written after it would not be covered by it.
+    #[tokio::test]
+    async fn a_commit_after_the_stop_is_refused() {
+        let dir = temp_dir("closed");
+        let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
+        assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
+        backend.flush();
+        match backend.commit(draft(Action::Created, "b", "Silla")).await {
+            Err(BackendError::Write(why)) => assert!(why.contains("is closed: the broker is stopping"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        drop(backend);
+        assert_eq!(in_file(&dir), (1, vec!["a".to_owned()]));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

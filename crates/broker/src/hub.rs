@@ -57,18 +57,16 @@ struct Client {
     /// frames have.
     sync_through: u64,
     /// While its `sync` reply is encoded (outside the lock), what is handed to it waits here,
-    /// to follow the reply.
+    /// to follow the reply: as many frames as the room in its queue, less one for the reply.
+    /// Nothing else enters the queue meanwhile (its room only grows), so the reply (as one frame
+    /// at worst) and everything held always fit when it is queued.
     held: Option<Vec<Utf8Bytes>>,
-    /// How many frames may be held: the room its queue had when the reply was started, less one
-    /// for the reply. Nothing else enters the queue meanwhile, so the reply (as one frame at
-    /// worst) and everything held always fit when it is queued.
-    hold_room: usize,
 }
 
 impl Client {
     fn send(&mut self, frame: Utf8Bytes) -> bool {
         if let Some(held) = &mut self.held {
-            if held.len() >= self.hold_room {
+            if held.len() + 1 >= self.queue.capacity() {
                 return false;
             }
             held.push(frame);
@@ -222,7 +220,7 @@ impl Hub {
         st.next_id += 1;
         let (tx, rx) = mpsc::channel(self.queue_len);
         let closer = Closer::new(shutdown);
-        let mut client = Client { queue: tx, closer: closer.clone(), queued: 0, sync_through: 0, held: None, hold_room: 0 };
+        let mut client = Client { queue: tx, closer: closer.clone(), queued: 0, sync_through: 0, held: None };
         // The queue is new and empty, so the welcome always fits.
         client.send(encode_welcome(st.clients.len() + 1, now(), Some(&st.stream)).into());
         st.clients.insert(id, client);
@@ -517,7 +515,6 @@ impl Hub {
             let seq = st.seq;
             if let Some(client) = st.clients.get_mut(&id) {
                 client.held = Some(Vec::new());
-                client.hold_room = client.queue.capacity().saturating_sub(1);
             }
             Some(SyncStarted { part_bytes, seq, complete, missed, shared, entries })
         }
@@ -714,11 +711,33 @@ mod tests {
         assert!(viewer.frames.try_recv().unwrap().contains(r#""seq":4"#), "queued at once again");
     }
 
-    /// What is held back for a client is bounded by the room its queue had, less one for the
+    /// What is held back for a client is bounded by the room in its queue, less one for the
     /// reply: up to it, the reply and all of it are queued; past it the client is cut off as too
-    /// slow, and its reply is dropped with it.
+    /// slow, and its reply is dropped with it. The room is the queue's as it is when each frame
+    /// is held: a writer that takes frames meanwhile makes room for more.
     #[tokio::test]
     async fn what_is_held_back_is_bounded_by_the_queue() {
+        let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
+        config.client_queue = 4;
+        let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
+        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+        let shutdown = CancellationToken::new();
+        let mut viewer = hub.register(&shutdown);
+        for i in 0..3 {
+            hub.publish(change(&format!("before{i}"), "Mesa"), Instant::now()).await.unwrap();
+        }
+        let started = hub.sync_start(viewer.id, SyncRequest { since: None, batch: true, parts: true }).unwrap();
+        // The queue is full (the welcome and three): its writer takes them, then three are held.
+        for _ in 0..4 {
+            viewer.frames.try_recv().unwrap();
+        }
+        for i in 0..3 {
+            hub.publish(change(&i.to_string(), "Mesa"), Instant::now()).await.unwrap();
+        }
+        assert!(!viewer.closer.is_closing(), "room made while the reply was encoded");
+        hub.sync_finish(viewer.id, started);
+        assert_eq!(std::iter::from_fn(|| viewer.frames.try_recv().ok()).count(), 4, "the reply and the three held");
+
         for (published, cut_off) in [(3, false), (4, true)] {
             let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
             config.client_queue = 4;

@@ -68,6 +68,12 @@ pub enum StoreError {
         .path.display()
     )]
     ReadOnly { path: PathBuf },
+    #[error(
+        "cannot write to the state file {}: {detail}. Make room on the disk (or fix what the \
+         error names) and start again: the catalog in it is kept",
+        .path.display()
+    )]
+    Unwritable { path: PathBuf, detail: String },
     #[error("cannot start the thread that writes the state file: {source}")]
     Writer { source: std::io::Error },
     #[error("cannot use Redis at {url}: {detail}. Start Redis or fix --redis (BROKER_REDIS_URL)")]
@@ -81,6 +87,8 @@ pub struct Store {
     history_len: usize,
     /// Frames in the write-ahead log after the last commit, as its hook counts them.
     wal_frames: Arc<AtomicUsize>,
+    /// Closed at a graceful stop ([`Store::close`]): nothing more is written.
+    closed: bool,
 }
 
 /// Frames (pages) in the write-ahead log beyond which it is due to be folded into the file:
@@ -162,14 +170,15 @@ impl Store {
             Ok(())
         }));
         hooked.map_err(|e| unreadable(e.to_string()))?;
-        let mut store = Store { conn, path: path.clone(), history_len, wal_frames };
+        let mut store = Store { conn, path: path.clone(), history_len, wal_frames, closed: false };
         let loaded = store.load().map_err(|e| classify(e, &store.path, unreadable))?;
         let mut loaded = match loaded {
             Ok(l) => l,
             Err(detail) => return Err(unreadable(detail)),
         };
         if let Some(boot) = boot {
-            store.mark_open(&mut loaded, boot).map_err(|e| classify(e, &store.path, unreadable))?;
+            let unwritable = |detail: String| StoreError::Unwritable { path: path.clone(), detail };
+            store.mark_open(&mut loaded, boot).map_err(|e| classify(e, &path, unwritable))?;
         }
         Ok((store, loaded))
     }
@@ -325,9 +334,15 @@ impl Store {
     }
 
     /// At a graceful stop: marks the file closed and folds the write-ahead log into it, so
-    /// that the folder holds one self-contained file, all of it on the disk.
-    pub fn close(&self) -> rusqlite::Result<()> {
+    /// that the folder holds one self-contained file, all of it on the disk. Nothing is written
+    /// after it ([`Store::is_closed`]): a change written then would not be covered by the mark.
+    pub fn close(&mut self) -> rusqlite::Result<()> {
+        self.closed = true;
         self.conn.execute_batch("DELETE FROM meta WHERE key = 'open_in_boot'; PRAGMA wal_checkpoint(TRUNCATE);")
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 
     pub fn path(&self) -> &Path {
@@ -461,7 +476,7 @@ mod tests {
         store.record_all(&[(3, "f3", Change::None)]).unwrap();
         drop(store);
 
-        let (store, again) = Store::open_in_boot(&dir, 10, Some("boot-2")).unwrap();
+        let (mut store, again) = Store::open_in_boot(&dir, 10, Some("boot-2")).unwrap();
         assert_eq!((&again.stream, again.seq), (&after_power_cut.stream, 3), "the new numbering is kept in the file");
         store.close().unwrap();
         drop(store);
