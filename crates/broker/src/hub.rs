@@ -621,6 +621,14 @@ mod tests {
     use furniture_protocol::{Action, Furniture};
     use serde_json::{json, Value};
 
+    /// A hub with its state in memory, whose clients' queues hold `queue` frames.
+    async fn hub_with_queue(queue: u64) -> Arc<Hub> {
+        let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
+        config.client_queue = queue;
+        let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
+        Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap()
+    }
+
     fn change(id: &str, nombre: &str) -> ProducerMessage {
         ProducerMessage { action: Action::Created, furniture: Furniture::new(id, nombre, "", 75, 120, "roble", "ana") }
     }
@@ -717,10 +725,7 @@ mod tests {
     /// is held: a writer that takes frames meanwhile makes room for more.
     #[tokio::test]
     async fn what_is_held_back_is_bounded_by_the_queue() {
-        let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
-        config.client_queue = 4;
-        let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
-        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+        let hub = hub_with_queue(4).await;
         let shutdown = CancellationToken::new();
         let mut viewer = hub.register(&shutdown);
         for i in 0..3 {
@@ -739,10 +744,7 @@ mod tests {
         assert_eq!(std::iter::from_fn(|| viewer.frames.try_recv().ok()).count(), 4, "the reply and the three held");
 
         for (published, cut_off) in [(3, false), (4, true)] {
-            let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
-            config.client_queue = 4;
-            let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
-            let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+            let hub = hub_with_queue(4).await;
             let shutdown = CancellationToken::new();
             let mut viewer = hub.register(&shutdown);
             assert!(viewer.frames.try_recv().unwrap().contains(r#""type":"connection""#));
@@ -772,10 +774,7 @@ mod tests {
         let hub_with = |queue: u64| {
             let name = name.clone();
             async move {
-                let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
-                config.client_queue = queue;
-                let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
-                let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+                let hub = hub_with_queue(queue).await;
                 for i in 0..300 {
                     hub.publish(change(&i.to_string(), &name), Instant::now()).await.unwrap();
                 }
