@@ -602,7 +602,7 @@ impl Live {
             self.announcement.set(text);
         }
         let live = self.conn.get_untracked() == ConnState::Live;
-        // The hour by the browser's clock itself: the page's may still be catching up a step back.
+        // The hour by the browser's clock itself: the page's runs ahead of it after a step back.
         if self.kiosk && nightly_due(local_hour(js_sys::Date::now(), tz_offset_minutes()), now - self.opened_ms, self.reload_hour, live) {
             self.save_and_reload(ReloadReason::Nightly);
         }

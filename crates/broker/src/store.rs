@@ -113,7 +113,7 @@ impl Store {
     }
 
     /// [`Store::open`] in the boot of the machine `boot` (`None`: unknown, not recorded).
-    pub fn open_in_boot(dir: &Path, history_len: usize, boot: Option<&str>) -> Result<(Store, Loaded), StoreError> {
+    fn open_in_boot(dir: &Path, history_len: usize, boot: Option<&str>) -> Result<(Store, Loaded), StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder { dir: dir.to_owned(), source })?;
         let path = dir.join(FILE_NAME);
         let unreadable = |detail: String| StoreError::Unreadable { path: path.clone(), dir: dir.to_owned(), detail };
