@@ -82,7 +82,8 @@ pub fn is_loopback(ip: IpAddr) -> bool {
 }
 
 /// True when the request may open a WebSocket as far as its `Origin` goes: no allow-list, no
-/// `Origin` header (not a browser), the page's own origin, or an origin on the list.
+/// `Origin` header (not a browser), an origin on the list, or the page's own origin under a host
+/// that is surely this machine ([`surely_this_machine`]).
 pub fn origin_allowed(config: &Config, headers: &HeaderMap) -> bool {
     if config.allowed_origins.is_empty() {
         return true;
@@ -96,7 +97,32 @@ pub fn origin_allowed(config: &Config, headers: &HeaderMap) -> bool {
     // Same origin: the dashboard this broker serves connects back to the host it came from.
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let origin_host = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
-    matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
+    matches!((host, origin_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o) && surely_this_machine(h, machine_name()))
+}
+
+/// Whether `host` (a `Host` header: a name or an address, with or without its port) surely
+/// names the machine the broker runs on: an IP address, `localhost`, or `machine`, the machine's
+/// own name. Any other name may be one that a web page's owner pointed at this address (DNS
+/// rebinding), so that its page is the broker's "own origin": such a name has to be listed.
+pub fn surely_this_machine(host: &str, machine: Option<&str>) -> bool {
+    if host.starts_with('[') || host.parse::<IpAddr>().is_ok() {
+        return true; // an IPv6 address (bracketed, as a Host header has it, or bare)
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    name.parse::<IpAddr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || name.len() > ".localhost".len() && name[name.len() - ".localhost".len()..].eq_ignore_ascii_case(".localhost")
+        || machine.is_some_and(|m| !m.is_empty() && name.eq_ignore_ascii_case(m))
+}
+
+/// The machine's name (Linux; `None` elsewhere), read once.
+fn machine_name() -> Option<&'static str> {
+    static NAME: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|n| n.trim().to_owned())).as_deref()
 }
 
 /// The request's `Origin` is on `--allowed-origins` (not merely the page's own).
@@ -287,9 +313,25 @@ mod tests {
         assert!(!origin_allowed(&c, &h));
         assert!(origin_allowed(&c, &headers(&[("origin", "https://wall.example.com")])));
         assert!(origin_allowed(&c, &headers(&[("origin", "http://desk.local:8080")])));
-        assert!(origin_allowed(&c, &headers(&[("origin", "http://wall.local:8765"), ("host", "wall.local:8765")])), "same origin");
+        assert!(origin_allowed(&c, &headers(&[("origin", "http://127.0.0.1:8765"), ("host", "127.0.0.1:8765")])), "same origin, by address");
+        assert!(origin_allowed(&c, &headers(&[("origin", "http://localhost:8765"), ("host", "localhost:8765")])), "same origin, localhost");
+        assert!(!origin_allowed(&c, &headers(&[("origin", "http://rebind.example:8765"), ("host", "rebind.example:8765")])), "a name that may point here only for the page's owner");
+        c.allowed_origins.push("http://wall.office:8765".into());
+        assert!(origin_allowed(&c, &headers(&[("origin", "http://wall.office:8765"), ("host", "wall.office:8765")])), "the name listed");
         assert!(origin_allowed(&c, &HeaderMap::new()), "no Origin: not a browser");
         assert!(!origin_allowed(&c, &headers(&[("origin", "null")])));
+    }
+
+    #[test]
+    fn hosts_that_surely_name_this_machine() {
+        for host in ["127.0.0.1", "127.0.0.1:8765", "10.0.0.5:80", "[::1]:8765", "[fe80::1]", "::1", "localhost", "LOCALHOST:8765", "wall.localhost:8765", "localhost.", "wallbroker", "WallBroker:8765"] {
+            assert!(surely_this_machine(host, Some("wallbroker")), "{host}");
+        }
+        for host in ["rebind.example", "rebind.example:8765", "wallbroker.evil.example", "localhost.evil.example", "127.0.0.1.evil.example", "", "x.localhostx"] {
+            assert!(!surely_this_machine(host, Some("wallbroker")), "{host}");
+        }
+        assert!(!surely_this_machine("wallbroker", None), "the machine's name unknown");
+        assert!(!surely_this_machine("", Some("")), "an empty name is nobody's");
     }
 
     #[test]

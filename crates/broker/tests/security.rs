@@ -88,7 +88,9 @@ async fn only_the_publish_token_publishes() {
 }
 
 /// An `Origin` allow-list refuses other browser origins with 403 and lets the listed ones, the
-/// page's own origin, and non-browser clients (no `Origin`) in.
+/// page's own origin, and non-browser clients (no `Origin`) in. A page whose own origin is a
+/// name that was pointed at the broker's address (DNS rebinding: the browser sends that name as
+/// `Host`) is not the broker's own page.
 #[tokio::test]
 async fn origins_off_the_allow_list_are_refused() {
     let broker = Broker::start(|c| c.allowed_origins = vec!["https://wall.example".into()]).await;
@@ -101,7 +103,11 @@ async fn origins_off_the_allow_list_are_refused() {
     assert!(connect_async(with_origin("https://wall.example")).await.is_ok());
     assert!(connect_async(with_origin(&format!("http://{}", broker.addr))).await.is_ok(), "same origin");
     assert!(connect_async(broker.url()).await.is_ok(), "no Origin header");
-    assert_eq!(metric(broker.addr, "furniture_broker_connections_refused_total{reason=\"origin\"}").await, 1.0);
+    let port = broker.addr.port();
+    let mut rebound = with_origin(&format!("http://rebind.example:{port}"));
+    rebound.headers_mut().insert("host", format!("rebind.example:{port}").parse().unwrap());
+    assert_eq!(refused_status(connect_async(rebound).await), 403, "a rebound name");
+    assert_eq!(metric(broker.addr, "furniture_broker_connections_refused_total{reason=\"origin\"}").await, 2.0);
 }
 
 /// A WebSocket client whose connection comes from `source` (any 127.0.0.0/8 address).
