@@ -53,7 +53,8 @@ pub enum Skip {
     Full,
 }
 
-/// When a change happened, for ordering: `seq` when both sides have one, else the timestamp.
+/// When a change happened, for ordering: `seq` when both sides have one; when neither has (the
+/// Python broker), the order they arrive in, which is the broker's; else the timestamp.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Order {
     seq: Option<u64>,
@@ -65,6 +66,9 @@ impl Order {
     fn not_newer_than(self, other: Order) -> bool {
         match (self.seq, other.seq, self.timestamp, other.timestamp) {
             (Some(a), Some(b), _, _) => a <= b,
+            // Both from a broker that numbers nothing: it sends changes in its order, one
+            // connection each, which its timestamps contradict after its clock is set back.
+            (None, None, _, _) => false,
             (_, _, Some(a), Some(b)) => a <= b,
             _ => false,
         }
@@ -291,17 +295,28 @@ mod tests {
         assert_eq!(c.apply(&note(Action::Created, "a", "again", None)), Applied::Inserted("a".into()));
     }
 
+    /// Without `seq` on either side (the Python broker) the order of arrival, the broker's,
+    /// decides: a change stamped earlier than the one before it (the broker's clock set back)
+    /// is still the newer. Against an item that has a `seq` (a catalog synced from our broker),
+    /// timestamps decide.
     #[test]
-    fn timestamps_order_changes_when_there_is_no_seq() {
+    fn without_seq_the_order_of_arrival_decides() {
         let at = |s: &str| Timestamp::parse(s);
         let mut c = Catalog::default();
-        let mut newer = note(Action::Updated, "a", "newer", None);
-        newer.timestamp = at("2024-01-15T14:30:05Z");
-        let mut older = note(Action::Updated, "a", "older", None);
+        let mut first = note(Action::Updated, "a", "first", None);
+        first.timestamp = at("2024-01-15T14:30:05Z");
+        let mut after_clock_set_back = note(Action::Updated, "a", "second", None);
+        after_clock_set_back.timestamp = at("2024-01-15T14:30:01Z");
+        c.apply(&first);
+        assert_eq!(c.apply(&after_clock_set_back), Applied::Updated("a".into()));
+        assert_eq!(c.get("a").unwrap().furniture.nombre().as_deref(), Some("second"));
+
+        let mut synced = note(Action::Updated, "b", "synced", Some(9));
+        synced.timestamp = at("2024-01-15T14:30:05Z");
+        c.apply(&synced);
+        let mut older = note(Action::Updated, "b", "older", None);
         older.timestamp = at("2024-01-15T14:30:01Z");
-        c.apply(&newer);
-        assert_eq!(c.apply(&older), Applied::Skipped(Skip::Stale));
-        assert_eq!(c.get("a").unwrap().furniture.nombre().as_deref(), Some("newer"));
+        assert_eq!(c.apply(&older), Applied::Skipped(Skip::Stale), "against a numbered item, by timestamp");
     }
 
     #[test]
