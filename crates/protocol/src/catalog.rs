@@ -78,6 +78,8 @@ impl Order {
     fn newer_than(self, other: Order) -> bool {
         match (self.seq, other.seq, self.timestamp, other.timestamp) {
             (Some(a), Some(b), _, _) => a > b,
+            // Neither numbered: the later to arrive is the newer (see `not_newer_than`).
+            (None, None, _, _) => true,
             (_, _, Some(a), Some(b)) => a > b,
             _ => false,
         }
@@ -118,8 +120,9 @@ impl Catalog {
     }
 
     /// Created and updated insert or replace the item by `furniture_id`; deleted removes it.
-    /// A change older than the item's last one (by `seq`, else by timestamp) is skipped, and so
-    /// is an update of a deleted item unless it is known to be newer than the delete.
+    /// A change older than the item's last one (by `seq`, else by timestamp; when neither is
+    /// numbered, none is) is skipped, and so is an update of a deleted item unless it is known
+    /// to be newer than the delete (when neither is numbered, it is: it came after).
     pub fn apply(&mut self, n: &Notification) -> Applied {
         let Some(id) = n.furniture.id() else { return Applied::Skipped(Skip::NoId) };
         let order = Order { seq: n.seq, timestamp: n.timestamp };
@@ -317,6 +320,15 @@ mod tests {
         let mut older = note(Action::Updated, "b", "older", None);
         older.timestamp = at("2024-01-15T14:30:01Z");
         assert_eq!(c.apply(&older), Applied::Skipped(Skip::Stale), "against a numbered item, by timestamp");
+
+        // An update that comes after the deletion of its item brings it back, whatever their
+        // timestamps say; against a numbered deletion, only a later timestamp would.
+        let mut deleted = note(Action::Deleted, "a", "second", None);
+        deleted.timestamp = at("2024-01-15T14:30:02Z");
+        c.apply(&deleted);
+        let mut update = note(Action::Updated, "a", "third", None);
+        update.timestamp = at("2024-01-15T14:30:00Z");
+        assert_eq!(c.apply(&update), Applied::Inserted("a".into()));
     }
 
     #[test]
