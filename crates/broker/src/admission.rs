@@ -101,9 +101,11 @@ pub fn origin_allowed(config: &Config, headers: &HeaderMap) -> bool {
 }
 
 /// Whether `host` (a `Host` header: a name or an address, with or without its port) surely
-/// names the machine the broker runs on: an IP address, `localhost`, or `machine`, the machine's
-/// own name. Any other name may be one that a web page's owner pointed at this address (DNS
-/// rebinding), so that its page is the broker's "own origin": such a name has to be listed.
+/// names the machine the broker runs on: an IP address, `localhost` (or a name under it), or
+/// `machine`, the machine's own name as its kernel has it, alone or with `.local` (its name on
+/// the local network), and its first label alone (a short name) when it has several. Any other
+/// name may be one that a web page's owner pointed at this address (DNS rebinding), so that its
+/// page is the broker's "own origin": such a name has to be listed.
 pub fn surely_this_machine(host: &str, machine: Option<&str>) -> bool {
     if host.starts_with('[') || host.parse::<IpAddr>().is_ok() {
         return true; // an IPv6 address (bracketed, as a Host header has it, or bare)
@@ -116,7 +118,11 @@ pub fn surely_this_machine(host: &str, machine: Option<&str>) -> bool {
     name.parse::<IpAddr>().is_ok()
         || name.eq_ignore_ascii_case("localhost")
         || name.len() > ".localhost".len() && name[name.len() - ".localhost".len()..].eq_ignore_ascii_case(".localhost")
-        || machine.is_some_and(|m| !m.is_empty() && name.eq_ignore_ascii_case(m))
+        || machine.is_some_and(|m| {
+            let short = m.split('.').next().unwrap_or(m);
+            let name = name.strip_suffix(".local").unwrap_or(name);
+            !m.is_empty() && (name.eq_ignore_ascii_case(m) || name.eq_ignore_ascii_case(short))
+        })
 }
 
 /// The machine's name (Linux; `None` elsewhere), read once.
@@ -324,12 +330,17 @@ mod tests {
 
     #[test]
     fn hosts_that_surely_name_this_machine() {
-        for host in ["127.0.0.1", "127.0.0.1:8765", "10.0.0.5:80", "[::1]:8765", "[fe80::1]", "::1", "localhost", "LOCALHOST:8765", "wall.localhost:8765", "localhost.", "wallbroker", "WallBroker:8765"] {
+        for host in ["127.0.0.1", "127.0.0.1:8765", "10.0.0.5:80", "[::1]:8765", "[fe80::1]", "::1", "localhost", "LOCALHOST:8765", "wall.localhost:8765", "localhost.", "wallbroker", "WallBroker:8765", "wallbroker.local:8765", "wallbroker.local."] {
             assert!(surely_this_machine(host, Some("wallbroker")), "{host}");
         }
-        for host in ["rebind.example", "rebind.example:8765", "wallbroker.evil.example", "localhost.evil.example", "127.0.0.1.evil.example", "", "x.localhostx"] {
+        for host in ["rebind.example", "rebind.example:8765", "wallbroker.evil.example", "localhost.evil.example", "127.0.0.1.evil.example", "", "x.localhostx", "evil.local", "wallbroker.office.example.evil"] {
             assert!(!surely_this_machine(host, Some("wallbroker")), "{host}");
         }
+        // A kernel that has the whole name: it, and the short one, are this machine.
+        for host in ["wallbroker.office.example:8765", "wallbroker:8765", "wallbroker.local"] {
+            assert!(surely_this_machine(host, Some("wallbroker.office.example")), "{host}");
+        }
+        assert!(!surely_this_machine("office.example", Some("wallbroker.office.example")));
         assert!(!surely_this_machine("wallbroker", None), "the machine's name unknown");
         assert!(!surely_this_machine("", Some("")), "an empty name is nobody's");
     }

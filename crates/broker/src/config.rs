@@ -91,9 +91,10 @@ pub struct Config {
 
     /// Browser origins allowed to connect, comma-separated (for example
     /// `https://wall.example.com`); the dashboard this broker serves is allowed when opened by IP
-    /// address, localhost or the machine's name (list any other name it is opened by: a name
-    /// could be pointed at this address by someone else's page), and clients that send no
-    /// `Origin` (scripts, producers) are not affected. Others are refused with HTTP 403.
+    /// address, localhost or the machine's name as `hostname` gives it (also short and with
+    /// `.local`); list any other name it is opened by, since a name could be pointed at this
+    /// address by someone else's page. Clients that send no `Origin` (scripts, producers) are not
+    /// affected. Others are refused with HTTP 403.
     /// [default: any origin]
     #[arg(long, env = "BROKER_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,

@@ -110,7 +110,8 @@ async fn upgrade(app: AppState, peer: SocketAddr, req: Request) -> Response {
     }
     if !admission::origin_allowed(&app.config, &parts.headers) {
         let origin = parts.headers.get(header::ORIGIN).map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
-        info!(%peer, ?origin, "origin not on --allowed-origins (the dashboard this broker serves is let in by itself when opened by IP address, localhost or this machine's name; list any other name it is opened by)");
+        let host = parts.headers.get(header::HOST).map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned());
+        info!(%peer, ?origin, ?host, "origin not on --allowed-origins (the dashboard this broker serves is let in by itself when opened by IP address, localhost or this machine's name; list any other name it is opened by)");
         return refusal(&app, peer, ConnRefusal::Origin);
     }
     let publishing = match admission::publishing(&app.config, peer.ip(), &parts.headers, &parts.uri) {
