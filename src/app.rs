@@ -7,14 +7,14 @@ use std::time::Duration;
 use furniture_protocol::{decode_server, CatalogEntry, Notification, ServerFrame, SyncRequest};
 use leptos::prelude::*;
 
-use crate::browser::{now_ms, page_visible, tz_offset_minutes};
+use crate::browser::{now_ms, page_visible, tz_offset_minutes, wall_ms};
 use crate::components::{catalog::CatalogPanel, feed::FeedPanel, status::StatusBar, toasts::ToastStack};
 use crate::state::activity::Activity;
 use crate::state::catalog_view::{join_part, CatalogView, SortBy};
 use crate::state::connection::ConnState;
 use crate::state::diagnostics::{Diagnostics, Direction};
 use crate::state::diff::diff;
-use crate::state::feed::{Feed, FeedFilter, GapReason, Origin};
+use crate::state::feed::{Feed, FeedFilter, GapReason, Origin, Saved};
 use crate::state::health::Health;
 use crate::state::i18n::Lang;
 use crate::state::inbox::{came_as_burst, Inbox, Queued, RedrawPace, Throttle, FEED_INTERVAL_MS};
@@ -637,13 +637,19 @@ impl Live {
     /// Saves feed and catalog to sessionStorage, then reloads the page, which restores them.
     fn save_and_reload(&self, reason: ReloadReason) {
         self.flush_all();
+        // Times by the browser's clock, which the next page's starts from.
+        let mut feed = self.feed.with_untracked(Feed::saved);
+        for saved in &mut feed {
+            if let Saved::Gap(from, to, _) = saved {
+                (*from, *to) = (wall_ms(*from), wall_ms(*to));
+            }
+        }
         let snapshot = Snapshot {
-            // The browser's clock, which the next page's starts from.
             saved_ms: js_sys::Date::now(),
             stream: self.stream.get_value(),
             catalog: self.catalog.with_untracked(|c| c.entries()),
-            feed: self.feed.with_untracked(Feed::saved),
-            outage: self.pending_gap.get_value().map(|(from, to, _)| (from, to)),
+            feed,
+            outage: self.pending_gap.get_value().map(|(from, to, _)| (wall_ms(from), wall_ms(to))),
         };
         let why = match reason {
             ReloadReason::Nightly => "nightly",

@@ -1,17 +1,25 @@
 //! Small wrappers over browser APIs that the rest of the app uses.
 
+thread_local! {
+    static CLOCK: std::cell::Cell<crate::state::health::SteadyClock> = const { std::cell::Cell::new(crate::state::health::SteadyClock::new()) };
+}
+
 /// Milliseconds since the epoch, from the browser's clock, never going back (see
 /// [`SteadyClock`](crate::state::health::SteadyClock)).
 pub fn now_ms() -> f64 {
-    thread_local! {
-        static CLOCK: std::cell::Cell<crate::state::health::SteadyClock> = const { std::cell::Cell::new(crate::state::health::SteadyClock::new()) };
-    }
     CLOCK.with(|c| {
         let mut clock = c.get();
         let now = clock.at(js_sys::Date::now());
         c.set(clock);
         now
     })
+}
+
+/// A time of the page's clock ([`now_ms`]) as the browser's clock gives it now, for showing as a
+/// time of day: the page's clock runs ahead of the browser's by what that was set back by while
+/// the page ran (and when that put a wrong clock right, times from before it are right too).
+pub fn wall_ms(page_ms: f64) -> f64 {
+    page_ms - CLOCK.with(|c| c.get().shift())
 }
 
 /// Minutes east of UTC of the browser's zone, now.

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use serde_json::json;
 
 use crate::app::Live;
-use crate::browser::{local_clock, memory_in_use};
+use crate::browser::{local_clock, memory_in_use, wall_ms};
 use crate::state::format::tenths;
 use crate::state::diagnostics::Direction;
 
@@ -33,7 +33,7 @@ pub fn DiagnosticsOverlay() -> impl IntoView {
             d.frames
                 .iter()
                 .rev()
-                .map(|f| format!("{} {} {}", local_clock(f.at_ms), if f.direction == Direction::In { "←" } else { "→" }, f.text))
+                .map(|f| format!("{} {} {}", local_clock(wall_ms(f.at_ms)), if f.direction == Direction::In { "←" } else { "→" }, f.text))
                 .collect::<Vec<_>>()
         })
     };
@@ -46,7 +46,7 @@ pub fn DiagnosticsOverlay() -> impl IntoView {
             }));
             lines.extend(d.reconnects.iter().map(|(t, a, w)| (*t, format!("reconnect: attempt {a} in {} s", tenths(w / 1000.0)))));
             crate::state::sort::sort_by(&mut lines, |a, b| b.0.total_cmp(&a.0));
-            lines.into_iter().map(|(t, l)| format!("{} {l}", local_clock(t))).collect::<Vec<_>>()
+            lines.into_iter().map(|(t, l)| format!("{} {l}", local_clock(wall_ms(t)))).collect::<Vec<_>>()
         })
     };
     view! {

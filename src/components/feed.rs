@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::app::Live;
-use crate::browser::local_clock;
+use crate::browser::{local_clock, wall_ms};
 use furniture_protocol::Action;
 
 use crate::components::{action_label, show_more_label};
@@ -142,7 +142,7 @@ fn FeedItem(
     let n = &change.notification;
     let lang = live.lang;
     let diff = (!change.changes.is_empty()).then(|| describe(&change.changes, lang));
-    let when = n.timestamp.map_or(change.received_ms, |t| t.unix_millis());
+    let when = n.timestamp.map_or_else(|| wall_ms(change.received_ms), |t| t.unix_millis());
     let id = n.furniture.id();
     let message = if n.message.is_empty() { or_dash(n.furniture.nombre()) } else { n.message.clone() };
     view! {
@@ -177,7 +177,7 @@ fn GapItem(
     reason: GapReason,
 ) -> impl IntoView {
     let lang = expect_context::<Live>().lang;
-    let (from, to) = (local_clock(from_ms), local_clock(to_ms));
+    let (from, to) = (local_clock(wall_ms(from_ms)), local_clock(wall_ms(to_ms)));
     let text = match (reason, lang) {
         (GapReason::Disconnected, Lang::Es) => format!("Desconectado de {from} a {to}: pueden faltar cambios de ese intervalo"),
         (GapReason::Disconnected, Lang::En) => format!("Disconnected from {from} to {to}: changes in this window may be missing"),

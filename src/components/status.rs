@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::app::{CatalogSource, Live, WakeLock};
-use crate::browser::local_clock;
+use crate::browser::{local_clock, wall_ms};
 use crate::state::format::count as number;
 use crate::state::health::{duration, DEFAULT_STALE_MS};
 use crate::state::i18n::Lang;
@@ -28,7 +28,7 @@ pub fn StatusBar() -> impl IntoView {
         CatalogSource::LiveSince(ms) => format!(
             "{} {}",
             lang.t("Catálogo construido con eventos en vivo desde las", "Catalog built from live events only, since"),
-            local_clock(ms)
+            local_clock(wall_ms(ms))
         ),
     };
     let diagnostics = move || {
@@ -47,7 +47,7 @@ pub fn StatusBar() -> impl IntoView {
             })
         })
     };
-    let clock = move || live.kiosk.then(|| local_clock(live.now.get()).chars().take(5).collect::<String>());
+    let clock = move || live.kiosk.then(|| local_clock(wall_ms(live.now.get())).chars().take(5).collect::<String>());
     view! {
         <header class="status-bar">
             <div class="brand">

@@ -57,6 +57,11 @@ impl SteadyClock {
         SteadyClock { shift: 0.0, last: 0.0 }
     }
 
+    /// How far it runs ahead of the browser's clock.
+    pub fn shift(&self) -> f64 {
+        self.shift
+    }
+
     /// The time now, given the browser's clock `wall`.
     pub fn at(&mut self, wall: f64) -> f64 {
         if wall + self.shift < self.last {
@@ -183,6 +188,7 @@ mod tests {
         assert_eq!(c.at(1_000_500.0 - 3_600_000.0), 1_000_500.0, "set back an hour");
         assert_eq!(c.at(1_000_500.0 - 3_600_000.0 + 250.0), 1_000_750.0, "then on at its pace");
         assert_eq!(c.at(1_000_500.0 - 3_600_000.0 + 100.0), 1_000_750.0, "set back again, a little");
+        assert_eq!(c.shift(), 3_600_150.0, "ahead of the browser's clock by both steps");
         assert_eq!(c.at(5_000_000.0), 5_000_000.0 + 3_600_150.0, "a step forward is taken, in full");
     }
 
