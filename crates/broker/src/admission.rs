@@ -121,7 +121,7 @@ pub fn surely_this_machine(host: &str, machine: Option<&str>) -> bool {
         || machine.is_some_and(|m| {
             let short = m.split('.').next().unwrap_or(m);
             let name = name.strip_suffix(".local").unwrap_or(name);
-            !m.is_empty() && (name.eq_ignore_ascii_case(m) || name.eq_ignore_ascii_case(short))
+            !short.is_empty() && (name.eq_ignore_ascii_case(m) || name.eq_ignore_ascii_case(short))
         })
 }
 
@@ -343,6 +343,7 @@ mod tests {
         assert!(!surely_this_machine("office.example", Some("wallbroker.office.example")));
         assert!(!surely_this_machine("wallbroker", None), "the machine's name unknown");
         assert!(!surely_this_machine("", Some("")), "an empty name is nobody's");
+        assert!(!surely_this_machine(".local:8765", Some(".odd")), "nor an empty first label");
     }
 
     #[test]

@@ -11,7 +11,8 @@ use crate::time::Timestamp;
 /// Default cap on the number of items (a real catalog holds far fewer).
 pub const DEFAULT_MAX_ITEMS: usize = 100_000;
 
-/// Deleted ids remembered, so that a late update does not bring an item back.
+/// Deleted ids remembered, so that a late update (one numbered before the deletion) does not
+/// bring an item back.
 pub const MAX_TOMBSTONES: usize = 10_000;
 
 /// One item of the catalog, with the change that last touched it.
@@ -87,7 +88,8 @@ impl Order {
 }
 
 /// The catalog: items keyed by `furniture_id`, bounded by `max_items`, with a bounded memory of
-/// deletions so that a late update never resurrects a deleted item.
+/// deletions so that a late update never resurrects a deleted item (changes that neither side
+/// numbers are taken in the order they come: an update after the deletion brings it back).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Catalog {
     items: BTreeMap<String, CatalogEntry>,

@@ -98,4 +98,31 @@ proptest! {
         let got: BTreeMap<String, i64> = catalog.iter().map(|(k, e)| (k.clone(), e.furniture.altura().unwrap())).collect();
         prop_assert_eq!(got, model);
     }
+
+    /// Numbered events delivered in any order (some late, as replays and reconnects can make
+    /// them) leave each item as its highest `seq` says: the last change wins, a deletion
+    /// included, so that a late update never brings a deleted item back nor a late create an
+    /// older record.
+    #[test]
+    fn numbered_events_in_any_order_leave_what_the_last_one_says(
+        events in prop::collection::vec((0..3usize, 0..6u8, 0..1000i64, 0..8usize), 0..60),
+    ) {
+        let mut order: Vec<usize> = (0..events.len()).collect();
+        order.sort_by_key(|&i| i + events[i].3);
+        let mut catalog = Catalog::default();
+        for &i in &order {
+            let (a, id, altura, _) = events[i];
+            let furniture = Furniture::new(&format!("id{id}"), "x", "", altura, 1, "m", "u");
+            catalog.apply(&Notification { action: Action::ALL[a], furniture, message: String::new(), timestamp: None, seq: Some(i as u64 + 1) });
+        }
+        let mut model: BTreeMap<String, i64> = BTreeMap::new();
+        for &(a, id, altura, _) in &events {
+            match Action::ALL[a] {
+                Action::Deleted => { model.remove(&format!("id{id}")); }
+                _ => { model.insert(format!("id{id}"), altura); }
+            }
+        }
+        let got: BTreeMap<String, i64> = catalog.iter().map(|(k, e)| (k.clone(), e.furniture.altura().unwrap())).collect();
+        prop_assert_eq!(got, model);
+    }
 }
