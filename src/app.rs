@@ -15,7 +15,7 @@ use crate::state::connection::ConnState;
 use crate::state::diagnostics::{Diagnostics, Direction};
 use crate::state::diff::diff;
 use crate::state::feed::{Feed, FeedFilter, GapReason, Origin, Saved};
-use crate::state::health::Health;
+use crate::state::health::{local_day, Health};
 use crate::state::i18n::Lang;
 use crate::state::inbox::{came_as_burst, Inbox, Queued, RedrawPace, Throttle, FEED_INTERVAL_MS};
 use crate::state::settings::Settings;
@@ -196,7 +196,9 @@ impl Live {
                     self.health.update(Health::disconnected);
                 }
                 if state == ConnState::Live && !was_live {
-                    self.health.update(|h| h.connected(now_ms(), tz_offset_minutes()));
+                    let now = now_ms();
+                    let day = local_day(wall_ms(now), tz_offset_minutes());
+                    self.health.update(|h| h.connected(now, day));
                 }
                 if let ConnState::Reconnecting { attempt, next_try_ms } | ConnState::Offline { attempt, next_try_ms } = state {
                     let now = now_ms();

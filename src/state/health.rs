@@ -72,14 +72,15 @@ impl SteadyClock {
     }
 }
 
-fn local_day(now_ms: f64, tz_offset_minutes: i32) -> i64 {
+/// The local day (days since the epoch, in a zone `tz_offset_minutes` east of UTC) of an instant.
+pub fn local_day(now_ms: f64, tz_offset_minutes: i32) -> i64 {
     ((now_ms / 60_000.0).floor() as i64 + i64::from(tz_offset_minutes)).div_euclid(1440)
 }
 
 impl Health {
-    /// The connection went live. Every time but the first counts as a reconnect of the local day.
-    pub fn connected(&mut self, now_ms: f64, tz_offset_minutes: i32) {
-        let day = local_day(now_ms, tz_offset_minutes);
+    /// The connection went live at `now_ms`, on the local day `day` ([`local_day`], of the
+    /// browser's clock). Every time but the first counts as a reconnect of that day.
+    pub fn connected(&mut self, now_ms: f64, day: i64) {
         if day != self.day {
             self.day = day;
             self.reconnects_today = 0;
@@ -221,18 +222,18 @@ mod tests {
     #[test]
     fn reconnects_are_counted_per_local_day() {
         let mut h = Health::default();
-        h.connected(10.0 * DAY + 1000.0, 0);
+        h.connected(10.0 * DAY + 1000.0, local_day(10.0 * DAY + 1000.0, 0));
         assert_eq!(h.reconnects_today, 0, "the first connection is not a reconnect");
         h.disconnected();
-        h.connected(10.0 * DAY + 2000.0, 0);
-        h.connected(10.0 * DAY + 3000.0, 0);
+        h.connected(10.0 * DAY + 2000.0, local_day(10.0 * DAY + 2000.0, 0));
+        h.connected(10.0 * DAY + 3000.0, local_day(10.0 * DAY + 3000.0, 0));
         assert_eq!(h.reconnects_today, 2);
-        h.connected(11.0 * DAY + 1.0, 0);
+        h.connected(11.0 * DAY + 1.0, local_day(11.0 * DAY + 1.0, 0));
         assert_eq!(h.reconnects_today, 1, "a new day starts from zero");
         // 23:30 UTC is already tomorrow at UTC+1.
         let mut h = Health::default();
-        h.connected(10.0 * DAY, 60);
-        h.connected(11.0 * DAY - 1_800_000.0, 60);
+        h.connected(10.0 * DAY, local_day(10.0 * DAY, 60));
+        h.connected(11.0 * DAY - 1_800_000.0, local_day(11.0 * DAY - 1_800_000.0, 60));
         assert_eq!(h.reconnects_today, 1);
     }
 
