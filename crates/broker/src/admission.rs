@@ -117,7 +117,7 @@ pub fn surely_this_machine(host: &str, machine: Option<&str>) -> bool {
     let name = name.strip_suffix('.').unwrap_or(name);
     name.parse::<IpAddr>().is_ok()
         || name.eq_ignore_ascii_case("localhost")
-        || name.len() > ".localhost".len() && name[name.len() - ".localhost".len()..].eq_ignore_ascii_case(".localhost")
+        || name.len() > ".localhost".len() && name.as_bytes()[name.len() - ".localhost".len()..].eq_ignore_ascii_case(b".localhost")
         || machine.is_some_and(|m| {
             let short = m.split('.').next().unwrap_or(m);
             let name = name.strip_suffix(".local").unwrap_or(name);
@@ -344,6 +344,7 @@ mod tests {
         assert!(!surely_this_machine("wallbroker", None), "the machine's name unknown");
         assert!(!surely_this_machine("", Some("")), "an empty name is nobody's");
         assert!(!surely_this_machine(".local:8765", Some(".odd")), "nor an empty first label");
+        assert!(!surely_this_machine("éééééééa", Some("wallbroker")), "text that is not ASCII is no name of this machine, and no panic");
     }
 
     #[test]
