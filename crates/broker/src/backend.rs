@@ -50,6 +50,10 @@ pub enum BackendError {
     /// over: the reader must load the state again.
     #[error("{0}")]
     Gap(String),
+    /// The broker is stopping and its state is closed: nothing was committed, and nothing is
+    /// wrong with the state.
+    #[error("{0}")]
+    Stopping(String),
 }
 
 /// Where a broker's notifications are numbered, kept and ordered.
@@ -237,7 +241,7 @@ fn commit_all(st: &mut Inner, recent: &Mutex<Recent>, max_items: usize, drafts: 
     }
     if let Some(store) = st.store.as_mut() {
         if store.is_closed() {
-            return Err(BackendError::Write(format!("the state file {} is closed: the broker is stopping", store.path().display())));
+            return Err(BackendError::Stopping(format!("the state file {} is closed: the broker is stopping", store.path().display())));
         }
         let rows: Vec<(u64, &str, Change<'_>)> = numbered
             .iter()
@@ -400,6 +404,9 @@ impl Drop for Embedded {
             drop(queue);
             let _ = thread.join();
         }
+        // Dropped without a graceful stop (the listener could not be bound, say): everything
+        // written is in the file, which is then closed, not left looking like a power cut.
+        self.flush();
     }
 }
 
@@ -498,7 +505,7 @@ impl Backend for Embedded {
 
     fn flush(&self) {
         let mut st = self.lock();
-        if let Some(store) = &mut st.store {
+        if let Some(store) = st.store.as_mut().filter(|s| !s.is_closed()) {
             if let Err(e) = store.close() {
                 tracing::warn!(path = %store.path().display(), error = %e, "could not fold the write-ahead log into the state file (it is replayed at the next start)");
             }
@@ -572,10 +579,47 @@ mod tests {
         assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
         backend.flush();
         match backend.commit(draft(Action::Created, "b", "Silla")).await {
-            Err(BackendError::Write(why)) => assert!(why.contains("is closed: the broker is stopping"), "{why}"),
+            Err(BackendError::Stopping(why)) => assert!(why.contains("is closed: the broker is stopping"), "{why}"),
             other => panic!("{other:?}"),
         }
         drop(backend);
+        assert_eq!(in_file(&dir), (1, vec!["a".to_owned()]));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An existing file is marked open (and its log folded) as it is opened: the first commit
+    /// after that starts the log afresh too, and is the writer thread's, not its caller's.
+    #[tokio::test]
+    async fn the_first_commit_after_reopening_is_the_writer_threads() {
+        use futures_util::FutureExt;
+        let dir = temp_dir("reopened");
+        let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
+        assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
+        drop(backend);
+        let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
+        let mut first = backend.commit(draft(Action::Updated, "a", "Mesa alta"));
+        assert_eq!((&mut first).now_or_never(), None, "left to the writer thread");
+        assert_eq!(first.await, Ok(2));
+        drop(backend);
+        assert_eq!(in_file(&dir), (2, vec!["a".to_owned()]));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A backend dropped without a graceful stop (the broker could not bind its port, say)
+    /// closes its file: a later boot does not take it for one left open by a power cut.
+    #[tokio::test]
+    async fn a_backend_dropped_without_a_stop_leaves_its_file_closed() {
+        let dir = temp_dir("dropped");
+        let marks = |c: &rusqlite::Connection| -> i64 {
+            c.query_row("SELECT count(*) FROM meta WHERE key = 'open_in_boot'", [], |r| r.get(0)).unwrap()
+        };
+        let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
+        assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
+        assert_eq!(backend.with_connection_for_tests(marks), Some(1), "marked open while open");
+        drop(backend);
+        let file = rusqlite::Connection::open(dir.join(crate::store::FILE_NAME)).unwrap();
+        assert_eq!(marks(&file), 0, "closed when dropped");
+        drop(file);
         assert_eq!(in_file(&dir), (1, vec!["a".to_owned()]));
         std::fs::remove_dir_all(&dir).unwrap();
     }

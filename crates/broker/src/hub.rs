@@ -257,6 +257,11 @@ impl Hub {
     async fn published(&self, committing: BoxFuture<'_, Result<u64, BackendError>>, received: Instant) -> Result<u64, Refusal> {
         let seq = match committing.await {
             Ok(seq) => seq,
+            // Refused while the broker stops: its producer is told so, nobody is alerted.
+            Err(BackendError::Stopping(why)) => {
+                tracing::debug!(%why, "publish refused");
+                return Err(Refusal::Storage);
+            }
             Err(e) => {
                 self.storage_failed(&e);
                 return Err(if matches!(e, BackendError::InDoubt(_)) { Refusal::InDoubt } else { Refusal::Storage });
@@ -834,6 +839,26 @@ mod tests {
         let three = reply(&hub);
         assert_ne!(three[0].as_str().as_ptr(), one[0].as_str().as_ptr());
         assert!(three.iter().any(|f| f.contains(r#""furniture_id":"new""#)), "the new item is in the new encoding");
+    }
+
+    /// A publish that comes after the state file was closed at a graceful stop is refused to
+    /// its producer, without counting as a failure of the state or turning `/healthz` red.
+    #[tokio::test]
+    async fn a_publish_after_the_stop_is_refused_without_an_alarm() {
+        let dir = std::env::temp_dir().join(format!("furniture-hub-stopped-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = crate::Config::on("127.0.0.1:0".parse().unwrap());
+        let metrics = Arc::new(Metrics::default());
+        let backend = Arc::new(Embedded::open(Some(&dir), 10, 100, 10).unwrap());
+        let hub = Hub::with_backend(&config, metrics.clone(), backend).await.unwrap();
+        assert_eq!(hub.publish(change("a", "Mesa"), Instant::now()).await, Ok(1));
+        hub.flush();
+        assert_eq!(hub.publish(change("b", "Silla"), Instant::now()).await, Err(Refusal::Storage));
+        assert!(hub.storage_ok());
+        assert_eq!(metrics.storage_errors.load(Ordering::Relaxed), 0);
+        assert_eq!(hub.seq(), 1);
+        drop(hub);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A write that fails (here: the file may not grow) refuses the publish and changes nothing:

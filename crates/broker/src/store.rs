@@ -204,7 +204,15 @@ impl Store {
         }
         tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('open_in_boot', ?1)", [boot])?;
         tx.commit()?;
-        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+        self.fold_all()
+    }
+
+    /// Folds all of the write-ahead log into the file and empties it: the next commit starts
+    /// it afresh (and is the writer thread's, [`Store::log_starts_afresh`]).
+    fn fold_all(&self) -> rusqlite::Result<()> {
+        self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        self.wal_frames.store(0, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Reads the meta rows, the catalog and the history; creates the meta rows of a new file.
@@ -338,7 +346,8 @@ impl Store {
     /// after it ([`Store::is_closed`]): a change written then would not be covered by the mark.
     pub fn close(&mut self) -> rusqlite::Result<()> {
         self.closed = true;
-        self.conn.execute_batch("DELETE FROM meta WHERE key = 'open_in_boot'; PRAGMA wal_checkpoint(TRUNCATE);")
+        self.conn.execute("DELETE FROM meta WHERE key = 'open_in_boot'", [])?;
+        self.fold_all()
     }
 
     pub fn is_closed(&self) -> bool {
