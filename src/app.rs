@@ -29,7 +29,7 @@ use crate::ws::{connect_forever, ConnectionOptions, WsEvent};
 const SYNC_GRACE_MS: f64 = 3_000.0;
 
 /// The sessionStorage key of the snapshot a wall screen saves before reloading itself.
-const SNAPSHOT_KEY: &str = "furniture-dashboard.snapshot";
+pub const SNAPSHOT_KEY: &str = "furniture-dashboard.snapshot";
 
 /// How often a wall screen's layout drifts to a new offset (1 to 4 px), in seconds.
 const DRIFT_EVERY_SECS: u64 = 300;
@@ -296,6 +296,7 @@ impl Live {
                     // sent that never reached us cannot be asked for again.
                     if renumbered && !went_away {
                         self.gap(start, now, GapReason::Disconnected);
+                        self.pending_gap.set_value(None);
                     } else {
                         self.pending_gap.set_value(Some((start, now, now)));
                     }
@@ -328,6 +329,8 @@ impl Live {
                 let mut catalog = self.sync_parts.try_update_value(std::mem::take).unwrap_or_default();
                 catalog.append(&mut reply.catalog);
                 let first_sync = !matches!(self.source.get_untracked(), CatalogSource::Synced { .. });
+                // Asked from the numbering's start (a new one), whose history it need not keep.
+                let from_start = self.feed.with_untracked(|f| f.last_seq()).is_none();
                 let origin = if first_sync { Origin::History } else { Origin::Recovered };
                 // Behind what we saw of its numbering (its state put back from a copy): the seqs
                 // it hands out next are not the ones we saw.
@@ -351,7 +354,7 @@ impl Live {
                     if !reply.complete {
                         self.gap(from, to, GapReason::HistoryTooShort);
                     }
-                } else if !reply.complete && !first_sync {
+                } else if !reply.complete && !first_sync && !from_start {
                     self.gap(now, now, GapReason::HistoryTooShort);
                 }
                 // Drawn in the tasks that follow.
@@ -646,12 +649,13 @@ impl Live {
                 (*from, *to) = (wall_ms(*from), wall_ms(*to));
             }
         }
-        let snapshot = Snapshot {
+        let mut snapshot = Snapshot {
             saved_ms: js_sys::Date::now(),
             stream: self.stream.get_value(),
             catalog: self.catalog.with_untracked(|c| c.entries()),
             feed,
             outage: self.pending_gap.get_value().map(|(from, to, _)| (wall_ms(from), wall_ms(to))),
+            reconnects: Some(self.health.with_untracked(Health::reconnects)),
         };
         let why = match reason {
             ReloadReason::Nightly => "nightly",
@@ -661,7 +665,7 @@ impl Live {
         let Some(window) = web_sys::window() else { return };
         match window.session_storage() {
             Ok(Some(storage)) => {
-                if let Err(e) = storage.set_item(SNAPSHOT_KEY, &snapshot.encode()) {
+                if let Err(e) = save_snapshot(&storage, &mut snapshot) {
                     let e = crate::browser::error_text(&e, "refused");
                     leptos::logging::warn!("could not save the screen before reloading: {e}");
                 }
@@ -681,6 +685,9 @@ impl Live {
         self.stream.set_value(snapshot.stream);
         self.catalog.update(|c| c.replace(snapshot.catalog, now));
         self.feed.update(|f| f.restore(&snapshot.feed, now));
+        if let Some((day, count)) = snapshot.reconnects {
+            self.health.update(|h| h.restore_reconnects(day, count));
+        }
         // Waits for the first welcome, then for the broker's answer, as the page before would have.
         self.pending_gap.set_value(snapshot.outage.map(|(from, to)| (from, to, f64::INFINITY)));
     }
@@ -877,4 +884,13 @@ fn Panels() -> impl IntoView {
             <FeedPanel/>
         </main>
     }
+}
+
+/// Keeps `snapshot` in `storage` for the next page; one too big for it (a big catalog) is kept
+/// without its catalog, which the broker sends again, so that the feed and the outage still are.
+pub fn save_snapshot(storage: &web_sys::Storage, snapshot: &mut Snapshot) -> Result<(), wasm_bindgen::JsValue> {
+    storage.set_item(SNAPSHOT_KEY, &snapshot.encode()).or_else(|_| {
+        snapshot.catalog.clear();
+        storage.set_item(SNAPSHOT_KEY, &snapshot.encode())
+    })
 }

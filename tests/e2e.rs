@@ -299,7 +299,7 @@ async fn a_digest_stays_readable_while_changes_keep_coming() {
 }
 
 /// A snapshot of a screen showing "Mesa guardada" (two changes, with a gap marker between them),
-/// and `outage` as the outage its broker had not yet answered for.
+/// 4 reconnects today, and `outage` as the outage its broker had not yet answered for.
 fn saved_screen(outage: Option<(f64, f64)>) -> furniture_dashboard::state::snapshot::Snapshot {
     use furniture_dashboard::state::feed::{GapReason, Saved};
     use furniture_protocol::{CatalogEntry, Notification};
@@ -314,6 +314,8 @@ fn saved_screen(outage: Option<(f64, f64)>) -> furniture_dashboard::state::snaps
             Saved::Change(Notification { action: Action::Updated, furniture: mesa, message: "🔄 guardada".into(), timestamp: None, seq: Some(2) }),
         ],
         outage,
+        // The day is the browser's today, set by `reload_with`.
+        reconnects: Some((0, 4)),
     }
 }
 
@@ -322,10 +324,13 @@ fn unix_ms() -> f64 {
 }
 
 /// Opens the dashboard served by `broker` and connecting to `ws`, saves `snapshot` as a page
-/// about to reload itself does, and reloads it.
+/// about to reload itself does (on the browser's today), and reloads it.
 async fn reload_with(browser: &Browser, broker: &TestBroker, ws: &str, snapshot: &furniture_dashboard::state::snapshot::Snapshot) -> Dashboard {
     let page = Dashboard::open(browser, &format!("{}?kiosk&ws={ws}", broker.page_url())).await;
     page.wait_until("the app", "return !!document.querySelector('[data-testid=connection-status]')").await;
+    let today = page.eval("return Math.floor((Date.now() / 60000 - new Date().getTimezoneOffset()) / 1440)").await;
+    let mut snapshot = snapshot.clone();
+    snapshot.reconnects = snapshot.reconnects.map(|(_, n)| (today.as_i64().expect("a day"), n));
     let text = serde_json::to_string(&snapshot.encode()).unwrap();
     page.eval(&format!("sessionStorage.setItem('furniture-dashboard.snapshot', {text}); location.reload()")).await;
     page
@@ -347,6 +352,7 @@ async fn a_reloaded_wall_screen_restores_what_it_showed() {
     page.wait_card("s-1", |c| c.name == "Mesa guardada").await;
     page.wait_until("the saved feed", "return document.querySelectorAll('[data-testid=feed-item]').length === 3").await;
     assert_eq!(page.eval(FEED_ACTIONS).await, "updated gap created", "the gap marker where it was");
+    page.wait_until("the saved reconnects", "return document.querySelector('[data-testid=health]').textContent.includes('4 reconexiones hoy')").await;
     assert!(page.eval_bool("return sessionStorage.getItem('furniture-dashboard.snapshot') === null").await, "restored once, then forgotten");
     page.close().await;
 }
@@ -364,6 +370,8 @@ async fn an_outage_saved_before_a_reload_is_marked_as_a_gap_after_it() {
     page.wait_state("live").await;
     page.wait_until("the outage's gap beside the saved one", "return document.querySelectorAll('[data-action=gap]').length === 2").await;
     assert_eq!(page.eval(FEED_ACTIONS).await, "gap updated gap created", "the outage above what was saved");
+    let health = page.eval("return document.querySelector('[data-testid=health]').textContent").await;
+    assert!(health.as_str().is_some_and(|h| h.contains("4 reconexiones hoy")), "the reconnect the page before counted is not counted again: {health}");
     page.close().await;
 }
 

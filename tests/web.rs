@@ -186,6 +186,76 @@ async fn a_renumbering_after_an_outage_without_a_clean_close_is_a_gap() {
     assert_eq!(gaps(), 1, "it went away saying so, then attempts failed");
 }
 
+/// A broker that lost its state while the page was away (its numbering started over, no clean
+/// close) is one gap for the outage, even when the page's connection was lost again before the
+/// broker's answer to an earlier welcome, and its reply, which cannot give its new numbering's
+/// history from the start, adds none.
+#[wasm_bindgen_test]
+async fn a_renumbering_after_outages_back_to_back_is_one_gap() {
+    use furniture_dashboard::ws::WsEvent;
+    use furniture_protocol::{encode_sync_reply, encode_welcome, Timestamp};
+    let host = host();
+    let live = live();
+    let _mounted = mount(&host, live, move || view! { <FeedPanel/> });
+    let now = Timestamp::parse("2026-12-06T10:00:00Z").unwrap();
+    let welcome = |stream: &str| {
+        live.on_event(WsEvent::State(ConnState::Live));
+        live.on_event(WsEvent::Frame(encode_welcome(1, now, Some(stream))));
+    };
+    let lost = || live.on_event(WsEvent::State(ConnState::Reconnecting { attempt: 1, next_try_ms: js_sys::Date::now() + 250.0 }));
+    welcome("a");
+    live.on_event(WsEvent::Frame(encode_sync_reply(0, true, &[], std::iter::empty())));
+    live.on_event(WsEvent::Frame(note(Action::Created, "m1", "Mesa", 1).encode()));
+    lost();
+    welcome("a");
+    lost();
+    welcome("b");
+    live.on_event(WsEvent::Frame(encode_sync_reply(5_000, false, &[], std::iter::empty())));
+    gloo_timers::future::TimeoutFuture::new(3_100).await;
+    live.tick();
+    gloo_timers::future::TimeoutFuture::new(150).await;
+    let gaps = host.query_selector_all("[data-testid=feed-item][data-action=gap]").unwrap();
+    assert_eq!(gaps.length(), 1, "one gap for the outage");
+    assert!(gaps.get(0).unwrap().text_content().unwrap().contains("Desconectado"), "the outage's, not a short history's");
+}
+
+/// A screen saved before a reload that is too big for sessionStorage (a big catalog) is kept
+/// without its catalog, which the broker sends again: the feed and the outage still reach the
+/// next page.
+#[wasm_bindgen_test]
+fn a_screen_too_big_to_save_is_saved_without_its_catalog() {
+    use furniture_dashboard::app::{save_snapshot, SNAPSHOT_KEY};
+    use furniture_dashboard::state::feed::{GapReason, Saved};
+    use furniture_dashboard::state::snapshot::Snapshot;
+    use furniture_protocol::CatalogEntry;
+    let storage = web_sys::window().unwrap().session_storage().unwrap().unwrap();
+    storage.clear().unwrap();
+    // Filled up to its quota, then 512 KB given back: room for a feed, not for a big catalog.
+    let chunk = "x".repeat(256 * 1024);
+    let filled = (0..400).take_while(|i| storage.set_item(&format!("fill{i}"), &chunk).is_ok()).count();
+    assert!(filled < 400, "sessionStorage has a quota");
+    storage.remove_item("fill0").unwrap();
+    storage.remove_item("fill1").unwrap();
+    let catalog: Vec<CatalogEntry> = (0..20_000)
+        .map(|i| CatalogEntry { furniture: std::sync::Arc::new(note(Action::Created, &format!("item-{i}"), "Mesa de roble macizo", i).furniture), seq: Some(i), timestamp: None })
+        .collect();
+    let mut snapshot = Snapshot {
+        saved_ms: js_sys::Date::now(),
+        stream: Some("s".into()),
+        catalog,
+        feed: vec![Saved::Change(note(Action::Created, "item-1", "Mesa", 1)), Saved::Gap(10.0, 20.0, GapReason::Disconnected)],
+        outage: Some((30.0, 40.0)),
+        reconnects: Some((20_428, 2)),
+    };
+    let saved = save_snapshot(&storage, &mut snapshot);
+    let text = storage.get_item(SNAPSHOT_KEY).unwrap();
+    storage.clear().unwrap();
+    assert!(saved.is_ok(), "{saved:?}");
+    let back = Snapshot::decode(&text.expect("saved"), js_sys::Date::now()).expect("readable");
+    assert!(back.catalog.is_empty());
+    assert_eq!((back.feed.len(), back.outage, back.reconnects), (2, Some((30.0, 40.0)), Some((20_428, 2))));
+}
+
 /// A broker whose numbering went back under the same `stream` (its state put back from an older
 /// copy) answers `sync` with a `seq` below the last one the page saw: the page takes the seqs it
 /// hands out next as new ones, instead of dropping them as already seen.

@@ -3,9 +3,9 @@
 use leptos::prelude::*;
 
 use crate::app::{CatalogSource, Live, WakeLock};
-use crate::browser::{local_clock, wall_ms};
+use crate::browser::{local_clock, tz_offset_minutes, wall_ms};
 use crate::state::format::count as number;
-use crate::state::health::{duration, DEFAULT_STALE_MS};
+use crate::state::health::{duration, local_day, DEFAULT_STALE_MS};
 use crate::state::i18n::Lang;
 
 /// The status bar across the top.
@@ -101,7 +101,7 @@ fn HealthStrip() -> impl IntoView {
             });
             parts.push(format!(
                 "{} {}",
-                lang.count(u64::from(h.reconnects_today), ("reconexión", "reconexiones"), ("reconnect", "reconnects")),
+                lang.count(u64::from(h.reconnects_on(local_day(wall_ms(now), tz_offset_minutes()))), ("reconexión", "reconexiones"), ("reconnect", "reconnects")),
                 lang.t("hoy", "today")
             ));
             parts

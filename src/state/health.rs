@@ -20,9 +20,8 @@ pub struct Health {
     pub rtt_ms: Option<f64>,
     /// When the outstanding application ping was sent.
     pub ping_sent_ms: Option<f64>,
-    /// Reconnections since local midnight.
-    pub reconnects_today: u32,
-    /// The local day (days since the epoch, in the browser's zone) `reconnects_today` counts.
+    /// Reconnections on the local day `day` (days since the epoch, in the browser's zone).
+    reconnects: u32,
     day: i64,
     /// Server time minus local time (ms), from the best (lowest round trip) of the last
     /// [`CLOCK_SAMPLES`] pongs of this connection, or a rough one until the first pong.
@@ -83,10 +82,10 @@ impl Health {
     pub fn connected(&mut self, now_ms: f64, day: i64) {
         if day != self.day {
             self.day = day;
-            self.reconnects_today = 0;
+            self.reconnects = 0;
         }
         if self.ever_live {
-            self.reconnects_today += 1;
+            self.reconnects += 1;
         }
         self.ever_live = true;
         self.live_since_ms = Some(now_ms);
@@ -94,6 +93,26 @@ impl Health {
         self.ping_sent_ms = None;
         // Perhaps another server, with its own clock: the offset so far stands until its pongs.
         self.samples = 0;
+    }
+
+    /// Reconnections on the local day `day`: none on a day after the last one counted.
+    pub fn reconnects_on(&self, day: i64) -> u32 {
+        if day == self.day {
+            self.reconnects
+        } else {
+            0
+        }
+    }
+
+    /// (day, reconnections that day), for the page that follows a reload.
+    pub fn reconnects(&self) -> (i64, u32) {
+        (self.day, self.reconnects)
+    }
+
+    /// What the page before a reload counted: its last connection, which this page's first
+    /// one goes on from, is not counted again.
+    pub fn restore_reconnects(&mut self, day: i64, count: u32) {
+        (self.day, self.reconnects) = (day, count);
     }
 
     /// A close arrived: the live connection's own counts (the attempts that fail while down
@@ -222,19 +241,41 @@ mod tests {
     #[test]
     fn reconnects_are_counted_per_local_day() {
         let mut h = Health::default();
-        h.connected(10.0 * DAY + 1000.0, local_day(10.0 * DAY + 1000.0, 0));
-        assert_eq!(h.reconnects_today, 0, "the first connection is not a reconnect");
+        let day = |ms: f64| local_day(ms, 0);
+        h.connected(10.0 * DAY + 1000.0, day(10.0 * DAY + 1000.0));
+        assert_eq!(h.reconnects_on(10), 0, "the first connection is not a reconnect");
         h.disconnected();
-        h.connected(10.0 * DAY + 2000.0, local_day(10.0 * DAY + 2000.0, 0));
-        h.connected(10.0 * DAY + 3000.0, local_day(10.0 * DAY + 3000.0, 0));
-        assert_eq!(h.reconnects_today, 2);
-        h.connected(11.0 * DAY + 1.0, local_day(11.0 * DAY + 1.0, 0));
-        assert_eq!(h.reconnects_today, 1, "a new day starts from zero");
+        h.connected(10.0 * DAY + 2000.0, day(10.0 * DAY + 2000.0));
+        h.connected(10.0 * DAY + 3000.0, day(10.0 * DAY + 3000.0));
+        assert_eq!(h.reconnects_on(10), 2);
+        assert_eq!(h.reconnects_on(11), 0, "shown as none the next day, before any reconnect");
+        h.connected(11.0 * DAY + 1.0, day(11.0 * DAY + 1.0));
+        assert_eq!(h.reconnects_on(11), 1, "a new day starts from zero");
         // 23:30 UTC is already tomorrow at UTC+1.
         let mut h = Health::default();
         h.connected(10.0 * DAY, local_day(10.0 * DAY, 60));
         h.connected(11.0 * DAY - 1_800_000.0, local_day(11.0 * DAY - 1_800_000.0, 60));
-        assert_eq!(h.reconnects_today, 1);
+        assert_eq!(h.reconnects_on(11), 1);
+    }
+
+    /// After a reload, the page goes on with the count of the page before; its first connection
+    /// is the one the page before counted (or no reconnect at all, at the nightly reload).
+    #[test]
+    fn reconnects_go_on_after_a_reload() {
+        let mut before = Health::default();
+        before.connected(10.0 * DAY, 10);
+        before.connected(10.0 * DAY + 1000.0, 10);
+        let mut after = Health::default();
+        let (day, count) = before.reconnects();
+        after.restore_reconnects(day, count);
+        after.connected(10.0 * DAY + 2000.0, 10);
+        assert_eq!(after.reconnects_on(10), 1);
+        after.connected(10.0 * DAY + 3000.0, 10);
+        assert_eq!(after.reconnects_on(10), 2);
+        let mut next_day = Health::default();
+        next_day.restore_reconnects(day, count);
+        next_day.connected(11.0 * DAY, 11);
+        assert_eq!(next_day.reconnects_on(11), 0, "yesterday's are not today's");
     }
 
     #[test]

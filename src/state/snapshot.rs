@@ -22,6 +22,8 @@ pub struct Snapshot {
     /// An outage the broker had not yet said it filled (from, to): the next page waits for
     /// its answer, as this one would have.
     pub outage: Option<(f64, f64)>,
+    /// The local day and the reconnections counted on it, which the next page goes on from.
+    pub reconnects: Option<(i64, u32)>,
 }
 
 impl Snapshot {
@@ -39,7 +41,7 @@ impl Snapshot {
                 Saved::Gap(from, to, reason) => Value::from(vec![Value::from(*from), Value::from(*to), Value::from(*reason == GapReason::HistoryTooShort)]),
             })
             .collect();
-        let mut v = json!({"v": 1, "saved_ms": self.saved_ms, "stream": self.stream, "catalog": catalog, "outage_from": self.outage.map(|o| o.0), "outage_to": self.outage.map(|o| o.1)});
+        let mut v = json!({"v": 1, "saved_ms": self.saved_ms, "stream": self.stream, "catalog": catalog, "outage_from": self.outage.map(|o| o.0), "outage_to": self.outage.map(|o| o.1), "reconnects": self.reconnects.map(|(d, n)| [d, i64::from(n)])});
         if let Value::Object(map) = &mut v {
             map.insert("feed".into(), feed);
         }
@@ -75,12 +77,14 @@ impl Snapshot {
             .collect();
         // Optional: a page of before it saved none.
         let outage = v["outage_from"].as_f64().zip(v["outage_to"].as_f64());
+        let reconnects = v["reconnects"][0].as_i64().zip(v["reconnects"][1].as_u64().and_then(|n| u32::try_from(n).ok()));
         Some(Snapshot {
             saved_ms,
             stream: v["stream"].as_str().map(str::to_owned),
             catalog: reply.catalog,
             feed,
             outage,
+            reconnects,
         })
     }
 }
@@ -101,15 +105,20 @@ mod tests {
                 Saved::Gap(300.0, 400.0, GapReason::Disconnected),
             ],
             outage: Some((400.0, 900.0)),
+            reconnects: Some((20_428, 3)),
         }
     }
 
     #[test]
-    fn a_snapshot_without_an_outage_still_reads() {
+    fn a_snapshot_without_an_outage_or_reconnects_still_reads() {
         let mut s = sample();
-        let text = s.encode().replace(r#","outage_from":400.0"#, "").replace(r#","outage_to":900.0"#, "");
-        assert!(!text.contains("outage"), "{text}");
-        s.outage = None;
+        let text = s
+            .encode()
+            .replace(r#","outage_from":400.0"#, "")
+            .replace(r#","outage_to":900.0"#, "")
+            .replace(r#","reconnects":[20428,3]"#, "");
+        assert!(!text.contains("outage") && !text.contains("reconnects"), "{text}");
+        (s.outage, s.reconnects) = (None, None);
         assert_eq!(Snapshot::decode(&text, 2_000.0), Some(s));
     }
 
