@@ -331,11 +331,12 @@ async fn read_loop<'a, S>(
                     continue;
                 }
             },
-            Ok(Message::Pong(_)) => {
+            // Paced like any other frame: tungstenite answers each ping with a pong.
+            Ok(Message::Pong(_) | Message::Ping(_)) => {
                 awaiting_pong.store(false, Ordering::Release);
+                pace(&mut peer, hub, Instant::now(), &mut throttle_logged).await;
                 continue;
             }
-            Ok(Message::Ping(_)) => continue,
             // Reading once more sends tungstenite's queued close reply (a clean close for the
             // peer), then the stream ends.
             Ok(Message::Close(_)) => continue,

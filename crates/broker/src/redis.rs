@@ -530,15 +530,25 @@ impl Backend for Redis {
     }
 }
 
-/// `url` without its password: `redis://:secret@host` → `redis://***@host`.
+/// `url` as it may be shown: what comes before its last `@` (the user and password, which may
+/// hold `/`, `?` or `@` themselves) and its query (where a unix socket's URL carries `pass=`)
+/// replaced by `***`. It may hide more than the password, never less.
 pub fn redact(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_owned() };
-    let rest = &url[scheme_end..];
-    let host_part_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..host_part_end].rfind('@') {
-        Some(at) => format!("{}***{}", &url[..scheme_end], &rest[at..]),
-        None => url.to_owned(),
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let (head, mut rest) = url.split_at(start);
+    let mut shown = head.to_owned();
+    if let Some(at) = rest.rfind('@') {
+        shown.push_str("***");
+        rest = &rest[at..];
     }
+    match rest.split_once('?') {
+        Some((before, _)) => {
+            shown.push_str(before);
+            shown.push_str("?***");
+        }
+        None => shown.push_str(rest),
+    }
+    shown
 }
 
 #[cfg(test)]
@@ -550,5 +560,13 @@ mod tests {
         assert_eq!(redact("redis://:s3cret@10.0.0.5:6379/2"), "redis://***@10.0.0.5:6379/2");
         assert_eq!(redact("rediss://user:p@ss@host/0"), "rediss://***@host/0");
         assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        // A unix socket's password goes in the query.
+        assert_eq!(redact("redis+unix:///run/redis.sock?db=1&pass=s3cret"), "redis+unix:///run/redis.sock?***");
+        // Passwords holding what ends a URL's parts, not percent-encoded.
+        assert_eq!(redact("redis://:ab/cd@h:6379"), "redis://***@h:6379");
+        assert_eq!(redact("redis://:ab?cd@h:6379/0"), "redis://***@h:6379/0");
+        assert_eq!(redact("redis://:ab#cd@h:6379/0"), "redis://***@h:6379/0");
+        assert_eq!(redact("redis+unix:///sock?pass=a@b"), "redis+unix://***@b");
+        assert_eq!(redact(":s3cret@h:6379"), "***@h:6379", "without a scheme");
     }
 }

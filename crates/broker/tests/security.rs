@@ -199,6 +199,26 @@ async fn ignored_binary_frames_are_paced_to_the_rate_too() {
     assert_eq!(metric(broker.addr, "furniture_broker_messages_in_total{kind=\"ignored\"}").await, sent as f64);
 }
 
+/// WebSocket control frames (pings, which the broker answers, and unasked-for pongs) count
+/// against the message rate too: a flood of them is read no faster than the rate allows.
+#[tokio::test]
+async fn control_frames_are_paced_to_the_rate_too() {
+    let (rate, burst, sent) = (50.0, 10, 40);
+    let broker = paced_broker(rate, burst).await;
+    let (mut ws, _) = broker.viewer().await;
+    let started = Instant::now();
+    for i in 0..sent {
+        let frame = if i % 2 == 0 { Message::Ping(b"p".to_vec().into()) } else { Message::Pong(b"p".to_vec().into()) };
+        ws.send(frame).await.unwrap();
+    }
+    ws.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
+    while next_json(&mut ws).await["type"] != "pong" {}
+    // A lower bound only: a slow machine makes it longer, never shorter.
+    let least = (sent + 1 - burst) as f64 / rate;
+    assert!(started.elapsed().as_secs_f64() >= least * 0.9, "{sent} control frames and a ping answered after {:?}", started.elapsed());
+    assert!(metric(broker.addr, "furniture_broker_throttled_total").await >= 1.0);
+}
+
 /// A connection that never completes its request is dropped after the handshake timeout and
 /// counted; a normal client is unaffected.
 #[tokio::test]
