@@ -19,7 +19,7 @@ use crate::state::health::{local_day, Health};
 use crate::state::i18n::Lang;
 use crate::state::inbox::{came_as_burst, Inbox, Queued, RedrawPace, Throttle, FEED_INTERVAL_MS};
 use crate::state::settings::Settings;
-use crate::state::reload::{after_outage_due, local_hour, nightly_due, ReloadReason, DEFAULT_RELOAD_HOUR};
+use crate::state::reload::{after_outage_due, local_minute, nightly_due, ReloadReason, DEFAULT_RELOAD_HOUR, NIGHTLY_SPREAD_MINUTES};
 use crate::state::snapshot::Snapshot;
 use crate::state::toasts::{Announcer, ToastPolicy, Toasts};
 use crate::ws::{connect_forever, ConnectionOptions, WsEvent};
@@ -75,8 +75,9 @@ pub struct Live {
     pub lang: Lang,
     /// When this page was opened (ms).
     pub opened_ms: f64,
-    /// The local hour of a wall screen's nightly reload (`?reload_hour=`, default 3).
-    pub reload_hour: u32,
+    /// The local minute of the day of a wall screen's nightly reload: a random one in the first
+    /// half of the hour `?reload_hour=` (default 3).
+    pub reload_at: u32,
     pub conn: RwSignal<ConnState>,
     pub health: RwSignal<Health>,
     /// Server time minus local time (ms): changes only when the estimate does, so that the many
@@ -149,7 +150,7 @@ impl Live {
             kiosk,
             lang,
             opened_ms: now,
-            reload_hour: DEFAULT_RELOAD_HOUR,
+            reload_at: DEFAULT_RELOAD_HOUR * 60,
             conn: RwSignal::new(ConnState::Connecting),
             health: RwSignal::new(Health::default()),
             clock_offset_ms: RwSignal::new(0.0),
@@ -607,8 +608,8 @@ impl Live {
             self.announcement.set(text);
         }
         let live = self.conn.get_untracked() == ConnState::Live;
-        // The hour by the browser's clock itself: the page's runs ahead of it after a step back.
-        if self.kiosk && nightly_due(local_hour(js_sys::Date::now(), tz_offset_minutes()), now - self.opened_ms, self.reload_hour, live) {
+        // The time of day by the browser's clock itself: the page's runs ahead of it after a step back.
+        if self.kiosk && nightly_due(local_minute(js_sys::Date::now(), tz_offset_minutes()), now - self.opened_ms, self.reload_at, live) {
             self.save_and_reload(ReloadReason::Nightly);
         }
         if self.kiosk && (now / 1000.0) as u64 % DRIFT_EVERY_SECS == 0 {
@@ -775,7 +776,8 @@ pub fn App() -> impl IntoView {
     }
     live.group_by_material.set(crate::browser::query_param("group").as_deref() == Some("material"));
     let live = Live {
-        reload_hour: crate::browser::query_param("reload_hour").and_then(|h| h.parse().ok()).filter(|h| *h < 24).unwrap_or(DEFAULT_RELOAD_HOUR),
+        reload_at: crate::browser::query_param("reload_hour").and_then(|h| h.parse().ok()).filter(|h| *h < 24).unwrap_or(DEFAULT_RELOAD_HOUR) * 60
+            + (js_sys::Math::random() * NIGHTLY_SPREAD_MINUTES) as u32,
         ..live
     };
     live.restore();

@@ -9,7 +9,7 @@ use gloo_net::websocket::{futures::WebSocket, Message};
 use gloo_timers::future::{IntervalStream, TimeoutFuture};
 
 use crate::browser::{now_ms, online, page_visible};
-use crate::state::connection::{Backoff, ConnState};
+use crate::state::connection::{wait_after_probe, Backoff, ConnState};
 
 /// How long a ping sent while the browser reports no network waits for its answer.
 const OFFLINE_PONG_DEADLINE_MS: f64 = 2_000.0;
@@ -53,7 +53,8 @@ pub type Handler = Rc<dyn Fn(WsEvent) -> Option<String>>;
 
 /// Starts the loop; it runs for the life of the page. Each `()` on `probes` (the page became
 /// visible, the network came back, the machine woke up) checks the connection at once: a live one
-/// gets a ping, a waiting reconnect happens now.
+/// gets a ping, a waiting reconnect happens within 2 s ([`wait_after_probe`]: screens that hear
+/// it together do not all reconnect together).
 pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler, probes: UnboundedReceiver<()>) {
     let mut probes = probes.fuse();
     leptos::task::spawn_local(async move {
@@ -75,9 +76,12 @@ pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler
             } else {
                 ConnState::Offline { attempt, next_try_ms }
             }));
-            select! {
-                () = TimeoutFuture::new(delay as u32).fuse() => {}
-                _ = probes.next() => {}
+            let probed = select! {
+                () = TimeoutFuture::new(delay as u32).fuse() => false,
+                _ = probes.next() => true,
+            };
+            if probed {
+                TimeoutFuture::new(wait_after_probe(next_try_ms - now_ms(), js_sys::Math::random()) as u32).await;
             }
         }
     });

@@ -45,9 +45,20 @@ impl ConnState {
     }
 }
 
+/// A probe (the network back, the page shown, the machine awake) comes to every screen of an
+/// office at the same moment: a reconnect waiting for its time then happens at a random moment
+/// of the next this many ms, not at once, and never later than it would have.
+pub const PROBE_SPREAD_MS: f64 = 2_000.0;
+
+/// The wait before reconnecting after a probe, with `left_ms` left of the backoff's wait and a
+/// uniform random number in `[0, 1)`.
+pub fn wait_after_probe(left_ms: f64, random: f64) -> f64 {
+    (random.clamp(0.0, 1.0) * PROBE_SPREAD_MS).min(left_ms.max(0.0))
+}
+
 /// Exponential backoff with full jitter: attempt `n` waits a uniformly random time in
-/// `[0, min(cap, base · 2ⁿ⁻¹)]`, at least `floor`. The attempt count resets once a connection
-/// has been stable for `stable_ms`.
+/// `[floor, min(cap, base · 2ⁿ⁻¹)]` (spread over all of it: none piles up at the floor). The
+/// attempt count resets once a connection has been stable for `stable_ms`.
 #[derive(Debug, Clone)]
 pub struct Backoff {
     /// First ceiling in ms (default 1000).
@@ -73,7 +84,8 @@ impl Backoff {
         self.attempt = self.attempt.saturating_add(1);
         let exp = (self.attempt - 1).min(30) as i32;
         let ceiling = (self.base_ms * 2f64.powi(exp)).min(self.cap_ms);
-        let delay = (random.clamp(0.0, 1.0) * ceiling).max(self.floor_ms.min(ceiling));
+        let floor = self.floor_ms.min(ceiling);
+        let delay = floor + random.clamp(0.0, 1.0) * (ceiling - floor);
         (self.attempt, delay)
     }
 
@@ -109,7 +121,20 @@ mod tests {
         let mut low = b.clone();
         let mut mid = b.clone();
         assert_eq!(low.next_delay(0.0).1, 250.0);
-        assert_eq!(mid.next_delay(0.5).1, 15_000.0);
+        assert_eq!(mid.next_delay(0.5).1, 15_125.0);
+    }
+
+    /// Pages cut off together (a broker restart) come back spread over the whole window: none
+    /// piles up at the floor, where a wait cut to it would send many at the same moment.
+    #[test]
+    fn first_retries_are_spread_evenly_not_piled_at_the_floor() {
+        let delays: Vec<f64> = (0..1000).map(|i| Backoff::default().next_delay(f64::from(i) / 1000.0).1).collect();
+        let mut buckets = [0u32; 8];
+        for d in &delays {
+            assert!((250.0..1000.0).contains(d), "{d}");
+            buckets[((d - 250.0) / 750.0 * 8.0) as usize] += 1;
+        }
+        assert!(buckets.iter().all(|n| (115..=135).contains(n)), "{buckets:?}");
     }
 
     #[test]
@@ -124,6 +149,21 @@ mod tests {
         assert_eq!(b.attempt(), 10_000, "a short connection does not reset");
         b.connection_ended(10_000.0);
         assert_eq!(b.next_delay(0.999).0, 1);
+    }
+
+    /// Screens that all hear the network come back at once reconnect spread over the next 2 s,
+    /// none later than its backoff said.
+    #[test]
+    fn a_probe_cuts_the_wait_to_a_random_moment_of_the_next_two_seconds() {
+        let waits: Vec<f64> = (0..1000).map(|i| wait_after_probe(20_000.0, f64::from(i) / 1000.0)).collect();
+        let mut buckets = [0u32; 4];
+        for w in &waits {
+            assert!((0.0..PROBE_SPREAD_MS).contains(w), "{w}");
+            buckets[(w / PROBE_SPREAD_MS * 4.0) as usize] += 1;
+        }
+        assert_eq!(buckets, [250; 4]);
+        assert_eq!(wait_after_probe(300.0, 0.9), 300.0, "never later than the backoff's time");
+        assert_eq!(wait_after_probe(-5.0, 0.9), 0.0);
     }
 
     #[test]
