@@ -54,11 +54,11 @@ async fn only_the_publish_token_publishes() {
         Err(NotifyError::Refused { reason, .. }) => assert!(reason.contains("token"), "{reason}"),
         other => panic!("{other:?}"),
     }
-    // Wrong: 401 before any WebSocket.
+    // Wrong: 401 before any WebSocket, which the notifier reports as a refusal, with its reason.
     let wrong = connect_async(format!("{}/?token=guess", broker.url())).await;
     assert_eq!(refused_status(wrong), 401);
     match Notifier::new(format!("{}/?token=guess", broker.url())).send(&created("wrong")).await {
-        Err(NotifyError::Connect { reason, .. }) => assert!(reason.contains("401"), "{reason}"),
+        Err(NotifyError::Refused { reason, .. }) => assert!(reason.contains("401") && reason.contains("wrong publish token"), "{reason}"),
         other => panic!("{other:?}"),
     }
 

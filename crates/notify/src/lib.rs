@@ -100,13 +100,39 @@ pub fn shown_url(url: &str) -> String {
             let pairs: Vec<String> = query
                 .split('&')
                 .map(|pair| match pair.split_once('=') {
-                    Some((key, _)) if key == "token" => format!("{key}=***"),
+                    // As the broker reads the key: `%74oken` is `token` too.
+                    Some((key, _)) if percent_decoded(key) == "token" => format!("{key}=***"),
                     _ => pair.to_owned(),
                 })
                 .collect();
             format!("{base}?{}", pairs.join("&"))
         }
     }
+}
+
+/// `text` with its `%XX` escapes and `+` (a space) decoded, as a query's keys are read.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|b| char::from(*b).to_digit(16));
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Notifier {
@@ -142,11 +168,14 @@ impl Notifier {
     /// Brokers send every notification to its sender too, so this waits (at most
     /// [`CONFIRM_TIMEOUT`]) for the change to come back, which confirms it was broadcast, or for
     /// this project's broker to refuse it ([`NotifyError::Refused`]). A broker that says neither
-    /// in time is taken at its word: the change was sent. A connection that ends first is
-    /// [`NotifyError::Unconfirmed`].
+    /// in time (stopped, or behind a connection that went dead), or a connection that ends
+    /// first, is [`NotifyError::Unconfirmed`]: the change may or may not have been made.
     pub async fn send(&self, msg: &ProducerMessage) -> Result<(), NotifyError> {
         let mut ws = self.open().await?;
-        ws.send(Message::text(msg.encode())).await.map_err(|e| self.send_error(e))?;
+        match tokio::time::timeout(CONFIRM_TIMEOUT, ws.send(Message::text(msg.encode()))).await {
+            Ok(sent) => sent.map_err(|e| self.send_error(e))?,
+            Err(_) => return Err(self.send_error_text(format!("it took nothing for {} s", CONFIRM_TIMEOUT.as_secs()))),
+        }
         let outcome = tokio::time::timeout(CONFIRM_TIMEOUT, async {
             while let Some(Ok(frame)) = ws.next().await {
                 match frame {
@@ -172,7 +201,7 @@ impl Notifier {
             Err(self.unconfirmed("the connection ended".to_owned()))
         })
         .await
-        .unwrap_or(Ok(()));
+        .unwrap_or_else(|_| Err(self.unconfirmed(format!("no echo within {} s", CONFIRM_TIMEOUT.as_secs()))));
         // A polite close.
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
             let _ = ws.close(None).await;
@@ -217,6 +246,20 @@ impl Notifier {
         if !self.url.starts_with("ws://") {
             return Err(NotifyError::InvalidUrl { url: self.shown_url(), reason: "it must start with ws://".to_owned() });
         }
+        // Checked here: a port beyond 65535 would otherwise be dropped, and port 80 tried.
+        let invalid = |reason: &str| Err(NotifyError::InvalidUrl { url: self.shown_url(), reason: reason.to_owned() });
+        let Ok(uri) = self.url.parse::<tokio_tungstenite::tungstenite::http::Uri>() else {
+            return invalid("it is not a URL (a space in it?)");
+        };
+        if uri.host().is_none_or(str::is_empty) {
+            return invalid("it names no host");
+        }
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let port = if host_port.ends_with(']') { None } else { host_port.rsplit_once(':').map(|(_, p)| p) };
+        if port.is_some_and(|p| !p.is_empty() && p.parse::<u16>().is_err()) {
+            return invalid("its port is not a number from 0 to 65535");
+        }
         // Nagle's algorithm off: a change is written at once. With it on, the pong answering the
         // broker's ping (every 20 s) held the changes written after it until the broker's delayed
         // acknowledgement came, 40 ms later on Linux; they then arrived together (BENCHMARKS.md).
@@ -232,10 +275,25 @@ impl Notifier {
         use tokio_tungstenite::tungstenite::Error as E;
         match e {
             E::Url(reason) => NotifyError::InvalidUrl { url: self.shown_url(), reason: reason.to_string() },
-            E::Http(response) => NotifyError::Connect {
-                url: self.shown_url(),
-                reason: format!("the server answered HTTP {} instead of a WebSocket", response.status()),
-            },
+            // This project's broker refuses a wrong token (401) and an origin off its list (403)
+            // for good, saying why in the body; the rest (too many connections, stopping) pass.
+            E::Http(response) => {
+                let said: String = response
+                    .body()
+                    .as_deref()
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default()
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .take(200)
+                    .collect();
+                let reason = format!("the server answered HTTP {} instead of a WebSocket{}{}", response.status(), if said.trim().is_empty() { "" } else { ": " }, said.trim());
+                let url = self.shown_url();
+                match response.status().as_u16() {
+                    401 | 403 => NotifyError::Refused { url, reason },
+                    _ => NotifyError::Connect { url, reason },
+                }
+            }
             other => NotifyError::Connect { url: self.shown_url(), reason: other.to_string() },
         }
     }

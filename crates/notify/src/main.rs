@@ -164,12 +164,21 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     let stop = tokio::signal::ctrl_c();
     tokio::pin!(stop);
     let mut interrupted = false;
+    // The waits for the next change's time and for a connection end at the deadline (a send
+    // under way is seen through, at most SEND_TIMEOUT).
+    let over = || async move {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+            None => std::future::pending().await,
+        }
+    };
     loop {
         if demo.count.is_some_and(|c| sent >= c) || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
         tokio::select! {
             _ = &mut stop => { interrupted = true; break }
+            () = over() => break,
             () = tokio::time::sleep_until(next) => {}
         }
         if publisher.as_ref().is_some_and(Publisher::is_closed) {
@@ -177,10 +186,19 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
         }
         let p = match publisher.as_mut() {
             Some(p) => p,
-            None => match tokio::select! { _ = &mut stop => { interrupted = true; break } c = notifier.connect() => c } {
+            None => match tokio::select! { _ = &mut stop => { interrupted = true; break } () = over() => break, c = notifier.connect() => c } {
                 Ok(p) => {
                     retry = Duration::from_millis(250);
                     publisher.insert(p)
+                }
+                // Trying again cannot help: a URL that cannot work, a wrong token.
+                Err(e @ NotifyError::InvalidUrl { .. }) => {
+                    eprintln!("furniture-notify: {e}");
+                    return ExitCode::from(2);
+                }
+                Err(e @ NotifyError::Refused { .. }) => {
+                    eprintln!("demo: {e}");
+                    return ExitCode::FAILURE;
                 }
                 Err(e) => {
                     eprintln!("demo: {e}; retrying in {:.1}s", retry.as_secs_f32());

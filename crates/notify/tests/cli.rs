@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::Message;
 const BIN: &str = env!("CARGO_BIN_EXE_furniture-notify");
 
 /// A WebSocket server that records the text frames it receives, one connection after another;
-/// one that never answers them (the notifier then waits its 15 s for the echo).
+/// one that never answers them (a one-shot send then waits its 15 s for the echo, and fails).
 async fn recording_server() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
     server(false, "abc").await
 }
@@ -53,7 +53,7 @@ async fn run(args: &[&str], url: &str) -> std::process::Output {
 /// `WEBSOCKET_URL`; omitted fields are left out of the record.
 #[tokio::test]
 async fn created_sends_the_producer_frame() {
-    let (url, mut frames) = recording_server().await;
+    let (url, mut frames) = server(true, "abc").await;
     let out = run(&["created", "--id", "abc", "--nombre", "Mesa de Roble", "--altura", "75", "--ancho", "120", "--material", "roble"], &url).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let frame = tokio::time::timeout(Duration::from_secs(5), frames.recv()).await.unwrap().unwrap();
@@ -61,6 +61,71 @@ async fn created_sends_the_producer_frame() {
         frame,
         serde_json::json!({"type": "furniture_created", "furniture": {"furniture_id": "abc", "nombre": "Mesa de Roble", "altura": 75, "ancho": 120, "material": "roble"}})
     );
+}
+
+/// A broker that takes the change but never echoes it back (stopped, or behind a dead
+/// connection) has not confirmed it: status 1, saying so, after the 15 s the echo may take.
+#[tokio::test]
+async fn a_change_never_echoed_is_not_reported_as_sent() {
+    let (url, mut frames) = recording_server().await;
+    let out = run(&["updated", "--id", "abc", "--nombre", "Mesa"], &url).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("may or may not have been made") && err.contains("no echo within 15 s"), "{err}");
+    assert!(frames.recv().await.is_some(), "the change was written");
+}
+
+/// A server that answers every request with HTTP `status` and `body`, as this project's broker
+/// refuses a wrong token (401) or an origin off its list (403).
+async fn refusing_server(status: &str, body: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/?token=S3CRET", listener.local_addr().unwrap());
+    let status = status.to_owned();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let status = status.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = tcp.read(&mut request).await;
+                let answer = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+                let _ = tcp.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+/// A wrong publish token is a refusal, said with the broker's reason: status 1 at once, for a
+/// one-shot send and for the demo (which does not retry what cannot work); a broker too busy
+/// (503) is one to reach again later.
+#[tokio::test]
+async fn a_wrong_token_is_a_refusal_not_an_unreachable_broker() {
+    let url = refusing_server("401 Unauthorized", "wrong publish token").await;
+    let out = run(&["created", "--nombre", "Mesa"], &url).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refused the change") && err.contains("HTTP 401") && err.contains("wrong publish token"), "{err}");
+    assert!(!err.contains("S3CRET"), "{err}");
+    let started = std::time::Instant::now();
+    let out = run(&["demo", "--count", "3", "--quiet"], &url).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(5), "the demo stopped at once: {:?}", started.elapsed());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrong publish token"));
+    let busy = refusing_server("503 Service Unavailable", "too many connections").await;
+    let err = String::from_utf8(run(&["created"], &busy).await.stderr).unwrap();
+    assert!(err.contains("cannot reach the broker") && err.contains("too many connections"), "{err}");
+}
+
+/// The demo's waits end at its `--duration`: a slow rate does not keep it going past it.
+#[tokio::test]
+async fn the_demo_stops_at_its_duration_between_slow_changes() {
+    let (url, mut frames) = server(true, "abc").await;
+    let started = std::time::Instant::now();
+    let out = run(&["demo", "--rate", "0.01", "--duration", "2", "--quiet"], &url).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(started.elapsed() < Duration::from_secs(10), "stopped after {:?}, not at the next change 100 s on", started.elapsed());
+    assert!(frames.recv().await.is_some(), "the first change");
 }
 
 /// An unreachable broker gives one clear line on stderr and exit status 1.
@@ -177,6 +242,16 @@ async fn huge_or_tiny_numbers_and_other_schemes_are_usage_errors() {
     let out = run(&["created"], "wss://127.0.0.1:1/").await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("wss:// (TLS) is not supported"));
+    // A port beyond 65535 (which would otherwise be dropped, and port 80 tried), a space, no
+    // host: for a one-shot send and for the demo, which cannot get anywhere by retrying.
+    for (url, says) in [("ws://127.0.0.1:87650", "its port"), ("ws://local host:8765", "not a URL"), ("ws:///path", "invalid broker URL"), ("ws://:8765/", "invalid broker URL")] {
+        for args in [&["created"][..], &["demo", "--count", "1"][..]] {
+            let out = run(args, url).await;
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{url} {args:?}: {err}");
+            assert!(err.contains(says), "{url}: {err}");
+        }
+    }
 }
 
 /// A refusal of the demo's last change (it came after the last send) is still reported, with

@@ -63,4 +63,7 @@ async fn no_error_shows_the_publish_token() {
     assert_eq!(furniture_notify::shown_url("ws://h:1/p?a=1&token=x&b=2"), "ws://h:1/p?a=1&token=***&b=2");
     assert_eq!(furniture_notify::shown_url("ws://user:pw@h/?token="), "ws://user:***@h/?token=***");
     assert_eq!(furniture_notify::shown_url("ws://localhost:8765"), "ws://localhost:8765");
+    // Keys as the broker reads them, escapes decoded.
+    assert_eq!(furniture_notify::shown_url("ws://h/?%74oken=S3CRET"), "ws://h/?%74oken=***");
+    assert_eq!(furniture_notify::shown_url("ws://h/?tok%65n=S3CRET&tokens=1"), "ws://h/?tok%65n=***&tokens=1");
 }
