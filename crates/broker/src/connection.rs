@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -66,7 +66,7 @@ pub async fn serve(
         config.clone(),
         hub.metrics.clone(),
     )));
-    let peer_ctx = Peer { id, publishing, rate: RateLimit::new(config.max_messages_per_sec, config.message_burst), batches, extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false) };
+    let peer_ctx = Peer::new(id, publishing, RateLimit::new(config.max_messages_per_sec, config.message_burst), batches);
     // Publishes committing, oldest first: owned here so that they are seen through even when
     // the connection ends first (the hub hands out what a publish committed when it completes).
     let mut publishing = FuturesOrdered::new();
@@ -281,6 +281,28 @@ struct Peer {
     extended: AtomicBool,
     /// Set once a `sync` of its was ignored (and logged).
     sync_ignored: AtomicBool,
+    /// Lines logged about its ignored and refused frames ([`LOGGED_PER_CLIENT`]).
+    logged: AtomicU64,
+}
+
+/// Lines logged about one client's ignored frames and refused publishes: the first this many
+/// (enough to see what is wrong), then one saying the rest are only counted (`/metrics`), so that
+/// a client sending nothing but those cannot flood the log.
+pub const LOGGED_PER_CLIENT: u64 = 20;
+
+impl Peer {
+    fn new(id: u64, publishing: Publishing, rate: Option<RateLimit>, batches: Arc<AtomicBool>) -> Peer {
+        Peer { id, publishing, rate, batches, extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false), logged: AtomicU64::new(0) }
+    }
+
+    /// Whether another line about this client's ignored or refused frames may be logged.
+    fn may_log(&self) -> bool {
+        let n = self.logged.fetch_add(1, Ordering::Relaxed);
+        if n == LOGGED_PER_CLIENT {
+            warn!(client = self.id, "more ignored frames or refused publishes from this client: counted in /metrics, not logged");
+        }
+        n < LOGGED_PER_CLIENT
+    }
 }
 
 /// Reads frames until the client closes, the socket fails, or a limit is broken. Above its
@@ -391,7 +413,7 @@ async fn pace(peer: &mut Peer, hub: &Hub, received: Instant, logged: &mut bool) 
 /// which paces the reading, not the handling); for the fuzz target. With state in memory only the
 /// future is ready at its first poll.
 pub async fn handle_text(text: &str, id: u64, publishing: Publishing, hub: &Hub) {
-    let peer = Peer { id, publishing, rate: None, batches: Arc::new(AtomicBool::new(false)), extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false) };
+    let peer = Peer::new(id, publishing, None, Arc::new(AtomicBool::new(false)));
     if let Started::Publishing(publish) = start(text, &peer, hub, Instant::now()) {
         publish.await;
     }
@@ -412,7 +434,9 @@ fn start<'a>(text: &str, peer: &Peer, hub: &'a Hub, received: Instant) -> Starte
             hub.metrics.inbound(Inbound::Publish);
             let action = msg.action;
             if let Publishing::Refused(refusal) = peer.publishing {
-                warn!(client = id, action = action.as_str(), reason = refusal.reason(), "publish refused");
+                if peer.may_log() {
+                    warn!(client = id, action = action.as_str(), reason = refusal.reason(), "publish refused");
+                }
                 hub.refuse(id, refusal);
                 return Started::Done;
             }
@@ -450,7 +474,9 @@ fn start<'a>(text: &str, peer: &Peer, hub: &'a Hub, received: Instant) -> Starte
         }
         ClientFrame::Ignored(reason) => {
             hub.metrics.inbound(Inbound::Ignored);
-            warn!(client = id, reason = reason.label(), detail = ?reason.to_string(), bytes = text.len(), "frame ignored");
+            if peer.may_log() {
+                warn!(client = id, reason = reason.label(), detail = ?reason.to_string(), bytes = text.len(), "frame ignored");
+            }
             Started::Done
         }
     }
@@ -614,7 +640,7 @@ mod tests {
             .map(|n| Ok(Message::Text(format!(r#"{{"type":"furniture_created","furniture":{{"furniture_id":"f{n}","nombre":"Mesa"}}}}"#).into())))
             .collect();
         let stream = futures_util::stream::iter(frames).chain(futures_util::stream::pending());
-        let peer = Peer { id: 1, publishing: Publishing::Allowed, rate: None, batches: Arc::new(AtomicBool::new(false)), extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false) };
+        let peer = Peer::new(1, Publishing::Allowed, None, Arc::new(AtomicBool::new(false)));
         let reader = tokio::spawn(async move {
             let closer = Closer::new(&tokio_util::sync::CancellationToken::new());
             read_loop(stream, peer, &hub, &closer, &AtomicBool::new(false), &mut FuturesOrdered::new()).await;
@@ -652,7 +678,7 @@ mod tests {
         assert!(!hub.pipelined());
         let frame = Ok(Message::Text(r#"{"type":"furniture_created","furniture":{"furniture_id":"f","nombre":"Mesa"}}"#.into()));
         let stream = futures_util::stream::iter([frame]).chain(futures_util::stream::pending());
-        let peer = Peer { id: 1, publishing: Publishing::Allowed, rate: None, batches: Arc::new(AtomicBool::new(false)), extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false) };
+        let peer = Peer::new(1, Publishing::Allowed, None, Arc::new(AtomicBool::new(false)));
         let closer = Closer::new(&tokio_util::sync::CancellationToken::new());
         let awaiting_pong = AtomicBool::new(false);
         let mut publishing = FuturesOrdered::new();

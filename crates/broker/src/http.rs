@@ -83,7 +83,14 @@ fn health(hub: &Hub) -> Response {
 pub fn refusal(app: &AppState, peer: SocketAddr, why: ConnRefusal) -> Response {
     app.hub.metrics.refused(why);
     let (status, text) = refusal_status(why);
-    warn!(%peer, reason = why.label(), status = status.as_u16(), "connection refused: {text}");
+    match app.hub.metrics.refusals_logged.take() {
+        Some(0) => warn!(%peer, reason = why.label(), status = status.as_u16(), "connection refused: {text}"),
+        Some(unlogged) => warn!(
+            %peer, reason = why.label(), status = status.as_u16(), unlogged,
+            "connection refused: {text} (and {unlogged} since the last such line, counted in /metrics, not logged)"
+        ),
+        None => {}
+    }
     (status, format!("{text}\n")).into_response()
 }
 

@@ -136,7 +136,9 @@ impl Broker {
                 if let Err(e) = result {
                     if e.is_timeout() {
                         hub.metrics.refused(ConnRefusal::HandshakeTimeout);
-                        info!(%peer, "connection dropped: no complete request within the handshake timeout");
+                        if hub.metrics.refusals_logged.take().is_some() {
+                            info!(%peer, "connection dropped: no complete request within the handshake timeout");
+                        }
                     } else {
                         debug!(%peer, error = %e, "HTTP connection ended with an error");
                     }

@@ -109,9 +109,44 @@ impl Histogram {
     }
 }
 
+/// Lines of one kind logged per second at most; the rest are only counted (in `/metrics`), and the
+/// next line logged says how many went unlogged. Refused connections come as fast as anyone can
+/// open them, and a log written at that pace would hold up the broker.
+pub const LOGGED_PER_SECOND: u32 = 10;
+
+/// Decides whether a line of one kind may be logged now ([`LOGGED_PER_SECOND`]).
+#[derive(Default)]
+pub struct LogBudget {
+    /// The second (since the budget's first use) being counted, lines logged in it, and lines
+    /// not logged since the last one that was.
+    state: std::sync::Mutex<(u64, u32, u64)>,
+    started: std::sync::OnceLock<std::time::Instant>,
+}
+
+impl LogBudget {
+    /// `Some(n)` when a line may be logged now, `n` the lines not logged since the last one.
+    pub fn take(&self) -> Option<u64> {
+        let second = self.started.get_or_init(std::time::Instant::now).elapsed().as_secs();
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (at, logged, unlogged) = &mut *st;
+        if *at != second {
+            (*at, *logged) = (second, 0);
+        }
+        if *logged < LOGGED_PER_SECOND {
+            *logged += 1;
+            Some(std::mem::take(unlogged))
+        } else {
+            *unlogged += 1;
+            None
+        }
+    }
+}
+
 /// Every counter of one broker.
 #[derive(Default)]
 pub struct Metrics {
+    /// Which refused connections are logged (see [`LogBudget`]).
+    pub refusals_logged: LogBudget,
     pub connections_accepted: AtomicU64,
     refused: [AtomicU64; ConnRefusal::ALL.len()],
     inbound: [AtomicU64; INBOUND.len()],
@@ -221,6 +256,21 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
+    /// At most [`LOGGED_PER_SECOND`] lines a second; the first of the next second says how many
+    /// were not logged.
+    #[test]
+    fn a_log_budget_lets_ten_lines_a_second_through_and_counts_the_rest() {
+        let budget = LogBudget::default();
+        let first: Vec<Option<u64>> = (0..25).map(|_| budget.take()).collect();
+        if budget.started.get().is_some_and(|t| t.elapsed().as_secs() == 0) {
+            assert_eq!(first.iter().filter(|t| **t == Some(0)).count(), 10, "{first:?}");
+            assert_eq!(first.iter().filter(|t| t.is_none()).count(), 15, "{first:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let next = budget.take();
+        assert!(next.is_some_and(|n| n == first.iter().filter(|t| t.is_none()).count() as u64), "{next:?}");
+    }
+
     use super::*;
 
     #[test]

@@ -235,6 +235,39 @@ async fn log_lines_stay_one_per_event_and_never_show_the_token() {
     }
 }
 
+/// A client sending nothing but frames to ignore and publishes to refuse, and connections
+/// refused as fast as they come, cannot flood the log: the first lines say what is wrong, the
+/// rest are counted in /metrics.
+#[tokio::test]
+async fn bad_frames_and_refused_connections_are_logged_within_bounds() {
+    let (port, data, log) = (free_port(), temp_dir("log-flood"), temp_dir("log-flood.log"));
+    let mut broker = start(port, &data, &log, &["--publish-token", "t0ken", "--max-connections-per-ip", "3", "--max-messages-per-sec", "0"]);
+    let mut viewer = connect(port).await;
+    for i in 0..100 {
+        let frame = if i % 2 == 0 { "not json".to_owned() } else { created("x", "Mesa") };
+        viewer.send(Message::text(frame)).await.unwrap();
+    }
+    // Two more connections fill the address's three; 100 more are refused.
+    let _held = (connect(port).await, connect(port).await);
+    for _ in 0..100 {
+        let refused = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}")).await;
+        assert!(refused.is_err());
+    }
+    viewer.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
+    while !matches!(next_frame(&mut viewer).await, ServerFrame::Pong { .. }) {}
+    broker.kill().unwrap();
+    broker.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let count = |says: &str| text.lines().filter(|l| l.contains(says)).count();
+    assert_eq!(count("frame ignored") + count("publish refused"), 20, "{text}");
+    assert_eq!(count("more ignored frames or refused publishes from this client"), 1, "{text}");
+    // At most 10 a second, over however many seconds the 100 took.
+    let refused = count("connection refused");
+    assert!((10..=60).contains(&refused), "{refused} refusals logged of 100:\n{text}");
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_file(&log);
+}
+
 /// JSON logs are one object per line from the first line to the last: with the loud warning of a
 /// broker open to anyone, and for a broker that cannot start.
 #[tokio::test]
