@@ -97,7 +97,6 @@ struct SyncStarted {
 /// A catalog encoded for `sync` replies in parts of `part_bytes` at `seq` ([`SyncCatalog`]).
 struct SharedCatalog {
     seq: u64,
-    part_bytes: usize,
     parts: Vec<Utf8Bytes>,
     rest: String,
 }
@@ -112,9 +111,10 @@ struct State {
     catalog: Catalog,
     /// Encoded notifications, oldest first, with their `seq`.
     history: VecDeque<(u64, Utf8Bytes)>,
-    /// The catalog as the last `sync` reply in parts encoded it, shared by the replies at the
-    /// same `seq` (dropped when the next notification is handed out).
-    sync_catalog: Option<Arc<SharedCatalog>>,
+    /// The catalog as the last `sync` reply encoded it, whole and in parts, shared by the replies
+    /// at the same `seq` (dropped when the next notification is handed out): a client asking
+    /// again and again costs the encoding once.
+    sync_catalogs: [Option<Arc<SharedCatalog>>; 2],
     /// False after a failed write or read of the state, until one succeeds.
     storage_ok: bool,
 }
@@ -180,7 +180,7 @@ impl Hub {
                 catalog,
                 history,
                 storage_ok: true,
-                sync_catalog: None,
+                sync_catalogs: [None, None],
             }),
             metrics,
             backend,
@@ -314,7 +314,7 @@ impl Hub {
             }
             let frame = Utf8Bytes::from(committed.frame);
             st.seq = committed.seq;
-            st.sync_catalog = None;
+            st.sync_catalogs = [None, None];
             if self.history_len > 0 {
                 if st.history.len() >= self.history_len {
                     st.history.pop_front();
@@ -347,7 +347,7 @@ impl Hub {
                 st.history = loaded.history.into_iter().map(|(s, f)| (s, Utf8Bytes::from(f))).collect();
                 st.seq = loaded.seq;
                 st.stream = loaded.stream;
-                st.sync_catalog = None;
+                st.sync_catalogs = [None, None];
                 for (_, client) in st.clients.drain() {
                     client.closer.close(CloseReason::Restarting);
                 }
@@ -515,7 +515,7 @@ impl Hub {
                     (complete, st.history.iter().filter(|(s, _)| *s > since).map(|(_, f)| f.clone()).collect())
                 }
             };
-            let shared = st.sync_catalog.clone().filter(|c| c.part_bytes == part_bytes && c.seq == st.seq);
+            let shared = st.sync_catalogs[usize::from(req.parts)].clone().filter(|c| c.seq == st.seq);
             let entries = shared.is_none().then(|| st.catalog.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>());
             let seq = st.seq;
             if let Some(client) = st.clients.get_mut(&id) {
@@ -533,7 +533,7 @@ impl Hub {
             (Some(shared), _) => shared,
             (None, entries) => {
                 let SyncCatalog { parts, rest } = SyncCatalog::encode(entries.iter().flatten(), part_bytes);
-                Arc::new(SharedCatalog { seq, part_bytes, parts: parts.into_iter().map(Utf8Bytes::from).collect(), rest })
+                Arc::new(SharedCatalog { seq, parts: parts.into_iter().map(Utf8Bytes::from).collect(), rest })
             }
         };
         let mut st = self.lock();
@@ -541,8 +541,10 @@ impl Hub {
         if !st.clients.contains_key(&id) {
             return;
         }
-        if part_bytes != usize::MAX && st.seq == seq && st.sync_catalog.is_none() {
-            st.sync_catalog = Some(shared.clone());
+        let current = st.seq == seq;
+        let slot = &mut st.sync_catalogs[usize::from(part_bytes != usize::MAX)];
+        if current && slot.is_none() {
+            *slot = Some(shared.clone());
         }
         let Some(client) = st.clients.get_mut(&id) else { return };
         let held = client.held.take().unwrap_or_default();
@@ -809,6 +811,24 @@ mod tests {
         assert_eq!(reply["catalog"].as_array().unwrap().len(), 300);
         assert!(hub.sync_start(viewer.id, SyncRequest { since: None, batch: true, parts: false }).is_some(), "the reply is taken; the held notification is still queued");
         assert!(viewer.frames.try_recv().unwrap().contains(r#""furniture_id":"held""#));
+    }
+
+    /// Replies without parts at the same `seq` encode the catalog once too (a client asking
+    /// again and again as fast as it reads cannot keep a core busy encoding it), apart from
+    /// the encoding in parts.
+    #[tokio::test]
+    async fn replies_without_parts_at_one_seq_encode_the_catalog_once() {
+        let hub = hub_with_queue(16).await;
+        let shutdown = CancellationToken::new();
+        hub.publish(change("a", "Mesa"), Instant::now()).await.unwrap();
+        let whole = SyncRequest { since: None, batch: false, parts: false };
+        let (one, two) = (hub.register(&shutdown), hub.register(&shutdown));
+        assert!(hub.sync(one.id, whole));
+        let again = hub.sync_start(two.id, whole).unwrap();
+        assert!(again.shared.is_some(), "the first reply's encoding");
+        hub.sync_finish(two.id, again);
+        let three = hub.register(&shutdown);
+        assert!(hub.sync_start(three.id, SyncRequest { since: None, batch: false, parts: true }).unwrap().shared.is_none(), "in parts: its own encoding");
     }
 
     /// Replies in parts at the same `seq` share one encoding of the catalog, bytes and all; a
