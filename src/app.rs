@@ -405,11 +405,16 @@ impl Live {
     /// Applies everything waiting, whatever its size, then redraws once (when anything was
     /// waiting: this runs before every frame that is not a notification).
     fn flush_all(&self) {
+        self.apply_waiting(page_visible());
+    }
+
+    /// [`Live::flush_all`], the changes taken as seen (`visible`: toasts) or not (counted for the
+    /// "while you were away" digest).
+    fn apply_waiting(&self, visible: bool) {
         let waiting = self.inbox.try_update_value(Inbox::take_all).unwrap_or_default();
         if waiting.is_empty() {
             return;
         }
-        let visible = page_visible();
         for (n, now, server_now) in waiting {
             self.apply_notification(n, now, server_now, visible);
         }
@@ -724,9 +729,12 @@ impl Live {
         self.server_now() - then_ms < window_ms
     }
 
-    /// The page became visible: a digest of what happened meanwhile, and on a wall screen the
-    /// wake lock again (browsers release it whenever a page is hidden).
-    fn page_shown(&self) {
+    /// The page became visible: a digest of what happened meanwhile, those still waiting to be
+    /// taken in (a hidden page's timers are slowed down) included, and on a wall screen the wake
+    /// lock again (browsers release it whenever a page is hidden). Public so that component
+    /// tests can show a page.
+    pub fn page_shown(&self) {
+        self.apply_waiting(false);
         self.toasts.update(|t| t.page_shown(now_ms()));
         if self.kiosk {
             self.take_wake_lock();

@@ -219,6 +219,34 @@ async fn a_renumbering_after_outages_back_to_back_is_one_gap() {
     assert!(gaps.get(0).unwrap().text_content().unwrap().contains("Desconectado"), "the outage's, not a short history's");
 }
 
+/// Changes that came while the page was hidden and still wait to be taken in when it is shown
+/// (a hidden page's timers are slowed down) go into the "while you were away" digest with the
+/// others, not into toasts of their own.
+#[wasm_bindgen_test]
+async fn changes_waiting_when_the_page_is_shown_go_into_the_away_digest() {
+    use furniture_dashboard::ws::WsEvent;
+    let host = host();
+    let live = live();
+    let _mounted = mount(&host, live, move || view! { <ToastStack/> });
+    let document = web_sys::window().unwrap().document().unwrap();
+    let hidden = js_sys::Object::new();
+    js_sys::Reflect::set(&hidden, &"value".into(), &"hidden".into()).unwrap();
+    js_sys::Reflect::set(&hidden, &"configurable".into(), &true.into()).unwrap();
+    js_sys::Object::define_property(&document, &"visibilityState".into(), &hidden);
+    live.on_event(WsEvent::State(ConnState::Live));
+    for seq in 1..=3 {
+        live.on_event(WsEvent::Frame(note(Action::Created, &format!("h{seq}"), "Mesa", seq).encode()));
+    }
+    // Shown before the hidden page's timer took them in.
+    js_sys::Reflect::delete_property(&document, &"visibilityState".into()).unwrap();
+    live.page_shown();
+    gloo_timers::future::TimeoutFuture::new(100).await;
+    let toasts = host.query_selector_all("[data-testid=toast]").unwrap();
+    let texts: Vec<String> = (0..toasts.length()).map(|i| toasts.get(i).unwrap().text_content().unwrap()).collect();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].contains("3 cambios"), "{texts:?}");
+}
+
 /// A screen saved before a reload that is too big for sessionStorage (a big catalog) is kept
 /// without its catalog, which the broker sends again: the feed and the outage still reach the
 /// next page.

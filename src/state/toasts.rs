@@ -186,14 +186,17 @@ impl Toasts {
         while self.recent.front().is_some_and(|(t, _)| now_ms - t > window) || self.recent.len() > self.policy.burst_count + 1 {
             self.recent.pop_front();
         }
+        // While changes come at a burst's rate they go into its digest; once they slow down, the
+        // digest shows what it counted until it goes, and each change has its toast again.
+        let burst_rate = self.recent.len() > self.policy.burst_count;
         if let Some((key, mut counts, started)) = self.burst.take() {
-            if self.items.iter().any(|t| t.key == key) {
+            if burst_rate && self.items.iter().any(|t| t.key == key) {
                 counts.add(n.action);
                 self.update_digest(key, counts, started, now_ms);
                 return;
             }
         }
-        if self.recent.len() > self.policy.burst_count {
+        if burst_rate {
             // A burst: the toasts of its first changes give way to one digest that counts them.
             let mut counts = Counts::default();
             for (_, a) in &self.recent {
@@ -422,6 +425,25 @@ mod tests {
         assert!(!t.in_burst(), "over once its digest is gone");
         t.push(&note(Action::Created, "solo"), end + 20_000.0, true);
         assert_eq!(kinds(&t), ["created"]);
+        assert!(!t.in_burst());
+    }
+
+    /// A digest takes in changes while they come at a burst's rate; slower ones, even before
+    /// it goes, have their own toasts again (the digest does not live on, counting for ever).
+    #[test]
+    fn changes_that_slow_down_after_a_burst_have_their_own_toasts() {
+        let mut t = Toasts::default();
+        for i in 0..6 {
+            t.push(&note(Action::Updated, "x"), f64::from(i) * 100.0, true);
+        }
+        assert_eq!(kinds(&t), ["digest"]);
+        let digest = t.iter().next().unwrap().clone();
+        for i in 1..=20 {
+            t.push(&note(Action::Created, "slow"), 500.0 + f64::from(i) * 9_000.0, true);
+            t.expire(500.0 + f64::from(i) * 9_000.0);
+        }
+        assert_eq!(kinds(&t).last().copied(), Some("created"), "the last change has its own toast");
+        assert!(t.iter().all(|d| d.key != digest.key), "the digest went when its time was up");
         assert!(!t.in_burst());
     }
 
