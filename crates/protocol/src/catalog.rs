@@ -75,12 +75,15 @@ impl Order {
         }
     }
 
-    /// True when `self` is known to be newer than `other`.
+    /// True when `self` is known to be newer than `other` (asked only of an update of a
+    /// deleted item).
     fn newer_than(self, other: Order) -> bool {
         match (self.seq, other.seq, self.timestamp, other.timestamp) {
             (Some(a), Some(b), _, _) => a > b,
-            // Neither numbered: the later to arrive is the newer (see `not_newer_than`).
-            (None, None, _, _) => true,
+            // Neither numbered: the catalog's API cannot update a deleted item, so an update
+            // that comes after the deletion is an older one that came late (the producer opens
+            // a connection per change, and two can overtake each other).
+            (None, None, _, _) => false,
             (_, _, Some(a), Some(b)) => a > b,
             _ => false,
         }
@@ -89,7 +92,8 @@ impl Order {
 
 /// The catalog: items keyed by `furniture_id`, bounded by `max_items`, with a bounded memory of
 /// deletions so that a late update never resurrects a deleted item (changes that neither side
-/// numbers are taken in the order they come: an update after the deletion brings it back).
+/// numbers are taken in the order they come, but an update after the deletion is a late one:
+/// only a create brings the item back).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Catalog {
     items: BTreeMap<String, CatalogEntry>,
@@ -124,7 +128,7 @@ impl Catalog {
     /// Created and updated insert or replace the item by `furniture_id`; deleted removes it.
     /// A change older than the item's last one (by `seq`, else by timestamp; when neither is
     /// numbered, none is) is skipped, and so is an update of a deleted item unless it is known
-    /// to be newer than the delete (when neither is numbered, it is: it came after).
+    /// to be newer than the delete (when neither is numbered it is not: see `Order::newer_than`).
     pub fn apply(&mut self, n: &Notification) -> Applied {
         let Some(id) = n.furniture.id() else { return Applied::Skipped(Skip::NoId) };
         let order = Order { seq: n.seq, timestamp: n.timestamp };
@@ -323,14 +327,17 @@ mod tests {
         older.timestamp = at("2024-01-15T14:30:01Z");
         assert_eq!(c.apply(&older), Applied::Skipped(Skip::Stale), "against a numbered item, by timestamp");
 
-        // An update that comes after the deletion of its item brings it back, whatever their
-        // timestamps say; against a numbered deletion, only a later timestamp would.
+        // An update that comes after the deletion of its item is a late one, whatever their
+        // timestamps say (the API cannot update a deleted item); a create brings it back.
         let mut deleted = note(Action::Deleted, "a", "second", None);
         deleted.timestamp = at("2024-01-15T14:30:02Z");
         c.apply(&deleted);
         let mut update = note(Action::Updated, "a", "third", None);
-        update.timestamp = at("2024-01-15T14:30:00Z");
-        assert_eq!(c.apply(&update), Applied::Inserted("a".into()));
+        update.timestamp = at("2024-01-15T14:30:09Z");
+        assert_eq!(c.apply(&update), Applied::Skipped(Skip::Deleted));
+        let mut created = note(Action::Created, "a", "again", None);
+        created.timestamp = at("2024-01-15T14:30:00Z");
+        assert_eq!(c.apply(&created), Applied::Inserted("a".into()));
     }
 
     #[test]

@@ -125,8 +125,17 @@ pub fn quoted(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
-/// Characters of an unknown `type` that an [`IgnoredReason`]'s text shows.
+/// Characters of a peer's text (an unknown `type`, a duplicate key) that an [`IgnoredReason`]'s
+/// text shows.
 const SHOWN_TYPE_CHARS: usize = 64;
+
+/// `text` quoted, only its start when it is long: it is the peer's, and reasons go to the log.
+fn quoted_start(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_TYPE_CHARS) {
+        Some((cut, _)) => format!("{}… ({} bytes)", quoted(&text[..cut]), text.len()),
+        None => quoted(text),
+    }
+}
 
 impl std::fmt::Display for IgnoredReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -134,11 +143,7 @@ impl std::fmt::Display for IgnoredReason {
             IgnoredReason::NotJson(e) => write!(f, "not JSON: {e}"),
             IgnoredReason::NotAnObject => f.write_str("JSON but not an object"),
             IgnoredReason::MissingType => f.write_str("no string `type`"),
-            // Only the start of a long one: the type is the peer's text, and this goes to the log.
-            IgnoredReason::UnknownType(t) => match t.char_indices().nth(SHOWN_TYPE_CHARS) {
-                Some((cut, _)) => write!(f, "unknown type {}… ({} bytes)", quoted(&t[..cut]), t.len()),
-                None => write!(f, "unknown type {}", quoted(t)),
-            },
+            IgnoredReason::UnknownType(t) => write!(f, "unknown type {}", quoted_start(t)),
             IgnoredReason::FurnitureNotObject => f.write_str("`furniture` is not an object"),
             IgnoredReason::TooDeep => write!(f, "nested deeper than {MAX_CLIENT_DEPTH} levels"),
         }
@@ -253,7 +258,7 @@ impl<'de> serde::de::Visitor<'de> for StrictVisitor {
         while let Some(key) = map.next_key::<String>()? {
             let Strict(value) = map.next_value()?;
             if obj.contains_key(&key) {
-                return Err(A::Error::custom(format!("duplicate key {}", quoted(&key))));
+                return Err(A::Error::custom(format!("duplicate key {}", quoted_start(&key))));
             }
             obj.insert(key, value);
         }
@@ -840,6 +845,11 @@ mod tests {
         // A long unknown type (the peer's text, logged) is shown by its start only.
         let ClientFrame::Ignored(long) = decode_client(&format!(r#"{{"type":"{}"}}"#, "ñ".repeat(100_000))) else { panic!() };
         assert_eq!(long.to_string(), format!("unknown type \"{}\"… (200000 bytes)", "ñ".repeat(64)));
+        // So is a long duplicate key.
+        let key = "k".repeat(100_000);
+        let ClientFrame::Ignored(twice) = decode_client(&format!(r#"{{"type":"ping","{key}":1,"{key}":2}}"#)) else { panic!() };
+        let said = twice.to_string();
+        assert!(said.contains("duplicate key") && said.contains("(100000 bytes)") && said.len() < 200, "{said:.300}");
         let note = Notification { action: m.action, furniture: m.furniture.clone(), message: "x".into(), timestamp: None, seq: Some(1) };
         let entry = crate::catalog::CatalogEntry { furniture: std::sync::Arc::new(m.furniture), seq: Some(1), timestamp: None };
         for frame in encode_sync_parts(1, true, [&entry], [note.encode().as_str()], 1) {
