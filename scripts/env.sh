@@ -1,5 +1,9 @@
 # Sourced by the scripts: puts the project's own tools first on PATH.
 export PATH="$PWD/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# Python's websockets for the interop peers, when the machine's Python could not take it.
+if [ -x .tools/py/bin/python3 ]; then
+  export PATH="$PWD/.tools/py/bin:$PATH"
+fi
 
 # The host by which this machine reaches a listener on $1, an address as `--listen` takes it
 # (`0.0.0.0:8765`, `[::]:8765`, `10.0.0.5:8765`): loopback for the addresses that mean "every

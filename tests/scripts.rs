@@ -72,3 +72,23 @@ fn a_port_is_checked_on_the_given_host() {
     let message = String::from_utf8_lossy(&gone.stderr);
     assert!(message.contains("it did not start") && message.contains("bind failed: address in use"), "{message}");
 }
+
+/// `scripts/up` says at once, before any install or build, that its port is taken; it explains
+/// itself with `--help` and refuses arguments it does not take (it would otherwise run all).
+#[test]
+fn up_checks_its_port_before_building_and_explains_itself() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let up = |args: &[&str], listen: &str| Command::new("scripts/up").args(args).env("BROKER_LISTEN", listen).current_dir(root).output().expect("scripts/up runs");
+    let taken = up(&[], &format!("127.0.0.1:{port}"));
+    let said = format!("{}{}", String::from_utf8_lossy(&taken.stdout), String::from_utf8_lossy(&taken.stderr));
+    assert_eq!(taken.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("port {port} is already in use")), "{said}");
+    assert!(!said.contains("==>"), "nothing installed or built first: {said}");
+    drop(listener);
+    let help = up(&["--help"], "127.0.0.1:1");
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("DEMO_RATE"));
+    assert_eq!(up(&["--demo"], "127.0.0.1:1").status.code(), Some(2));
+}
