@@ -221,19 +221,30 @@ impl Notifier {
         let seen = refused.clone();
         let frames = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counted = frames.clone();
+        let tally = Tally::default();
+        let answered = tally.clone();
         let drain = tokio::spawn(async move {
             while let Some(Ok(frame)) = stream.next().await {
                 counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if let Message::Text(text) = frame {
                     if text.starts_with(r#"{"type":"error""#) {
                         if let ServerFrame::Error { message, refusal, .. } = decode_server(&text) {
+                            // It answers the oldest change not answered yet (brokers answer in order).
+                            answered.waiting().pop_front();
                             seen.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert((refusal, message));
+                        }
+                    } else if !answered.waiting().is_empty() {
+                        if let ServerFrame::Notification(n) = decode_server(&text) {
+                            let mut waiting = answered.waiting();
+                            if waiting.front().is_some_and(|(action, furniture)| *action == n.action && *furniture == n.furniture) {
+                                waiting.pop_front();
+                            }
                         }
                     }
                 }
             }
         });
-        Ok(Publisher { url: self.shown_url(), sink, drain, refused, frames })
+        Ok(Publisher { url: self.shown_url(), sink, drain, refused, frames, tally })
     }
 
     async fn open(&self) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, NotifyError> {
@@ -314,6 +325,24 @@ impl Notifier {
 /// The first error frame a publisher's broker sent: its kind, when it gave one, and its message.
 type FirstRefusal = (Option<Refusal>, String);
 
+/// The changes a [`Publisher`] sent that its broker has not answered yet, by echoing them back
+/// (brokers send every notification to its sender too) or refusing them; shared with the task
+/// that reads the broker's frames, and readable after the publisher is closed.
+#[derive(Clone, Default)]
+pub struct Tally(std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(Action, Furniture)>>>);
+
+impl Tally {
+    fn waiting(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<(Action, Furniture)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes sent and not answered: on a connection that has ended, they may or may not have
+    /// been made.
+    pub fn unanswered(&self) -> usize {
+        self.waiting().len()
+    }
+}
+
 type Sink = futures_util::stream::SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
 
 /// A long-lived connection to a broker for sending many changes.
@@ -324,12 +353,30 @@ pub struct Publisher {
     refused: std::sync::Arc<std::sync::Mutex<Option<FirstRefusal>>>,
     /// Frames received from the broker so far.
     frames: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    tally: Tally,
 }
 
 impl Publisher {
-    /// Sends one change.
+    /// Sends one change, counted until the broker answers it ([`Publisher::tally`]).
     pub async fn send(&mut self, msg: &ProducerMessage) -> Result<(), NotifyError> {
+        self.refusal()?;
+        // Counted before it is written: its echo may come back at once.
+        self.tally.waiting().push_back((msg.action, msg.furniture.clone()));
         self.send_text(msg.encode()).await
+    }
+
+    /// The changes sent on this connection that its broker has not answered yet.
+    pub fn tally(&self) -> Tally {
+        self.tally.clone()
+    }
+
+    /// The broker's first refusal on this connection, as the error of the next send.
+    fn refusal(&self) -> Result<(), NotifyError> {
+        match self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            None => Ok(()),
+            Some((Some(Refusal::InDoubt), reason)) => Err(NotifyError::InDoubt { url: self.url.clone(), reason }),
+            Some((_, reason)) => Err(NotifyError::Refused { url: self.url.clone(), reason }),
+        }
     }
 
     /// Sends any text frame (for tests and tools that need raw frames). Fails, sending nothing,
@@ -337,13 +384,7 @@ impl Publisher {
     /// [`NotifyError::InDoubt`] when it could not tell whether that change was made, else
     /// [`NotifyError::Refused`].
     pub async fn send_text(&mut self, text: String) -> Result<(), NotifyError> {
-        if let Some((refusal, reason)) = self.refused.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            let url = self.url.clone();
-            return Err(match refusal {
-                Some(Refusal::InDoubt) => NotifyError::InDoubt { url, reason },
-                _ => NotifyError::Refused { url, reason },
-            });
-        }
+        self.refusal()?;
         self.sink
             .send(Message::text(text))
             .await

@@ -104,9 +104,23 @@ impl Record {
     }
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("furniture-notify: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run(cli));
+    // Without waiting for a name lookup still under way (the resolver may take far longer than
+    // --timeout to give up): the answer is in.
+    runtime.shutdown_background();
+    code
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let Some(timeout) = seconds(cli.timeout).filter(|t| !t.is_zero()) else {
         eprintln!("furniture-notify: --timeout must be a positive number of seconds (at most a day)");
         return ExitCode::from(2);
@@ -156,6 +170,9 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     let deadline = duration.map(|d| started + d);
     let mut publisher: Option<Publisher> = None;
     let mut sent = 0u64;
+    // Changes sent on connections that ended before the broker answered them (echoed back or
+    // refused): they may or may not have been made, and are made up for by as many more.
+    let mut lost = 0u64;
     let mut retry = Duration::from_millis(250);
     let mut next = tokio::time::Instant::now();
     eprintln!("demo: {} changes/s to {} (seed {seed}); Ctrl-C stops", demo.rate, notifier.shown_url());
@@ -173,7 +190,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
         }
     };
     loop {
-        if demo.count.is_some_and(|c| sent >= c) || deadline.is_some_and(|d| Instant::now() >= d) {
+        if demo.count.is_some_and(|c| sent.saturating_sub(lost) >= c) || deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
         tokio::select! {
@@ -182,7 +199,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
             () = tokio::time::sleep_until(next) => {}
         }
         if publisher.as_ref().is_some_and(Publisher::is_closed) {
-            publisher = None;
+            lost += dropped(publisher.take());
         }
         let p = match publisher.as_mut() {
             Some(p) => p,
@@ -208,18 +225,20 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
                 }
             },
         };
+        // Every attempt counts, one whose connection failed as lost too: the change is tried
+        // again, and counted once in `sent - lost` when that one is answered.
+        sent += 1;
         let sending = tokio::select! {
             _ = &mut stop => { interrupted = true; break }
             r = tokio::time::timeout(SEND_TIMEOUT, p.send(&pending)) => r,
         };
         let Ok(result) = sending else {
             eprintln!("demo: the broker took no change for {}s; reconnecting", SEND_TIMEOUT.as_secs());
-            publisher = None;
+            lost += dropped(publisher.take());
             continue;
         };
         match result {
             Ok(()) => {
-                sent += 1;
                 if !demo.quiet {
                     let f = &pending.furniture;
                     println!(
@@ -248,21 +267,35 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
             // a new connection.
             Err(e @ NotifyError::InDoubt { .. }) => {
                 eprintln!("demo: {e}; going on without it");
-                publisher = None;
+                // This one was not sent (the answer about the earlier one stopped it).
+                sent -= 1;
+                lost += dropped(publisher.take());
             }
             Err(e) => {
                 eprintln!("demo: {e}; reconnecting");
-                publisher = None;
+                lost += dropped(publisher.take());
             }
         }
     }
     // The listener above has fired if the loop ended on Ctrl-C (it cannot be polled again): a
     // new one lets a second Ctrl-C cut short the wait for the last echoes.
     let refused = match publisher {
-        Some(p) => tokio::select! { _ = tokio::signal::ctrl_c() => None, r = p.close() => r },
+        Some(p) => {
+            let tally = p.tally();
+            let refused = tokio::select! { _ = tokio::signal::ctrl_c() => None, r = p.close() => r };
+            lost += tally.unanswered() as u64;
+            refused
+        }
         None => None,
     };
-    eprintln!("demo: sent {sent} changes in {:.1}s", started.elapsed().as_secs_f32());
+    let delivered = sent.saturating_sub(lost);
+    match lost {
+        0 => eprintln!("demo: sent {sent} changes in {:.1}s", started.elapsed().as_secs_f32()),
+        _ => eprintln!(
+            "demo: sent {sent} changes in {:.1}s; {lost} of them on connections that ended before the broker answered (they may or may not have been made)",
+            started.elapsed().as_secs_f32()
+        ),
+    }
     if let Some(e) = refused {
         // One of the last changes was refused: the broker has not all of them.
         eprintln!("demo: {e}");
@@ -271,16 +304,21 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     // Stopped by its deadline short of its count, or with nothing delivered at all: the broker
     // did not get what was asked for. A person's Ctrl-C is not a failure.
     match demo.count {
-        Some(count) if !interrupted && sent < count => {
-            eprintln!("demo: only {sent} of {count} changes delivered before the deadline");
+        Some(count) if !interrupted && delivered < count => {
+            eprintln!("demo: only {delivered} of {count} changes delivered before the deadline");
             ExitCode::FAILURE
         }
-        None if !interrupted && sent == 0 => {
+        None if !interrupted && delivered == 0 => {
             eprintln!("demo: no change delivered");
             ExitCode::FAILURE
         }
         _ => ExitCode::SUCCESS,
     }
+}
+
+/// Lets a publisher go: its changes the broker has not answered, which are lost with it.
+fn dropped(publisher: Option<Publisher>) -> u64 {
+    publisher.map_or(0, |p| p.tally().unanswered() as u64)
 }
 
 /// How long the demo waits for the broker to take one change before it reconnects.

@@ -31,9 +31,7 @@ async fn server(echo: bool, token: &str) -> (String, tokio::sync::mpsc::Unbounde
                     let Message::Text(t) = msg else { continue };
                     let v: Value = serde_json::from_str(&t).expect("the notifier sends JSON");
                     if echo {
-                        let action = v["type"].as_str().unwrap_or_default().trim_start_matches("furniture_").to_owned();
-                        let note = serde_json::json!({"type": "furniture_notification", "action": action, "furniture": v["furniture"], "message": "x", "timestamp": "2026-12-06T10:00:00"});
-                        let _ = ws.send(Message::text(note.to_string())).await;
+                        let _ = ws.send(Message::text(self::echo(&t))).await;
                     }
                     let _ = tx.send(v);
                 }
@@ -41,6 +39,14 @@ async fn server(echo: bool, token: &str) -> (String, tokio::sync::mpsc::Unbounde
         }
     });
     (url, rx)
+}
+
+/// The notification a broker sends back for the change `frame` (as it sends every one to its
+/// sender too).
+fn echo(frame: &str) -> String {
+    let v: Value = serde_json::from_str(frame).expect("the notifier sends JSON");
+    let action = v["type"].as_str().unwrap_or_default().trim_start_matches("furniture_").to_owned();
+    serde_json::json!({"type": "furniture_notification", "action": action, "furniture": v["furniture"], "message": "x", "timestamp": "2026-12-06T10:00:00"}).to_string()
 }
 
 async fn run(args: &[&str], url: &str) -> std::process::Output {
@@ -173,6 +179,8 @@ async fn demo_goes_on_after_a_change_in_doubt_without_sending_it_twice() {
                         if connection == 1 && received == 2 {
                             let doubt = r#"{"type":"error","reason":"in_doubt","message":"publish in doubt: the shared state stopped answering","timestamp":"2026-11-29T22:00:00.000000"}"#;
                             let _ = ws.send(Message::text(doubt)).await;
+                        } else {
+                            let _ = ws.send(Message::text(echo(&t))).await;
                         }
                     }
                 }
@@ -196,7 +204,7 @@ async fn demo_goes_on_after_a_change_in_doubt_without_sending_it_twice() {
 /// `demo --count N` sends N well-formed changes and stops.
 #[tokio::test]
 async fn demo_sends_the_requested_number_of_changes() {
-    let (url, mut frames) = recording_server().await;
+    let (url, mut frames) = server(true, "abc").await;
     let out = run(&["demo", "--rate", "200", "--count", "25", "--seed", "4", "--quiet"], &url).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for _ in 0..25 {
@@ -205,6 +213,43 @@ async fn demo_sends_the_requested_number_of_changes() {
         assert_eq!(f["furniture"]["furniture_id"].as_str().map(str::len), Some(24));
     }
     assert!(tokio::time::timeout(Duration::from_millis(300), frames.recv()).await.is_err(), "no more than 25");
+}
+
+/// A broker that goes away (1001) after every third change, reading no more: the changes the
+/// demo wrote meanwhile were never answered, and it makes up for them on the next connection,
+/// so that the brokers answered (echoed) exactly the count asked for.
+#[tokio::test]
+async fn the_demo_makes_up_for_changes_a_closing_broker_never_answered() {
+    use futures_util::SinkExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let echoed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = echoed.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                let mut received = 0;
+                while let Some(Ok(msg)) = ws.next().await {
+                    let Message::Text(t) = msg else { continue };
+                    received += 1;
+                    let _ = ws.send(Message::text(echo(&t))).await;
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if received == 3 {
+                        use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+                        let _ = ws.send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "going away".into() }))).await;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let out = run(&["demo", "--rate", "1000", "--count", "30", "--seed", "3", "--quiet"], &url).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(echoed.load(std::sync::atomic::Ordering::SeqCst), 30, "{stderr}");
 }
 
 /// `updated` and `deleted` without `--id` leave the id out, as every omitted flag does (only
