@@ -249,10 +249,12 @@ async fn bad_frames_and_refused_connections_are_logged_within_bounds() {
     }
     // Two more connections fill the address's three; 100 more are refused.
     let _held = (connect(port).await, connect(port).await);
+    let refusing = Instant::now();
     for _ in 0..100 {
         let refused = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}")).await;
         assert!(refused.is_err());
     }
+    let seconds = refusing.elapsed().as_secs() as usize + 1;
     viewer.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
     while !matches!(next_frame(&mut viewer).await, ServerFrame::Pong { .. }) {}
     broker.kill().unwrap();
@@ -263,7 +265,7 @@ async fn bad_frames_and_refused_connections_are_logged_within_bounds() {
     assert_eq!(count("more ignored frames or refused publishes from this client"), 1, "{text}");
     // At most 10 a second, over however many seconds the 100 took.
     let refused = count("connection refused");
-    assert!((10..=60).contains(&refused), "{refused} refusals logged of 100:\n{text}");
+    assert!(refused >= 10 && refused <= 10 * (seconds + 1), "{refused} refusals logged of 100 in {seconds} s:\n{text}");
     let _ = std::fs::remove_dir_all(&data);
     let _ = std::fs::remove_file(&log);
 }
