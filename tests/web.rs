@@ -70,7 +70,7 @@ async fn a_batch_frame_shows_every_notification_in_it() {
     live.on_event(WsEvent::State(ConnState::Live));
     let frames = [note(Action::Created, "a", "A", 1).encode(), note(Action::Created, "b", "B", 2).encode(), note(Action::Deleted, "a", "A", 3).encode()];
     live.on_event(WsEvent::Frame(furniture_protocol::encode_batch(frames.iter().map(String::as_str))));
-    gloo_timers::future::TimeoutFuture::new(100).await;
+    until("three rows", || host.query_selector_all("[data-testid=feed-item]").unwrap().length() == 3).await;
     let actions: Vec<String> = (0..3)
         .map(|i| {
             let items = host.query_selector_all("[data-testid=feed-item]").unwrap();
@@ -308,8 +308,7 @@ async fn seqs_after_a_sync_behind_what_was_seen_are_taken_as_new() {
     let kept: Vec<CatalogEntry> = (1..=2).map(|seq| CatalogEntry { furniture: std::sync::Arc::new(note(Action::Created, &format!("old{seq}"), "Mesa", seq).furniture), seq: Some(seq), timestamp: None }).collect();
     live.on_event(WsEvent::Frame(encode_sync_reply(2, true, &kept, std::iter::empty())));
     live.on_event(WsEvent::Frame(note(Action::Created, "new3", "Silla", 3).encode()));
-    gloo_timers::future::TimeoutFuture::new(150).await;
-    assert!(host.query_selector("[data-testid=catalog-item][data-furniture-id=new3]").unwrap().is_some(), "the new seq 3 is shown");
+    until("the new seq 3 shown", || host.query_selector("[data-testid=catalog-item][data-furniture-id=new3]").unwrap().is_some()).await;
     let gone = host.query_selector("[data-testid=catalog-item][data-furniture-id=old5]").unwrap().unwrap();
     assert_eq!(gone.get_attribute("data-deleted").as_deref(), Some("true"), "the catalog is the broker's (items it no longer has linger as deleted)");
 }
@@ -330,8 +329,7 @@ async fn a_renamed_card_stays_in_place_until_the_tick() {
     for (seq, (id, name)) in [("a", "Armario"), ("b", "Banco"), ("c", "Cama")].into_iter().enumerate() {
         live.on_event(WsEvent::Frame(note(Action::Created, id, name, seq as u64 + 1).encode()));
     }
-    gloo_timers::future::TimeoutFuture::new(100).await;
-    assert_eq!(names(), ["Armario", "Banco", "Cama"]);
+    until("three cards", || names() == ["Armario", "Banco", "Cama"]).await;
     let cards = || {
         let list = host.query_selector_all("[data-testid=catalog-item]").unwrap();
         (0..list.length()).map(|i| list.get(i).unwrap()).collect::<Vec<_>>()
@@ -339,8 +337,7 @@ async fn a_renamed_card_stays_in_place_until_the_tick() {
     let before = cards();
     live.on_event(WsEvent::Frame(note(Action::Updated, "a", "Vitrina", 4).encode()));
     live.on_event(WsEvent::Frame(note(Action::Created, "d", "Biombo", 5).encode()));
-    gloo_timers::future::TimeoutFuture::new(100).await;
-    assert_eq!(names(), ["Vitrina", "Banco", "Biombo", "Cama"], "renamed in place; the new card in its place by name");
+    until("renamed in place; the new card in its place by name", || names() == ["Vitrina", "Banco", "Biombo", "Cama"]).await;
     let renamed = cards();
     assert!(renamed[0].is_same_node(Some(&before[0])), "the renamed card is the same element");
     live.tick();
@@ -434,6 +431,16 @@ fn mount<V: IntoView + 'static>(host: &web_sys::HtmlElement, live: Live, view: i
         provide_context(Settings::default());
         view()
     })
+}
+
+/// Waits until `done` holds (checked every 10 ms, for at most 5 s: a slow machine's frames come
+/// late), or fails saying `what`.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let started = js_sys::Date::now();
+    while !done() {
+        assert!(js_sys::Date::now() - started < 5_000.0, "waited 5 s for {what}");
+        gloo_timers::future::TimeoutFuture::new(10).await;
+    }
 }
 
 fn live() -> Live {

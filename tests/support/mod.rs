@@ -251,7 +251,8 @@ impl Dashboard {
     async fn launch(browser: &Browser, preload: Option<&str>) -> Dashboard {
         static PAGES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = PAGES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let profile = std::env::temp_dir().join(format!("furniture-e2e-{}-{n}", std::process::id()));
+        // Ends in a word of its own, so that ending page 1's processes leaves page 10's alone.
+        let profile = std::env::temp_dir().join(format!("furniture-e2e-{}-{n}-profile", std::process::id()));
         let mut args: Vec<String> = [
             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",

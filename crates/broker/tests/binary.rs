@@ -204,10 +204,12 @@ async fn log_lines_stay_one_per_event_and_never_show_the_token() {
         let (port, data, log) = (free_port(), temp_dir(&format!("log-{format}")), temp_dir(&format!("log-{format}.log")));
         let mut broker = start(port, &data, &log, &["--log-format", format, "--publish-token", "hunter2-secret"]);
         let url = format!("ws://127.0.0.1:{port}/?token=hunter2-secret");
+        let starting = Instant::now();
         let mut ws = loop {
             if let Ok((ws, _)) = tokio_tungstenite::connect_async(url.as_str()).await {
                 break ws;
             }
+            assert!(starting.elapsed() < Duration::from_secs(30), "the broker did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         next_frame(&mut ws).await;

@@ -246,9 +246,10 @@ async fn a_closed_connection_is_held_for_the_close_linger_then_dropped() {
     use furniture_broker::connection::CLOSE_LINGER;
     let broker = Broker::start(|_| {}).await;
     let (mut big, _) = broker.viewer().await;
+    // Before the send: the broker's linger starts when it closes, sooner than the close is read.
+    let closed = std::time::Instant::now();
     let _ = big.send(Message::text("x".repeat((1 << 20) + 1))).await;
     assert_eq!(close_code(&mut big).await, Some(CloseCode::Size));
-    let closed = std::time::Instant::now();
     let end = tokio::time::timeout(CLOSE_LINGER + WAIT, async { while let Some(Ok(_)) = big.next().await {} }).await;
     let held = closed.elapsed();
     assert!(end.is_ok(), "the socket was never dropped");
