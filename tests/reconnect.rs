@@ -38,7 +38,8 @@ impl Random {
 }
 
 /// A viewer: connects, reads until the broker goes away, then reconnects as the dashboard does
-/// (a jittered delay before every attempt) and returns when it is back.
+/// (a jittered delay before every attempt) and, once back, returns when it tried the attempt
+/// that brought it back, and which attempt that was.
 async fn viewer(addr: SocketAddr, seed: u64, connected: tokio::sync::mpsc::Sender<()>) -> (Instant, u32) {
     let url = format!("ws://{addr}");
     let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.expect("the first connection");
@@ -49,10 +50,12 @@ async fn viewer(addr: SocketAddr, seed: u64, connected: tokio::sync::mpsc::Sende
     loop {
         let (attempt, delay_ms) = backoff.next_delay(random.next());
         tokio::time::sleep(Duration::from_secs_f64(delay_ms / 1000.0)).await;
+        // When it tried (what the jitter spreads), not when the welcome came (which a busy
+        // machine bunches up).
+        let at = Instant::now();
         if let Ok(Ok((mut ws, _))) = tokio::time::timeout(Duration::from_secs(5), tokio_tungstenite::connect_async(&url)).await {
             // Back once the welcome arrives.
             if let Ok(Some(Ok(_))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
-                let at = Instant::now();
                 // Stay connected until the test ends, as a dashboard would.
                 tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
                 return (at, attempt);
