@@ -150,6 +150,8 @@ struct Writer {
     queue: std::sync::mpsc::Sender<Job>,
     /// Jobs sent to the writer and not yet done.
     queued: Arc<AtomicUsize>,
+    /// Set while the writer works on what it took (the fold after the answers included).
+    busy: Arc<std::sync::atomic::AtomicBool>,
     thread: std::thread::JoinHandle<()>,
 }
 
@@ -281,8 +283,16 @@ fn commit_all(st: &mut Inner, recent: &Mutex<Recent>, max_items: usize, drafts: 
 
 /// The writer's loop: takes what waits, writes it as one transaction, answers each, then folds
 /// the write-ahead log into the file when that is due, until the broker's [`Embedded`] goes.
-fn write_loop(inner: Arc<Mutex<Inner>>, recent: Arc<Mutex<Recent>>, max_items: usize, queue: std::sync::mpsc::Receiver<Job>, queued: Arc<AtomicUsize>) {
+fn write_loop(
+    inner: Arc<Mutex<Inner>>,
+    recent: Arc<Mutex<Recent>>,
+    max_items: usize,
+    queue: std::sync::mpsc::Receiver<Job>,
+    queued: Arc<AtomicUsize>,
+    busy: Arc<std::sync::atomic::AtomicBool>,
+) {
     while let Ok(first) = queue.recv() {
+        busy.store(true, Ordering::SeqCst);
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -336,6 +346,8 @@ fn write_loop(inner: Arc<Mutex<Inner>>, recent: Arc<Mutex<Recent>>, max_items: u
                 Ok(()) => {}
             }
         }
+        drop(st);
+        busy.store(false, Ordering::SeqCst);
     }
 }
 
@@ -367,12 +379,16 @@ impl Embedded {
         let writer = if on_disk {
             let (queue, pending) = std::sync::mpsc::channel();
             let queued = Arc::new(AtomicUsize::new(0));
+            let busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let (shared, read_back, counted) = (Arc::clone(&inner), Arc::clone(&recent), Arc::clone(&queued));
             let thread = std::thread::Builder::new()
                 .name("state-writer".into())
-                .spawn(move || write_loop(shared, read_back, max_items, pending, counted))
+                .spawn({
+                    let busy = busy.clone();
+                    move || write_loop(shared, read_back, max_items, pending, counted, busy)
+                })
                 .map_err(|source| StoreError::Writer { source })?;
-            Some(Writer { queue, queued, thread })
+            Some(Writer { queue, queued, busy, thread })
         } else {
             None
         };
@@ -393,6 +409,16 @@ impl Embedded {
     #[doc(hidden)]
     pub fn transactions_for_tests(&self) -> u64 {
         self.lock().transactions
+    }
+
+    /// Waits until the writer thread has nothing to do (and holds no lock).
+    #[doc(hidden)]
+    pub async fn writer_idle_for_tests(&self) {
+        if let Some(w) = &self.writer {
+            while w.busy.load(Ordering::SeqCst) || w.queued.load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
     }
 }
 
@@ -633,6 +659,7 @@ mod tests {
         let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
         // The first write after opening goes to the writer thread (it starts the log afresh).
         assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
+        backend.writer_idle_for_tests().await;
         tokio::time::sleep(QUIET * 2).await;
         assert_eq!(backend.commit(draft(Action::Updated, "a", "Mesa alta")).now_or_never(), Some(Ok(2)), "written at once");
         assert_eq!(backend.transactions_for_tests(), 2);
@@ -681,6 +708,7 @@ mod tests {
         // The first write after opening goes to the writer thread (it starts the log afresh).
         assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
         backend.with_connection_for_tests(|c| c.execute_batch("PRAGMA max_page_count = 1;").unwrap());
+        backend.writer_idle_for_tests().await;
         tokio::time::sleep(QUIET * 2).await;
         let big = "x".repeat(64 * 1024);
         let failed = backend.commit(draft(Action::Created, "b", &big)).now_or_never().expect("written at once");
