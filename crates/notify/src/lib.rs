@@ -1,6 +1,7 @@
 //! The producer client of the furniture notification broker, as the catalog's back end uses it:
-//! open a WebSocket, send one change, close. Failures are values, never panics, and connecting is
-//! bounded by a timeout so a dead broker never holds up the caller.
+//! open a WebSocket, send one change, close. Failures are values, never panics, and connecting,
+//! writing and waiting for the echo are each bounded by a timeout, so a dead broker never holds
+//! up the caller.
 //!
 //! # Layout
 //!
@@ -382,13 +383,15 @@ impl Publisher {
     /// Sends any text frame (for tests and tools that need raw frames). Fails, sending nothing,
     /// once the broker has refused an earlier change on this connection: with
     /// [`NotifyError::InDoubt`] when it could not tell whether that change was made, else
-    /// [`NotifyError::Refused`].
+    /// [`NotifyError::Refused`]; and with [`NotifyError::Send`] when the broker takes nothing
+    /// for [`CONFIRM_TIMEOUT`] (it stopped reading).
     pub async fn send_text(&mut self, text: String) -> Result<(), NotifyError> {
         self.refusal()?;
-        self.sink
-            .send(Message::text(text))
-            .await
-            .map_err(|e| NotifyError::Send { url: self.url.clone(), reason: e.to_string() })
+        let url = self.url.clone();
+        match tokio::time::timeout(CONFIRM_TIMEOUT, self.sink.send(Message::text(text))).await {
+            Ok(sent) => sent.map_err(|e| NotifyError::Send { url, reason: e.to_string() }),
+            Err(_) => Err(NotifyError::Send { url, reason: format!("it took nothing for {} s", CONFIRM_TIMEOUT.as_secs()) }),
+        }
     }
 
     /// True once the broker has closed the connection.

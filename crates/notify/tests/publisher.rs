@@ -67,3 +67,24 @@ async fn no_error_shows_the_publish_token() {
     assert_eq!(furniture_notify::shown_url("ws://h/?%74oken=S3CRET"), "ws://h/?%74oken=***");
     assert_eq!(furniture_notify::shown_url("ws://h/?tok%65n=S3CRET&tokens=1"), "ws://h/?tok%65n=***&tokens=1");
 }
+
+/// A broker that takes the connection and then stops reading: a change too big for the
+/// socket's buffers is given up with a clear error after `CONFIRM_TIMEOUT`, by a publisher and
+/// by a one-shot send, instead of holding the caller for ever.
+#[tokio::test]
+async fn a_broker_that_stops_reading_does_not_hold_the_sender_for_ever() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            held.push(tokio_tungstenite::accept_async(tcp).await.unwrap());
+        }
+    });
+    let big = ProducerMessage { action: Action::Created, furniture: Furniture::new("1", &"x".repeat(32 << 20), "", 75, 120, "roble", "ana") };
+    let mut publisher = Notifier::new(url.clone()).connect().await.unwrap();
+    let sent = tokio::time::timeout(Duration::from_secs(120), publisher.send(&big)).await.expect("the publisher gave up");
+    assert!(matches!(&sent, Err(furniture_notify::NotifyError::Send { reason, .. }) if reason.contains("took nothing")), "{sent:?}");
+    let once = tokio::time::timeout(Duration::from_secs(120), Notifier::new(url).send(&big)).await.expect("the one-shot send gave up");
+    assert!(matches!(&once, Err(furniture_notify::NotifyError::Send { reason, .. }) if reason.contains("took nothing")), "{once:?}");
+}
