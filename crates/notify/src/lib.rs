@@ -363,7 +363,7 @@ impl Publisher {
         self.refusal()?;
         // Counted before it is written: its echo may come back at once.
         self.tally.waiting().push_back((msg.action, msg.furniture.clone()));
-        self.send_text(msg.encode()).await
+        self.write(msg.encode()).await
     }
 
     /// The changes sent on this connection that its broker has not answered yet.
@@ -387,6 +387,10 @@ impl Publisher {
     /// for [`CONFIRM_TIMEOUT`] (it stopped reading).
     pub async fn send_text(&mut self, text: String) -> Result<(), NotifyError> {
         self.refusal()?;
+        self.write(text).await
+    }
+
+    async fn write(&mut self, text: String) -> Result<(), NotifyError> {
         let url = self.url.clone();
         match tokio::time::timeout(CONFIRM_TIMEOUT, self.sink.send(Message::text(text))).await {
             Ok(sent) => sent.map_err(|e| NotifyError::Send { url, reason: e.to_string() }),
