@@ -613,24 +613,6 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// An existing file is marked open (and its log folded) as it is opened: the first commit
-    /// after that starts the log afresh too, and is the writer thread's, not its caller's.
-    #[tokio::test]
-    async fn the_first_commit_after_reopening_is_the_writer_threads() {
-        use futures_util::FutureExt;
-        let dir = temp_dir("reopened");
-        let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
-        assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
-        drop(backend);
-        let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
-        let mut first = backend.commit(draft(Action::Updated, "a", "Mesa alta"));
-        assert_eq!((&mut first).now_or_never(), None, "left to the writer thread");
-        assert_eq!(first.await, Ok(2));
-        drop(backend);
-        assert_eq!(in_file(&dir), (2, vec!["a".to_owned()]));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
     /// A backend dropped without a graceful stop (the broker could not bind its port, say)
     /// closes its file: a later boot does not take it for one left open by a power cut.
     #[tokio::test]

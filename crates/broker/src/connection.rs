@@ -281,8 +281,19 @@ struct Peer {
     extended: AtomicBool,
     /// Set once a `sync` of its was ignored (and logged).
     sync_ignored: AtomicBool,
-    /// Lines logged about its ignored and refused frames ([`LOGGED_PER_CLIENT`]).
-    logged: AtomicU64,
+    /// Lines logged about its ignored and refused frames ([`LOGGED_PER_CLIENT`]); shared with
+    /// its publishes still committing, which may be refused too.
+    logged: Arc<AtomicU64>,
+}
+
+/// Whether another line about client `id`'s ignored or refused frames may be logged, `logged`
+/// counting them.
+fn may_log(logged: &AtomicU64, id: u64) -> bool {
+    let n = logged.fetch_add(1, Ordering::Relaxed);
+    if n == LOGGED_PER_CLIENT {
+        warn!(client = id, "more ignored frames or refused publishes from this client: counted in /metrics, not logged");
+    }
+    n < LOGGED_PER_CLIENT
 }
 
 /// Lines logged about one client's ignored frames and refused publishes: the first this many
@@ -292,16 +303,12 @@ pub const LOGGED_PER_CLIENT: u64 = 20;
 
 impl Peer {
     fn new(id: u64, publishing: Publishing, rate: Option<RateLimit>, batches: Arc<AtomicBool>) -> Peer {
-        Peer { id, publishing, rate, batches, extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false), logged: AtomicU64::new(0) }
+        Peer { id, publishing, rate, batches, extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false), logged: Arc::new(AtomicU64::new(0)) }
     }
 
     /// Whether another line about this client's ignored or refused frames may be logged.
     fn may_log(&self) -> bool {
-        let n = self.logged.fetch_add(1, Ordering::Relaxed);
-        if n == LOGGED_PER_CLIENT {
-            warn!(client = self.id, "more ignored frames or refused publishes from this client: counted in /metrics, not logged");
-        }
-        n < LOGGED_PER_CLIENT
+        may_log(&self.logged, self.id)
     }
 }
 
@@ -441,11 +448,14 @@ fn start<'a>(text: &str, peer: &Peer, hub: &'a Hub, received: Instant) -> Starte
                 return Started::Done;
             }
             let committing = hub.publish(msg, received.into_std());
+            let logged = Arc::clone(&peer.logged);
             Started::Publishing(Box::pin(async move {
                 match committing.await {
                     Ok(seq) => info!(client = id, seq, action = action.as_str(), "broadcast"),
                     Err(refusal) => {
-                        warn!(client = id, action = action.as_str(), reason = refusal.reason(), "publish refused");
+                        if may_log(&logged, id) {
+                            warn!(client = id, action = action.as_str(), reason = refusal.reason(), "publish refused");
+                        }
                         hub.refuse(id, refusal);
                     }
                 }

@@ -136,8 +136,13 @@ impl Broker {
                 if let Err(e) = result {
                     if e.is_timeout() {
                         hub.metrics.refused(ConnRefusal::HandshakeTimeout);
-                        if hub.metrics.refusals_logged.take().is_some() {
-                            info!(%peer, "connection dropped: no complete request within the handshake timeout");
+                        match hub.metrics.refusals_logged.take() {
+                            Some(0) => info!(%peer, "connection dropped: no complete request within the handshake timeout"),
+                            Some(unlogged) => info!(
+                                %peer, unlogged,
+                                "connection dropped: no complete request within the handshake timeout (and {unlogged} refused or dropped since the last such line, counted in /metrics, not logged)"
+                            ),
+                            None => {}
                         }
                     } else {
                         debug!(%peer, error = %e, "HTTP connection ended with an error");

@@ -501,6 +501,22 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Opened, a file is marked open and its log folded, so the first commit after starts the
+    /// log afresh (the writer thread's: SQLite syncs the log's header then), for a new file and
+    /// for one written before alike; after it, the log is under way.
+    #[test]
+    fn the_first_commit_after_opening_starts_the_log_afresh() {
+        let dir = temp_dir("afresh");
+        for (seq, opening) in [(1, "new"), (2, "existing")] {
+            let (mut store, _) = Store::open_in_boot(&dir, 10, Some("boot-1")).unwrap();
+            assert!(store.log_starts_afresh(), "{opening} file");
+            store.record_all(&[(seq, "f", Change::None)]).unwrap();
+            assert!(!store.log_starts_afresh(), "{opening} file, after a commit");
+            drop(store);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn a_second_broker_on_the_same_folder_is_refused() {
         let dir = temp_dir("locked");
