@@ -52,6 +52,9 @@ pub enum NotifyError {
     InDoubt { url: String, reason: String },
 }
 
+/// Changes a [`Publisher`] keeps while they wait for the broker's answer ([`Tally`]).
+pub const TALLY_MAX: usize = 10_000;
+
 /// How long [`Notifier::send`] waits for the broker to echo the change back (or refuse it):
 /// longer than a broker on Redis takes to find out whether a change whose answer Redis lost was
 /// written (10 s, then `in_doubt`). The Python broker echoes at once.
@@ -328,7 +331,9 @@ type FirstRefusal = (Option<Refusal>, String);
 
 /// The changes a [`Publisher`] sent that its broker has not answered yet, by echoing them back
 /// (brokers send every notification to its sender too) or refusing them; shared with the task
-/// that reads the broker's frames, and readable after the publisher is closed.
+/// that reads the broker's frames, and readable after the publisher is closed. At most
+/// [`TALLY_MAX`] wait: past it the oldest is taken as answered (a broker that echoes nothing
+/// cannot make it grow for ever).
 #[derive(Clone, Default)]
 pub struct Tally(std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(Action, Furniture)>>>);
 
@@ -362,7 +367,13 @@ impl Publisher {
     pub async fn send(&mut self, msg: &ProducerMessage) -> Result<(), NotifyError> {
         self.refusal()?;
         // Counted before it is written: its echo may come back at once.
-        self.tally.waiting().push_back((msg.action, msg.furniture.clone()));
+        {
+            let mut waiting = self.tally.waiting();
+            if waiting.len() >= TALLY_MAX {
+                waiting.pop_front();
+            }
+            waiting.push_back((msg.action, msg.furniture.clone()));
+        }
         self.write(msg.encode()).await
     }
 

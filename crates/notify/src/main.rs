@@ -189,9 +189,26 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
             None => std::future::pending().await,
         }
     };
+    // A refusal the broker sent after the last change of the count.
+    let mut refused = None;
     loop {
-        if demo.count.is_some_and(|c| sent.saturating_sub(lost) >= c) || deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
+        }
+        if demo.count.is_some_and(|c| sent.saturating_sub(lost) >= c) {
+            // Counted, the changes still unanswered included: closing waits for their answers,
+            // and those that never come are made up for on a new connection.
+            let Some(p) = publisher.take() else { break };
+            let tally = p.tally();
+            tokio::select! {
+                _ = &mut stop => { interrupted = true; break }
+                r = p.close() => refused = r,
+            }
+            lost += tally.unanswered() as u64;
+            if refused.is_some() || demo.count.is_some_and(|c| sent.saturating_sub(lost) >= c) {
+                break;
+            }
+            continue;
         }
         tokio::select! {
             _ = &mut stop => { interrupted = true; break }
@@ -279,15 +296,11 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     }
     // The listener above has fired if the loop ended on Ctrl-C (it cannot be polled again): a
     // new one lets a second Ctrl-C cut short the wait for the last echoes.
-    let refused = match publisher {
-        Some(p) => {
-            let tally = p.tally();
-            let refused = tokio::select! { _ = tokio::signal::ctrl_c() => None, r = p.close() => r };
-            lost += tally.unanswered() as u64;
-            refused
-        }
-        None => None,
-    };
+    if let Some(p) = publisher {
+        let tally = p.tally();
+        refused = tokio::select! { _ = tokio::signal::ctrl_c() => None, r = p.close() => r };
+        lost += tally.unanswered() as u64;
+    }
     let delivered = sent.saturating_sub(lost);
     match lost {
         0 => eprintln!("demo: sent {sent} changes in {:.1}s", started.elapsed().as_secs_f32()),
@@ -305,7 +318,8 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     // did not get what was asked for. A person's Ctrl-C is not a failure.
     match demo.count {
         Some(count) if !interrupted && delivered < count => {
-            eprintln!("demo: only {delivered} of {count} changes delivered before the deadline");
+            let when = if deadline.is_some_and(|d| Instant::now() >= d) { " before the deadline" } else { "" };
+            eprintln!("demo: only {delivered} of {count} changes delivered{when}");
             ExitCode::FAILURE
         }
         None if !interrupted && delivered == 0 => {

@@ -252,6 +252,44 @@ async fn the_demo_makes_up_for_changes_a_closing_broker_never_answered() {
     assert_eq!(echoed.load(std::sync::atomic::Ordering::SeqCst), 30, "{stderr}");
 }
 
+/// The last change of the count unanswered (the broker went away as it came): the demo makes
+/// up for it on a new connection rather than stopping one short.
+#[tokio::test]
+async fn the_demo_makes_up_for_its_last_change_when_the_broker_goes_away_with_it() {
+    use futures_util::SinkExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let echoed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = echoed.clone();
+    tokio::spawn(async move {
+        let mut connection = 0;
+        while let Ok((stream, _)) = listener.accept().await {
+            connection += 1;
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                let mut received = 0;
+                while let Some(Ok(msg)) = ws.next().await {
+                    let Message::Text(t) = msg else { continue };
+                    received += 1;
+                    if connection == 1 && received == 5 {
+                        use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+                        let _ = ws.send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "going away".into() }))).await;
+                        continue;
+                    }
+                    let _ = ws.send(Message::text(echo(&t))).await;
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    let out = run(&["demo", "--rate", "1000", "--count", "5", "--seed", "5", "--quiet"], &url).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(echoed.load(std::sync::atomic::Ordering::SeqCst), 5, "{stderr}");
+    assert!(stderr.contains("may or may not have been made"), "{stderr}");
+}
+
 /// `updated` and `deleted` without `--id` leave the id out, as every omitted flag does (only
 /// `created` makes one up); the token in the URL is not printed, not even by `--help`.
 #[tokio::test]
