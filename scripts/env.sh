@@ -1,5 +1,18 @@
 # Sourced by the scripts: puts the project's own tools first on PATH.
 export PATH="$PWD/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# `$1` percent-encoded byte by byte (all but letters, digits and -._~), for a URL's query.
+url_encode() {
+  local LC_ALL=C text=$1 out= c i
+  for ((i = 0; i < ${#text}; i++)); do
+    c=${text:i:1}
+    case $c in
+      [A-Za-z0-9._~-]) out+=$c ;;
+      *) printf -v c '%%%02X' "'$c"; out+=$c ;;
+    esac
+  done
+  printf '%s' "$out"
+}
+
 # Python's websockets for the interop peers, when the machine's Python could not take it.
 if [ -x .tools/py/bin/python3 ]; then
   export PATH="$PWD/.tools/py/bin:$PATH"

@@ -92,3 +92,11 @@ fn up_checks_its_port_before_building_and_explains_itself() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("DEMO_RATE"));
     assert_eq!(up(&["--demo"], "127.0.0.1:1").status.code(), Some(2));
 }
+
+/// A token goes into the demo's URL percent-encoded byte by byte, so that any token the broker
+/// takes (spaces, `&`, `+`, `%`, `#`, letters beyond ASCII) reaches it unchanged.
+#[test]
+fn url_encode_escapes_all_but_the_unreserved_bytes() {
+    assert_eq!(stdout("url_encode 'pa ss/wörd&+%#~._-Az9'"), "pa%20ss%2Fw%C3%B6rd%26%2B%25%23~._-Az9");
+    assert_eq!(stdout("url_encode ''; echo -n"), "");
+}

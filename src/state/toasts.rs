@@ -190,10 +190,14 @@ impl Toasts {
         // digest shows what it counted until it goes, and each change has its toast again.
         let burst_rate = self.recent.len() > self.policy.burst_count;
         if let Some((key, mut counts, started)) = self.burst.take() {
-            if burst_rate && self.items.iter().any(|t| t.key == key) {
-                counts.add(n.action);
-                self.update_digest(key, counts, started, now_ms);
-                return;
+            if self.items.iter().any(|t| t.key == key) {
+                if burst_rate {
+                    counts.add(n.action);
+                    self.update_digest(key, counts, started, now_ms);
+                    return;
+                }
+                // Kept: should the pace pick up again while it shows, it counts on.
+                self.burst = Some((key, counts, started));
             }
         }
         if burst_rate {
@@ -445,6 +449,27 @@ mod tests {
         assert_eq!(kinds(&t).last().copied(), Some("created"), "the last change has its own toast");
         assert!(t.iter().all(|d| d.key != digest.key), "the digest went when its time was up");
         assert!(!t.in_burst());
+    }
+
+    /// A burst that picks up again while its digest still shows counts on in that digest, not
+    /// in a second one beside it.
+    #[test]
+    fn a_burst_that_picks_up_again_counts_on_in_its_digest() {
+        // On a wall screen a digest shows for 15 s, longer than the 10 s a burst is told over;
+        // room for 8 toasts keeps it on screen beside the slower changes' toasts.
+        let mut t = Toasts::new(ToastPolicy { max_visible: 8, ..ToastPolicy::wall() });
+        for i in 0..6 {
+            t.push(&note(Action::Updated, "x"), f64::from(i) * 100.0, true);
+        }
+        t.push(&note(Action::Created, "slow"), 11_000.0, true);
+        t.expire(11_000.0);
+        assert_eq!(kinds(&t), ["digest", "created"], "slower: a toast of its own");
+        for i in 0..6 {
+            t.push(&note(Action::Updated, "x"), 11_100.0 + f64::from(i) * 10.0, true);
+        }
+        assert_eq!(kinds(&t).iter().filter(|k| **k == "digest").count(), 1, "{:?}", kinds(&t));
+        // The first burst's 6, then the 2 that came at a burst's pace again.
+        assert!(t.iter().any(|d| d.title.starts_with("8 cambios")), "{:?}", t.iter().map(|d| d.title.clone()).collect::<Vec<_>>());
     }
 
     #[test]
