@@ -19,7 +19,7 @@ use crate::state::health::{local_day, Health};
 use crate::state::i18n::Lang;
 use crate::state::inbox::{came_as_burst, Inbox, Queued, RedrawPace, Throttle, FEED_INTERVAL_MS};
 use crate::state::settings::Settings;
-use crate::state::reload::{after_outage_due, local_minute, nightly_due, ReloadReason, DEFAULT_RELOAD_HOUR, NIGHTLY_SPREAD_MINUTES};
+use crate::state::reload::{after_outage_due, local_minute, nightly_due, reload_minute, ReloadReason, DEFAULT_RELOAD_HOUR};
 use crate::state::snapshot::Snapshot;
 use crate::state::toasts::{Announcer, ToastPolicy, Toasts};
 use crate::ws::{connect_forever, ConnectionOptions, WsEvent};
@@ -784,8 +784,10 @@ pub fn App() -> impl IntoView {
     }
     live.group_by_material.set(crate::browser::query_param("group").as_deref() == Some("material"));
     let live = Live {
-        reload_at: crate::browser::query_param("reload_hour").and_then(|h| h.parse().ok()).filter(|h| *h < 24).unwrap_or(DEFAULT_RELOAD_HOUR) * 60
-            + (js_sys::Math::random() * NIGHTLY_SPREAD_MINUTES) as u32,
+        reload_at: reload_minute(
+            crate::browser::query_param("reload_hour").and_then(|h| h.parse().ok()).filter(|h| *h < 24).unwrap_or(DEFAULT_RELOAD_HOUR),
+            js_sys::Math::random(),
+        ),
         ..live
     };
     live.restore();

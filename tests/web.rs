@@ -154,17 +154,15 @@ async fn outages_back_to_back_are_one_gap_from_the_first_loss() {
 #[wasm_bindgen_test]
 async fn a_renumbering_after_an_outage_without_a_clean_close_is_a_gap() {
     use furniture_dashboard::ws::WsEvent;
-    use furniture_protocol::{encode_sync_reply, encode_welcome, Timestamp};
+    use furniture_protocol::encode_sync_reply;
     let host = host();
     let live = live();
     let _mounted = mount(&host, live, move || view! { <FeedPanel/> });
-    let now = Timestamp::parse("2026-12-06T10:00:00Z").unwrap();
     let connect = |stream: &str| {
-        live.on_event(WsEvent::State(ConnState::Live));
-        live.on_event(WsEvent::Frame(encode_welcome(1, now, Some(stream))));
+        welcomed(live, stream);
         live.on_event(WsEvent::Frame(encode_sync_reply(0, true, &[], std::iter::empty())));
     };
-    let lost = || live.on_event(WsEvent::State(ConnState::Reconnecting { attempt: 1, next_try_ms: js_sys::Date::now() + 250.0 }));
+    let lost = || lost(live);
     let gaps = || host.query_selector_all("[data-testid=feed-item][data-action=gap]").unwrap().length();
     let went_away = || live.on_event(WsEvent::Closed { code: Some(1001), reason: "broker shutting down".into() });
     connect("a");
@@ -193,16 +191,12 @@ async fn a_renumbering_after_an_outage_without_a_clean_close_is_a_gap() {
 #[wasm_bindgen_test]
 async fn a_renumbering_after_outages_back_to_back_is_one_gap() {
     use furniture_dashboard::ws::WsEvent;
-    use furniture_protocol::{encode_sync_reply, encode_welcome, Timestamp};
+    use furniture_protocol::encode_sync_reply;
     let host = host();
     let live = live();
     let _mounted = mount(&host, live, move || view! { <FeedPanel/> });
-    let now = Timestamp::parse("2026-12-06T10:00:00Z").unwrap();
-    let welcome = |stream: &str| {
-        live.on_event(WsEvent::State(ConnState::Live));
-        live.on_event(WsEvent::Frame(encode_welcome(1, now, Some(stream))));
-    };
-    let lost = || live.on_event(WsEvent::State(ConnState::Reconnecting { attempt: 1, next_try_ms: js_sys::Date::now() + 250.0 }));
+    let welcome = |stream: &str| welcomed(live, stream);
+    let lost = || lost(live);
     welcome("a");
     live.on_event(WsEvent::Frame(encode_sync_reply(0, true, &[], std::iter::empty())));
     live.on_event(WsEvent::Frame(note(Action::Created, "m1", "Mesa", 1).encode()));
@@ -441,6 +435,20 @@ async fn until(what: &str, done: impl Fn() -> bool) {
         assert!(js_sys::Date::now() - started < 5_000.0, "waited 5 s for {what}");
         gloo_timers::future::TimeoutFuture::new(10).await;
     }
+}
+
+/// The page's connection went live and our broker welcomed it, numbering its changes `stream`.
+fn welcomed(live: Live, stream: &str) {
+    use furniture_dashboard::ws::WsEvent;
+    let now = furniture_protocol::Timestamp::parse("2026-12-06T10:00:00Z").unwrap();
+    live.on_event(WsEvent::State(ConnState::Live));
+    live.on_event(WsEvent::Frame(furniture_protocol::encode_welcome(1, now, Some(stream))));
+}
+
+/// The page's connection was lost; it tries again in 250 ms.
+fn lost(live: Live) {
+    let next_try_ms = js_sys::Date::now() + 250.0;
+    live.on_event(furniture_dashboard::ws::WsEvent::State(ConnState::Reconnecting { attempt: 1, next_try_ms }));
 }
 
 fn live() -> Live {

@@ -27,6 +27,12 @@ pub fn nightly_due(local_minute: u32, uptime_ms: f64, reload_at: u32, live: bool
     live && local_minute >= reload_at && local_minute / 60 == reload_at / 60 && uptime_ms >= MIN_UPTIME_MS
 }
 
+/// The local minute of the day of a page's nightly reload: in the first
+/// [`NIGHTLY_SPREAD_MINUTES`] of `hour`, as the uniform random number in `[0, 1)` `random` picks.
+pub fn reload_minute(hour: u32, random: f64) -> u32 {
+    hour * 60 + (random.clamp(0.0, 0.999_999) * NIGHTLY_SPREAD_MINUTES) as u32
+}
+
 /// After reconnecting: due when the outage lasted at least [`LONG_OUTAGE_MS`].
 pub fn after_outage_due(outage_ms: f64) -> bool {
     outage_ms >= LONG_OUTAGE_MS
@@ -50,6 +56,14 @@ mod tests {
         assert!(nightly_due(3 * 60 + 59, MIN_UPTIME_MS, at, true), "later in the hour, had it been offline");
         assert!(!nightly_due(4 * 60, 10.0 * MIN_UPTIME_MS, at, true));
         assert!(!nightly_due(at, MIN_UPTIME_MS - 1.0, at, true), "a page reloaded at 03:17 stays until tomorrow");
+    }
+
+    /// Screens reload over the first half of the hour, every minute of it, none after.
+    #[test]
+    fn reload_minutes_spread_over_the_first_half_of_the_hour() {
+        let minutes: std::collections::BTreeSet<u32> = (0..600).map(|i| reload_minute(3, f64::from(i) / 600.0)).collect();
+        assert_eq!(minutes, (180..210).collect(), "03:00 to 03:29");
+        assert_eq!(reload_minute(3, 1.0), 209, "never the next half hour, whatever the random number");
     }
 
     #[test]

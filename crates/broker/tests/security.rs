@@ -179,44 +179,38 @@ async fn a_fast_sender_is_paced_to_its_rate_and_nothing_is_lost() {
     assert!(metric(broker.addr, "furniture_broker_throttled_total").await >= 1.0);
 }
 
-/// Binary frames that are not UTF-8 (ignored) count against the message rate like any other
-/// frame: a flood of them is read no faster than the rate allows.
-#[tokio::test]
-async fn ignored_binary_frames_are_paced_to_the_rate_too() {
-    let (rate, burst, sent) = (50.0, 10, 40);
+/// Sends `sent` frames made by `frame` then a ping to a broker paced at 50 frames a second (10
+/// at once), and checks that its pong came no sooner than the rate allows; gives the broker back.
+async fn flood_is_paced(sent: u32, frame: impl Fn(u32) -> Message) -> Broker {
+    let (rate, burst) = (50.0, 10);
     let broker = paced_broker(rate, burst).await;
     let (mut ws, _) = broker.viewer().await;
     let started = Instant::now();
-    for _ in 0..sent {
-        ws.send(Message::binary(&b"\xff\xfe not utf-8"[..])).await.unwrap();
+    for i in 0..sent {
+        ws.send(frame(i)).await.unwrap();
     }
     ws.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
     while next_json(&mut ws).await["type"] != "pong" {}
     // A lower bound only: a slow machine makes it longer, never shorter.
-    let least = (sent + 1 - burst) as f64 / rate;
-    assert!(started.elapsed().as_secs_f64() >= least * 0.9, "{sent} ignored frames and a ping answered after {:?}", started.elapsed());
+    let least = f64::from(sent + 1 - burst) / rate;
+    assert!(started.elapsed().as_secs_f64() >= least * 0.9, "{sent} frames and a ping answered after {:?}", started.elapsed());
     assert!(metric(broker.addr, "furniture_broker_throttled_total").await >= 1.0);
-    assert_eq!(metric(broker.addr, "furniture_broker_messages_in_total{kind=\"ignored\"}").await, sent as f64);
+    broker
+}
+
+/// Binary frames that are not UTF-8 (ignored) count against the message rate like any other
+/// frame: a flood of them is read no faster than the rate allows.
+#[tokio::test]
+async fn ignored_binary_frames_are_paced_to_the_rate_too() {
+    let broker = flood_is_paced(40, |_| Message::binary(&b"\xff\xfe not utf-8"[..])).await;
+    assert_eq!(metric(broker.addr, "furniture_broker_messages_in_total{kind=\"ignored\"}").await, 40.0);
 }
 
 /// WebSocket control frames (pings, which the broker answers, and unasked-for pongs) count
 /// against the message rate too: a flood of them is read no faster than the rate allows.
 #[tokio::test]
 async fn control_frames_are_paced_to_the_rate_too() {
-    let (rate, burst, sent) = (50.0, 10, 40);
-    let broker = paced_broker(rate, burst).await;
-    let (mut ws, _) = broker.viewer().await;
-    let started = Instant::now();
-    for i in 0..sent {
-        let frame = if i % 2 == 0 { Message::Ping(b"p".to_vec().into()) } else { Message::Pong(b"p".to_vec().into()) };
-        ws.send(frame).await.unwrap();
-    }
-    ws.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
-    while next_json(&mut ws).await["type"] != "pong" {}
-    // A lower bound only: a slow machine makes it longer, never shorter.
-    let least = (sent + 1 - burst) as f64 / rate;
-    assert!(started.elapsed().as_secs_f64() >= least * 0.9, "{sent} control frames and a ping answered after {:?}", started.elapsed());
-    assert!(metric(broker.addr, "furniture_broker_throttled_total").await >= 1.0);
+    flood_is_paced(40, |i| if i % 2 == 0 { Message::Ping(b"p".to_vec().into()) } else { Message::Pong(b"p".to_vec().into()) }).await;
 }
 
 /// A connection that never completes its request is dropped after the handshake timeout and

@@ -104,39 +104,14 @@ pub fn shown_url(url: &str) -> String {
             let pairs: Vec<String> = query
                 .split('&')
                 .map(|pair| match pair.split_once('=') {
-                    // As the broker reads the key: `%74oken` is `token` too.
-                    Some((key, _)) if percent_decoded(key) == "token" => format!("{key}=***"),
+                    // Decoded as the broker reads the key: `%74oken` is `token` too.
+                    Some((key, _)) if form_urlencoded::parse(key.as_bytes()).next().is_some_and(|(k, _)| k == "token") => format!("{key}=***"),
                     _ => pair.to_owned(),
                 })
                 .collect();
             format!("{base}?{}", pairs.join("&"))
         }
     }
-}
-
-/// `text` with its `%XX` escapes and `+` (a space) decoded, as a query's keys are read.
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |at: usize| bytes.get(at).and_then(|b| char::from(*b).to_digit(16));
-        match (bytes[i], hex(i + 1), hex(i + 2)) {
-            (b'%', Some(high), Some(low)) => {
-                out.push((high * 16 + low) as u8);
-                i += 3;
-            }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Notifier {
@@ -347,6 +322,15 @@ impl Tally {
     pub fn unanswered(&self) -> usize {
         self.waiting().len()
     }
+
+    /// A change is sent (counted before it is written: its echo may come back at once).
+    fn sent(&self, msg: &ProducerMessage) {
+        let mut waiting = self.waiting();
+        if waiting.len() >= TALLY_MAX {
+            waiting.pop_front();
+        }
+        waiting.push_back((msg.action, msg.furniture.clone()));
+    }
 }
 
 type Sink = futures_util::stream::SplitSink<WebSocketStream<MaybeTlsStream<TcpStream>>, Message>;
@@ -366,14 +350,7 @@ impl Publisher {
     /// Sends one change, counted until the broker answers it ([`Publisher::tally`]).
     pub async fn send(&mut self, msg: &ProducerMessage) -> Result<(), NotifyError> {
         self.refusal()?;
-        // Counted before it is written: its echo may come back at once.
-        {
-            let mut waiting = self.tally.waiting();
-            if waiting.len() >= TALLY_MAX {
-                waiting.pop_front();
-            }
-            waiting.push_back((msg.action, msg.furniture.clone()));
-        }
+        self.tally.sent(msg);
         self.write(msg.encode()).await
     }
 
@@ -451,6 +428,21 @@ impl Drop for Publisher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tally keeps at most `TALLY_MAX` changes, dropping the oldest: a broker that answers
+    /// nothing cannot make it grow for ever.
+    #[test]
+    fn a_tally_holds_at_most_its_bound() {
+        let tally = Tally::default();
+        let change = |id: &str| ProducerMessage { action: Action::Updated, furniture: Furniture::new(id, "Mesa", "", 75, 120, "roble", "ana") };
+        for i in 0..TALLY_MAX {
+            tally.sent(&change(&i.to_string()));
+        }
+        assert_eq!(tally.unanswered(), TALLY_MAX);
+        tally.sent(&change("one more"));
+        assert_eq!(tally.unanswered(), TALLY_MAX);
+        assert_eq!(tally.waiting().front().and_then(|(_, f)| f.id()).as_deref(), Some("1"), "the oldest went");
+    }
 
     /// Both ways of sending (one change, or a publisher for many) write at once: Nagle's
     /// algorithm is off on their socket. With it on, a change written after the pong to the

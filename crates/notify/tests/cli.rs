@@ -49,6 +49,62 @@ fn echo(frame: &str) -> String {
     serde_json::json!({"type": "furniture_notification", "action": action, "furniture": v["furniture"], "message": "x", "timestamp": "2026-12-06T10:00:00"}).to_string()
 }
 
+/// What a fake broker does with a change it read.
+enum Answer {
+    /// Sends it back as a notification, as brokers do.
+    Echo,
+    /// Sends this frame instead.
+    Say(&'static str),
+    /// Closes with 1001 without answering it, and answers nothing more on that connection.
+    GoAway,
+}
+
+/// A broker that answers the `n`th change (from 1) of its `connection`th connection (from 1) as
+/// `answer` says. Gives its URL, every change it read with its connection, and how many it
+/// echoed.
+async fn fake_broker(
+    answer: impl Fn(usize, usize) -> Answer + Send + Sync + 'static,
+) -> (String, tokio::sync::mpsc::UnboundedReceiver<(usize, String)>, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    let (tx, frames) = tokio::sync::mpsc::unbounded_channel();
+    let echoed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (counted, answer) = (echoed.clone(), std::sync::Arc::new(answer));
+    tokio::spawn(async move {
+        let mut connection = 0;
+        while let Ok((stream, _)) = listener.accept().await {
+            connection += 1;
+            let (tx, counted, answer) = (tx.clone(), counted.clone(), answer.clone());
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                let (mut n, mut gone) = (0, false);
+                while let Some(Ok(msg)) = ws.next().await {
+                    let Message::Text(t) = msg else { continue };
+                    n += 1;
+                    let _ = tx.send((connection, t.to_string()));
+                    match answer(connection, n) {
+                        _ if gone => {}
+                        Answer::Echo => {
+                            let _ = ws.send(Message::text(echo(&t))).await;
+                            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        Answer::Say(frame) => {
+                            let _ = ws.send(Message::text(frame)).await;
+                        }
+                        Answer::GoAway => {
+                            gone = true;
+                            let _ = ws.send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "going away".into() }))).await;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (url, frames, echoed)
+}
+
 async fn run(args: &[&str], url: &str) -> std::process::Output {
     let mut cmd = Command::new(BIN);
     cmd.args(args).env("WEBSOCKET_URL", url);
@@ -160,33 +216,8 @@ async fn bad_usage_is_status_2() {
 /// has sent what it was asked to.
 #[tokio::test]
 async fn demo_goes_on_after_a_change_in_doubt_without_sending_it_twice() {
-    use futures_util::SinkExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}", listener.local_addr().unwrap());
-    let (tx, mut frames) = tokio::sync::mpsc::unbounded_channel::<(usize, String)>();
-    tokio::spawn(async move {
-        let mut connection = 0;
-        while let Ok((stream, _)) = listener.accept().await {
-            connection += 1;
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
-                let mut received = 0;
-                while let Some(Ok(msg)) = ws.next().await {
-                    if let Message::Text(t) = msg {
-                        received += 1;
-                        let _ = tx.send((connection, t.to_string()));
-                        if connection == 1 && received == 2 {
-                            let doubt = r#"{"type":"error","reason":"in_doubt","message":"publish in doubt: the shared state stopped answering","timestamp":"2026-11-29T22:00:00.000000"}"#;
-                            let _ = ws.send(Message::text(doubt)).await;
-                        } else {
-                            let _ = ws.send(Message::text(echo(&t))).await;
-                        }
-                    }
-                }
-            });
-        }
-    });
+    let doubt = r#"{"type":"error","reason":"in_doubt","message":"publish in doubt: the shared state stopped answering","timestamp":"2026-11-29T22:00:00.000000"}"#;
+    let (url, mut frames, _) = fake_broker(move |connection, n| if (connection, n) == (1, 2) { Answer::Say(doubt) } else { Answer::Echo }).await;
     let out = run(&["demo", "--rate", "20", "--count", "6", "--seed", "7", "--quiet"], &url).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -215,37 +246,12 @@ async fn demo_sends_the_requested_number_of_changes() {
     assert!(tokio::time::timeout(Duration::from_millis(300), frames.recv()).await.is_err(), "no more than 25");
 }
 
-/// A broker that goes away (1001) after every third change, reading no more: the changes the
-/// demo wrote meanwhile were never answered, and it makes up for them on the next connection,
+/// A broker that goes away (1001) at every third change, answering no more: that change and
+/// those the demo wrote meanwhile were never answered, and it makes up for them on the next connection,
 /// so that the brokers answered (echoed) exactly the count asked for.
 #[tokio::test]
 async fn the_demo_makes_up_for_changes_a_closing_broker_never_answered() {
-    use futures_util::SinkExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}", listener.local_addr().unwrap());
-    let echoed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = echoed.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let counted = counted.clone();
-            tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
-                let mut received = 0;
-                while let Some(Ok(msg)) = ws.next().await {
-                    let Message::Text(t) = msg else { continue };
-                    received += 1;
-                    let _ = ws.send(Message::text(echo(&t))).await;
-                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    if received == 3 {
-                        use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
-                        let _ = ws.send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "going away".into() }))).await;
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        return;
-                    }
-                }
-            });
-        }
-    });
+    let (url, _, echoed) = fake_broker(|_, n| if n == 3 { Answer::GoAway } else { Answer::Echo }).await;
     let out = run(&["demo", "--rate", "1000", "--count", "30", "--seed", "3", "--quiet"], &url).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -256,33 +262,7 @@ async fn the_demo_makes_up_for_changes_a_closing_broker_never_answered() {
 /// up for it on a new connection rather than stopping one short.
 #[tokio::test]
 async fn the_demo_makes_up_for_its_last_change_when_the_broker_goes_away_with_it() {
-    use futures_util::SinkExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}", listener.local_addr().unwrap());
-    let echoed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = echoed.clone();
-    tokio::spawn(async move {
-        let mut connection = 0;
-        while let Ok((stream, _)) = listener.accept().await {
-            connection += 1;
-            let counted = counted.clone();
-            tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
-                let mut received = 0;
-                while let Some(Ok(msg)) = ws.next().await {
-                    let Message::Text(t) = msg else { continue };
-                    received += 1;
-                    if connection == 1 && received == 5 {
-                        use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
-                        let _ = ws.send(Message::Close(Some(CloseFrame { code: CloseCode::Away, reason: "going away".into() }))).await;
-                        continue;
-                    }
-                    let _ = ws.send(Message::text(echo(&t))).await;
-                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                }
-            });
-        }
-    });
+    let (url, _, echoed) = fake_broker(|connection, n| if (connection, n) == (1, 5) { Answer::GoAway } else { Answer::Echo }).await;
     let out = run(&["demo", "--rate", "1000", "--count", "5", "--seed", "5", "--quiet"], &url).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
