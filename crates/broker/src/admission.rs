@@ -12,7 +12,8 @@ use furniture_protocol::Refusal;
 use crate::config::Config;
 use crate::metrics::ConnRefusal;
 
-/// Open TCP connections, in total and per IP address.
+/// Open TCP connections, in total and per IP address (an IPv6 address counts with its /64,
+/// see [`counted_as`]).
 pub struct Limits {
     max_total: usize,
     /// 0: no per-IP limit.
@@ -34,7 +35,7 @@ impl Limits {
 
     /// Takes a place for a connection from `ip`, or says which cap refuses it.
     pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Result<Arc<Slot>, ConnRefusal> {
-        let ip = canonical(ip);
+        let ip = counted_as(ip);
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         if open.0 >= self.max_total {
             return Err(ConnRefusal::MaxConnections);
@@ -48,10 +49,10 @@ impl Limits {
         Ok(Arc::new(Slot { limits: self.clone(), ip }))
     }
 
-    /// Open connections in total and from `ip`.
+    /// Open connections in total and from `ip` (with the rest of its /64 for IPv6).
     pub fn open(&self, ip: IpAddr) -> (usize, usize) {
         let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        (open.0, open.1.get(&canonical(ip)).copied().unwrap_or(0))
+        (open.0, open.1.get(&counted_as(ip)).copied().unwrap_or(0))
     }
 }
 
@@ -72,6 +73,16 @@ impl Drop for Slot {
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The address a connection counts against for `--max-connections-per-ip`: an IPv4 address
+/// itself, an IPv6 address its /64 network, the least a host is given (RFC 6177), so a host
+/// cannot get past the cap by taking a new address from its own network for each connection.
+fn counted_as(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
         v4 => v4,
     }
 }
@@ -251,6 +262,23 @@ mod tests {
         drop(a1);
         assert_eq!(limits.open(a), (2, 1));
         assert!(limits.acquire(b).is_ok(), "a freed place is usable again");
+    }
+
+    #[test]
+    fn an_ipv6_network_of_64_counts_as_one_address() {
+        let limits = Limits::new(100, 2);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let _a = limits.acquire(ip("2001:db8:1:2::1")).unwrap();
+        let b = limits.acquire(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")).unwrap();
+        assert_eq!(limits.acquire(ip("2001:db8:1:2:abcd::9")).err(), Some(ConnRefusal::PerIp), "a third address of the same /64");
+        assert_eq!(limits.open(ip("2001:db8:1:2::77")), (2, 2));
+        assert!(limits.acquire(ip("2001:db8:1:3::1")).is_ok(), "the next /64 is someone else");
+        drop(b);
+        assert!(limits.acquire(ip("2001:db8:1:2::5")).is_ok(), "its place is given back to the network");
+        // IPv4 addresses stay one each, also through an IPv6 socket.
+        let _c = limits.acquire(ip("10.0.0.1")).unwrap();
+        let _d = limits.acquire(ip("::ffff:10.0.0.2")).unwrap();
+        assert_eq!(limits.open(ip("10.0.0.2")).1, 1);
     }
 
     #[test]
