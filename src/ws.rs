@@ -70,18 +70,19 @@ pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler
             };
             backoff.connection_ended(lasted);
             let (attempt, delay) = backoff.next_delay(js_sys::Math::random());
-            let next_try_ms = now_ms() + delay;
-            handler(WsEvent::State(if online() {
-                ConnState::Reconnecting { attempt, next_try_ms }
-            } else {
-                ConnState::Offline { attempt, next_try_ms }
-            }));
-            let probed = select! {
-                () = TimeoutFuture::new(delay as u32).fuse() => false,
-                _ = probes.next() => true,
-            };
-            if probed {
-                TimeoutFuture::new(wait_after_probe(next_try_ms - now_ms(), js_sys::Math::random()) as u32).await;
+            // A probe brings the attempt nearer (never later); the countdown on screen follows.
+            let mut wait = delay;
+            loop {
+                let next_try_ms = now_ms() + wait;
+                handler(WsEvent::State(if online() {
+                    ConnState::Reconnecting { attempt, next_try_ms }
+                } else {
+                    ConnState::Offline { attempt, next_try_ms }
+                }));
+                select! {
+                    () = TimeoutFuture::new(wait as u32).fuse() => break,
+                    _ = probes.next() => wait = wait_after_probe(next_try_ms - now_ms(), js_sys::Math::random()),
+                }
             }
         }
     });

@@ -614,6 +614,27 @@ async fn the_network_going_away_shows_offline_and_comes_back() {
     page.close().await;
 }
 
+/// A probe (here the network coming back) brings a waiting reconnect to within 2 s, and the
+/// countdown on screen says the new time at once, not the backoff's. (The backoff's jitter is
+/// pinned by replacing `Math.random`, so that the third attempt waits 3.96 s.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_brings_the_reconnect_and_its_countdown_nearer() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let page = Dashboard::open(&browser, &format!("{}?ws=ws://127.0.0.1:{closed}/", broker.page_url())).await;
+    page.eval("Math.random = () => 0.99; return true").await;
+    let label = "(document.querySelector('[data-testid=connection-status]')?.textContent ?? '')";
+    page.wait_until("a reconnect 4 s away", &format!("return {label}.includes(' en 4 s')")).await;
+    page.eval("window.dispatchEvent(new Event('online')); return true").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let shown = page.eval(&format!("return {label}")).await;
+    let shown = shown.as_str().unwrap_or_default();
+    assert!(shown.contains(" en 2 s") || shown.contains(" en 1 s"), "the countdown after the probe: {shown}");
+    page.wait_until("the fourth attempt", &format!("return /intento [4-9]/.test({label})")).await;
+    page.close().await;
+}
+
 /// The browser saying there is no network (as it does when only loopback is up, with the broker
 /// on the same machine) does not drop a connection that still answers: the page stays live and
 /// keeps showing changes.

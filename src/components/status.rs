@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::app::{CatalogSource, Live, WakeLock};
-use crate::browser::{local_clock, tz_offset_minutes, wall_ms};
+use crate::browser::{local_clock, now_ms, tz_offset_minutes, wall_ms};
 use crate::state::format::count as number;
 use crate::state::health::{duration, local_day, DEFAULT_STALE_MS};
 use crate::state::i18n::Lang;
@@ -14,7 +14,12 @@ pub fn StatusBar() -> impl IntoView {
     let live = expect_context::<Live>();
     let state = move || live.conn.get().as_str();
     let lang = live.lang;
-    let label = move || live.conn.get().label(live.now.get(), lang);
+    // Redrawn with each tick of the clock, but counted from this moment: a new countdown, shown
+    // between two ticks, starts at its own time, not up to a second more.
+    let label = move || {
+        live.now.track();
+        live.conn.get().label(now_ms(), lang)
+    };
     let clients = move || match live.clients.get() {
         Some(n) => lang.count_shown(n, &number(n, lang), ("pantalla", "pantallas"), ("screen", "screens")),
         None => lang.t("— pantallas", "— screens").to_owned(),
