@@ -43,7 +43,7 @@ pub struct Health {
 /// machine waking up is one). After a step back it stays ahead of the browser's clock by the
 /// step, so what is about the time of day itself, and what another page compares with its own
 /// clock (the nightly reload's hour, a saved screen's time), reads the browser's clock instead.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SteadyClock {
     /// Added to the browser's clock: what it has been set back by, in all.
     shift: f64,
