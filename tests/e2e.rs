@@ -139,6 +139,13 @@ async fn the_dashboard_works_against_a_python_broker() {
     page.wait_toast("created").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(page.text("[data-testid=catalog-source]").await.contains("eventos en vivo"));
+    // Python's `json` reads and writes NaN: the change is shown, the value as a dash.
+    use futures_util::SinkExt;
+    let (mut producer, _) = tokio_tungstenite::connect_async(python.url.as_str()).await.unwrap();
+    let nan = r#"{"type":"furniture_created","furniture":{"furniture_id":"py-nan","nombre":"Mesa rara","altura":NaN,"ancho":120,"material":"pino","autor_username":"qa"}}"#;
+    producer.send(tokio_tungstenite::tungstenite::Message::text(nan)).await.unwrap();
+    page.wait_card("py-nan", |c| c.name == "Mesa rara" && c.size == "120 × — cm").await;
+    page.wait_feed("created", "py-nan").await;
     page.close().await;
 }
 

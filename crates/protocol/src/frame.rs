@@ -628,9 +628,12 @@ fn not_json(e: &serde_json::Error) -> String {
     format!("not JSON: {what} at line {} column {}", e.line(), e.column())
 }
 
-/// Decodes a text frame from a broker (ours or the Python one). Never panics.
+/// Decodes a text frame from a broker (ours or the Python one). Never panics. `NaN`, `Infinity`
+/// and `-Infinity`, which the Python broker passes on (Python's `json` reads and writes them),
+/// are read as `null`: a value not shown, in a change that is.
 pub fn decode_server(text: &str) -> ServerFrame {
-    let mut obj = match serde_json::from_str::<Value>(text) {
+    let parsed = serde_json::from_str::<Value>(text).or_else(|e| python_constants_as_null(text).and_then(|t| serde_json::from_str(&t).ok()).ok_or(e));
+    let mut obj = match parsed {
         Ok(Value::Object(obj)) => obj,
         Ok(_) => return ServerFrame::Invalid("JSON but not an object".to_owned()),
         Err(e) => return ServerFrame::Invalid(not_json(&e)),
@@ -664,6 +667,34 @@ pub fn decode_server(text: &str) -> ServerFrame {
         "" => ServerFrame::Invalid("no string `type`".to_owned()),
         _ => ServerFrame::Unknown { kind },
     }
+}
+
+/// `text` with Python's `NaN`, `Infinity` and `-Infinity` outside strings written as `null`;
+/// `None` when it has none.
+fn python_constants_as_null(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let mut out = String::new();
+    let (mut from, mut i, mut in_string) = (0, 0, false);
+    while i < b.len() {
+        if in_string {
+            match b[i] {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if b[i] == b'"' {
+            in_string = true;
+        } else if let Some(word) = ["-Infinity", "Infinity", "NaN"].into_iter().find(|w| b[i..].starts_with(w.as_bytes())) {
+            // Only ASCII bytes are matched, so `i` is at a character's start.
+            out.push_str(&text[from..i]);
+            out.push_str("null");
+            i += word.len();
+            from = i;
+            continue;
+        }
+        i += 1;
+    }
+    (from > 0).then(|| out + &text[from..])
 }
 
 /// The value at `key`, left as `null` in `obj` (cheaper in code than removing it).
@@ -947,6 +978,21 @@ mod tests {
         assert_eq!(decode_server(r#"{"type":"news"}"#), ServerFrame::Unknown { kind: "news".into() });
         let ServerFrame::Notification(n) = decode_server(r#"{"type":"furniture_notification","action":"updated","furniture":"x","seq":"12"}"#) else { panic!() };
         assert_eq!((n.furniture, n.seq, n.timestamp), (Furniture::default(), Some(12), None));
+    }
+
+    #[test]
+    fn python_constants_from_the_python_broker_are_read_as_null() {
+        // As the Python broker writes a change whose sizes were NaN and ±Infinity.
+        let text = r#"{"type": "furniture_notification", "action": "created", "furniture": {"_id": "n1", "nombre": "NaN \" Infinity", "altura": NaN, "ancho": Infinity, "profundo": [-Infinity, 1]}, "message": "Nuevo mueble creado: NaN \" Infinity - (nanxinfcm)", "timestamp": "2025-11-28T03:20:00.123456"}"#;
+        let ServerFrame::Notification(n) = decode_server(text) else { panic!("{:?}", decode_server(text)) };
+        assert_eq!(n.furniture.0["altura"], Value::Null);
+        assert_eq!(n.furniture.0["ancho"], Value::Null);
+        assert_eq!(n.furniture.0["profundo"], json!([null, 1]));
+        assert_eq!(n.furniture.0["nombre"], "NaN \" Infinity", "strings keep their text");
+        assert_eq!(n.message, "Nuevo mueble creado: NaN \" Infinity - (nanxinfcm)");
+        assert_eq!(python_constants_as_null(r#"{"a":"NaN"}"#), None, "none outside strings");
+        // Still not JSON for other reasons: the first error is told.
+        assert_eq!(decode_server("{\"a\": NaN,"), ServerFrame::Invalid("not JSON: malformed at line 1 column 7".into()));
     }
 
     #[test]
