@@ -78,13 +78,19 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// The address a connection counts against for `--max-connections-per-ip`: an IPv4 address
-/// itself, an IPv6 address its /64 network, the least a host is given (RFC 6177), so a host
-/// cannot get past the cap by taking a new address from its own network for each connection.
+/// itself, also when it comes through NAT64's well-known prefix (`64:ff9b::/96`, RFC 6052); a
+/// global IPv6 address its /64 network, the least a host is given (RFC 6177), so a host cannot
+/// get past the cap by taking a new address from its own network for each connection. Teredo
+/// (`2001::/32`, whose /64 holds a relay's address shared by all its clients) and other IPv6
+/// addresses count one by one.
 fn counted_as(ip: IpAddr) -> IpAddr {
-    match canonical(ip) {
-        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
-        v4 => v4,
+    let IpAddr::V6(v6) = canonical(ip) else { return canonical(ip) };
+    let bits = u128::from(v6);
+    if bits >> 32 == 0x0064_ff9b_u128 << 64 {
+        return IpAddr::V4((bits as u32).into());
     }
+    let global = v6.segments()[0] & 0xe000 == 0x2000 && v6.segments()[..2] != [0x2001, 0];
+    IpAddr::V6(if global { bits & !((1u128 << 64) - 1) } else { bits }.into())
 }
 
 /// True for 127.0.0.0/8 and ::1 (also as an IPv4-mapped address).
@@ -275,10 +281,19 @@ mod tests {
         assert!(limits.acquire(ip("2001:db8:1:3::1")).is_ok(), "the next /64 is someone else");
         drop(b);
         assert!(limits.acquire(ip("2001:db8:1:2::5")).is_ok(), "its place is given back to the network");
-        // IPv4 addresses stay one each, also through an IPv6 socket.
+        // IPv4 addresses stay one each, also through an IPv6 socket or NAT64.
         let _c = limits.acquire(ip("10.0.0.1")).unwrap();
         let _d = limits.acquire(ip("::ffff:10.0.0.2")).unwrap();
-        assert_eq!(limits.open(ip("10.0.0.2")).1, 1);
+        let _e = limits.acquire(ip("64:ff9b::10.0.0.2")).unwrap();
+        assert_eq!(limits.open(ip("10.0.0.2")).1, 2);
+        assert_eq!(limits.acquire(ip("64:ff9b::a00:2")).err(), Some(ConnRefusal::PerIp));
+        assert!(limits.acquire(ip("64:ff9b::10.0.0.3")).is_ok(), "another IPv4 client of the translator");
+        // Clients of one Teredo relay, and addresses that are not global, count one by one.
+        let each = ["2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:0:4136:e378:8000:63bf:3fff:fdd3", "fd00::1", "fd00::2", "fe80::1", "fe80::2"];
+        let _kept: Vec<_> = each.iter().map(|one| limits.acquire(ip(one)).unwrap()).collect();
+        for one in each {
+            assert_eq!(limits.open(ip(one)).1, 1, "{one}");
+        }
     }
 
     #[test]

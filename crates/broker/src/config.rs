@@ -100,7 +100,7 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
 
     /// Open TCP connections allowed from one IP address (HTTP and WebSocket); more are refused
-    /// with HTTP 429. The addresses of one IPv6 /64 network count as one. 0 means no limit.
+    /// with HTTP 429. The global addresses of one IPv6 /64 network count as one. 0 means no limit.
     #[arg(long, env = "BROKER_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
     pub max_connections_per_ip: usize,
 
