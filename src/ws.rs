@@ -71,17 +71,25 @@ pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler
             backoff.connection_ended(lasted);
             let (attempt, delay) = backoff.next_delay(js_sys::Math::random());
             // A probe brings the attempt nearer (never later); the countdown on screen follows.
-            let mut wait = delay;
+            let mut next_try_ms = now_ms() + delay;
+            let mut show = true;
             loop {
-                let next_try_ms = now_ms() + wait;
-                handler(WsEvent::State(if online() {
-                    ConnState::Reconnecting { attempt, next_try_ms }
-                } else {
-                    ConnState::Offline { attempt, next_try_ms }
-                }));
+                if show {
+                    handler(WsEvent::State(if online() {
+                        ConnState::Reconnecting { attempt, next_try_ms }
+                    } else {
+                        ConnState::Offline { attempt, next_try_ms }
+                    }));
+                }
+                let left = next_try_ms - now_ms();
                 select! {
-                    () = TimeoutFuture::new(wait as u32).fuse() => break,
-                    _ = probes.next() => wait = wait_after_probe(next_try_ms - now_ms(), js_sys::Math::random()),
+                    () = TimeoutFuture::new(left.max(0.0) as u32).fuse() => break,
+                    _ = probes.next() => {
+                        let left = next_try_ms - now_ms();
+                        let wait = wait_after_probe(left, js_sys::Math::random());
+                        show = wait < left;
+                        next_try_ms = now_ms() + wait;
+                    }
                 }
             }
         }

@@ -628,8 +628,9 @@ async fn the_network_going_away_shows_offline_and_comes_back() {
 async fn a_probe_brings_the_reconnect_and_its_countdown_nearer() {
     let Some(browser) = Browser::start().await else { return };
     let broker = TestBroker::start(None).await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let page = Dashboard::open(&browser, &format!("{}?ws=ws://127.0.0.1:{closed}/", broker.page_url())).await;
+    // A port nothing listens on, of an address no other test listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.3:0").unwrap().local_addr().unwrap().port();
+    let page = Dashboard::open(&browser, &format!("{}?ws=ws://127.0.0.3:{closed}/", broker.page_url())).await;
     page.eval("Math.random = () => 0.99; return true").await;
     let label = "(document.querySelector('[data-testid=connection-status]')?.textContent ?? '')";
     page.wait_until("a reconnect 4 s away", &format!("return {label}.includes(' en 4 s')")).await;

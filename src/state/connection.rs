@@ -51,9 +51,14 @@ impl ConnState {
 pub const PROBE_SPREAD_MS: f64 = 2_000.0;
 
 /// The wait before reconnecting after a probe, with `left_ms` left of the backoff's wait and a
-/// uniform random number in `[0, 1)`.
+/// uniform random number in `[0, 1)`. A wait already within the spread stays as it is: probes
+/// that come together (the page shown and restored, the network flapping) would otherwise each
+/// draw again, and the soonest of several draws bunches the screens at the spread's start.
 pub fn wait_after_probe(left_ms: f64, random: f64) -> f64 {
-    (random.clamp(0.0, 1.0) * PROBE_SPREAD_MS).min(left_ms.max(0.0))
+    if left_ms <= PROBE_SPREAD_MS {
+        return left_ms.max(0.0);
+    }
+    random.clamp(0.0, 1.0) * PROBE_SPREAD_MS
 }
 
 /// Exponential backoff with full jitter: attempt `n` waits a uniformly random time in
@@ -164,6 +169,10 @@ mod tests {
         assert_eq!(buckets, [250; 4]);
         assert_eq!(wait_after_probe(300.0, 0.9), 300.0, "never later than the backoff's time");
         assert_eq!(wait_after_probe(-5.0, 0.9), 0.0);
+        // A second probe of the same wait draws nothing again: it would pull the wait earlier.
+        let first = wait_after_probe(20_000.0, 0.6);
+        assert_eq!(wait_after_probe(first, 0.1), first);
+        assert_eq!(wait_after_probe(PROBE_SPREAD_MS, 0.1), PROBE_SPREAD_MS);
     }
 
     #[test]
