@@ -400,6 +400,22 @@ impl Publisher {
     /// any came (one that came after the last send would otherwise go unreported).
     pub async fn close(mut self) -> Option<NotifyError> {
         let deadline = tokio::time::Instant::now() + CLOSE_LIMIT;
+        // First the answers to the changes sent, on the same terms: a broker answers a close at
+        // once, and an echo still on its way to this connection is not sent after that answer
+        // (the change was made, but would be counted as one that may not have been).
+        let mut seen = self.frames.load(std::sync::atomic::Ordering::Relaxed);
+        let mut heard = tokio::time::Instant::now();
+        while self.tally.unanswered() > 0 && !self.drain.is_finished() {
+            let now = tokio::time::Instant::now();
+            let frames = self.frames.load(std::sync::atomic::Ordering::Relaxed);
+            if frames != seen {
+                (seen, heard) = (frames, now);
+            }
+            if now - heard >= CLOSE_QUIET || now >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let _ = tokio::time::timeout_at(deadline, self.sink.close()).await;
         let mut seen = self.frames.load(std::sync::atomic::Ordering::Relaxed);
         while tokio::time::timeout(CLOSE_QUIET.min(deadline - tokio::time::Instant::now()), &mut self.drain).await.is_err() {
