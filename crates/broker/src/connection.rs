@@ -281,6 +281,8 @@ struct Peer {
     extended: AtomicBool,
     /// Set once a `sync` of its was ignored (and logged).
     sync_ignored: AtomicBool,
+    /// Set at its first change ([`Hub::producing`]).
+    producer: AtomicBool,
     /// Lines logged about its ignored and refused frames ([`LOGGED_PER_CLIENT`]); shared with
     /// its publishes still committing, which may be refused too.
     logged: Arc<AtomicU64>,
@@ -303,7 +305,7 @@ pub const LOGGED_PER_CLIENT: u64 = 20;
 
 impl Peer {
     fn new(id: u64, publishing: Publishing, rate: Option<RateLimit>, batches: Arc<AtomicBool>) -> Peer {
-        Peer { id, publishing, rate, batches, extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false), logged: Arc::new(AtomicU64::new(0)) }
+        Peer { id, publishing, rate, batches, extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false), producer: AtomicBool::new(false), logged: Arc::new(AtomicU64::new(0)) }
     }
 
     /// Whether another line about this client's ignored or refused frames may be logged.
@@ -439,6 +441,9 @@ fn start<'a>(text: &str, peer: &Peer, hub: &'a Hub, received: Instant) -> Starte
     match decode_client(text) {
         ClientFrame::Publish(msg) => {
             hub.metrics.inbound(Inbound::Publish);
+            if !peer.producer.swap(true, Ordering::Relaxed) {
+                hub.producing(id);
+            }
             let action = msg.action;
             if let Publishing::Refused(refusal) = peer.publishing {
                 if peer.may_log() {

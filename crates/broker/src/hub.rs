@@ -61,6 +61,8 @@ struct Client {
     /// Nothing else enters the queue meanwhile (its room only grows), so the reply (as one frame
     /// at worst) and everything held always fit when it is queued.
     held: Option<Vec<Utf8Bytes>>,
+    /// It has sent a change: a producer, not a screen (see [`Hub::pong`]).
+    producer: bool,
 }
 
 impl Client {
@@ -103,6 +105,8 @@ struct SharedCatalog {
 
 struct State {
     clients: HashMap<u64, Client>,
+    /// How many of `clients` are producers.
+    producers: usize,
     next_id: u64,
     /// The last `seq` handed to the clients.
     seq: u64,
@@ -117,6 +121,15 @@ struct State {
     sync_catalogs: [Option<Arc<SharedCatalog>>; 2],
     /// False after a failed write or read of the state, until one succeeds.
     storage_ok: bool,
+}
+
+impl State {
+    /// Takes a client out, counting it out of the producers if it was one.
+    fn remove(&mut self, id: u64) -> Option<Client> {
+        let client = self.clients.remove(&id)?;
+        self.producers -= usize::from(client.producer);
+        Some(client)
+    }
 }
 
 /// Shared by every connection of one broker.
@@ -174,6 +187,7 @@ impl Hub {
         Ok(Arc::new(Hub {
             state: Mutex::new(State {
                 clients: HashMap::new(),
+                producers: 0,
                 next_id: 1,
                 seq: loaded.seq,
                 stream: loaded.stream,
@@ -220,7 +234,7 @@ impl Hub {
         st.next_id += 1;
         let (tx, rx) = mpsc::channel(self.queue_len);
         let closer = Closer::new(shutdown);
-        let mut client = Client { queue: tx, closer: closer.clone(), queued: 0, sync_through: 0, held: None };
+        let mut client = Client { queue: tx, closer: closer.clone(), queued: 0, sync_through: 0, held: None, producer: false };
         // The queue is new and empty, so the welcome always fits.
         client.send(encode_welcome(st.clients.len() + 1, now(), Some(&st.stream)).into());
         st.clients.insert(id, client);
@@ -231,8 +245,19 @@ impl Hub {
     /// Removes a client; returns how many remain.
     pub fn unregister(&self, id: u64) -> usize {
         let mut st = self.lock();
-        st.clients.remove(&id);
+        st.remove(id);
         st.clients.len()
+    }
+
+    /// Counts a client as a producer from its first change on: the client count in pongs is of
+    /// the others, the screens.
+    pub fn producing(&self, id: u64) {
+        let mut st = self.lock();
+        if let Some(client) = st.clients.get_mut(&id) {
+            if !std::mem::replace(&mut client.producer, true) {
+                st.producers += 1;
+            }
+        }
     }
 
     /// Commits a producer's change, then hands it (and anything committed before it) to every
@@ -328,7 +353,7 @@ impl Hub {
                 }
             }
             for id in slow {
-                if let Some(client) = st.clients.remove(&id) {
+                if let Some(client) = st.remove(id) {
                     client.closer.close(CloseReason::TooSlow);
                 }
             }
@@ -351,6 +376,7 @@ impl Hub {
                 for (_, client) in st.clients.drain() {
                     client.closer.close(CloseReason::Restarting);
                 }
+                st.producers = 0;
                 self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
                 true
             }
@@ -471,10 +497,11 @@ impl Hub {
     }
 
     /// Queues a pong for one client; with the number of clients connected to this broker now
-    /// when the client uses the extensions (`extended`: it has sent a `sync`).
+    /// when the client uses the extensions (`extended`: it has sent a `sync`), producers left
+    /// out: the screens that show the changes.
     pub fn pong(&self, id: u64, extended: bool) {
         let mut st = self.lock();
-        let count = extended.then(|| st.clients.len());
+        let count = extended.then(|| st.clients.len() - st.producers);
         Self::send_locked(&mut st, id, encode_pong(now(), count).into());
     }
 
@@ -576,7 +603,7 @@ impl Hub {
             None => false,
         };
         if full {
-            if let Some(client) = st.clients.remove(&id) {
+            if let Some(client) = st.remove(id) {
                 client.closer.close(CloseReason::TooSlow);
             }
         }

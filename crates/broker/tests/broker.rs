@@ -102,7 +102,8 @@ async fn ping_gets_pong() {
 }
 
 /// A client that uses the extensions (it has sent a `sync`) gets the number of clients connected
-/// now in every pong, so that a screen open for weeks keeps its count true.
+/// now in every pong, producers left out, so that a screen open for weeks keeps its count of
+/// screens true.
 #[tokio::test]
 async fn pongs_to_extension_users_carry_the_client_count_now() {
     let broker = Broker::start(|_| {}).await;
@@ -113,12 +114,23 @@ async fn pongs_to_extension_users_carry_the_client_count_now() {
     let (other, _) = broker.viewer().await;
     let (mut third, _) = broker.viewer().await;
     assert_eq!(count_now(&mut dashboard).await, 3);
+    // A producer connected for many changes is not a screen, once it has sent one.
+    let mut producer = broker.notifier().connect().await.unwrap();
+    producer.send(&ProducerMessage { action: Action::Created, furniture: mesa("p", "x") }).await.unwrap();
+    for viewer in [&mut dashboard, &mut third] {
+        assert_eq!(next_json(viewer).await["type"], "furniture_notification");
+    }
+    assert_eq!(count_now(&mut dashboard).await, 3);
     drop(other);
     let deadline = tokio::time::Instant::now() + WAIT;
     while count_now(&mut dashboard).await != 2 {
         assert!(tokio::time::Instant::now() < deadline, "the count never went back to 2");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The producer gone, the screens are still two (it leaves the producers' count too).
+    let _ = producer.close().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(count_now(&mut dashboard).await, 2);
     // A client that never asked for the extensions keeps the Python broker's pong.
     third.send(Message::text(r#"{"type": "ping"}"#)).await.unwrap();
     assert_eq!(next_json(&mut third).await.get("client_count"), None);
