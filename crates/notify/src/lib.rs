@@ -284,6 +284,8 @@ impl Notifier {
                     _ => NotifyError::Connect { url, reason },
                 }
             }
+            // It answered, but not as a WebSocket server does (a web server, another service).
+            E::Protocol(p) => NotifyError::Connect { url: self.shown_url(), reason: format!("the server there does not speak WebSocket ({p})") },
             other => NotifyError::Connect { url: self.shown_url(), reason: other.to_string() },
         }
     }

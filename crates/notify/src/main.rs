@@ -12,11 +12,11 @@ use serde_json::Value;
 struct Cli {
     /// Broker address (ws://); path and query (a publish token, say) are passed through
     /// untouched. A token in it is never printed.
-    #[arg(long, env = "WEBSOCKET_URL", default_value = DEFAULT_URL, global = true, hide_env_values = true)]
+    #[arg(long, env = "WEBSOCKET_URL", default_value = DEFAULT_URL, global = true, hide_env_values = true, help_heading = "Broker")]
     url: String,
 
     /// Seconds to wait for the broker to accept the connection.
-    #[arg(long, default_value_t = 5.0, global = true)]
+    #[arg(long, default_value_t = 5.0, global = true, help_heading = "Broker")]
     timeout: f64,
 
     #[command(subcommand)]
@@ -26,10 +26,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Announce a new item (`furniture_created`).
+    #[command(after_help = "Example: furniture-notify created --nombre 'Mesa de roble' --altura 75 --ancho 120 --material roble --autor ana")]
     Created(Record),
-    /// Announce a changed item (`furniture_updated`).
+    /// Announce a changed item (`furniture_updated`), with its record as it is now.
+    #[command(after_help = "Example: furniture-notify updated --id 6740001a716837c88b2d7da5 --nombre 'Mesa de roble' --altura 75 --ancho 140")]
     Updated(Record),
     /// Announce a deleted item (`furniture_deleted`), with its last record.
+    #[command(after_help = "Example: furniture-notify deleted --id 6740001a716837c88b2d7da5 --nombre 'Mesa de roble'")]
     Deleted(Record),
     /// Send a plausible, varied stream of changes until stopped (Ctrl-C), so screens come alive.
     Demo(Demo),
@@ -38,7 +41,8 @@ enum Command {
 /// The record's fields; an omitted flag leaves the key out of the record.
 #[derive(Args)]
 struct Record {
-    /// `furniture_id`: the catalog id (`created` makes up a new 24-hex-digit id when omitted).
+    /// `furniture_id`: the catalog id; needed by `updated` and `deleted` (`created` makes up a
+    /// new 24-hex-digit id when omitted).
     #[arg(long)]
     id: Option<String>,
     /// `nombre`: the name.
@@ -47,11 +51,11 @@ struct Record {
     /// `descripcion`: the description.
     #[arg(long)]
     descripcion: Option<String>,
-    /// `altura`: height in cm.
-    #[arg(long)]
+    /// `altura`: height in whole centimetres.
+    #[arg(long, value_name = "CM", value_parser = centimetres, allow_negative_numbers = true)]
     altura: Option<i64>,
-    /// `ancho`: width in cm.
-    #[arg(long)]
+    /// `ancho`: width in whole centimetres.
+    #[arg(long, value_name = "CM", value_parser = centimetres, allow_negative_numbers = true)]
     ancho: Option<i64>,
     /// `material`: the material.
     #[arg(long)]
@@ -81,6 +85,14 @@ struct Demo {
     /// Print nothing per change.
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// A size as the catalog keeps it: whole centimetres, not negative.
+fn centimetres(s: &str) -> Result<i64, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(n),
+        _ => Err("a size is whole centimetres, 0 or more (75, not 75.5 or -3)".to_owned()),
+    }
 }
 
 impl Record {
@@ -132,6 +144,10 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Deleted(r) => (Action::Deleted, r),
         Command::Demo(demo) => return run_demo(&notifier, demo).await,
     };
+    if action != Action::Created && record.id.as_deref().is_none_or(|id| id.trim().is_empty()) {
+        eprintln!("furniture-notify: {} needs --id, the catalog id of the item it {}", action.as_str(), if action == Action::Updated { "changed" } else { "deleted" });
+        return ExitCode::from(2);
+    }
     let msg = ProducerMessage { action, furniture: record.into_furniture(action == Action::Created) };
     match notifier.send(&msg).await {
         Ok(()) => {
@@ -175,7 +191,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     let mut lost = 0u64;
     let mut retry = Duration::from_millis(250);
     let mut next = tokio::time::Instant::now();
-    eprintln!("demo: {} changes/s to {} (seed {seed}); Ctrl-C stops", demo.rate, notifier.shown_url());
+    eprintln!("demo: changes at {}/s to {} (seed {seed}); Ctrl-C stops", demo.rate, notifier.shown_url());
     let mut pending = gen.next_message();
     // One listener for the whole run: a Ctrl-C while connecting or sending counts too.
     let stop = tokio::signal::ctrl_c();

@@ -202,6 +202,25 @@ async fn unreachable_broker_is_one_line_and_status_1() {
     assert!(err.starts_with(&format!("furniture-notify: cannot reach the broker at {url}")), "{err}");
 }
 
+/// A server there that is not a WebSocket one (a web server answering HTTP/1.0, as Python's
+/// `http.server` does) is said to be so, status 1.
+#[tokio::test]
+async fn a_server_that_does_not_speak_websocket_is_named_so() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 1024];
+        let _ = tcp.read(&mut request).await;
+        let _ = tcp.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<html></html>").await;
+    });
+    let out = run(&["deleted", "--id", "x"], &url).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the server there does not speak WebSocket"), "{err}");
+}
+
 /// Usage errors exit with status 2.
 #[tokio::test]
 async fn bad_usage_is_status_2() {
@@ -299,18 +318,29 @@ async fn the_demo_makes_up_for_its_last_change_when_the_broker_goes_away_with_it
     assert!(stderr.contains("may or may not have been made"), "{stderr}");
 }
 
-/// `updated` and `deleted` without `--id` leave the id out, as every omitted flag does (only
-/// `created` makes one up); the token in the URL is not printed, not even by `--help`.
+/// `updated` and `deleted` need `--id` (usage error 2 without it, nothing sent), `created`
+/// makes one up; the token in the URL is not printed, not even by `--help`.
 #[tokio::test]
 async fn only_created_makes_up_an_id_and_the_token_is_never_printed() {
     let (url, mut frames) = server(true, "S3CRET").await;
-    for (command, has_id) in [("updated", false), ("deleted", false), ("created", true)] {
-        let out = run(&[command, "--nombre", "Mesa"], &url).await;
+    for command in ["updated", "deleted"] {
+        for id in [&[][..], &["--id", " "][..]] {
+            let out = run(&[&[command, "--nombre", "Mesa"][..], id].concat(), &url).await;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command} {id:?}: {stderr}");
+            assert!(stderr.contains(&format!("{command} needs --id")), "{stderr}");
+        }
+    }
+    for (command, id) in [("updated", "a1"), ("deleted", "a1"), ("created", "")] {
+        let args: &[&str] = if id.is_empty() { &[command, "--nombre", "Mesa"] } else { &[command, "--id", id, "--nombre", "Mesa"] };
+        let out = run(args, &url).await;
         assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
         let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(printed.contains("token=***") && !printed.contains("S3CRET"), "{command}: {printed}");
         let frame = tokio::time::timeout(Duration::from_secs(5), frames.recv()).await.unwrap().unwrap();
-        assert_eq!(frame["furniture"].get("furniture_id").is_some(), has_id, "{command}: {frame}");
+        assert_eq!(frame["type"], format!("furniture_{command}"), "{frame}");
+        let sent_id = frame["furniture"]["furniture_id"].as_str().unwrap_or_default().to_owned();
+        assert!(if id.is_empty() { sent_id.len() == 24 } else { sent_id == id }, "{command}: {frame}");
     }
     let help = run(&["--help"], &url).await;
     assert!(help.status.success());
@@ -330,6 +360,13 @@ async fn huge_or_tiny_numbers_and_other_schemes_are_usage_errors() {
         let out = run(args, "ws://127.0.0.1:1").await;
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{args:?}");
+    }
+    // Sizes are whole centimetres, not negative, and the error says so.
+    for size in ["75.5", "-3", "alta", ""] {
+        let out = run(&["created", "--altura", size], "ws://127.0.0.1:1").await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{size}: {stderr}");
+        assert!(stderr.contains("a size is whole centimetres, 0 or more"), "{size}: {stderr}");
     }
     let out = run(&["created"], "wss://127.0.0.1:1/").await;
     assert_eq!(out.status.code(), Some(2));
