@@ -6,32 +6,34 @@ use furniture_protocol::{Action, Furniture, ProducerMessage};
 /// A kind of furniture with plausible sizes in cm.
 struct Kind {
     nombre: &'static str,
+    /// The name's gender, which its finish agrees with.
+    feminine: bool,
     altura: (i64, i64),
     ancho: (i64, i64),
     descripcion: &'static str,
 }
 
 const KINDS: &[Kind] = &[
-    Kind { nombre: "Mesa de comedor", altura: (74, 78), ancho: (140, 220), descripcion: "Mesa extensible para seis comensales" },
-    Kind { nombre: "Silla Windsor", altura: (85, 100), ancho: (42, 50), descripcion: "Silla de respaldo de varillas torneadas" },
-    Kind { nombre: "Estantería modular", altura: (180, 220), ancho: (80, 160), descripcion: "Cinco baldas regulables" },
-    Kind { nombre: "Armario ropero", altura: (200, 240), ancho: (100, 200), descripcion: "Dos puertas batientes y barra para colgar" },
-    Kind { nombre: "Sofá de tres plazas", altura: (80, 95), ancho: (190, 230), descripcion: "Tapizado en lino con cojines desenfundables" },
-    Kind { nombre: "Cómoda", altura: (80, 100), ancho: (90, 130), descripcion: "Cuatro cajones con guías de cierre suave" },
-    Kind { nombre: "Mesita de noche", altura: (50, 65), ancho: (40, 55), descripcion: "Un cajón y hueco abierto" },
-    Kind { nombre: "Escritorio", altura: (73, 76), ancho: (100, 160), descripcion: "Pasacables y cajonera lateral" },
-    Kind { nombre: "Banco de jardín", altura: (80, 90), ancho: (120, 180), descripcion: "Tratado para exterior" },
-    Kind { nombre: "Aparador", altura: (75, 90), ancho: (150, 200), descripcion: "Tres puertas y dos cajones" },
-    Kind { nombre: "Librería", altura: (190, 210), ancho: (60, 120), descripcion: "Trasera calada y zócalo alto" },
-    Kind { nombre: "Cabecero", altura: (100, 130), ancho: (140, 180), descripcion: "Para cama de matrimonio" },
-    Kind { nombre: "Taburete alto", altura: (65, 80), ancho: (35, 45), descripcion: "Reposapiés metálico" },
-    Kind { nombre: "Butaca orejera", altura: (100, 115), ancho: (75, 90), descripcion: "Respaldo alto y brazos acolchados" },
-    Kind { nombre: "Vitrina", altura: (170, 200), ancho: (80, 110), descripcion: "Puertas de cristal templado y luz interior" },
-    Kind { nombre: "Zapatero", altura: (90, 120), ancho: (60, 90), descripcion: "Tres compartimentos abatibles" },
-    Kind { nombre: "Mesa de centro", altura: (40, 48), ancho: (90, 130), descripcion: "Tapa elevable con almacenaje" },
-    Kind { nombre: "Consola de entrada", altura: (78, 85), ancho: (90, 120), descripcion: "Estrecha, para recibidor" },
-    Kind { nombre: "Cama nido", altura: (60, 80), ancho: (95, 100), descripcion: "Segunda cama extraíble" },
-    Kind { nombre: "Perchero de pie", altura: (170, 185), ancho: (40, 50), descripcion: "Ocho colgadores y paragüero" },
+    Kind { nombre: "Mesa de comedor", feminine: true, altura: (74, 78), ancho: (140, 220), descripcion: "Mesa extensible para seis comensales" },
+    Kind { nombre: "Silla Windsor", feminine: true, altura: (85, 100), ancho: (42, 50), descripcion: "Silla de respaldo de varillas torneadas" },
+    Kind { nombre: "Estantería modular", feminine: true, altura: (180, 220), ancho: (80, 160), descripcion: "Cinco baldas regulables" },
+    Kind { nombre: "Armario ropero", feminine: false, altura: (200, 240), ancho: (100, 200), descripcion: "Dos puertas batientes y barra para colgar" },
+    Kind { nombre: "Sofá de tres plazas", feminine: false, altura: (80, 95), ancho: (190, 230), descripcion: "Tapizado en lino con cojines desenfundables" },
+    Kind { nombre: "Cómoda", feminine: true, altura: (80, 100), ancho: (90, 130), descripcion: "Cuatro cajones con guías de cierre suave" },
+    Kind { nombre: "Mesita de noche", feminine: true, altura: (50, 65), ancho: (40, 55), descripcion: "Un cajón y hueco abierto" },
+    Kind { nombre: "Escritorio", feminine: false, altura: (73, 76), ancho: (100, 160), descripcion: "Pasacables y cajonera lateral" },
+    Kind { nombre: "Banco de jardín", feminine: false, altura: (80, 90), ancho: (120, 180), descripcion: "Tratado para exterior" },
+    Kind { nombre: "Aparador", feminine: false, altura: (75, 90), ancho: (150, 200), descripcion: "Tres puertas y dos cajones" },
+    Kind { nombre: "Librería", feminine: true, altura: (190, 210), ancho: (60, 120), descripcion: "Trasera calada y zócalo alto" },
+    Kind { nombre: "Cabecero", feminine: false, altura: (100, 130), ancho: (140, 180), descripcion: "Para cama de matrimonio" },
+    Kind { nombre: "Taburete alto", feminine: false, altura: (65, 80), ancho: (35, 45), descripcion: "Reposapiés metálico" },
+    Kind { nombre: "Butaca orejera", feminine: true, altura: (100, 115), ancho: (75, 90), descripcion: "Respaldo alto y brazos acolchados" },
+    Kind { nombre: "Vitrina", feminine: true, altura: (170, 200), ancho: (80, 110), descripcion: "Puertas de cristal templado y luz interior" },
+    Kind { nombre: "Zapatero", feminine: false, altura: (90, 120), ancho: (60, 90), descripcion: "Tres compartimentos abatibles" },
+    Kind { nombre: "Mesa de centro", feminine: true, altura: (40, 48), ancho: (90, 130), descripcion: "Tapa elevable con almacenaje" },
+    Kind { nombre: "Consola de entrada", feminine: true, altura: (78, 85), ancho: (90, 120), descripcion: "Estrecha, para recibidor" },
+    Kind { nombre: "Cama nido", feminine: true, altura: (60, 80), ancho: (95, 100), descripcion: "Segunda cama extraíble" },
+    Kind { nombre: "Perchero de pie", feminine: false, altura: (170, 185), ancho: (40, 50), descripcion: "Ocho colgadores y paragüero" },
 ];
 
 const MATERIALS: &[&str] = &[
@@ -41,7 +43,16 @@ const MATERIALS: &[&str] = &[
 
 const AUTHORS: &[&str] = &["juan", "maria.garcia", "lucia_m", "carlos.ruiz", "ana.torres", "pablo", "elena.s", "javier_ortega"];
 
-const FINISHES: &[&str] = &["natural", "envejecido", "blanco roto", "nórdico", "industrial", "rústico", "mate"];
+/// Finishes, as (masculine, feminine).
+const FINISHES: &[(&str, &str)] = &[
+    ("natural", "natural"),
+    ("envejecido", "envejecida"),
+    ("en blanco roto", "en blanco roto"),
+    ("nórdico", "nórdica"),
+    ("industrial", "industrial"),
+    ("rústico", "rústica"),
+    ("mate", "mate"),
+];
 
 /// Generates changes to a small, living catalog: mostly creates while it is small, then a mix of
 /// updates (one or two fields at a time), creates and deletes of items it created itself.
@@ -100,7 +111,8 @@ impl DemoGenerator {
         self.next_serial += 1;
         let kind = &KINDS[self.rng.usize(0..KINDS.len())];
         let material = MATERIALS[self.rng.usize(0..MATERIALS.len())];
-        let finish = FINISHES[self.rng.usize(0..FINISHES.len())];
+        let (masculine, feminine) = FINISHES[self.rng.usize(0..FINISHES.len())];
+        let finish = if kind.feminine { feminine } else { masculine };
         // A 24-hex-digit id shaped like the catalog's MongoDB ObjectIds.
         let id = format!("{:08x}{:016x}", 0x6740_0000u32 + self.next_serial as u32, self.rng.u64(..));
         Furniture::new(
@@ -195,6 +207,26 @@ mod tests {
             assert!(f.altura().is_some_and(|a| (20..=260).contains(&a)));
             assert!(f.ancho().is_some_and(|a| (20..=260).contains(&a)));
             assert_eq!(f.id().unwrap().len(), 24);
+        }
+    }
+
+    /// A name's finish agrees with it in gender ("Vitrina nórdica", "Aparador nórdico").
+    #[test]
+    fn finishes_agree_with_the_name() {
+        let mut g = DemoGenerator::new(9, 20);
+        let mut names = HashSet::new();
+        for _ in 0..3000 {
+            let f = g.next_message().furniture;
+            names.insert(f.nombre().unwrap());
+        }
+        assert!(names.iter().any(|n| n.starts_with("Vitrina nórdica")) && names.iter().any(|n| n.starts_with("Aparador nórdico")), "{names:?}");
+        for name in &names {
+            let kind = KINDS.iter().find(|k| name.starts_with(k.nombre)).unwrap();
+            // The other gender's forms, where the two differ.
+            let wrong = FINISHES.iter().filter(|(m, f)| m != f).map(|&(m, f)| if kind.feminine { m } else { f });
+            for w in wrong {
+                assert!(!name.contains(&format!(" {w}")), "{name}");
+            }
         }
     }
 
