@@ -47,6 +47,9 @@ const FIRST_CARDS: usize = 24;
 /// Where the catalog on screen comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CatalogSource {
+    /// Not known yet: no broker has welcomed the page, or the one that did (at this time, ms)
+    /// may still answer `sync`.
+    Waiting(Option<f64>),
     /// Only what this page saw live, since then (ms): the broker did not answer `sync`.
     LiveSince(f64),
     /// The broker's own catalog, as of this `seq`.
@@ -172,7 +175,7 @@ impl Live {
             group_by_material: RwSignal::new(false),
             card_cap: RwSignal::new(usize::MAX),
             toasts: RwSignal::new(Toasts::new(if kiosk { ToastPolicy::wall() } else { ToastPolicy::desk() }).with_lang(lang)),
-            source: RwSignal::new(CatalogSource::LiveSince(now)),
+            source: RwSignal::new(CatalogSource::Waiting(None)),
             diagnostics: RwSignal::new(Diagnostics::default()),
             debug: RwSignal::new(false),
             now: RwSignal::new(now),
@@ -276,6 +279,9 @@ impl Live {
             ServerFrame::Welcome { client_count, stream, .. } => {
                 // Parts of a reply that a lost connection cut short.
                 self.sync_parts.set_value(Vec::new());
+                if self.source.get_untracked() == CatalogSource::Waiting(None) {
+                    self.source.set(CatalogSource::Waiting(Some(now)));
+                }
                 self.clients.set(client_count);
                 let mut renumbered = false;
                 if stream.is_some() && stream != self.stream.get_value() {
@@ -622,6 +628,12 @@ impl Live {
             let sign = |r: f64| if r < 0.5 { -1 } else { 1 };
             let (a, b, c, d) = (js_sys::Math::random(), js_sys::Math::random(), js_sys::Math::random(), js_sys::Math::random());
             self.drift_px.set((sign(a) * px(b), sign(c) * px(d)));
+        }
+        // A broker that does not answer `sync` (the Python one): the catalog is what comes live.
+        if let CatalogSource::Waiting(Some(welcomed)) = self.source.get_untracked() {
+            if now - welcomed > SYNC_GRACE_MS {
+                self.source.set(CatalogSource::LiveSince(welcomed));
+            }
         }
         // A broker that never answered `sync` (the Python one) cannot fill an outage. One that
         // answered before does answer, however late, and its reply says whether it filled it.

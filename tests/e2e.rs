@@ -138,7 +138,7 @@ async fn the_dashboard_works_against_a_python_broker() {
     page.wait_card("py-1", |c| c.name == "Vitrina").await;
     page.wait_toast("created").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(page.text("[data-testid=catalog-source]").await.contains("eventos en vivo"));
+    page.wait_until("the catalog said to be built from live events", "return document.querySelector('[data-testid=catalog-source]').textContent.includes('eventos en vivo')").await;
     // Python's `json` reads and writes NaN: the change is shown, the value as a dash.
     use futures_util::SinkExt;
     let (mut producer, _) = tokio_tungstenite::connect_async(python.url.as_str()).await.unwrap();
@@ -621,8 +621,9 @@ async fn the_network_going_away_shows_offline_and_comes_back() {
     page.close().await;
 }
 
-/// A probe (here the network coming back) brings a waiting reconnect to within 2 s, and the
-/// countdown on screen says the new time at once, not the backoff's. (The backoff's jitter is
+/// A page that has not reached its broker says it waits for the catalog; a probe (here the
+/// network coming back) brings a waiting reconnect to within 2 s, and the countdown on screen
+/// says the new time at once, not the backoff's. (The backoff's jitter is
 /// pinned by replacing `Math.random`, so that the third attempt waits 3.96 s.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_probe_brings_the_reconnect_and_its_countdown_nearer() {
@@ -634,6 +635,8 @@ async fn a_probe_brings_the_reconnect_and_its_countdown_nearer() {
     page.eval("Math.random = () => 0.99; return true").await;
     let label = "(document.querySelector('[data-testid=connection-status]')?.textContent ?? '')";
     page.wait_until("a reconnect 4 s away", &format!("return {label}.includes(' en 4 s')")).await;
+    // Never welcomed, the page does not say it builds a catalog from live events.
+    assert_eq!(page.text("[data-testid=catalog-source]").await, "Esperando el catálogo del servidor…");
     page.eval("window.dispatchEvent(new Event('online')); return true").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let shown = page.eval(&format!("return {label}")).await;

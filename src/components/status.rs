@@ -30,6 +30,7 @@ pub fn StatusBar() -> impl IntoView {
     };
     let source = move || match live.source.get() {
         CatalogSource::Synced { seq } => format!("{} · #{seq}", lang.t("Sincronizado con el servidor", "In sync with the broker")),
+        CatalogSource::Waiting(_) => lang.t("Esperando el catálogo del servidor…", "Waiting for the broker's catalog…").to_owned(),
         CatalogSource::LiveSince(ms) => format!(
             "{} {}",
             lang.t("Catálogo construido con eventos en vivo desde las", "Catalog built from live events only, since"),
