@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::app::Live;
-use crate::state::activity::{sparkline_path, MINUTES};
+use crate::state::activity::sparkline_path;
 use crate::state::i18n::Lang;
 
 const SPARK_W: u32 = 240;
@@ -21,7 +21,10 @@ pub fn Charts() -> impl IntoView {
         live.activity.with(|a| a.series(now))
     };
     let path = move || sparkline_path(&series(), f64::from(SPARK_W), f64::from(SPARK_H));
-    let last_minute = move || series()[MINUTES - 1];
+    let last_minute = move || {
+        let now = live.now.get();
+        live.activity.with(|a| a.last_60_s(now))
+    };
     let per_hour = move || series().iter().sum::<u32>();
     // From a memo: the bars are redrawn only when the counts change, not with every update.
     let bars = move || {

@@ -48,6 +48,17 @@ impl Activity {
         }
         out
     }
+
+    /// Notifications in the last 60 s, as near as minutes tell: the current minute's, and the
+    /// part of the minute before that is still within 60 s, at its average rate. (The current
+    /// minute alone read as a drop to nothing at every minute's start.)
+    pub fn last_60_s(&self, now_ms: f64) -> u32 {
+        let s = self.series(now_ms);
+        // Not `rem_euclid`: that is `fmod`, which wasm has no instruction for (1 KB of code).
+        let minutes = now_ms / 60_000.0;
+        let into = minutes - minutes.floor();
+        (f64::from(s[MINUTES - 1]) + f64::from(s[MINUTES - 2]) * (1.0 - into)).round() as u32
+    }
 }
 
 /// An SVG path through `values` scaled into `width` × `height` (the top is the maximum).
@@ -68,6 +79,22 @@ pub fn sparkline_path(values: &[u32], width: f64, height: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One a second, steadily: 60 in the last 60 s at any moment of a minute, its start too.
+    #[test]
+    fn a_steady_rate_reads_the_same_all_minute() {
+        let times: Vec<f64> = (0..180).map(|s| f64::from(s) * 1000.0 + 500.0).collect();
+        for now in [120_000.0, 120_900.0, 135_000.0, 150_000.0, 179_999.0] {
+            let mut a = Activity::default();
+            times.iter().filter(|t| **t <= now).for_each(|t| a.record(*t));
+            let shown = a.last_60_s(now);
+            assert!(shown.abs_diff(60) <= 1, "at {now}: {shown}");
+        }
+        // Quiet since: nothing after a minute and a bit.
+        let mut a = Activity::default();
+        times.iter().for_each(|t| a.record(*t));
+        assert_eq!(a.last_60_s(180_000.0 + 60_000.0), 0);
+    }
 
     #[test]
     fn counts_per_minute_for_the_last_hour() {
