@@ -38,6 +38,26 @@ async fn toasts_show_names_as_text_and_dismiss() {
     assert_eq!(host.query_selector_all("[data-testid=toast]").unwrap().length(), 0);
 }
 
+/// An update's toast says what changed in the item (as its feed row does), not the broker's
+/// text again; a create's keeps the broker's text.
+#[wasm_bindgen_test]
+async fn an_update_toast_says_what_changed() {
+    use furniture_dashboard::ws::WsEvent;
+    let host = host();
+    let live = live();
+    let _mounted = mount(&host, live, move || view! { <ToastStack/> });
+    welcomed(live, "s1");
+    live.on_event(WsEvent::Frame(note(Action::Created, "t1", "Mesa", 1).encode()));
+    let mut bigger = note(Action::Updated, "t1", "Mesa", 2);
+    bigger.furniture.0.insert("altura".into(), 80.into());
+    live.on_event(WsEvent::Frame(bigger.encode()));
+    let toast = |action: &str| host.query_selector(&format!("[data-testid=toast][data-action={action}]")).unwrap().map(|t| t.text_content().unwrap_or_default());
+    until("the update's toast", || toast("updated").is_some()).await;
+    assert!(toast("updated").unwrap().contains("altura 75 → 80"), "{:?}", toast("updated"));
+    assert!(!toast("updated").unwrap().contains("mensaje de Mesa"), "{:?}", toast("updated"));
+    assert!(toast("created").unwrap().contains("mensaje de Mesa"), "{:?}", toast("created"));
+}
+
 /// The feed lists notifications newest first with their action and id, and replays of a `seq`
 /// already shown add nothing.
 #[wasm_bindgen_test]

@@ -174,6 +174,12 @@ impl Toasts {
     /// A change arrived. While the page is hidden nothing shows (it is counted for the "while you
     /// were away" digest); in a burst the changes go into one digest toast; otherwise one toast.
     pub fn push(&mut self, n: &Notification, now_ms: f64, page_visible: bool) {
+        self.push_described(n, None, now_ms, page_visible);
+    }
+
+    /// As [`Toasts::push`], the toast telling `what` changed (`altura 75 → 80`) instead of the
+    /// broker's text, when given.
+    pub fn push_described(&mut self, n: &Notification, what: Option<String>, now_ms: f64, page_visible: bool) {
         if self.policy.max_visible == 0 {
             return; // toasts turned off
         }
@@ -213,7 +219,7 @@ impl Toasts {
             return;
         }
         let title = n.furniture.nombre().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "—".to_owned());
-        self.show(ToastKind::Change(n.action), title, n.message.clone(), now_ms);
+        self.show(ToastKind::Change(n.action), title, what.unwrap_or_else(|| n.message.clone()), now_ms);
     }
 
     /// A burst is on: its digest toast is showing.
