@@ -58,7 +58,7 @@ fn run(module_path: &str, glue_path: &str, options: &furniture_wasm_shrink::Opti
     let r = &shrunk.report;
     for text in &options.drop_exports {
         if !r.exports_dropped.iter().any(|name| name.contains(text.as_str())) {
-            eprintln!("wasm-shrink: note: no export contains {text:?}: nothing to drop (not linked, or renamed)");
+            println!("wasm-shrink: no export contains {text:?} to drop (left out when linked, see scripts/wasm-link)");
         }
     }
     std::fs::write(module_path, &shrunk.wasm).map_err(|e| format!("{module_path}: {e}"))?;
