@@ -157,7 +157,7 @@ fn FeedItem(
                     {n.seq.map(|s| view! { <span class="seq">" · #" {s}</span> })}
                     {match change.origin {
                         Origin::Live => None,
-                        Origin::History => Some(view! { <span class="history">" · " {lang.t("anterior", "earlier")}</span> }),
+                        Origin::History => Some(view! { <span class="history">" · " {lang.t("antes de abrir la página", "before the page opened")}</span> }),
                         Origin::Recovered => Some(view! { <span class="replayed">" · " {lang.t("recuperado", "recovered")}</span> }),
                     }}
                 </p>
