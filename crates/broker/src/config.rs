@@ -33,60 +33,40 @@ pub struct Config {
     #[arg(long, env = "BROKER_DASHBOARD_DIR", default_value = "dist")]
     pub dashboard_dir: PathBuf,
 
-    /// Largest frame or message accepted from a client, in bytes; larger ones close with 1009.
-    #[arg(long, env = "BROKER_MAX_FRAME_BYTES", default_value_t = 1 << 20)]
-    pub max_frame_bytes: usize,
-
-    /// Seconds between WebSocket protocol pings to each client (1 to 86400).
-    #[arg(long, env = "BROKER_PING_INTERVAL_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
-    pub ping_interval_secs: u64,
-
-    /// Seconds a client has to answer a protocol ping before it is closed with 1011 (1 to 86400).
-    #[arg(long, env = "BROKER_PING_TIMEOUT_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
-    pub ping_timeout_secs: u64,
-
-    /// Frames queued for one client before it is cut off as too slow (close 1008).
-    #[arg(long, env = "BROKER_CLIENT_QUEUE", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
-    pub client_queue: u64,
-
-    /// Open connections (WebSocket and HTTP) allowed at once; more are refused with HTTP 503.
-    #[arg(long, env = "BROKER_MAX_CONNECTIONS", default_value_t = 20_000)]
-    pub max_connections: usize,
-
     /// Notifications kept (in memory and in the state file) for clients that reconnect and ask
     /// what they missed.
-    #[arg(long, env = "BROKER_HISTORY", default_value_t = 1000)]
+    #[arg(long, env = "BROKER_HISTORY", help_heading = "State", default_value_t = 1000)]
     pub history: usize,
 
     /// Items the broker's catalog holds at most; creates beyond it are not added (and logged).
-    #[arg(long, env = "BROKER_MAX_CATALOG_ITEMS", default_value_t = 100_000)]
+    #[arg(long, env = "BROKER_MAX_CATALOG_ITEMS", help_heading = "State", default_value_t = 100_000)]
     pub max_catalog_items: usize,
 
     /// Folder of the broker's state (catalog, history, `seq`), an SQLite file written before
     /// every broadcast; created when missing.
-    #[arg(long, env = "BROKER_DATA_DIR", default_value = "furniture-broker-data")]
+    #[arg(long, env = "BROKER_DATA_DIR", help_heading = "State", default_value = "furniture-broker-data")]
     pub data_dir: PathBuf,
 
     /// Keep state in memory only: nothing is written, and a restart starts a new `seq` numbering.
-    #[arg(long, env = "BROKER_IN_MEMORY")]
+    #[arg(long, env = "BROKER_IN_MEMORY", help_heading = "State")]
     pub in_memory: bool,
 
     /// Share state and fan-out with other brokers through Redis at this URL
     /// (`redis://[:password@]host:port[/db]`): `seq`, the catalog and the history live there, and
     /// a producer on any broker reaches the viewers of all. --data-dir and --in-memory are then
     /// unused. [default: none: the embedded state file]
-    #[arg(long, env = "BROKER_REDIS_URL", hide_env_values = true)]
+    #[arg(long, env = "BROKER_REDIS_URL", help_heading = "State", hide_env_values = true)]
     pub redis: Option<String>,
 
     /// Token a connection must present to publish, as `?token=` in its URL or an
     /// `Authorization: Bearer` header; connections without it are read-only viewers.
     /// [default: none, and then only loopback addresses may publish]
-    #[arg(long, env = "BROKER_PUBLISH_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "BROKER_PUBLISH_TOKEN", help_heading = "Access", hide_env_values = true)]
     pub publish_token: Option<Secret>,
 
     /// Without a token, let every address publish, not only loopback ones (unsafe on a shared
     /// network; the broker warns at start-up).
-    #[arg(long, env = "BROKER_ALLOW_REMOTE_PUBLISH")]
+    #[arg(long, env = "BROKER_ALLOW_REMOTE_PUBLISH", help_heading = "Access")]
     pub allow_remote_publish: bool,
 
     /// Browser origins allowed to connect, comma-separated (for example
@@ -96,26 +76,46 @@ pub struct Config {
     /// address by someone else's page. Clients that send no `Origin` (scripts, producers) are not
     /// affected. Others are refused with HTTP 403.
     /// [default: any origin]
-    #[arg(long, env = "BROKER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(long, env = "BROKER_ALLOWED_ORIGINS", help_heading = "Access", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+
+    /// Largest frame or message accepted from a client, in bytes; larger ones close with 1009.
+    #[arg(long, env = "BROKER_MAX_FRAME_BYTES", help_heading = "Limits", default_value_t = 1 << 20)]
+    pub max_frame_bytes: usize,
+
+    /// Seconds between WebSocket protocol pings to each client (1 to 86400).
+    #[arg(long, env = "BROKER_PING_INTERVAL_SECS", help_heading = "Limits", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
+    pub ping_interval_secs: u64,
+
+    /// Seconds a client has to answer a protocol ping before it is closed with 1011 (1 to 86400).
+    #[arg(long, env = "BROKER_PING_TIMEOUT_SECS", help_heading = "Limits", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
+    pub ping_timeout_secs: u64,
+
+    /// Frames queued for one client before it is cut off as too slow (close 1008).
+    #[arg(long, env = "BROKER_CLIENT_QUEUE", help_heading = "Limits", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub client_queue: u64,
+
+    /// Open connections (WebSocket and HTTP) allowed at once; more are refused with HTTP 503.
+    #[arg(long, env = "BROKER_MAX_CONNECTIONS", help_heading = "Limits", default_value_t = 20_000)]
+    pub max_connections: usize,
 
     /// Open TCP connections allowed from one IP address (HTTP and WebSocket); more are refused
     /// with HTTP 429. The global addresses of one IPv6 /64 network count as one. 0 means no limit.
-    #[arg(long, env = "BROKER_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    #[arg(long, env = "BROKER_MAX_CONNECTIONS_PER_IP", help_heading = "Limits", default_value_t = 256)]
     pub max_connections_per_ip: usize,
 
     /// Frames one connection may send per second, on average; beyond it the broker reads that
     /// connection more slowly (nothing is dropped). 0 means no limit.
-    #[arg(long, env = "BROKER_MAX_MESSAGES_PER_SEC", default_value_t = 1000)]
+    #[arg(long, env = "BROKER_MAX_MESSAGES_PER_SEC", help_heading = "Limits", default_value_t = 1000)]
     pub max_messages_per_sec: u32,
 
     /// Frames one connection may send at once above its rate before it is slowed down.
-    #[arg(long, env = "BROKER_MESSAGE_BURST", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "BROKER_MESSAGE_BURST", help_heading = "Limits", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub message_burst: u32,
 
     /// Seconds a new TCP connection has to send its complete HTTP request (the WebSocket
     /// handshake); slower ones are dropped (1 to 86400).
-    #[arg(long, env = "BROKER_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
+    #[arg(long, env = "BROKER_HANDSHAKE_TIMEOUT_SECS", help_heading = "Limits", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub handshake_timeout_secs: u64,
 
     /// Log line format on standard error: `text` or `json` (one object per line).
