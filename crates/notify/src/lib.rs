@@ -285,6 +285,9 @@ impl Notifier {
                 }
             }
             // It answered, but not as a WebSocket server does (a web server, another service).
+            E::Protocol(tokio_tungstenite::tungstenite::error::ProtocolError::HandshakeIncomplete) => {
+                NotifyError::Connect { url: self.shown_url(), reason: "the server closed the connection before answering (too busy, or stopping?)".to_owned() }
+            }
             E::Protocol(p) => NotifyError::Connect { url: self.shown_url(), reason: format!("the server there does not speak WebSocket ({p})") },
             other => NotifyError::Connect { url: self.shown_url(), reason: other.to_string() },
         }
@@ -393,8 +396,10 @@ impl Publisher {
         self.drain.is_finished()
     }
 
-    /// Closes the connection politely, without losing what was sent. The broker answers the
-    /// close once it has read every change sent before it, which can take a while (a broker
+    /// Closes the connection politely, without losing what was sent. It waits first for the
+    /// answers to the changes sent, up to [`CONFIRM_TIMEOUT`] after the last answer came. The
+    /// broker answers the close once it has read every change sent before it, which can take a
+    /// while (a broker
     /// reads a client above its message rate more slowly); ending the connection before that
     /// could lose the changes it has not read yet (a reset discards them). So this waits for the
     /// answer as long as the broker keeps sending, up to [`CLOSE_QUIET`] without a frame from it
@@ -402,18 +407,19 @@ impl Publisher {
     /// any came (one that came after the last send would otherwise go unreported).
     pub async fn close(mut self) -> Option<NotifyError> {
         let deadline = tokio::time::Instant::now() + CLOSE_LIMIT;
-        // First the answers to the changes sent, on the same terms: a broker answers a close at
-        // once, and an echo still on its way to this connection is not sent after that answer
-        // (the change was made, but would be counted as one that may not have been).
-        let mut seen = self.frames.load(std::sync::atomic::Ordering::Relaxed);
-        let mut heard = tokio::time::Instant::now();
-        while self.tally.unanswered() > 0 && !self.drain.is_finished() {
+        // First the answers to the changes sent, as long as a one-shot send waits for its echo
+        // ([`CONFIRM_TIMEOUT`]) since the last one came: a broker answers a close at once, and
+        // an answer still on its way to this connection is not sent after that (the change was
+        // made, or may have been, but would be counted as perhaps not made and sent again).
+        let mut left = self.tally.unanswered();
+        let mut answered = tokio::time::Instant::now();
+        while left > 0 && !self.drain.is_finished() {
             let now = tokio::time::Instant::now();
-            let frames = self.frames.load(std::sync::atomic::Ordering::Relaxed);
-            if frames != seen {
-                (seen, heard) = (frames, now);
+            let still = self.tally.unanswered();
+            if still < left {
+                (left, answered) = (still, now);
             }
-            if now - heard >= CLOSE_QUIET || now >= deadline {
+            if now - answered >= CONFIRM_TIMEOUT || now >= deadline {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;

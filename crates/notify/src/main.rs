@@ -189,6 +189,8 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     // Changes sent on connections that ended before the broker answered them (echoed back or
     // refused): they may or may not have been made, and are made up for by as many more.
     let mut lost = 0u64;
+    // Changes sent on the connection of the moment.
+    let mut sent_here = 0u64;
     let mut retry = Duration::from_millis(250);
     let mut next = tokio::time::Instant::now();
     eprintln!("demo: changes at {}/s to {} (seed {seed}); Ctrl-C stops", demo.rate, notifier.shown_url());
@@ -217,10 +219,20 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
             let Some(p) = publisher.take() else { break };
             let tally = p.tally();
             tokio::select! {
-                _ = &mut stop => { interrupted = true; break }
+                _ = &mut stop => {
+                    interrupted = true;
+                    lost += tally.unanswered() as u64;
+                    break;
+                }
                 r = p.close() => refused = r,
             }
-            lost += tally.unanswered() as u64;
+            let unanswered = tally.unanswered() as u64;
+            lost += unanswered;
+            if unanswered > 0 && unanswered == sent_here {
+                // Making up for them would send as many again, for ever.
+                eprintln!("demo: the broker answered none of the {unanswered} changes sent on this connection (does it send changes back to their sender?)");
+                break;
+            }
             if refused.is_some() || demo.count.is_some_and(|c| sent.saturating_sub(lost) >= c) {
                 break;
             }
@@ -239,6 +251,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
             None => match tokio::select! { _ = &mut stop => { interrupted = true; break } () = over() => break, c = notifier.connect() => c } {
                 Ok(p) => {
                     retry = Duration::from_millis(250);
+                    sent_here = 0;
                     publisher.insert(p)
                 }
                 // Trying again cannot help: a URL that cannot work, a wrong token.
@@ -261,6 +274,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
         // Every attempt counts, one whose connection failed as lost too: the change is tried
         // again, and counted once in `sent - lost` when that one is answered.
         sent += 1;
+        sent_here += 1;
         let sending = tokio::select! {
             _ = &mut stop => { interrupted = true; break }
             r = tokio::time::timeout(SEND_TIMEOUT, p.send(&pending)) => r,
@@ -302,6 +316,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
                 eprintln!("demo: {e}; going on without it");
                 // This one was not sent (the answer about the earlier one stopped it).
                 sent -= 1;
+                sent_here -= 1;
                 lost += dropped(publisher.take());
             }
             Err(e) => {

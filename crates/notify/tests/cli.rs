@@ -294,6 +294,23 @@ async fn the_demo_makes_exactly_its_count_on_this_projects_broker() {
     shutdown.cancel();
 }
 
+/// A broker that never sends changes back to their sender: the demo cannot tell which were made,
+/// and stops (status 1) rather than making up for them with as many more, again and again.
+#[tokio::test]
+async fn a_demo_whose_changes_are_never_answered_stops() {
+    let (url, mut frames) = server(false, "abc").await;
+    // The duration only ends a demo that would go on for ever.
+    let out = run(&["demo", "--rate", "100", "--count", "3", "--duration", "60", "--quiet"], &url).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("answered none of the 3 changes"), "{stderr}");
+    let mut got = 0;
+    while frames.try_recv().is_ok() {
+        got += 1;
+    }
+    assert_eq!(got, 3, "no change made up for: {stderr}");
+}
+
 /// A broker that goes away (1001) at every third change, answering no more: that change and
 /// those the demo wrote meanwhile were never answered, and it makes up for them on the next connection,
 /// so that the brokers answered (echoed) exactly the count asked for.

@@ -2,29 +2,63 @@
 
 use std::time::{Duration, Instant};
 
-use furniture_notify::{Notifier, CLOSE_QUIET};
+use furniture_notify::{Notifier, CLOSE_QUIET, CONFIRM_TIMEOUT};
 use furniture_protocol::{Action, Furniture, ProducerMessage};
 
 /// A broker that takes the connection and then neither reads nor writes: `close` gives up after
-/// `CLOSE_QUIET` without a frame, not at `CLOSE_LIMIT`, and not at once.
+/// `CLOSE_QUIET` without a frame, not at `CLOSE_LIMIT`, and not at once; with a change of its
+/// unanswered, it waits `CONFIRM_TIMEOUT` for the answer first, as a one-shot send would.
 #[tokio::test]
 async fn close_gives_up_on_a_silent_broker_after_its_quiet_bound() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            held.push(tokio_tungstenite::accept_async(tcp).await.unwrap());
+        }
+    });
+    let publisher = Notifier::new(url.clone()).connect().await.unwrap();
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), publisher.close()).await.expect("close returns long before CLOSE_LIMIT");
+    let took = started.elapsed();
+    assert!(took >= CLOSE_QUIET, "it waited for an answer ({took:?})");
+
+    let mut publisher = Notifier::new(url).connect().await.unwrap();
+    let change = ProducerMessage { action: Action::Created, furniture: Furniture::new("1", "Mesa", "", 75, 120, "roble", "ana") };
+    publisher.send(&change).await.unwrap();
+    let tally = publisher.tally();
+    let started = Instant::now();
+    tokio::time::timeout(CONFIRM_TIMEOUT + Duration::from_secs(15), publisher.close()).await.expect("close returns long before CLOSE_LIMIT");
+    let took = started.elapsed();
+    assert!(took >= CONFIRM_TIMEOUT + CLOSE_QUIET, "it waited for the change's answer, then the close's ({took:?})");
+    assert_eq!(tally.unanswered(), 1);
+    server.abort();
+}
+
+/// A broker whose answer comes late (a broker on Redis may take 10 s to say whether a change was
+/// written): closing waits for it, and the change is not left as perhaps not made.
+#[tokio::test]
+async fn close_waits_for_a_late_answer() {
+    use futures_util::{SinkExt, StreamExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
-        let ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        drop(ws);
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let Some(Ok(change)) = ws.next().await else { return };
+        let v: serde_json::Value = serde_json::from_str(change.to_text().unwrap()).unwrap();
+        tokio::time::sleep(CLOSE_QUIET + Duration::from_secs(1)).await;
+        let echo = serde_json::json!({"type": "furniture_notification", "action": "created", "furniture": v["furniture"], "message": "x", "timestamp": "2026-12-06T10:00:00"});
+        ws.send(tokio_tungstenite::tungstenite::Message::text(echo.to_string())).await.unwrap();
+        while let Some(Ok(_)) = ws.next().await {}
     });
     let mut publisher = Notifier::new(url).connect().await.unwrap();
     let change = ProducerMessage { action: Action::Created, furniture: Furniture::new("1", "Mesa", "", 75, 120, "roble", "ana") };
     publisher.send(&change).await.unwrap();
-    let started = Instant::now();
-    tokio::time::timeout(Duration::from_secs(15), publisher.close()).await.expect("close returns long before CLOSE_LIMIT");
-    let took = started.elapsed();
-    assert!(took >= CLOSE_QUIET, "it waited for an answer ({took:?})");
-    server.abort();
+    let tally = publisher.tally();
+    assert_eq!(publisher.close().await.map(|e| e.to_string()), None);
+    assert_eq!(tally.unanswered(), 0, "the late answer was waited for");
 }
 
 /// A broker that reads the change and then drops the connection before echoing it (killed or
