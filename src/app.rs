@@ -279,7 +279,8 @@ impl Live {
             ServerFrame::Welcome { client_count, stream, .. } => {
                 // Parts of a reply that a lost connection cut short.
                 self.sync_parts.set_value(Vec::new());
-                if self.source.get_untracked() == CatalogSource::Waiting(None) {
+                // Each welcome starts the wait for the answer to `sync` anew.
+                if matches!(self.source.get_untracked(), CatalogSource::Waiting(_)) {
                     self.source.set(CatalogSource::Waiting(Some(now)));
                 }
                 self.clients.set(client_count);
@@ -633,7 +634,7 @@ impl Live {
         }
         // A broker that does not answer `sync` (the Python one): the catalog is what comes live.
         if let CatalogSource::Waiting(Some(welcomed)) = self.source.get_untracked() {
-            if now - welcomed > SYNC_GRACE_MS {
+            if now - welcomed > SYNC_GRACE_MS && self.conn.get_untracked() == ConnState::Live {
                 self.source.set(CatalogSource::LiveSince(welcomed));
             }
         }

@@ -492,19 +492,16 @@ async fn the_diagnostics_overlay_shows_frames_and_close_codes() {
     page.close().await;
 }
 
-/// The client count stays true while the page is open: our broker puts the count of the moment
-/// in its pongs, and the page pings at least every `ping_every` ms even while changes keep coming.
+/// The count of screens stays true while the page is open: our broker puts the count of the
+/// moment in its pongs, producers left out, and the page pings at least every `ping_every` ms even
+/// while changes keep coming.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_count_follows_screens_coming_and_going() {
     let Some(browser) = Browser::start().await else { return };
     let broker = TestBroker::start(None).await;
-    // One publisher for the whole test (a connection per change would count too, now and then).
+    // One publisher for the whole test, sending a change every 200 ms: the page is never silent
+    // long enough for its 15 s ping.
     let mut publisher = furniture_notify::Notifier::new(broker.ws_url()).connect().await.unwrap();
-    let page = Dashboard::open(&browser, &format!("{}?ping_every=500", broker.page_url())).await;
-    page.wait_state("live").await;
-    let count_is = |n: u32| format!("return document.querySelector('[data-testid=client-count]').textContent.trim().startsWith('{n} ')");
-    page.wait_until("2 clients (the page and the publisher)", &count_is(2)).await;
-    // A change every 200 ms: the page is never silent long enough for its 15 s ping.
     let stream = tokio::spawn(async move {
         for i in 0.. {
             let f = Furniture::new("cc-1", &format!("Mesa {i}"), "", 75, 120, "roble", "ana");
@@ -514,13 +511,17 @@ async fn the_client_count_follows_screens_coming_and_going() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
+    let page = Dashboard::open(&browser, &format!("{}?ping_every=500", broker.page_url())).await;
+    page.wait_state("live").await;
+    let count_is = |n: u32| format!("return document.querySelector('[data-testid=client-count]').textContent.trim().startsWith('{n} ')");
+    page.wait_until("1 screen (the publisher is none)", &count_is(1)).await;
     let (one, _) = tokio_tungstenite::connect_async(broker.ws_url()).await.unwrap();
     let (two, _) = tokio_tungstenite::connect_async(broker.ws_url()).await.unwrap();
-    page.wait_until("4 clients", &count_is(4)).await;
+    page.wait_until("3 screens", &count_is(3)).await;
     drop(one);
-    page.wait_until("3 clients", &count_is(3)).await;
+    page.wait_until("2 screens", &count_is(2)).await;
     drop(two);
-    page.wait_until("2 clients again", &count_is(2)).await;
+    page.wait_until("1 screen again", &count_is(1)).await;
     stream.abort();
     page.close().await;
 }
