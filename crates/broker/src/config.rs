@@ -26,29 +26,29 @@ const MAX_SECS: u64 = 86_400;
 )]
 pub struct Config {
     /// Address to listen on for WebSocket clients and HTTP.
-    #[arg(long, env = "BROKER_LISTEN", default_value = "0.0.0.0:8765")]
+    #[arg(long, hide_env_values = true, env = "BROKER_LISTEN", default_value = "0.0.0.0:8765")]
     pub listen: SocketAddr,
 
     /// Folder of the built dashboard (trunk's `dist`), served over plain HTTP on the same port.
-    #[arg(long, env = "BROKER_DASHBOARD_DIR", default_value = "dist")]
+    #[arg(long, hide_env_values = true, env = "BROKER_DASHBOARD_DIR", default_value = "dist")]
     pub dashboard_dir: PathBuf,
 
     /// Notifications kept (in memory and in the state file) for clients that reconnect and ask
     /// what they missed.
-    #[arg(long, env = "BROKER_HISTORY", help_heading = "State", default_value_t = 1000)]
+    #[arg(long, hide_env_values = true, env = "BROKER_HISTORY", help_heading = "State", default_value_t = 1000)]
     pub history: usize,
 
     /// Items the broker's catalog holds at most; creates beyond it are not added (and logged).
-    #[arg(long, env = "BROKER_MAX_CATALOG_ITEMS", help_heading = "State", default_value_t = 100_000)]
+    #[arg(long, hide_env_values = true, env = "BROKER_MAX_CATALOG_ITEMS", help_heading = "State", default_value_t = 100_000)]
     pub max_catalog_items: usize,
 
     /// Folder of the broker's state (catalog, history, `seq`), an SQLite file written before
     /// every broadcast; created when missing.
-    #[arg(long, env = "BROKER_DATA_DIR", help_heading = "State", default_value = "furniture-broker-data")]
+    #[arg(long, hide_env_values = true, env = "BROKER_DATA_DIR", help_heading = "State", default_value = "furniture-broker-data")]
     pub data_dir: PathBuf,
 
     /// Keep state in memory only: nothing is written, and a restart starts a new `seq` numbering.
-    #[arg(long, env = "BROKER_IN_MEMORY", help_heading = "State")]
+    #[arg(long, hide_env_values = true, env = "BROKER_IN_MEMORY", help_heading = "State")]
     pub in_memory: bool,
 
     /// Share state and fan-out with other brokers through Redis at this URL
@@ -66,7 +66,7 @@ pub struct Config {
 
     /// Without a token, let every address publish, not only loopback ones (unsafe on a shared
     /// network; the broker warns at start-up).
-    #[arg(long, env = "BROKER_ALLOW_REMOTE_PUBLISH", help_heading = "Access")]
+    #[arg(long, hide_env_values = true, env = "BROKER_ALLOW_REMOTE_PUBLISH", help_heading = "Access")]
     pub allow_remote_publish: bool,
 
     /// Browser origins allowed to connect, comma-separated (for example
@@ -76,50 +76,50 @@ pub struct Config {
     /// address by someone else's page. Clients that send no `Origin` (scripts, producers) are not
     /// affected. Others are refused with HTTP 403.
     /// [default: any origin]
-    #[arg(long, env = "BROKER_ALLOWED_ORIGINS", help_heading = "Access", value_delimiter = ',')]
+    #[arg(long, hide_env_values = true, env = "BROKER_ALLOWED_ORIGINS", help_heading = "Access", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
     /// Largest frame or message accepted from a client, in bytes; larger ones close with 1009.
-    #[arg(long, env = "BROKER_MAX_FRAME_BYTES", help_heading = "Limits", default_value_t = 1 << 20)]
+    #[arg(long, hide_env_values = true, env = "BROKER_MAX_FRAME_BYTES", help_heading = "Limits", default_value_t = 1 << 20)]
     pub max_frame_bytes: usize,
 
     /// Seconds between WebSocket protocol pings to each client (1 to 86400).
-    #[arg(long, env = "BROKER_PING_INTERVAL_SECS", help_heading = "Limits", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
+    #[arg(long, hide_env_values = true, env = "BROKER_PING_INTERVAL_SECS", help_heading = "Limits", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub ping_interval_secs: u64,
 
     /// Seconds a client has to answer a protocol ping before it is closed with 1011 (1 to 86400).
-    #[arg(long, env = "BROKER_PING_TIMEOUT_SECS", help_heading = "Limits", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
+    #[arg(long, hide_env_values = true, env = "BROKER_PING_TIMEOUT_SECS", help_heading = "Limits", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub ping_timeout_secs: u64,
 
     /// Frames queued for one client before it is cut off as too slow (close 1008).
-    #[arg(long, env = "BROKER_CLIENT_QUEUE", help_heading = "Limits", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, hide_env_values = true, env = "BROKER_CLIENT_QUEUE", help_heading = "Limits", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     pub client_queue: u64,
 
     /// Open connections (WebSocket and HTTP) allowed at once; more are refused with HTTP 503.
-    #[arg(long, env = "BROKER_MAX_CONNECTIONS", help_heading = "Limits", default_value_t = 20_000)]
+    #[arg(long, hide_env_values = true, env = "BROKER_MAX_CONNECTIONS", help_heading = "Limits", default_value_t = 20_000)]
     pub max_connections: usize,
 
     /// Open TCP connections allowed from one IP address (HTTP and WebSocket); more are refused
     /// with HTTP 429. The global addresses of one IPv6 /64 network count as one. 0 means no limit.
-    #[arg(long, env = "BROKER_MAX_CONNECTIONS_PER_IP", help_heading = "Limits", default_value_t = 256)]
+    #[arg(long, hide_env_values = true, env = "BROKER_MAX_CONNECTIONS_PER_IP", help_heading = "Limits", default_value_t = 256)]
     pub max_connections_per_ip: usize,
 
     /// Frames one connection may send per second, on average; beyond it the broker reads that
     /// connection more slowly (nothing is dropped). 0 means no limit.
-    #[arg(long, env = "BROKER_MAX_MESSAGES_PER_SEC", help_heading = "Limits", default_value_t = 1000)]
+    #[arg(long, hide_env_values = true, env = "BROKER_MAX_MESSAGES_PER_SEC", help_heading = "Limits", default_value_t = 1000)]
     pub max_messages_per_sec: u32,
 
     /// Frames one connection may send at once above its rate before it is slowed down.
-    #[arg(long, env = "BROKER_MESSAGE_BURST", help_heading = "Limits", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, hide_env_values = true, env = "BROKER_MESSAGE_BURST", help_heading = "Limits", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub message_burst: u32,
 
     /// Seconds a new TCP connection has to send its complete HTTP request (the WebSocket
     /// handshake); slower ones are dropped (1 to 86400).
-    #[arg(long, env = "BROKER_HANDSHAKE_TIMEOUT_SECS", help_heading = "Limits", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
+    #[arg(long, hide_env_values = true, env = "BROKER_HANDSHAKE_TIMEOUT_SECS", help_heading = "Limits", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub handshake_timeout_secs: u64,
 
     /// Log line format on standard error: `text` or `json` (one object per line).
-    #[arg(long, env = "BROKER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    #[arg(long, hide_env_values = true, env = "BROKER_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
 }
 
