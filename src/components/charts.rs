@@ -46,7 +46,7 @@ pub fn Charts() -> impl IntoView {
         <section class="charts" aria-label=lang.t("Actividad y materiales", "Activity and materials")>
             <figure class="chart" data-testid="activity-chart">
                 <figcaption>{lang.t("Avisos por minuto · última hora", "Notifications per minute · last hour")}</figcaption>
-                <svg viewBox=format!("-2 -2 {} {}", SPARK_W + 4, SPARK_H + 4) width=SPARK_W height=SPARK_H role="img"
+                <svg viewBox=format!("-2 -2 {} {}", SPARK_W + 4, SPARK_H + 4) width=SPARK_W height=SPARK_H preserveAspectRatio="none" role="img"
                     aria-label=move || match lang {
                         Lang::Es => format!("{} avisos en la última hora", per_hour()),
                         Lang::En => format!("{} notifications in the last hour", per_hour()),
