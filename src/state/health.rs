@@ -133,6 +133,8 @@ impl Health {
     pub fn disconnected(&mut self) {
         self.live_since_ms = None;
         self.ping_sent_ms = None;
+        // A round trip of a connection that is gone says nothing of the next one.
+        self.rtt_ms = None;
     }
 
     /// Any frame arrived; `server_ms` is its timestamp when it has one (a weak clock sample with
@@ -295,6 +297,9 @@ mod tests {
         assert_eq!(h.server_now(10.0), 4_910.0);
         h.pong(3_100.0, Some(1.0));
         assert_eq!(h.rtt_ms, Some(1_000.0), "a pong without a ping changes nothing");
+        h.disconnected();
+        assert_eq!(h.rtt_ms, None, "no round trip shown for a connection that is gone");
+        assert_eq!(h.clock_offset_ms, Some(4_900.0), "the server's clock is still known");
     }
 
     #[test]
