@@ -51,7 +51,7 @@ pub struct SortKey {
 impl SortKey {
     fn of(f: &Furniture, changed_ms: f64) -> SortKey {
         let area = f.ancho().zip(f.altura()).map_or(i64::MIN, |(w, h)| w.saturating_mul(h));
-        SortKey { name: fold(&f.nombre().unwrap_or_default()).into(), changed_ms, area, stale: false }
+        SortKey { name: fold(f.nombre().unwrap_or_default().trim()).into(), changed_ms, area, stale: false }
     }
 }
 
@@ -282,7 +282,8 @@ impl CatalogView {
         crate::state::sort::sort_by(&mut cards, |a, b| {
             let (a_key, b_key) = (&a.sort_key, &b.sort_key);
             match sort {
-                SortBy::Name => a_key.name.cmp(&b_key.name),
+                // Items without a name go last, not first.
+                SortBy::Name => (a_key.name.is_empty(), &a_key.name).cmp(&(b_key.name.is_empty(), &b_key.name)),
                 SortBy::Newest => b_key.changed_ms.total_cmp(&a_key.changed_ms),
                 SortBy::Size => b_key.area.cmp(&a_key.area),
             }
@@ -452,6 +453,16 @@ mod tests {
     fn change(v: &mut CatalogView, action: Action, id: &str, nombre: &str, now: f64) {
         v.changes_at(now);
         v.apply(&note(action, id, nombre), now);
+    }
+
+    #[test]
+    fn items_without_a_name_sort_last_by_name() {
+        let mut v = CatalogView::default();
+        for (id, name) in [("1", ""), ("2", "Mesa"), ("3", "  "), ("4", "Armario")] {
+            change(&mut v, Action::Created, id, name, 0.0);
+        }
+        let ids: Vec<String> = v.cards_by(SortBy::Name).into_iter().map(|c| c.id.to_string()).collect();
+        assert_eq!(ids[..2], ["4", "2"], "named ones first, in order: {ids:?}");
     }
 
     #[test]
