@@ -58,6 +58,19 @@ async fn an_update_toast_says_what_changed() {
     assert!(toast("created").unwrap().contains("mensaje de Mesa"), "{:?}", toast("created"));
 }
 
+/// The feed's heading counts the changes since the page opened, past the 500 rows it keeps.
+#[wasm_bindgen_test]
+async fn the_feed_heading_counts_every_change_not_the_rows_kept() {
+    let host = host();
+    let live = live();
+    let _mounted = mount(&host, live, move || view! { <FeedPanel/> });
+    welcomed(live, "s1");
+    play(live, 1, 600).await;
+    let badge = || host.query_selector("#feed-title .count").unwrap().unwrap().text_content().unwrap_or_default();
+    until("600 counted", || badge() == "600").await;
+    assert_eq!(live.feed.with(|f| f.len()), 500, "the rows kept");
+}
+
 /// The feed lists notifications newest first with their action and id, and replays of a `seq`
 /// already shown add nothing.
 #[wasm_bindgen_test]
