@@ -58,7 +58,7 @@ async fn an_update_toast_says_what_changed() {
     assert!(toast("created").unwrap().contains("mensaje de Mesa"), "{:?}", toast("created"));
 }
 
-/// The feed's heading counts the changes since the page opened, past the 500 rows it keeps.
+/// The feed's heading counts every change received, past the 500 rows it keeps.
 #[wasm_bindgen_test]
 async fn the_feed_heading_counts_every_change_not_the_rows_kept() {
     let host = host();

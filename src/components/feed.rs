@@ -35,8 +35,8 @@ pub fn FeedPanel() -> impl IntoView {
     };
     // Nobody clicks on a wall screen.
     let has_hidden = move || !live.kiosk && hidden() > 0;
-    // Changes since the page opened: the feed keeps the last 500, which would read as a count
-    // stuck at 500.
+    // Every change received (the history given at the start included): the feed keeps the last
+    // 500, which would read as a count stuck at 500.
     let count = move || crate::state::format::count(live.feed.with(|f| f.count(Action::Created) + f.count(Action::Updated) + f.count(Action::Deleted)), live.lang);
     // Rows follow this, which changes only when the reader marks everything read, rather than
     // the feed, which changes with every notification.
