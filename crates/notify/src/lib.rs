@@ -284,10 +284,11 @@ impl Notifier {
                     _ => NotifyError::Connect { url, reason },
                 }
             }
-            // It answered, but not as a WebSocket server does (a web server, another service).
+            // Closed without a word (a broker too busy or stopping refuses so).
             E::Protocol(tokio_tungstenite::tungstenite::error::ProtocolError::HandshakeIncomplete) => {
                 NotifyError::Connect { url: self.shown_url(), reason: "the server closed the connection before answering (too busy, or stopping?)".to_owned() }
             }
+            // It answered, but not as a WebSocket server does (a web server, another service).
             E::Protocol(p) => NotifyError::Connect { url: self.shown_url(), reason: format!("the server there does not speak WebSocket ({p})") },
             other => NotifyError::Connect { url: self.shown_url(), reason: other.to_string() },
         }
@@ -399,12 +400,12 @@ impl Publisher {
     /// Closes the connection politely, without losing what was sent. It waits first for the
     /// answers to the changes sent, up to [`CONFIRM_TIMEOUT`] after the last answer came. The
     /// broker answers the close once it has read every change sent before it, which can take a
-    /// while (a broker
-    /// reads a client above its message rate more slowly); ending the connection before that
-    /// could lose the changes it has not read yet (a reset discards them). So this waits for the
-    /// answer as long as the broker keeps sending, up to [`CLOSE_QUIET`] without a frame from it
-    /// and [`CLOSE_LIMIT`] in all. Gives back the broker's first refusal on this connection, if
-    /// any came (one that came after the last send would otherwise go unreported).
+    /// while (a broker reads a client above its message rate more slowly); ending the
+    /// connection before that could lose the changes it has not read yet (a reset discards
+    /// them). So this waits for the answer as long as the broker keeps sending, up to
+    /// [`CLOSE_QUIET`] without a frame from it and [`CLOSE_LIMIT`] in all. Gives back the
+    /// broker's first refusal on this connection, if any came (one that came after the last send
+    /// would otherwise go unreported).
     pub async fn close(mut self) -> Option<NotifyError> {
         let deadline = tokio::time::Instant::now() + CLOSE_LIMIT;
         // First the answers to the changes sent, as long as a one-shot send waits for its echo
