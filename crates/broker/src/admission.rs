@@ -12,8 +12,8 @@ use furniture_protocol::Refusal;
 use crate::config::Config;
 use crate::metrics::ConnRefusal;
 
-/// Open TCP connections, in total and per IP address (an IPv6 address counts with its /64,
-/// see [`counted_as`]).
+/// Open TCP connections, in total and per IP address (a global IPv6 address counts with its
+/// /64, see [`counted_as`]).
 pub struct Limits {
     max_total: usize,
     /// 0: no per-IP limit.
@@ -49,7 +49,7 @@ impl Limits {
         Ok(Arc::new(Slot { limits: self.clone(), ip }))
     }
 
-    /// Open connections in total and from `ip` (with the rest of its /64 for IPv6).
+    /// Open connections in total and from `ip` (as [`counted_as`] groups addresses).
     pub fn open(&self, ip: IpAddr) -> (usize, usize) {
         let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         (open.0, open.1.get(&counted_as(ip)).copied().unwrap_or(0))
