@@ -569,11 +569,8 @@ impl Live {
             .unwrap_or_default();
         let changed_fields: Vec<&'static str> = changes.iter().map(|c| c.key).collect();
         let changes = if n.action == furniture_protocol::Action::Updated { changes } else { Vec::new() };
-        // An update's toast says what changed, as its feed row does.
-        let what = (!changes.is_empty()).then(|| crate::state::diff::describe(&changes, self.lang));
         // Untracked: the caller redraws once for the whole batch (`redraw`).
-        let fresh = self.feed.try_update_untracked(|f| f.push_with_changes(&n, now, Origin::Live, changes)).unwrap_or(false);
-        if fresh {
+        if let Some(entry) = self.feed.try_update_untracked(|f| f.push_with_changes(&n, now, Origin::Live, changes)).flatten() {
             self.activity.update_untracked(|a| a.record(now));
             let changed = n.timestamp.map_or(server_now, |t| t.unix_millis());
             self.catalog.update_untracked(|c| {
@@ -581,6 +578,8 @@ impl Live {
                 c.changes_at(server_now);
                 c.apply_diffed(&n, changed, changed_fields);
             });
+            // An update's toast says what changed, as its feed row does.
+            let what = || (!entry.changes.is_empty()).then(|| crate::state::diff::describe(&entry.changes, self.lang));
             self.toasts.update_untracked(|t| t.push_described(&n, what, now, visible));
             self.announcer.update_value(|a| a.note(n.action));
             if let (CatalogSource::Synced { .. }, Some(seq)) = (self.source.get_untracked(), n.seq) {

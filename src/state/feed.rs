@@ -106,22 +106,23 @@ impl Feed {
     /// Adds a notification at the top unless its `seq` was already seen (or is older than the
     /// oldest held). Returns true when it was added.
     pub fn push(&mut self, n: &Notification, now_ms: f64, origin: Origin) -> bool {
-        self.push_with_changes(n, now_ms, origin, Vec::new())
+        self.push_with_changes(n, now_ms, origin, Vec::new()).is_some()
     }
 
-    /// [`Feed::push`] with the fields an update changed.
-    pub fn push_with_changes(&mut self, n: &Notification, now_ms: f64, origin: Origin, changes: Vec<FieldChange>) -> bool {
+    /// [`Feed::push`] with the fields an update changed; gives back the entry added.
+    pub fn push_with_changes(&mut self, n: &Notification, now_ms: f64, origin: Origin, changes: Vec<FieldChange>) -> Option<Arc<Change>> {
         if let Some(seq) = n.seq {
             if self.seqs.contains(&seq) || self.trimmed_below.is_some_and(|t| seq <= t) {
-                return false;
+                return None;
             }
             self.seqs.insert(seq);
             self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
         }
         self.counts[Action::ALL.iter().position(|a| *a == n.action).unwrap_or(0)] += 1;
         let key = self.take_key();
-        self.insert_sorted(FeedEntry::Change(Arc::new(Change { key, notification: n.clone(), received_ms: now_ms, origin, generation: self.generation, changes })));
-        true
+        let change = Arc::new(Change { key, notification: n.clone(), received_ms: now_ms, origin, generation: self.generation, changes });
+        self.insert_sorted(FeedEntry::Change(change.clone()));
+        Some(change)
     }
 
     /// The broker's `seq` numbering started over (its `stream` changed): forget the `seq`s seen.

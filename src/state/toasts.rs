@@ -174,12 +174,13 @@ impl Toasts {
     /// A change arrived. While the page is hidden nothing shows (it is counted for the "while you
     /// were away" digest); in a burst the changes go into one digest toast; otherwise one toast.
     pub fn push(&mut self, n: &Notification, now_ms: f64, page_visible: bool) {
-        self.push_described(n, None, now_ms, page_visible);
+        self.push_described(n, || None, now_ms, page_visible);
     }
 
     /// As [`Toasts::push`], the toast telling `what` changed (`altura 75 → 80`) instead of the
-    /// broker's text, when given.
-    pub fn push_described(&mut self, n: &Notification, what: Option<String>, now_ms: f64, page_visible: bool) {
+    /// broker's text, when it gives one; asked only when the change gets a toast of its own (not
+    /// in a burst, nor on a hidden page).
+    pub fn push_described(&mut self, n: &Notification, what: impl FnOnce() -> Option<String>, now_ms: f64, page_visible: bool) {
         if self.policy.max_visible == 0 {
             return; // toasts turned off
         }
@@ -219,7 +220,7 @@ impl Toasts {
             return;
         }
         let title = n.furniture.nombre().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "—".to_owned());
-        self.show(ToastKind::Change(n.action), title, what.unwrap_or_else(|| n.message.clone()), now_ms);
+        self.show(ToastKind::Change(n.action), title, what().unwrap_or_else(|| n.message.clone()), now_ms);
     }
 
     /// A burst is on: its digest toast is showing.
@@ -421,6 +422,23 @@ mod tests {
             t.push(&note(Action::Deleted, "x"), 20_000.0 + f64::from(i), true);
         }
         assert_ne!(t.iter().next().unwrap().key, digest.key);
+    }
+
+    /// What an update changed is worked out only for a toast of its own: not for a hidden page,
+    /// nor for a change taken into a burst's digest.
+    #[test]
+    fn what_changed_is_asked_only_for_a_toast_of_its_own() {
+        let mut t = Toasts::default();
+        t.push_described(&note(Action::Updated, "hidden"), || panic!("asked for a hidden page"), 0.0, false);
+        for i in 0..8 {
+            t.push(&note(Action::Updated, "x"), 10.0 + i as f64 * 10.0, true);
+        }
+        assert!(t.in_burst());
+        t.push_described(&note(Action::Updated, "y"), || panic!("asked in a burst"), 100.0, true);
+        let end = t.iter().next().unwrap().expires_ms;
+        t.expire(end);
+        t.push_described(&note(Action::Updated, "z"), || Some("altura 75 → 80".into()), end + 20_000.0, true);
+        assert_eq!(t.iter().next().map(|x| x.detail.as_str()), Some("altura 75 → 80"));
     }
 
     #[test]
