@@ -221,6 +221,49 @@ async fn desk_feed_shows_diffs_unread_and_filters() {
     page.close().await;
 }
 
+/// The desk's layout: the charts stand over the panels' columns and their headings share a line;
+/// in a narrower window a card's facts and the feed's filters keep their words whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layout_lines_up_and_keeps_words_whole() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.wait_state("live").await;
+    for (i, (material, autor)) in [("hierro forjado", "maria.garcia"), ("DM lacado", "carlos.ruiz"), ("mimbre", "javier_ortega")].into_iter().enumerate() {
+        let f = Furniture::new(&format!("l-{i}"), "Mesa de comedor envejecida (edición limitada)", "", 74, 145, material, autor);
+        broker.send(Action::Created, f).await;
+    }
+    page.wait_until("three cards", "return document.querySelectorAll('[data-testid=catalog-item]').length === 3").await;
+    // Edges, in CSS pixels, of each chart and each panel, and the tops of the two headings.
+    let edges = "const r = s => document.querySelector(s).getBoundingClientRect(); \
+                 return [r('[data-testid=activity-chart]').right, r('.catalog-panel').right, \
+                         r('[data-testid=material-chart]').left, r('.feed-panel').left, \
+                         r('[data-testid=material-chart]').right, r('.feed-panel').right, \
+                         r('#catalog-title').top, r('#feed-title').top].map(Math.round)";
+    let e = page.eval(edges).await;
+    let pairs: Vec<(i64, i64)> = (0..4).map(|k| (e[2 * k].as_i64().unwrap(), e[2 * k + 1].as_i64().unwrap())).collect();
+    for (what, (a, b)) in ["activity chart / catalog right", "materials chart / feed left", "materials chart / feed right", "headings' tops"].iter().zip(&pairs) {
+        assert!((a - b).abs() <= 1, "{what}: {a} against {b} ({e})");
+    }
+
+    // A laptop's half screen: cards two abreast, the feed at its narrowest.
+    page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": 960, "height": 800, "deviceScaleFactor": 1, "mobile": false})).await;
+    page.wait_until("the narrower layout", "return window.innerWidth === 960").await;
+    // An author is one word: its text takes one line. A select shows its whole label (text,
+    // padding and arrow).
+    let broken = "const lines = n => { const g = document.createRange(); g.selectNodeContents(n); return g.getClientRects().length; }; \
+                  const out = [...document.querySelectorAll('[data-testid=catalog-item] .card-facts dd')] \
+                      .filter(d => !d.textContent.includes(' ') && lines(d) > 1).map(d => d.textContent); \
+                  const c = document.createElement('canvas').getContext('2d'); \
+                  for (const s of document.querySelectorAll('.feed-filters select')) { \
+                      const st = getComputedStyle(s); c.font = st.font; \
+                      const need = c.measureText(s.options[s.selectedIndex].text).width + parseFloat(st.paddingLeft) + 16; \
+                      if (s.clientWidth < need) out.push(s.options[s.selectedIndex].text + ' in ' + s.clientWidth + ' px'); } \
+                  return out";
+    assert_eq!(page.eval(broken).await, json!([]), "broken in a 960-pixel window");
+    page.close().await;
+}
+
 /// A burst of 1,000 changes: one digest toast, the feed full to its cap (drawn a page at a time)
 /// with the newest on top, and a catalog equal to the last state of every item.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
