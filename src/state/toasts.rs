@@ -3,9 +3,23 @@
 
 use std::collections::VecDeque;
 
-use furniture_protocol::{Action, Notification};
+use furniture_protocol::{Action, Furniture, Notification};
 
 use crate::state::i18n::Lang;
+
+/// An item's material, size and author (`roble · 120 × 75 cm · ana`), those it has; `None`
+/// without any.
+fn facts(f: &Furniture) -> Option<String> {
+    let size = (f.ancho().is_some() || f.altura().is_some()).then(|| crate::state::format::size(f));
+    let mut out = String::new();
+    for part in [f.material(), size, f.autor()].into_iter().flatten().filter(|s| !s.trim().is_empty()) {
+        if !out.is_empty() {
+            out.push_str(" · ");
+        }
+        out.push_str(&part);
+    }
+    (!out.is_empty()).then_some(out)
+}
 
 /// Default number of toasts visible at once; the oldest goes when a new one would exceed it.
 pub const DEFAULT_MAX_TOASTS: usize = 4;
@@ -177,9 +191,10 @@ impl Toasts {
         self.push_described(n, || None, now_ms, page_visible);
     }
 
-    /// As [`Toasts::push`], the toast telling `what` changed (`altura 75 → 80`) instead of the
-    /// broker's text, when it gives one; asked only when the change gets a toast of its own (not
-    /// in a burst, nor on a hidden page).
+    /// As [`Toasts::push`], the toast telling `what` changed (`altura 75 → 80`) when it gives
+    /// one, asked only when the change gets a toast of its own (not in a burst, nor on a hidden
+    /// page); otherwise the item's facts (`roble · 120 × 75 cm · ana`), which the broker's text
+    /// would repeat the title for, or that text for an item without any.
     pub fn push_described(&mut self, n: &Notification, what: impl FnOnce() -> Option<String>, now_ms: f64, page_visible: bool) {
         if self.policy.max_visible == 0 {
             return; // toasts turned off
@@ -220,7 +235,8 @@ impl Toasts {
             return;
         }
         let title = n.furniture.nombre().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "—".to_owned());
-        self.show(ToastKind::Change(n.action), title, what().unwrap_or_else(|| n.message.clone()), now_ms);
+        let detail = what().or_else(|| facts(&n.furniture)).unwrap_or_else(|| n.message.clone());
+        self.show(ToastKind::Change(n.action), title, detail, now_ms);
     }
 
     /// A burst is on: its digest toast is showing.
@@ -334,7 +350,6 @@ impl Announcer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use furniture_protocol::Furniture;
 
     fn note(action: Action, nombre: &str) -> Notification {
         Notification { action, furniture: Furniture::new("1", nombre, "", 1, 1, "m", "u"), message: "m".into(), timestamp: None, seq: None }
@@ -376,6 +391,24 @@ mod tests {
         let wall = ToastPolicy::wall();
         assert_eq!(wall.duration_ms(0), 8_000.0);
         assert!(wall.duration_ms(60) > desk.duration_ms(60));
+    }
+
+    /// A created or deleted item's toast gives its facts, not the broker's text, which repeats
+    /// the title; an item without any gets that text.
+    #[test]
+    fn a_toast_gives_the_items_facts() {
+        let mut t = Toasts::default();
+        let mut n = note(Action::Created, "Mesa");
+        n.furniture = Furniture::new("1", "Mesa", "", 75, 120, "roble", "ana");
+        t.push(&n, 0.0, true);
+        n.action = Action::Deleted;
+        n.furniture.0.remove("material");
+        n.furniture.0.insert("altura".into(), "alta".into());
+        t.push(&n, 20_000.0, true);
+        n.furniture.0.retain(|k, _| k == "nombre");
+        t.push(&n, 40_000.0, true);
+        let details: Vec<&str> = t.iter().map(|x| x.detail.as_str()).collect();
+        assert_eq!(details, ["roble · 120 × 75 cm · ana", "120 × — cm · ana", "m"]);
     }
 
     #[test]
