@@ -39,7 +39,7 @@ async fn toasts_show_names_as_text_and_dismiss() {
 }
 
 /// An update's toast says what changed in the item (as its feed row does), not the broker's
-/// text again; a create's keeps the broker's text.
+/// text again; a create's gives the item's material, size and author, not that text either.
 #[wasm_bindgen_test]
 async fn an_update_toast_says_what_changed() {
     use furniture_dashboard::ws::WsEvent;
@@ -55,7 +55,8 @@ async fn an_update_toast_says_what_changed() {
     until("the update's toast", || toast("updated").is_some()).await;
     assert!(toast("updated").unwrap().contains("altura 75 → 80"), "{:?}", toast("updated"));
     assert!(!toast("updated").unwrap().contains("mensaje de Mesa"), "{:?}", toast("updated"));
-    assert!(toast("created").unwrap().contains("mensaje de Mesa"), "{:?}", toast("created"));
+    assert!(toast("created").unwrap().contains("roble · 120 × 75 cm · ana"), "{:?}", toast("created"));
+    assert!(!toast("created").unwrap().contains("mensaje de Mesa"), "{:?}", toast("created"));
 }
 
 /// The feed's heading counts every change received, past the 500 rows it keeps.
