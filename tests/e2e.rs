@@ -877,14 +877,15 @@ async fn a_killed_broker_process_is_reconnected_to_and_its_catalog_survives() {
     broker.kill();
     page.wait_until("the page noticing", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
     // Cut off, it no longer says it is live and in sync: it shows the broker's last state as such.
-    page.wait_until("the catalog shown as the broker's last state", "return document.querySelector('[data-testid=catalog-source]').textContent.startsWith('Sin conexión: lo último del servidor · #')").await;
+    page.wait_until("the catalog shown as the broker's last state", "return document.querySelector('[data-testid=catalog-source]').textContent.startsWith('Sin conexión: lo último del servidor · aviso n.º ')").await;
     assert!(page.eval_bool("return getComputedStyle(document.querySelector('.brand-sub')).visibility === 'hidden'").await, "'en vivo' hidden");
     assert!(page.text("[data-testid=health]").await.contains("latencia —"), "{}", page.text("[data-testid=health]").await);
     let _broker = support::BrokerProcess::start(&bin, addr, &data).await;
     page.wait_state("live").await;
     notifier.send(&ProducerMessage { action: Action::Created, furniture: Furniture::new("k-2", "Silla", "", 90, 45, "haya", "ana")}).await.unwrap();
     page.wait_card("k-2", |c| !c.deleted).await;
-    assert!(page.text("[data-testid=catalog-source]").await.starts_with("Sincronizado con el servidor"));
+    // In sync again, up to the broker's notification of k-2, its second.
+    page.wait_until("in sync up to k-2", "return document.querySelector('[data-testid=catalog-source]').textContent === 'Sincronizado con el servidor · aviso n.º 2'").await;
     // The restarted broker read k-1 back from its state file, and the page shows each change once.
     page.wait_until("both items after the restart", "return [...document.querySelectorAll('[data-testid=catalog-item]')].map(e => e.dataset.furnitureId).sort().join() === 'k-1,k-2'").await;
     page.wait_until("each change once in the feed", "return [...document.querySelectorAll('[data-testid=feed-item]')].map(e => e.dataset.furnitureId).sort().join() === 'k-1,k-2'").await;

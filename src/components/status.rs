@@ -29,12 +29,13 @@ pub fn StatusBar() -> impl IntoView {
         let n = live.catalog.with(|c| c.len()) as u64;
         lang.count_shown(n, &number(n, lang), ("mueble", "muebles"), ("item", "items"))
     };
+    // With the broker's number of the last notification the catalog has (`aviso n.º 42`).
     let source = move || match live.source.get() {
         // Cut off, the page shows what the broker last said, and says so.
         CatalogSource::Synced { seq } if live.conn.get() != ConnState::Live => {
-            format!("{} · #{seq}", lang.t("Sin conexión: lo último del servidor", "Cut off: the broker's last state"))
+            format!("{}{seq}", lang.t("Sin conexión: lo último del servidor · aviso n.º ", "Cut off: the broker's last state · notification #"))
         }
-        CatalogSource::Synced { seq } => format!("{} · #{seq}", lang.t("Sincronizado con el servidor", "In sync with the broker")),
+        CatalogSource::Synced { seq } => format!("{}{seq}", lang.t("Sincronizado con el servidor · aviso n.º ", "In sync with the broker · notification #")),
         CatalogSource::Waiting(_) => lang.t("Esperando el catálogo del servidor…", "Waiting for the broker's catalog…").to_owned(),
         CatalogSource::LiveSince(ms) => format!(
             "{} {}",
