@@ -261,6 +261,18 @@ async fn the_layout_lines_up_and_keeps_words_whole() {
                       if (s.clientWidth < need) out.push(s.options[s.selectedIndex].text + ' in ' + s.clientWidth + ' px'); } \
                   return out";
     assert_eq!(page.eval(broken).await, json!([]), "broken in a 960-pixel window");
+
+    // A word longer than any screen (an author and a material of 300 letters) breaks where it
+    // must: no card, and no page, wider than the window, here or on a phone.
+    let long = "x".repeat(300);
+    broker.send(Action::Created, Furniture::new("l-long", "Mesa larga", "", 75, 120, &long, &format!("usuario_{long}"))).await;
+    page.wait_until("the long card", "return !!document.querySelector('[data-furniture-id=\"l-long\"]')").await;
+    let overflow = "return [document.documentElement.scrollWidth - innerWidth, \
+                    ...[...document.querySelectorAll('[data-testid=catalog-item]')].map(c => c.scrollWidth - c.clientWidth)]";
+    assert_eq!(page.eval(overflow).await, json!([0, 0, 0, 0, 0]), "wider than a 960-pixel window");
+    page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true})).await;
+    page.wait_until("a phone's layout", "return window.innerWidth === 390").await;
+    assert_eq!(page.eval(overflow).await, json!([0, 0, 0, 0, 0]), "wider than a phone");
     page.close().await;
 }
 
