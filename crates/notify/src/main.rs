@@ -195,8 +195,9 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     let mut next = tokio::time::Instant::now();
     eprintln!("demo: changes at {}/s to {} (seed {seed}); Ctrl-C stops", demo.rate, notifier.shown_url());
     let mut pending = gen.next_message();
-    // One listener for the whole run: a Ctrl-C while connecting or sending counts too.
-    let stop = tokio::signal::ctrl_c();
+    // One listener for the whole run: a Ctrl-C (or a service manager's SIGTERM) while
+    // connecting or sending counts too.
+    let stop = stop_signal();
     tokio::pin!(stop);
     let mut interrupted = false;
     // The waits for the next change's time and for a connection end at the deadline (a send
@@ -329,7 +330,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     // new one lets a second Ctrl-C cut short the wait for the last echoes.
     if let Some(p) = publisher {
         let tally = p.tally();
-        refused = tokio::select! { _ = tokio::signal::ctrl_c() => None, r = p.close() => r };
+        refused = tokio::select! { () = stop_signal() => None, r = p.close() => r };
         lost += tally.unanswered() as u64;
     }
     let delivered = sent.saturating_sub(lost);
@@ -359,6 +360,19 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
         }
         _ => ExitCode::SUCCESS,
     }
+}
+
+/// Ctrl-C, or SIGTERM (what systemd and `docker stop` send): either stops the demo cleanly.
+async fn stop_signal() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Lets a publisher go: its changes the broker has not answered, which are lost with it.

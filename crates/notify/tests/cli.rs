@@ -426,23 +426,25 @@ async fn a_demo_whose_last_change_is_refused_fails() {
     assert!(stderr.contains("refused the change: publish refused: loopback only"), "{stderr}");
 }
 
-/// Ctrl-C stops a running demo cleanly: the last changes are waited for, the count is printed,
-/// and the status is 0.
+/// Ctrl-C, or the SIGTERM of a service manager, stops a running demo cleanly: the last changes
+/// are waited for, the count is printed, and the status is 0.
 #[tokio::test]
-async fn ctrl_c_stops_the_demo_with_status_0() {
-    let (url, mut frames) = server(true, "abc").await;
-    let mut cmd = Command::new(BIN);
-    cmd.args(["demo", "--rate", "50", "--quiet"]).env("WEBSOCKET_URL", &url).stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    for _ in 0..3 {
-        tokio::time::timeout(Duration::from_secs(10), frames.recv()).await.expect("the demo sends").unwrap();
+async fn ctrl_c_or_sigterm_stops_the_demo_with_status_0() {
+    for signal in ["-INT", "-TERM"] {
+        let (url, mut frames) = server(true, "abc").await;
+        let mut cmd = Command::new(BIN);
+        cmd.args(["demo", "--rate", "50", "--quiet"]).env("WEBSOCKET_URL", &url).stderr(std::process::Stdio::piped());
+        let child = cmd.spawn().unwrap();
+        for _ in 0..3 {
+            tokio::time::timeout(Duration::from_secs(10), frames.recv()).await.expect("the demo sends").unwrap();
+        }
+        let kill = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
+        assert!(kill.success());
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{signal}: {stderr}");
+        assert!(stderr.contains("demo: sent "), "{signal}: {stderr}");
     }
-    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("demo: sent "), "{stderr}");
 }
 
 /// A demo that could deliver nothing before its deadline fails (status 1), saying so, rather
