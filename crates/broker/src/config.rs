@@ -38,7 +38,8 @@ pub struct Config {
     #[arg(long, hide_env_values = true, env = "BROKER_HISTORY", help_heading = "State", default_value_t = 1000)]
     pub history: usize,
 
-    /// Items the broker's catalog holds at most; creates beyond it are not added (and logged).
+    /// Items the broker's catalog holds at most; a create beyond it is broadcast but not kept
+    /// (counted in /metrics, logged at most once a minute).
     #[arg(long, hide_env_values = true, env = "BROKER_MAX_CATALOG_ITEMS", help_heading = "State", default_value_t = 100_000)]
     pub max_catalog_items: usize,
 
@@ -48,7 +49,7 @@ pub struct Config {
     pub data_dir: PathBuf,
 
     /// Keep state in memory only: nothing is written, and a restart starts a new `seq` numbering.
-    #[arg(long, hide_env_values = true, env = "BROKER_IN_MEMORY", help_heading = "State")]
+    #[arg(long, hide_env_values = true, env = "BROKER_IN_MEMORY", help_heading = "State", value_parser = clap::builder::BoolishValueParser::new())]
     pub in_memory: bool,
 
     /// Share state and fan-out with other brokers through Redis at this URL
@@ -66,7 +67,7 @@ pub struct Config {
 
     /// Without a token, let every address publish, not only loopback ones (unsafe on a shared
     /// network; the broker warns at start-up).
-    #[arg(long, hide_env_values = true, env = "BROKER_ALLOW_REMOTE_PUBLISH", help_heading = "Access")]
+    #[arg(long, hide_env_values = true, env = "BROKER_ALLOW_REMOTE_PUBLISH", help_heading = "Access", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_remote_publish: bool,
 
     /// Browser origins allowed to connect, comma-separated (for example
@@ -79,8 +80,9 @@ pub struct Config {
     #[arg(long, hide_env_values = true, env = "BROKER_ALLOWED_ORIGINS", help_heading = "Access", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
-    /// Largest frame or message accepted from a client, in bytes; larger ones close with 1009.
-    #[arg(long, hide_env_values = true, env = "BROKER_MAX_FRAME_BYTES", help_heading = "Limits", default_value_t = 1 << 20)]
+    /// Largest frame or message accepted from a client, in bytes (at least 1024: below that no
+    /// change of the catalog would fit); larger ones close with 1009.
+    #[arg(long, hide_env_values = true, env = "BROKER_MAX_FRAME_BYTES", help_heading = "Limits", default_value_t = 1 << 20, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1024..))]
     pub max_frame_bytes: usize,
 
     /// Seconds between WebSocket protocol pings to each client (1 to 86400).
@@ -95,8 +97,9 @@ pub struct Config {
     #[arg(long, hide_env_values = true, env = "BROKER_CLIENT_QUEUE", help_heading = "Limits", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     pub client_queue: u64,
 
-    /// Open connections (WebSocket and HTTP) allowed at once; more are refused with HTTP 503.
-    #[arg(long, hide_env_values = true, env = "BROKER_MAX_CONNECTIONS", help_heading = "Limits", default_value_t = 20_000)]
+    /// Open connections (WebSocket and HTTP) allowed at once, at least 1; more are refused with
+    /// HTTP 503.
+    #[arg(long, hide_env_values = true, env = "BROKER_MAX_CONNECTIONS", help_heading = "Limits", default_value_t = 20_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_connections: usize,
 
     /// Open TCP connections allowed from one IP address (HTTP and WebSocket); more are refused
@@ -194,5 +197,17 @@ mod tests {
             assert!(err.contains("86401") && err.contains("1..=86400"), "{flag}: {err}");
             assert!(Config::try_parse_from(["broker", flag, "18446744073709551615"]).is_err(), "{flag}: the largest u64");
         }
+    }
+
+    /// A limit that would make the broker useless (every connection refused, every publish
+    /// closed) is refused at start; 0 means "no limit" only where the help says so.
+    #[test]
+    fn limits_that_would_refuse_everything_are_refused() {
+        for (flag, low, ok) in [("--max-connections", "0", "1"), ("--max-frame-bytes", "1023", "1024")] {
+            assert!(Config::try_parse_from(["broker", flag, low]).is_err(), "{flag} {low}");
+            assert!(Config::try_parse_from(["broker", flag, ok]).is_ok(), "{flag} {ok}");
+        }
+        let c = Config::try_parse_from(["broker", "--max-connections-per-ip", "0", "--max-messages-per-sec", "0"]).unwrap();
+        assert_eq!((c.max_connections_per_ip, c.max_messages_per_sec), (0, 0), "no limit");
     }
 }

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::Utf8Bytes;
 use furniture_protocol::{
+    catalog::{Applied, Skip},
     decode_server, encode_error, encode_pong, encode_welcome, notification_text, Catalog, Notification, ProducerMessage, Refusal,
     ServerFrame, SyncCatalog, SyncRequest, Timestamp, SYNC_PART_BYTES,
 };
@@ -121,6 +122,9 @@ struct State {
     sync_catalogs: [Option<Arc<SharedCatalog>>; 2],
     /// False after a failed write or read of the state, until one succeeds.
     storage_ok: bool,
+    /// Creates left out of the full catalog since the last line logged about them, and when
+    /// that line was (at most one a minute).
+    left_out: (u64, Option<Instant>),
 }
 
 impl State {
@@ -131,6 +135,9 @@ impl State {
         Some(client)
     }
 }
+
+/// How often, at most, a create left out of the full catalog is logged (each is counted).
+const LEFT_OUT_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// Shared by every connection of one broker.
 pub struct Hub {
@@ -194,6 +201,7 @@ impl Hub {
                 catalog,
                 history,
                 storage_ok: true,
+                left_out: (0, None),
                 sync_catalogs: [None, None],
             }),
             metrics,
@@ -322,6 +330,25 @@ impl Hub {
         }
     }
 
+    /// A create broadcast but left out of the catalog, which holds `--max-catalog-items`:
+    /// counted, and logged, the first at once and the rest at most once a minute.
+    fn left_out(&self, (count, logged): &mut (u64, Option<Instant>), n: &Notification) {
+        self.metrics.left_out.fetch_add(1, Ordering::Relaxed);
+        *count += 1;
+        let now = Instant::now();
+        if logged.is_none_or(|at| now.duration_since(at) >= LEFT_OUT_LOG_EVERY) {
+            let id = n.furniture.id().unwrap_or_default();
+            tracing::warn!(
+                seq = n.seq,
+                id = ?id,
+                left_out = *count,
+                "the catalog is full (--max-catalog-items): creates are broadcast but not kept"
+            );
+            *count = 0;
+            *logged = Some(now);
+        }
+    }
+
     /// Hands committed notifications to every client (those already out are skipped), keeping
     /// the copy of the catalog and history current. Called with `delivering` held.
     fn deliver(&self, batch: Vec<Committed>) {
@@ -333,7 +360,9 @@ impl Hub {
             }
             match decode_server(&committed.frame) {
                 ServerFrame::Notification(n) => {
-                    st.catalog.apply(&n);
+                    if st.catalog.apply(&n) == Applied::Skipped(Skip::Full) {
+                        self.left_out(&mut st.left_out, &n);
+                    }
                 }
                 other => tracing::warn!(seq = committed.seq, frame = ?other, "a committed frame that is not a notification"),
             }

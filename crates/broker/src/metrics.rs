@@ -160,6 +160,8 @@ pub struct Metrics {
     pub throttled: AtomicU64,
     pub storage_errors: AtomicU64,
     pub reloads: AtomicU64,
+    /// Creates broadcast but not kept: the catalog held `--max-catalog-items`.
+    pub left_out: AtomicU64,
     pub broadcast_latency: Histogram,
 }
 
@@ -249,6 +251,7 @@ impl Metrics {
         counter("throttled_total", "Times a connection was slowed down for sending above its message rate.", &one(&self.throttled));
         counter("storage_errors_total", "Failed writes or reads of the state (the state file, or Redis).", &one(&self.storage_errors));
         counter("state_reloads_total", "Times the state was loaded again and every client asked to resync (1012).", &one(&self.reloads));
+        counter("catalog_full_creates_total", "Creates broadcast but not kept in the catalog, which held --max-catalog-items.", &one(&self.left_out));
         self.broadcast_latency.render(
             &mut out,
             &format!("{p}_broadcast_seconds"),

@@ -88,6 +88,30 @@ fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     }
 }
 
+/// A switch in the environment reads as people write it: `BROKER_IN_MEMORY=1` keeps the state
+/// in memory (it was refused: only `true` was taken), and `0` does not.
+#[tokio::test]
+async fn switches_from_the_environment_take_1_and_0() {
+    for (value, in_memory) in [("1", true), ("yes", true), ("0", false)] {
+        let (port, data, log) = (free_port(), temp_dir(&format!("env-{value}")), temp_dir(&format!("env-{value}.log")));
+        let mut broker = Command::new(BIN)
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(&data)
+            .env("BROKER_IN_MEMORY", value)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let _ws = connect(port).await;
+        broker.kill().unwrap();
+        broker.wait().unwrap();
+        let said = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(said.contains("state=memory only"), in_memory, "BROKER_IN_MEMORY={value}: {said}");
+        assert_eq!(data.exists(), !in_memory, "BROKER_IN_MEMORY={value}: the state folder");
+        let _ = std::fs::remove_dir_all(&data);
+        let _ = std::fs::remove_file(&log);
+    }
+}
+
 /// SIGTERM: every client gets 1001, the process exits 0 within 5 s, and the state it wrote is
 /// there at the next start.
 #[tokio::test]

@@ -524,6 +524,30 @@ async fn batches_go_only_to_clients_that_ask_and_keep_everything_in_order() {
     assert_eq!(plain_seqs, seqs);
 }
 
+/// At `--max-catalog-items` the catalog takes no new item: a create beyond it is still broadcast,
+/// and counted; updates of the items it holds still apply.
+#[tokio::test]
+async fn creates_beyond_the_catalog_cap_are_broadcast_and_counted_not_kept() {
+    let broker = Broker::start(|c| c.max_catalog_items = 1).await;
+    let (mut viewer, _) = broker.viewer().await;
+    let notifier = broker.notifier();
+    for (action, id, nombre) in [(Action::Created, "c-1", "Mesa"), (Action::Created, "c-2", "Silla"), (Action::Created, "c-3", "Banco"), (Action::Updated, "c-1", "Mesa alta")] {
+        notifier.send(&ProducerMessage { action, furniture: mesa(id, nombre) }).await.unwrap();
+        assert_eq!(next_json(&mut viewer).await["furniture"]["furniture_id"], id, "every change is broadcast");
+    }
+    assert_eq!(metric(broker.addr, "furniture_broker_catalog_full_creates_total").await, 2.0);
+    assert_eq!(metric(broker.addr, "furniture_broker_catalog_items").await, 1.0);
+    viewer.send(Message::text(r#"{"type":"sync"}"#)).await.unwrap();
+    let reply = next_json(&mut viewer).await;
+    let kept: Vec<(&str, &str)> = reply["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["furniture"]["furniture_id"].as_str().unwrap_or_default(), e["furniture"]["nombre"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(kept, [("c-1", "Mesa alta")]);
+}
+
 /// Connections beyond the cap are refused with HTTP 503; the open ones are unaffected.
 #[tokio::test]
 async fn connections_beyond_the_cap_are_refused() {
