@@ -238,8 +238,11 @@ impl Notifier {
         }
         // Checked here: a port beyond 65535 would otherwise be dropped, and port 80 tried.
         let invalid = |reason: &str| Err(NotifyError::InvalidUrl { url: self.shown_url(), reason: reason.to_owned() });
-        let Ok(uri) = self.url.parse::<tokio_tungstenite::tungstenite::http::Uri>() else {
-            return invalid("it is not a URL (a space in it?)");
+        let uri = match self.url.parse::<tokio_tungstenite::tungstenite::http::Uri>() {
+            Ok(uri) => uri,
+            Err(_) if self.url.contains(char::is_whitespace) => return invalid("it is not a URL: it has a space in it"),
+            Err(_) if self.url.len() == "ws://".len() => return invalid("it names no host"),
+            Err(e) => return invalid(&format!("it is not a URL ({e})")),
         };
         if uri.host().is_none_or(str::is_empty) {
             return invalid("it names no host");

@@ -70,14 +70,14 @@ struct Demo {
     /// Changes per second.
     #[arg(long, default_value_t = 1.0)]
     rate: f64,
-    /// Stop after this many changes (default: never).
-    #[arg(long)]
+    /// Stop after this many changes, at least 1 (default: never).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
-    /// Stop after this many seconds (default: never).
+    /// Stop after this many seconds, more than 0 and at most a day (default: never).
     #[arg(long)]
     duration: Option<f64>,
-    /// Most items alive at once.
-    #[arg(long, default_value_t = 24)]
+    /// Most items alive at once, at least 1.
+    #[arg(long, default_value_t = 24, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     max_items: usize,
     /// Seed of the random stream (default: from the clock); the same seed repeats the stream.
     #[arg(long)]
@@ -91,7 +91,7 @@ struct Demo {
 fn centimetres(s: &str) -> Result<i64, String> {
     match s.trim().parse::<i64>() {
         Ok(n) if n >= 0 => Ok(n),
-        _ => Err("a size is whole centimetres, 0 or more (75, not 75.5 or -3)".to_owned()),
+        _ => Err(format!("a size is whole centimetres from 0 to {} (75, not 75.5 or -3)", i64::MAX)),
     }
 }
 
@@ -144,14 +144,20 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Deleted(r) => (Action::Deleted, r),
         Command::Demo(demo) => return run_demo(&notifier, demo).await,
     };
-    if action != Action::Created && record.id.as_deref().is_none_or(|id| id.trim().is_empty()) {
+    if record.id.as_deref().is_some_and(|id| id.trim().is_empty()) {
+        eprintln!("furniture-notify: --id is empty; give the catalog id of the item (or leave --id out of `created` to have one made up)");
+        return ExitCode::from(2);
+    }
+    if action != Action::Created && record.id.is_none() {
         eprintln!("furniture-notify: {} needs --id, the catalog id of the item it {}", action.as_str(), if action == Action::Updated { "changed" } else { "deleted" });
         return ExitCode::from(2);
     }
     let msg = ProducerMessage { action, furniture: record.into_furniture(action == Action::Created) };
     match notifier.send(&msg).await {
         Ok(()) => {
-            println!("sent {} {} to {}", action.producer_type(), msg.furniture.id().unwrap_or_default(), notifier.shown_url());
+            // The id as given, control characters escaped: it cannot rewrite the terminal.
+            let id: String = msg.furniture.id().unwrap_or_default().chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect();
+            println!("sent {} {id} to {}", action.producer_type(), notifier.shown_url());
             ExitCode::SUCCESS
         }
         Err(e @ NotifyError::InvalidUrl { .. }) => {
@@ -176,8 +182,8 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
         eprintln!("furniture-notify: --rate must be a positive number of changes per second (at least one a day)");
         return ExitCode::from(2);
     };
-    let Some(duration) = demo.duration.map(|s| seconds(s).ok_or(())).transpose().ok() else {
-        eprintln!("furniture-notify: --duration must be a number of seconds from 0 to a day");
+    let Some(duration) = demo.duration.map(|s| seconds(s).filter(|d| !d.is_zero()).ok_or(())).transpose().ok() else {
+        eprintln!("furniture-notify: --duration must be a number of seconds, more than 0 and at most a day");
         return ExitCode::from(2);
     };
     let seed = demo.seed.unwrap_or_else(|| fastrand::u64(..));

@@ -125,6 +125,20 @@ async fn created_sends_the_producer_frame() {
     );
 }
 
+/// An id holding control characters is sent as given and printed escaped, on one line: it
+/// cannot move the cursor or colour the terminal.
+#[tokio::test]
+async fn an_id_is_printed_with_its_control_characters_escaped() {
+    let (url, mut frames) = server(true, "abc").await;
+    let out = run(&["created", "--id", "a\nb\u{1b}[31mRED", "--nombre", "Mesa"], &url).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let frame = tokio::time::timeout(Duration::from_secs(5), frames.recv()).await.unwrap().unwrap();
+    assert_eq!(frame["furniture"]["furniture_id"], "a\nb\u{1b}[31mRED");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("sent furniture_created a\\nb\\u{1b}[31mRED to "), "{stdout}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+}
+
 /// A broker that takes the change but never echoes it back (stopped, or behind a dead
 /// connection) has not confirmed it: status 1, saying so, after the 15 s the echo may take.
 #[tokio::test]
@@ -336,16 +350,23 @@ async fn the_demo_makes_up_for_its_last_change_when_the_broker_goes_away_with_it
 }
 
 /// `updated` and `deleted` need `--id` (usage error 2 without it, nothing sent), `created`
-/// makes one up; the token in the URL is not printed, not even by `--help`.
+/// makes one up, an empty `--id` is an error for all three; the token in the URL is not printed,
+/// not even by `--help`.
 #[tokio::test]
 async fn only_created_makes_up_an_id_and_the_token_is_never_printed() {
     let (url, mut frames) = server(true, "S3CRET").await;
     for command in ["updated", "deleted"] {
-        for id in [&[][..], &["--id", " "][..]] {
-            let out = run(&[&[command, "--nombre", "Mesa"][..], id].concat(), &url).await;
+        let out = run(&[command, "--nombre", "Mesa"], &url).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(stderr.contains(&format!("{command} needs --id")), "{stderr}");
+    }
+    for command in ["created", "updated", "deleted"] {
+        for id in ["", " "] {
+            let out = run(&[command, "--id", id, "--nombre", "Mesa"], &url).await;
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{command} {id:?}: {stderr}");
-            assert!(stderr.contains(&format!("{command} needs --id")), "{stderr}");
+            assert!(stderr.contains("--id is empty"), "{stderr}");
         }
     }
     for (command, id) in [("updated", "a1"), ("deleted", "a1"), ("created", "")] {
@@ -373,24 +394,35 @@ async fn huge_or_tiny_numbers_and_other_schemes_are_usage_errors() {
         &["demo", "--rate", "1e-20"][..],
         &["demo", "--duration", "1e20"][..],
         &["demo", "--rate", "inf"][..],
+        // Nothing to do: no change, no time, no item.
+        &["demo", "--count", "0"][..],
+        &["demo", "--duration", "0"][..],
+        &["demo", "--max-items", "0"][..],
     ] {
         let out = run(args, "ws://127.0.0.1:1").await;
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{args:?}");
     }
     // Sizes are whole centimetres, not negative, and the error says so.
-    for size in ["75.5", "-3", "alta", ""] {
+    for size in ["75.5", "-3", "alta", "", "9223372036854775808"] {
         let out = run(&["created", "--altura", size], "ws://127.0.0.1:1").await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{size}: {stderr}");
-        assert!(stderr.contains("a size is whole centimetres, 0 or more"), "{size}: {stderr}");
+        assert!(stderr.contains("a size is whole centimetres from 0 to 9223372036854775807"), "{size}: {stderr}");
     }
     let out = run(&["created"], "wss://127.0.0.1:1/").await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("wss:// (TLS) is not supported"));
     // A port beyond 65535 (which would otherwise be dropped, and port 80 tried), a space, no
     // host: for a one-shot send and for the demo, which cannot get anywhere by retrying.
-    for (url, says) in [("ws://127.0.0.1:87650", "its port"), ("ws://local host:8765", "not a URL"), ("ws:///path", "invalid broker URL"), ("ws://:8765/", "invalid broker URL")] {
+    for (url, says) in [
+        ("ws://127.0.0.1:87650", "its port"),
+        ("ws://local host:8765", "it has a space in it"),
+        ("ws:///path", "invalid broker URL"),
+        ("ws://:8765/", "it names no host"),
+        ("ws://", "it names no host"),
+        ("ws://[::1", "it is not a URL (invalid authority)"),
+    ] {
         for args in [&["created"][..], &["demo", "--count", "1"][..]] {
             let out = run(args, url).await;
             let err = String::from_utf8_lossy(&out.stderr);
