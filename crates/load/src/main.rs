@@ -70,8 +70,8 @@ struct Fanout {
     /// Viewer connections.
     #[arg(long, default_value_t = 1000)]
     viewers: usize,
-    /// Producer connections sharing the rate.
-    #[arg(long, default_value_t = 1)]
+    /// Producer connections sharing the rate, at least 1.
+    #[arg(long, default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     producers: usize,
     /// Messages per second from all producers together; 0 sends as fast as the broker accepts.
     #[arg(long, default_value_t = 100.0)]
@@ -159,6 +159,17 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    // Said before the run, not after it: a process that is not there, a file that cannot be written.
+    if let Some(pid) = cli.common.broker_pid.filter(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
+        eprintln!("furniture-load: --broker-pid {pid}: no such process");
+        return std::process::ExitCode::from(2);
+    }
+    if let Some(path) = &cli.common.json {
+        if let Err(e) = std::fs::write(path, "") {
+            eprintln!("furniture-load: --json {}: cannot write it: {e}", path.display());
+            return std::process::ExitCode::from(2);
+        }
+    }
     let broker_pid = cli.common.broker_pid.or_else(meter::find_broker);
     if broker_pid.is_none() {
         eprintln!("furniture-load: broker process not found (give --broker-pid); its CPU and memory are not reported");
@@ -409,6 +420,10 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
         errors.extend(failed);
     }
     let (producers, producer_errors) = open_many(target, a.producers, 16).await;
+    if producers.is_empty() {
+        let why = producer_errors.first().cloned().unwrap_or_default();
+        return json!({"ok": false, "scenario": "fanout", "error": format!("no producer could connect to {}: {why}", target.shown)});
+    }
     errors.extend(producer_errors);
     let (syncer_sockets, syncer_errors) = open_many(target, a.syncers, 16).await;
     errors.extend(syncer_errors);
@@ -588,14 +603,23 @@ async fn produce(ws: Ws, run: u64, p: usize, rate: f64, duration: Duration, coun
     let (mut sink, mut stream) = ws.split();
     // Its own messages' echoes only: another producer's say nothing of how far behind this one's are.
     let echoed = Arc::new(AtomicU64::new(0));
+    // Publishes the broker refused (a token required, say): how many, and the first one's words.
+    let refused = Arc::new(std::sync::Mutex::new((0u64, String::new())));
     let marker = producer_marker(run, p);
     let reader = {
-        let echoed = echoed.clone();
+        let (echoed, refused) = (echoed.clone(), refused.clone());
         tokio::spawn(async move {
             while let Some(Ok(m)) = stream.next().await {
                 if let Message::Text(t) = m {
                     if t.contains(&marker) {
                         echoed.fetch_add(1, Ordering::Release);
+                    } else if t.starts_with(r#"{"type":"error""#) {
+                        let mut r = refused.lock().unwrap_or_else(|e| e.into_inner());
+                        if r.0 == 0 {
+                            let v: Value = serde_json::from_str(&t).unwrap_or_default();
+                            r.1 = format!("{}: {}", v["reason"].as_str().unwrap_or("?"), v["message"].as_str().unwrap_or("?"));
+                        }
+                        r.0 += 1;
                     }
                 }
             }
@@ -639,6 +663,10 @@ async fn produce(ws: Ws, run: u64, p: usize, rate: f64, duration: Duration, coun
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
     if tokio::time::timeout(Duration::from_secs(5), &mut reader).await.is_err() {
         reader.abort();
+    }
+    let (count, first) = refused.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if count > 0 {
+        return Err(format!("the broker refused {count} publish(es), the first with {first}"));
     }
     result
 }

@@ -92,3 +92,41 @@ async fn catalogs_fetched_meanwhile_are_not_counted_as_deliveries() {
     assert_eq!(r["catalog_prefilled"], 300);
     assert!(r["syncs_answered"].as_u64().unwrap() >= 1, "{r:#}");
 }
+
+/// A broker that refuses the producer (its token missing) is reported as such, not as a run
+/// that delivered nothing for no reason; a process or a file that cannot be used, and a broker
+/// nobody can reach, are said before any run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_and_what_cannot_work_are_said() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = Config::on(addr);
+    config.publish_token = Some("s3cret".parse().unwrap());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(run(listener, config, shutdown.clone()));
+    let tool = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_furniture-load")).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let url = format!("ws://{addr}");
+    let (code, said) = tool(&["--url", &url, "fanout", "--viewers", "1", "--rate", "20", "--duration", "1"]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("the broker refused 20 publish(es), the first with token_required"), "{said}");
+    assert!(!said.contains("s3cret"), "{said}");
+    shutdown.cancel();
+
+    let closed = format!("ws://127.0.0.1:{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let (code, said) = tool(&["--url", &closed, "fanout", "--viewers", "1", "--duration", "30"]);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("no producer could connect"), "{said}");
+    assert!(!said.contains("sending"), "no run without a producer: {said}");
+    for (args, says) in [
+        (&["--broker-pid", "4294967295", "fanout"][..], "no such process"),
+        (&["--json", "/nonexistent-folder/x.json", "fanout"][..], "cannot write it"),
+        (&["fanout", "--producers", "0"][..], "--producers"),
+    ] {
+        let (code, said) = tool(&[&["--url", &closed][..], args].concat());
+        assert_eq!(code, Some(2), "{args:?}: {said}");
+        assert!(said.contains(says), "{args:?}: {said}");
+    }
+}
