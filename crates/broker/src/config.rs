@@ -152,7 +152,7 @@ impl std::str::FromStr for Secret {
     type Err = String;
     fn from_str(s: &str) -> Result<Secret, String> {
         if s.is_empty() {
-            return Err("the publish token cannot be empty".to_owned());
+            return Err("the publish token cannot be empty (an empty BROKER_PUBLISH_TOKEN counts: unset it for no token)".to_owned());
         }
         Ok(Secret(s.to_owned()))
     }
@@ -209,5 +209,9 @@ mod tests {
         }
         let c = Config::try_parse_from(["broker", "--max-connections-per-ip", "0", "--max-messages-per-sec", "0"]).unwrap();
         assert_eq!((c.max_connections_per_ip, c.max_messages_per_sec), (0, 0), "no limit");
+        // An empty token (an empty variable, most often) is refused, and the error says where
+        // an empty one comes from.
+        let err = Config::try_parse_from(["broker", "--publish-token", ""]).expect_err("an empty token").to_string();
+        assert!(err.contains("an empty BROKER_PUBLISH_TOKEN counts: unset it"), "{err}");
     }
 }
