@@ -862,10 +862,18 @@ async fn hostile_names_stay_text() {
         broker.send(Action::Created, Furniture::new(&format!("evil-{i}"), name, name, 1, 1, name, name)).await;
     }
     for (i, name) in names.iter().enumerate() {
-        page.wait_card(&format!("evil-{i}"), |c| &c.name == name && &c.material == name).await;
+        // Shown without its bidirectional controls (below); every other character stays.
+        let shown: String = name.chars().filter(|c| !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')).collect();
+        page.wait_card(&format!("evil-{i}"), |c| c.name == shown && c.material == shown).await;
     }
     assert!(page.eval_bool("return window.__pwned === undefined").await);
     assert_eq!(page.count(".app script, .app svg:not(.chart svg):not([data-testid] svg), .app img").await, 0);
+    // A right-to-left override left open in a name turned round the rest of the broker's text
+    // ("… - roble (1x1cm)" read "(mc1x1) elbor - …"): the feed shows the text in its order.
+    broker.send(Action::Created, Furniture::new("evil-rlo", "Prueba \u{202e}evil", "", 1, 1, "roble", "ana")).await;
+    page.wait_feed("created", "evil-rlo").await;
+    let shown = page.text("[data-testid=feed-item][data-furniture-id=\"evil-rlo\"] .feed-message").await;
+    assert!(shown.ends_with("Prueba evil - roble (1x1cm)"), "{shown:?}");
     page.close().await;
 }
 

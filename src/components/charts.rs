@@ -37,9 +37,17 @@ pub fn Charts() -> impl IntoView {
         let counts = live.material_counts.get();
         let others = counts.len().saturating_sub(MAX_BARS);
         let rest: usize = counts.iter().skip(MAX_BARS).map(|(_, n)| n).sum();
-        (others > 0).then(|| match lang {
-            Lang::Es => format!("y {rest} en {others} materiales más"),
-            Lang::En => format!("and {rest} in {others} more materials"),
+        // "y 5 muebles en 4 materiales más", "y 1 mueble en 1 material más".
+        (others > 0).then(|| {
+            let items = lang.count(rest as u64, ("mueble", "muebles"), ("item", "items"));
+            let materials = lang.count(others as u64, ("material", "materiales"), ("material", "materials"));
+            match lang {
+                Lang::Es => format!("y {items} en {materials} más"),
+                Lang::En => {
+                    let (n, word) = materials.split_once(' ').unwrap_or_default();
+                    format!("and {items} in {n} more {word}")
+                }
+            }
         })
     };
     view! {

@@ -21,7 +21,7 @@ use furniture_protocol::record::field;
 use furniture_protocol::{Action, Applied, Catalog, CatalogEntry, Furniture, Notification, Timestamp};
 
 use crate::state::diff::{diff, FieldChange};
-use crate::state::format::{fold, or_dash_ref};
+use crate::state::format::{or_dash_ref, sort_key};
 
 /// Cards drawn at first, and added by each "show more": a screen shows a few dozen, every card
 /// drawn costs each redraw of a burst and the first render of a big catalog (BENCHMARKS.md), and
@@ -51,7 +51,7 @@ pub struct SortKey {
 impl SortKey {
     fn of(f: &Furniture, changed_ms: f64) -> SortKey {
         let area = f.ancho().zip(f.altura()).map_or(i64::MIN, |(w, h)| w.saturating_mul(h));
-        SortKey { name: fold(f.nombre().unwrap_or_default().trim()).into(), changed_ms, area, stale: false }
+        SortKey { name: sort_key(f.nombre().unwrap_or_default().trim()).into(), changed_ms, area, stale: false }
     }
 }
 
@@ -300,7 +300,7 @@ impl CatalogView {
         for (_, e) in self.catalog.iter() {
             *counts.entry(or_dash_ref(e.furniture.text_ref(field::MATERIAL))).or_default() += 1;
         }
-        let mut counts: Vec<(String, String, usize)> = counts.into_iter().map(|(m, n)| (fold(&m), m.into_owned(), n)).collect();
+        let mut counts: Vec<(String, String, usize)> = counts.into_iter().map(|(m, n)| (sort_key(&m), m.into_owned(), n)).collect();
         crate::state::sort::sort_by(&mut counts, |a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
         counts.into_iter().map(|(_, m, n)| (m, n)).collect()
     }
@@ -411,7 +411,7 @@ pub fn tiles(cards: Vec<Card>, by_material: bool) -> Vec<Tile> {
     if !by_material {
         return cards.into_iter().map(|card| Tile { card, group: None }).collect();
     }
-    let mut keyed: Vec<(String, Card)> = cards.into_iter().map(|c| (fold(&material_of(&c.furniture)), c)).collect();
+    let mut keyed: Vec<(String, Card)> = cards.into_iter().map(|c| (sort_key(&material_of(&c.furniture)), c)).collect();
     // Stable: each group keeps the cards' order, and takes its name from its first card.
     crate::state::sort::sort_by(&mut keyed, |a, b| a.0.cmp(&b.0));
     let (keys, cards): (Vec<String>, Vec<Card>) = keyed.into_iter().unzip();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use furniture_protocol::{Action, Notification};
 
 use crate::state::diff::FieldChange;
-use crate::state::format::fold;
+use crate::state::format::{fold, sort_key};
 
 /// Default number of entries the feed keeps.
 pub const DEFAULT_FEED_CAP: usize = 500;
@@ -310,7 +310,7 @@ pub fn distinct(feed: &Feed, key: &str) -> Vec<String> {
         .collect();
     crate::state::sort::sort_by(&mut seen, |a, b| a.cmp(b));
     seen.dedup();
-    let mut keyed: Vec<(String, String)> = seen.into_iter().map(|s| (fold(&s), s.into_owned())).collect();
+    let mut keyed: Vec<(String, String)> = seen.into_iter().map(|s| (sort_key(&s), s.into_owned())).collect();
     crate::state::sort::sort_by(&mut keyed, |a, b| a.cmp(b));
     keyed.into_iter().map(|(_, s)| s).collect()
 }

@@ -11,7 +11,20 @@ pub const DASH: &str = "—";
 
 /// A text value or a dash.
 pub fn or_dash(v: Option<String>) -> String {
-    or_dash_ref(v.map(Cow::Owned)).into_owned()
+    or_dash_ref(v.map(|s| Cow::Owned(inert_bidi(s)))).into_owned()
+}
+
+/// The text without its explicit bidirectional controls (embeddings, overrides, isolates,
+/// U+202A–U+202E and U+2066–U+2069): a name holding a right-to-left override reversed what the
+/// broker's text put after it ("… - roble (120x75cm)"). Right-to-left letters keep their own
+/// direction, which needs none of them.
+pub fn inert_bidi(s: String) -> String {
+    let control = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if s.contains(control) {
+        s.chars().filter(|c| !control(*c)).collect()
+    } else {
+        s
+    }
 }
 
 /// [`or_dash`] without a copy of a borrowed value.
@@ -97,6 +110,29 @@ pub fn fold(s: &str) -> String {
     {
         s.to_lowercase()
     }
+}
+
+/// [`fold`]ed text for sorting in Spanish order: accents do not count (`cómoda` before
+/// `consola`), and `ñ` comes after every other `n`.
+pub fn sort_key(s: &str) -> String {
+    let folded = fold(s);
+    if folded.is_ascii() {
+        return folded;
+    }
+    let mut out = String::with_capacity(folded.len() + 2);
+    for c in folded.chars() {
+        match c {
+            'à'..='å' => out.push('a'),
+            'ç' => out.push('c'),
+            'è'..='ë' => out.push('e'),
+            'ì'..='ï' => out.push('i'),
+            'ò'..='ö' => out.push('o'),
+            'ù'..='ü' => out.push('u'),
+            'ñ' => out.push_str("n\u{10ffff}"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The lowercase of text made only of Latin-1 and of ranges without case (punctuation, arrows,
@@ -214,6 +250,21 @@ mod tests {
         assert_eq!(tenths(12.345), "12.3");
         assert_eq!(tenths(-0.26), "-0.3");
         assert_eq!(tenths(f64::INFINITY), DASH);
+    }
+
+    #[test]
+    fn sorting_follows_spanish_order() {
+        let mut names = ["Consola", "Cómoda", "nube", "Ñandú", "mármol", "mimbre", "Ópalo", "oro"];
+        names.sort_by_key(|n| sort_key(n));
+        assert_eq!(names, ["Cómoda", "Consola", "mármol", "mimbre", "nube", "Ñandú", "Ópalo", "oro"]);
+    }
+
+    #[test]
+    fn bidi_controls_are_dropped_and_other_text_kept() {
+        let hostile = "Nuevo mueble creado: Prueba \u{202e}evil\u{2066}x - roble (120x75cm)".to_owned();
+        assert_eq!(inert_bidi(hostile), "Nuevo mueble creado: Prueba evilx - roble (120x75cm)");
+        assert_eq!(inert_bidi("שולחן עץ · mesa".to_owned()), "שולחן עץ · mesa", "right-to-left letters stay");
+        assert_eq!(or_dash(Some("\u{202e}".to_owned())), DASH, "a name of controls only is a dash");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use furniture_protocol::{Action, Furniture, Notification};
 
+use crate::state::format::{inert_bidi, or_dash};
 use crate::state::i18n::Lang;
 
 /// An item's material, size and author (`roble · 120 × 75 cm · ana`), those it has; `None`
@@ -193,8 +194,8 @@ impl Toasts {
 
     /// As [`Toasts::push`], the toast telling `what` changed (`altura 75 → 80`) when it gives
     /// one, asked only when the change gets a toast of its own (not in a burst, nor on a hidden
-    /// page); otherwise the item's facts (`roble · 120 × 75 cm · ana`), which the broker's text
-    /// would repeat the title for, or that text for an item without any.
+    /// page); otherwise the item's facts (`roble · 120 × 75 cm · ana`), where the broker's text
+    /// would repeat the title.
     pub fn push_described(&mut self, n: &Notification, what: impl FnOnce() -> Option<String>, now_ms: f64, page_visible: bool) {
         if self.policy.max_visible == 0 {
             return; // toasts turned off
@@ -234,8 +235,9 @@ impl Toasts {
             self.update_digest(key, counts, started, now_ms);
             return;
         }
-        let title = n.furniture.nombre().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "—".to_owned());
-        let detail = what().or_else(|| facts(&n.furniture)).unwrap_or_else(|| n.message.clone());
+        let title = or_dash(n.furniture.nombre());
+        // Without a change or a fact to tell, nothing: the broker's text would say the title again.
+        let detail = inert_bidi(what().or_else(|| facts(&n.furniture)).unwrap_or_default());
         self.show(ToastKind::Change(n.action), title, detail, now_ms);
     }
 
@@ -394,7 +396,7 @@ mod tests {
     }
 
     /// A created or deleted item's toast gives its facts, not the broker's text, which repeats
-    /// the title; an item without any gets that text.
+    /// the title; an item without any gets no more than its title.
     #[test]
     fn a_toast_gives_the_items_facts() {
         let mut t = Toasts::default();
@@ -408,7 +410,7 @@ mod tests {
         n.furniture.0.retain(|k, _| k == "nombre");
         t.push(&n, 40_000.0, true);
         let details: Vec<&str> = t.iter().map(|x| x.detail.as_str()).collect();
-        assert_eq!(details, ["roble · 120 × 75 cm · ana", "120 × — cm · ana", "m"]);
+        assert_eq!(details, ["roble · 120 × 75 cm · ana", "120 × — cm · ana", ""]);
     }
 
     #[test]
