@@ -122,9 +122,8 @@ struct State {
     sync_catalogs: [Option<Arc<SharedCatalog>>; 2],
     /// False after a failed write or read of the state, until one succeeds.
     storage_ok: bool,
-    /// Creates left out of the full catalog since the last line logged about them, and when
-    /// that line was (at most one a minute).
-    left_out: (u64, Option<Instant>),
+    /// Creates left out of the full catalog, for the log.
+    left_out: Throttled,
 }
 
 impl State {
@@ -138,6 +137,28 @@ impl State {
 
 /// How often, at most, a create left out of the full catalog is logged (each is counted).
 const LEFT_OUT_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Events logged at most once per [`LEFT_OUT_LOG_EVERY`]: the first at once, later ones counted
+/// into the next line.
+#[derive(Default)]
+struct Throttled {
+    /// Events since the last line.
+    count: u64,
+    /// When the last line was logged.
+    logged: Option<Instant>,
+}
+
+impl Throttled {
+    /// One more event at `now`: the number to log, with this one, when a line is due.
+    fn event(&mut self, now: Instant) -> Option<u64> {
+        self.count += 1;
+        if self.logged.is_some_and(|at| now.duration_since(at) < LEFT_OUT_LOG_EVERY) {
+            return None;
+        }
+        self.logged = Some(now);
+        Some(std::mem::take(&mut self.count))
+    }
+}
 
 /// Shared by every connection of one broker.
 pub struct Hub {
@@ -201,7 +222,7 @@ impl Hub {
                 catalog,
                 history,
                 storage_ok: true,
-                left_out: (0, None),
+                left_out: Throttled::default(),
                 sync_catalogs: [None, None],
             }),
             metrics,
@@ -332,20 +353,11 @@ impl Hub {
 
     /// A create broadcast but left out of the catalog, which holds `--max-catalog-items`:
     /// counted, and logged, the first at once and the rest at most once a minute.
-    fn left_out(&self, (count, logged): &mut (u64, Option<Instant>), n: &Notification) {
+    fn left_out(&self, throttled: &mut Throttled, n: &Notification) {
         self.metrics.left_out.fetch_add(1, Ordering::Relaxed);
-        *count += 1;
-        let now = Instant::now();
-        if logged.is_none_or(|at| now.duration_since(at) >= LEFT_OUT_LOG_EVERY) {
+        if let Some(left_out) = throttled.event(Instant::now()) {
             let id = n.furniture.id().unwrap_or_default();
-            tracing::warn!(
-                seq = n.seq,
-                id = ?id,
-                left_out = *count,
-                "the catalog is full (--max-catalog-items): creates are broadcast but not kept"
-            );
-            *count = 0;
-            *logged = Some(now);
+            tracing::warn!(seq = n.seq, id = ?id, left_out, "the catalog is full (--max-catalog-items): creates are broadcast but not kept");
         }
     }
 
@@ -680,6 +692,20 @@ impl Hub {
 
 #[cfg(test)]
 mod tests {
+    /// The first event is logged at once; those within the minute after it only counted, into
+    /// the line due at the minute.
+    #[test]
+    fn a_throttled_log_says_the_first_then_at_most_once_a_minute() {
+        let start = std::time::Instant::now();
+        let mut t = super::Throttled::default();
+        let at = |ms: u64| start + std::time::Duration::from_millis(ms);
+        assert_eq!(t.event(at(0)), Some(1));
+        assert_eq!(t.event(at(1)), None);
+        assert_eq!(t.event(at(59_999)), None);
+        assert_eq!(t.event(at(60_000)), Some(3), "the two held back, and this one");
+        assert_eq!(t.event(at(60_001)), None);
+    }
+
     use super::*;
     use furniture_protocol::{Action, Furniture};
     use serde_json::{json, Value};
