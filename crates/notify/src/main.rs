@@ -156,7 +156,7 @@ async fn run(cli: Cli) -> ExitCode {
     match notifier.send(&msg).await {
         Ok(()) => {
             // The id as given, control characters escaped: it cannot rewrite the terminal.
-            let id: String = msg.furniture.id().unwrap_or_default().chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect();
+            let id: String = msg.furniture.id().unwrap_or_default().chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect();
             println!("sent {} {id} to {}", action.producer_type(), notifier.shown_url());
             ExitCode::SUCCESS
         }
