@@ -146,6 +146,39 @@ async fn counts_are_drawn_at_the_feeds_pace_and_end_on_the_last_change() {
     assert!(seen.len() <= most, "ten changes 30 ms apart drawn in at most {most} texts, not one each: {seen:?}");
 }
 
+/// The materials past the chart's six bars are summed up in words that agree with their numbers:
+/// one material, then several.
+#[wasm_bindgen_test]
+async fn the_materials_past_the_bars_are_counted_in_words_that_agree() {
+    use furniture_dashboard::components::charts::Charts;
+    use furniture_dashboard::ws::WsEvent;
+    let host = host();
+    let live = live();
+    let _mounted = mount(&host, live, move || view! { <Charts/> });
+    live.on_event(WsEvent::State(ConnState::Live));
+    let more = || host.query_selector(".chart-more").unwrap().map(|e| e.text_content().unwrap_or_default());
+    let mut seq = 0;
+    let mut add = |material: &str, items: u64| {
+        for _ in 0..items {
+            seq += 1;
+            let mut n = note(Action::Created, &format!("c{seq}"), "Mesa", seq);
+            n.furniture.0.insert("material".into(), material.into());
+            live.on_event(WsEvent::Frame(n.encode()));
+        }
+    };
+    // Six materials of two items each fill the bars; a seventh of one item is the one more.
+    for m in ["roble", "pino", "haya", "teca", "nogal", "cerezo"] {
+        add(m, 2);
+    }
+    add("mimbre", 1);
+    until("one more material", || more().is_some()).await;
+    assert_eq!(more().as_deref(), Some("y 1 mueble en 1 material más"));
+    add("acero", 1);
+    add("mimbre", 1);
+    until("two more materials", || more().as_deref() != Some("y 1 mueble en 1 material más")).await;
+    assert_eq!(more().as_deref(), Some("y 3 muebles en 2 materiales más"));
+}
+
 /// Against a broker that cannot replay what was missed (the Python one), an outage that follows
 /// another before the broker's answer was due (the connection lost again at once) is one gap,
 /// from the first loss to the last welcome: the first outage is not forgotten.

@@ -40,13 +40,10 @@ pub fn Charts() -> impl IntoView {
         // "y 5 muebles en 4 materiales más", "y 1 mueble en 1 material más".
         (others > 0).then(|| {
             let items = lang.count(rest as u64, ("mueble", "muebles"), ("item", "items"));
-            let materials = lang.count(others as u64, ("material", "materiales"), ("material", "materials"));
+            let one = others == 1;
             match lang {
-                Lang::Es => format!("y {items} en {materials} más"),
-                Lang::En => {
-                    let (n, word) = materials.split_once(' ').unwrap_or_default();
-                    format!("and {items} in {n} more {word}")
-                }
+                Lang::Es => format!("y {items} en {others} {} más", if one { "material" } else { "materiales" }),
+                Lang::En => format!("and {items} in {others} more {}", if one { "material" } else { "materials" }),
             }
         })
     };
