@@ -57,7 +57,7 @@ async fn main() -> std::process::ExitCode {
     }
     // A round trip measured on every page ("latencia 12 ms" in the health strip).
     for (_, page) in &pages {
-        page.wait_until("a measured round trip", "return /(latencia|round trip) \\d+ ms/.test(document.querySelector('[data-testid=health]')?.textContent ?? '')").await;
+        page.wait_until("a measured round trip", "return /(latencia|round trip) \\d+\\sms/.test(document.querySelector('[data-testid=health]')?.textContent ?? '')").await;
     }
     tokio::time::sleep(Duration::from_millis(2500)).await;
     // A few live changes, so that toasts and fresh feed rows show.

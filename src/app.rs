@@ -22,7 +22,7 @@ use crate::state::settings::Settings;
 use crate::state::reload::{after_outage_due, local_minute, nightly_due, reload_minute, ReloadReason, DEFAULT_RELOAD_HOUR};
 use crate::state::snapshot::Snapshot;
 use crate::state::toasts::{Announcer, ToastPolicy, Toasts};
-use crate::ws::{connect_forever, ConnectionOptions, WsEvent};
+use crate::ws::{connect_forever, ConnectionOptions, Probe, WsEvent};
 
 /// How long after a reconnect a broker has to answer `sync` before the dashboard decides it is
 /// a broker without the extension and marks a gap in the feed.
@@ -806,7 +806,7 @@ pub fn App() -> impl IntoView {
     };
     live.restore();
     provide_context(live);
-    let (probe, probes) = futures_channel::mpsc::unbounded::<()>();
+    let (probe, probes) = futures_channel::mpsc::unbounded::<Probe>();
     let handler_live = live;
     let ms = |name: &str| crate::browser::query_param(name).and_then(|v| crate::state::format::parse_number(&v)).filter(|v| *v >= 100.0);
     let mut options = ConnectionOptions::default();
@@ -827,21 +827,18 @@ pub fn App() -> impl IntoView {
     );
     if let Some(window) = web_sys::window() {
         // Network changes, and the page coming back from the back-forward cache, check the
-        // connection at once (going offline pings a live socket, with a short deadline).
-        for event in ["online", "offline"] {
+        // connection at once (going offline pings a live socket, with a short deadline); the page
+        // being left closes it.
+        for (event, what) in [("online", Probe::Check), ("offline", Probe::Check), ("pageshow", Probe::Check), ("pagehide", Probe::Leave)] {
             let p = probe.clone();
             crate::browser::listen(&window, event, move || {
-                let _ = p.unbounded_send(());
+                let _ = p.unbounded_send(what);
             });
         }
-        let p = probe.clone();
-        crate::browser::listen(&window, "pageshow", move || {
-            let _ = p.unbounded_send(());
-        });
         if let Some(document) = window.document() {
             crate::browser::listen(&document, "visibilitychange", move || {
                 if page_visible() {
-                    let _ = probe.unbounded_send(());
+                    let _ = probe.unbounded_send(Probe::Check);
                     live.page_shown();
                 } else {
                     // What waits for an animation frame, which a hidden page does not get: taken

@@ -59,6 +59,24 @@ pub fn query_param(name: &str) -> Option<String> {
     params.get(name)
 }
 
+/// Writes `name=value` into the page's address, or takes `name` out of it for `None`, without
+/// loading the page again: a reload (the settings panel's) or a bookmark keeps what it says.
+pub fn set_query_param(name: &str, value: Option<&str>) {
+    let Some(w) = web_sys::window() else { return };
+    let l = w.location();
+    let (Ok(search), Ok(path), Ok(hash)) = (l.search(), l.pathname(), l.hash()) else { return };
+    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else { return };
+    match value {
+        Some(v) => params.set(name, v),
+        None => params.delete(name),
+    }
+    let query = String::from(params.to_string());
+    let sep = if query.is_empty() { "" } else { "?" };
+    if let Ok(h) = w.history() {
+        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("{path}{sep}{query}{hash}")));
+    }
+}
+
 /// The broker to connect to: `?ws=`, same origin when the broker served the page, else
 /// `ws://<host>:8765/`.
 pub fn broker_url() -> String {

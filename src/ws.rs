@@ -26,6 +26,17 @@ pub enum WsEvent {
     Closed { code: Option<u16>, reason: String },
 }
 
+/// What the page tells the connection loop.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Probe {
+    /// Check the connection at once: the page was shown, the network came back, the machine woke.
+    Check,
+    /// The page is being left (`pagehide`): close the socket as going away, so that the broker
+    /// does not count a page kept in the back-forward cache as a screen; a `Check` when it comes
+    /// back connects again.
+    Leave,
+}
+
 /// Settings of the connection loop.
 #[derive(Clone, Debug)]
 pub struct ConnectionOptions {
@@ -51,11 +62,11 @@ impl Default for ConnectionOptions {
 /// The handler gets every event and may answer a frame with one frame to send back.
 pub type Handler = Rc<dyn Fn(WsEvent) -> Option<String>>;
 
-/// Starts the loop; it runs for the life of the page. Each `()` on `probes` (the page became
-/// visible, the network came back, the machine woke up) checks the connection at once: a live one
-/// gets a ping, a waiting reconnect happens within 2 s ([`wait_after_probe`]: screens that hear
-/// it together do not all reconnect together).
-pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler, probes: UnboundedReceiver<()>) {
+/// Starts the loop; it runs for the life of the page. Each [`Probe::Check`] on `probes` (the page
+/// became visible, the network came back, the machine woke up) checks the connection at once: a
+/// live one gets a ping, a waiting reconnect happens within 2 s ([`wait_after_probe`]: screens
+/// that hear it together do not all reconnect together). [`Probe::Leave`] closes the socket.
+pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler, probes: UnboundedReceiver<Probe>) {
     let mut probes = probes.fuse();
     leptos::task::spawn_local(async move {
         let mut backoff = options.backoff.clone();
@@ -84,11 +95,13 @@ pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler
                 let left = next_try_ms - now_ms();
                 select! {
                     () = TimeoutFuture::new(left.max(0.0) as u32).fuse() => break,
-                    _ = probes.next() => {
+                    probe = probes.next() => if probe == Some(Probe::Check) {
                         let left = next_try_ms - now_ms();
                         let wait = wait_after_probe(left, js_sys::Math::random());
                         show = wait < left;
                         next_try_ms = now_ms() + wait;
+                    } else {
+                        show = false;
                     }
                 }
             }
@@ -101,7 +114,7 @@ async fn session(
     ws: WebSocket,
     options: &ConnectionOptions,
     handler: &Handler,
-    probes: &mut futures_util::stream::Fuse<UnboundedReceiver<()>>,
+    probes: &mut futures_util::stream::Fuse<UnboundedReceiver<Probe>>,
 ) -> f64 {
     let (mut tx, rx) = ws.split();
     let mut rx = rx.fuse();
@@ -141,7 +154,15 @@ async fn session(
                 }
                 Some(Err(_)) | None => break,
             },
-            _ = probes.next() => probe_now = true,
+            probe = probes.next() => {
+                if probe == Some(Probe::Leave) {
+                    if let Ok(ws) = tx.reunite(rx.into_inner()) {
+                        let _ = ws.close(Some(1001), Some("page left"));
+                    }
+                    return live_since.map_or(0.0, |since| now_ms() - since);
+                }
+                probe_now = true;
+            }
             _ = ticks.next() => {
                 let now = now_ms();
                 // A tick long overdue means the machine slept: check the socket at once (a hidden

@@ -163,7 +163,7 @@ async fn wall_screen_mode_shows_health_and_calms_bursts() {
     let page = Dashboard::open(&browser, &format!("{}?kiosk", broker.page_url())).await;
     page.wait_state("live").await;
     page.wait_until("a clock", "return /^\\d\\d:\\d\\d$/.test(document.querySelector('[data-testid=clock]')?.textContent ?? '')").await;
-    page.wait_until("a measured round trip", "return /latencia \\d+ ms/.test(document.querySelector('[data-testid=health]').textContent)").await;
+    page.wait_until("a measured round trip", "return /latencia \\d+\\sms/.test(document.querySelector('[data-testid=health]').textContent)").await;
     page.wait_until("the wake lock status", "return !!document.querySelector('[data-testid=wake-lock]')").await;
     assert!(page.eval_bool("return getComputedStyle(document.querySelector('.app')).cursor === 'none'").await);
     assert!(page.eval_bool("return document.documentElement.hasAttribute('data-kiosk') && document.documentElement.lang === 'es'").await);
@@ -577,6 +577,18 @@ async fn the_client_count_follows_screens_coming_and_going() {
     page.wait_until("2 screens", &count_is(2)).await;
     drop(two);
     page.wait_until("1 screen again", &count_is(1)).await;
+    // A page left for another closes its socket as it goes; kept in the browser's back-forward
+    // cache, it was counted as long as it stayed there.
+    let other = Dashboard::open(&browser, &broker.page_url()).await;
+    other.wait_state("live").await;
+    page.wait_until("2 screens with the second page", &count_is(2)).await;
+    other.eval("location.href = 'about:blank'").await;
+    page.wait_until("1 screen once the second page is left", &count_is(1)).await;
+    // Back to it (from the back-forward cache, where it was kept): it connects again.
+    other.eval("history.back()").await;
+    other.wait_state("live").await;
+    page.wait_until("2 screens with the second page back", &count_is(2)).await;
+    other.close().await;
     stream.abort();
     page.close().await;
 }
@@ -820,21 +832,55 @@ async fn a_change_waiting_for_a_frame_when_the_tab_is_hidden_is_not_held() {
 }
 
 /// At a desk, the settings panel remembers language, theme and toasts in this browser and applies
-/// them after a reload; a parameter in the URL still wins.
+/// them after a reload, which keeps the catalog's order and grouping; a parameter in the URL still
+/// wins. Escape or a click outside closes the panel without saving.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn desk_settings_are_remembered_and_the_url_wins() {
     let Some(browser) = Browser::start().await else { return };
     let broker = TestBroker::start(None).await;
     let page = Dashboard::open(&browser, &broker.page_url()).await;
     page.wait_state("live").await;
-    page.eval("document.querySelector('[data-testid=settings-open]').click()").await;
-    page.wait_until("the panel", "return !!document.querySelector('[data-testid=settings]')").await;
+    page.eval("const s = document.querySelector('[data-testid=catalog-sort]'); s.value = 'newest'; s.dispatchEvent(new Event('change'))").await;
+    page.eval("document.querySelector('[data-testid=catalog-group]').click()").await;
+    let panel = "return document.querySelector('[data-testid=settings]').matches(':popover-open')";
+    let closed = "return !document.querySelector('[data-testid=settings]').matches(':popover-open')";
+    // Keys and clicks as a person gives them (the browser closes a popover on trusted input only).
+    let click = async |x: f64, y: f64| {
+        for kind in ["mousePressed", "mouseReleased"] {
+            page.cdp("Input.dispatchMouseEvent", json!({"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})).await;
+        }
+    };
+    let centre = async |selector: &str| {
+        let at = page.eval(&format!("const b = document.querySelector('{selector}').getBoundingClientRect(); return [b.x + b.width / 2, b.y + b.height / 2]")).await;
+        (at[0].as_f64().unwrap(), at[1].as_f64().unwrap())
+    };
+    let (gear_x, gear_y) = centre("[data-testid=settings-open]").await;
+    click(gear_x, gear_y).await;
+    page.wait_until("the panel", panel).await;
+    page.eval("document.querySelector('[data-testid=settings-lang]').focus()").await;
+    for kind in ["keyDown", "keyUp"] {
+        page.cdp("Input.dispatchKeyEvent", json!({"type": kind, "key": "Escape", "code": "Escape", "windowsVirtualKeyCode": 27})).await;
+    }
+    page.wait_until("the panel closed by Escape", closed).await;
+    assert_eq!(page.eval("return document.activeElement.dataset.testid").await, "settings-open", "the focus back on the gear");
+    click(gear_x, gear_y).await;
+    page.wait_until("the panel", panel).await;
+    let (x, y) = centre(".settings-note").await;
+    click(x, y).await;
+    assert!(page.eval_bool(panel).await, "a click inside keeps it open");
+    click(10.0, 300.0).await;
+    page.wait_until("the panel closed by a click beside it", closed).await;
+    click(gear_x, gear_y).await;
+    page.wait_until("the panel", panel).await;
     for (select, value) in [("settings-lang", "en"), ("settings-theme", "dark"), ("settings-toasts", "0")] {
         page.eval(&format!("const s = document.querySelector('[data-testid={select}]'); s.value = '{value}'; s.dispatchEvent(new Event('change'))")).await;
     }
     page.screenshot("settings").await;
     page.eval("document.querySelector('[data-testid=settings-save]').click()").await;
     page.wait_until("English and dark after the reload", "return document.documentElement.lang === 'en' && document.documentElement.dataset.theme === 'dark'").await;
+    assert_eq!(page.eval("return location.search").await, "?sort=newest&group=material");
+    assert_eq!(page.eval("return document.querySelector('[data-testid=catalog-sort]').value").await, "newest", "the order kept");
+    assert!(page.eval_bool("return document.querySelector('[data-testid=catalog-group]').checked").await, "the grouping kept");
     page.wait_state("live").await;
     broker.send(Action::Created, Furniture::new("set-1", "Mesa", "", 75, 120, "roble", "ana")).await;
     page.wait_feed("created", "set-1").await;

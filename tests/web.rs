@@ -93,6 +93,30 @@ async fn the_feed_lists_newest_first_without_duplicates() {
     assert_eq!(first.get_attribute("data-furniture-id").as_deref(), Some("a"));
 }
 
+/// An empty feed says why: nothing has happened yet, or the filters let nothing through; the
+/// words go as soon as a row is there to show.
+#[wasm_bindgen_test]
+async fn an_empty_feed_says_whether_nothing_came_or_the_filters_hide_it() {
+    let host = host();
+    let live = live();
+    let _mounted = mount(&host, live, move || view! { <FeedPanel/> });
+    let empty = || host.query_selector("[data-testid=feed-empty]").unwrap().map(|e| e.text_content().unwrap_or_default());
+    tick().await;
+    assert!(empty().is_some_and(|t| t.contains("Todavía no hay actividad")), "{:?}", empty());
+    use furniture_dashboard::state::feed::Origin;
+    live.feed.update(|f| { f.push(&note(Action::Created, "a", "Mesa", 1), 0.0, Origin::Live); });
+    tick().await;
+    assert_eq!(empty(), None);
+    live.filter.update(|f| f.text = "silla".into());
+    tick().await;
+    assert_eq!(empty().as_deref(), Some("Ningún aviso coincide con los filtros."));
+    assert_eq!(host.query_selector_all(".feed-item").unwrap().length(), 0);
+    live.filter.update(|f| f.text = "mesa".into());
+    tick().await;
+    assert_eq!(empty(), None);
+    assert_eq!(host.query_selector_all(".feed-item").unwrap().length(), 1);
+}
+
 /// A `batch` frame from the broker is its frames one after the other: every notification in it
 /// reaches the feed and the catalog, in order.
 #[wasm_bindgen_test]
@@ -657,6 +681,49 @@ async fn the_catalog_draws_a_page_of_cards_then_more_on_demand() {
     tick().await;
     assert_eq!(cards(), total, "the rest drawn");
     assert!(more().is_none(), "nothing left to show");
+}
+
+/// Grouped by material, a big catalog's first page shows its first groups whole, not its first
+/// cards by name put in groups; a heading counts all its items, drawn or not, and not a deleted
+/// card still shown.
+#[wasm_bindgen_test]
+async fn grouped_cards_come_group_by_group_and_headings_count_items_not_cards() {
+    use furniture_dashboard::components::catalog::CARD_PAGE;
+    let host = host();
+    let live = live();
+    let _mounted = mount_catalog(&host, live);
+    live.group_by_material.set(true);
+    let now = js_sys::Date::now();
+    let haya = |action, i: usize, seq| {
+        let mut n = note(action, &format!("h{i}"), &format!("Zapatero {i:02}"), seq);
+        n.furniture.0.insert("material".into(), "haya".into());
+        n
+    };
+    live.catalog.update(|c| {
+        // By name the oak tables come first: more of them than a page.
+        for i in 0..CARD_PAGE + 10 {
+            c.apply(&note(Action::Created, &format!("r{i}"), &format!("Mesa {i:04}"), i as u64 + 1), now);
+        }
+        for i in 0..10 {
+            c.apply(&haya(Action::Created, i, 1_000 + i as u64), now);
+        }
+    });
+    tick().await;
+    let headings = || {
+        let list = host.query_selector_all("[data-testid=material-group]").unwrap();
+        (0..list.length())
+            .map(|i| {
+                let h: web_sys::Element = list.get(i).unwrap().unchecked_into();
+                let count = h.query_selector(".count").unwrap().unwrap().text_content().unwrap_or_default();
+                format!("{} {count}", h.get_attribute("data-material").unwrap_or_default())
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(headings(), ["haya 10".to_owned(), format!("roble {}", CARD_PAGE + 10)]);
+    assert_eq!(host.query_selector_all("[data-testid=catalog-item]").unwrap().length() as usize, CARD_PAGE);
+    live.catalog.update(|c| { c.apply(&haya(Action::Deleted, 3, 2_000), now + 1.0); });
+    until("the deleted card shown as deleted", || host.query_selector("[data-furniture-id=h3][data-deleted=true]").unwrap().is_some()).await;
+    assert_eq!(headings()[0], "haya 9");
 }
 
 /// The status bar shows the connection state as `data-state` and the client count.

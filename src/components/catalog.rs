@@ -21,18 +21,24 @@ pub fn CatalogPanel() -> impl IntoView {
     let live = expect_context::<Live>();
     let limit = RwSignal::new(CARD_PAGE);
     let total = move || live.catalog.with(|c| c.len());
-    let cards = move || {
+    // Grouped, the page shows the first groups whole (A to Z), not its first cards by the order
+    // chosen put in groups; a heading counts its group's items, drawn or not.
+    let tiles = move || {
         let sort = live.sort.get();
         let limit = limit.get().min(live.card_cap.get());
-        live.catalog.with(|c| {
+        let grouped = live.group_by_material.get();
+        let mut tiles = live.catalog.with(|c| {
             let mut cards = c.cards_by(sort);
-            cards.truncate(limit);
-            cards
-        })
+            if !grouped {
+                cards.truncate(limit);
+            }
+            tiles(cards, grouped)
+        });
+        tiles.truncate(limit);
+        tiles
     };
     let hidden = move || total().saturating_sub(limit.get());
     let has_hidden = move || hidden() > 0;
-    let tiles = move || tiles(cards(), live.group_by_material.get());
     let empty = move || live.catalog.with(|c| c.shows_nothing());
     // A memo: the chips change only when the counts do, not with every update.
     let counts = live.material_counts;
@@ -76,6 +82,7 @@ fn CatalogControls() -> impl IntoView {
                 <select data-testid="catalog-sort" on:change=move |ev| {
                     if let Some(s) = SortBy::parse(&event_target_value(&ev)) {
                         live.sort.set(s);
+                        crate::browser::set_query_param("sort", (s != SortBy::default()).then_some(s.as_str()));
                     }
                 }>
                     {Vec::from(SortBy::ALL.map(|s| view! {
@@ -85,7 +92,11 @@ fn CatalogControls() -> impl IntoView {
             </label>
             <label>
                 <input type="checkbox" data-testid="catalog-group" prop:checked=move || live.group_by_material.get()
-                    on:change=move |ev| live.group_by_material.set(event_target_checked(&ev))/>
+                    on:change=move |ev| {
+                        let on = event_target_checked(&ev);
+                        live.group_by_material.set(on);
+                        crate::browser::set_query_param("group", on.then_some("material"));
+                    }/>
                 " " {live.lang.t("Agrupar por material", "Group by material")}
             </label>
         </div>

@@ -33,6 +33,9 @@ pub fn FeedPanel() -> impl IntoView {
         let filter = live.filter.get();
         live.feed.with(|f| f.iter().filter(|e| filter.matches(e)).count()).saturating_sub(limit.get())
     };
+    // Nothing to show: no change yet, or none that the filters let through (stops at the first
+    // that does).
+    let nothing = move || live.filter.with(|flt| live.feed.with(|f| !f.iter().any(|e| flt.matches(e))));
     // Nobody clicks on a wall screen.
     let has_hidden = move || !live.kiosk && hidden() > 0;
     // Every change received (the history given at the start included): the feed keeps the last
@@ -50,6 +53,15 @@ pub fn FeedPanel() -> impl IntoView {
                     FeedEntry::Change(change) => view! { <FeedItem change=change read_key/> }.into_any(),
                     FeedEntry::Gap { from_ms, to_ms, reason, .. } => view! { <GapItem from_ms to_ms reason/> }.into_any(),
                 }/>
+                {move || nothing().then(|| view! {
+                    <li class="empty" data-testid="feed-empty">
+                        {if live.filter.with(|f| f.is_empty()) {
+                            live.lang.t("Todavía no hay actividad. Cada cambio del catálogo aparecerá aquí.", "No activity yet. Every change to the catalog appears here.")
+                        } else {
+                            live.lang.t("Ningún aviso coincide con los filtros.", "No notification matches the filters.")
+                        }}
+                    </li>
+                })}
                 // The catalog's "show more" is the same few lines: shared as a component or a
                 // function they cost 0.5 KB more of wasm than written twice.
                 <Show when=has_hidden>

@@ -13,13 +13,12 @@ use crate::state::settings::{Settings, Theme};
 pub fn SettingsButton() -> impl IntoView {
     let live = expect_context::<Live>();
     let lang = live.lang;
-    let open = RwSignal::new(false);
+    // The panel is a popover: the browser opens it from the gear and closes it, as a menu, by
+    // Escape (the focus then back on the gear) or a click beside it; nothing is then saved.
     view! {
         <button class="settings-button" data-testid="settings-open" aria-label=lang.t("Ajustes", "Settings")
-            aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>"⚙"</button>
-        <Show when=move || open.get()>
-            <SettingsPanel/>
-        </Show>
+            popovertarget="settings">"⚙"</button>
+        <SettingsPanel/>
     }
 }
 
@@ -44,7 +43,7 @@ fn SettingsPanel() -> impl IntoView {
         Err(e) => error.set(Some(e)),
     };
     view! {
-        <div class="settings-panel" data-testid="settings" role="dialog" aria-label=lang.t("Ajustes", "Settings")>
+        <div class="settings-panel" id="settings" popover="auto" data-testid="settings" role="dialog" aria-label=lang.t("Ajustes", "Settings")>
             <label>{lang.t("Idioma", "Language")}
                 <select data-testid="settings-lang" on:change=set("lang")>
                     <option value="es" selected=move || draft.with(|d| d.lang == Lang::Es)>"Español"</option>

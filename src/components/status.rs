@@ -97,7 +97,7 @@ fn HealthStrip() -> impl IntoView {
         live.health.with(|h| {
             let mut parts = Vec::new();
             parts.push(match h.rtt_ms {
-                Some(rtt) => format!("{} {} ms", lang.t("latencia", "round trip"), rtt.round() as i64),
+                Some(rtt) => format!("{} {}\u{a0}ms", lang.t("latencia", "round trip"), rtt.round() as i64),
                 None => format!("{} —", lang.t("latencia", "round trip")),
             });
             if let Some(t) = h.last_message_ms {

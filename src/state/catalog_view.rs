@@ -406,7 +406,7 @@ pub struct Tile {
 }
 
 /// The catalog's tiles: `cards` as they are, or grouped by material (groups A to Z,
-/// case-insensitive, each keeping the cards' order).
+/// case-insensitive, each keeping the cards' order, its heading counting its items not deleted).
 pub fn tiles(cards: Vec<Card>, by_material: bool) -> Vec<Tile> {
     if !by_material {
         return cards.into_iter().map(|card| Tile { card, group: None }).collect();
@@ -419,7 +419,9 @@ pub fn tiles(cards: Vec<Card>, by_material: bool) -> Vec<Tile> {
     let mut first = 0;
     for i in 0..keys.len() {
         if keys.get(i + 1) != Some(&keys[i]) {
-            tiles[first].group = Some((material_of(&tiles[first].card.furniture), i + 1 - first));
+            // Its items, as the material chips count them: a deleted card still shown is not one.
+            let live = tiles[first..=i].iter().filter(|t| t.card.deleted_ms.is_none()).count();
+            tiles[first].group = Some((material_of(&tiles[first].card.furniture), live));
             first = i + 1;
         }
     }
@@ -640,6 +642,8 @@ mod tests {
         // Deleted items are not counted.
         v.apply(&Notification { action: Action::Deleted, ..mk("1", "b", 100, 100, "roble") }, 7.0);
         assert_eq!(v.material_counts()[0], ("—".to_owned(), 2));
+        let roble: Vec<_> = tiles(v.cards_by(SortBy::Newest), true).into_iter().map(|t| (t.card.id, t.group)).filter(|(id, _)| id == "1" || id == "3").collect();
+        assert_eq!(roble, [("1".to_owned(), group("roble", 1)), ("3".to_owned(), None)], "the deleted card shown, not counted");
     }
 
     #[test]

@@ -162,15 +162,16 @@ pub fn clock(ms: f64, offset_minutes: i32) -> String {
     format!("{:02}:{:02}:{:02}", tod / 3600, tod % 3600 / 60, tod % 60)
 }
 
-/// "hace 5 s", "hace 3 min", "hace 2 h", "hace 4 d" (or "5 s ago", ...) between two instants.
+/// "hace 5 s", "hace 3 min", "hace 2 h", "hace 4 d" (or "5 s ago", ...) between two instants, the
+/// number and its unit joined by a no-break space.
 pub fn ago(then_ms: f64, now_ms: f64, lang: Lang) -> String {
     let s = ((now_ms - then_ms) / 1000.0).max(0.0) as u64;
     let amount = match s {
         0..=4 => return lang.t("ahora", "now").to_owned(),
-        5..=59 => format!("{s} s"),
-        60..=3599 => format!("{} min", s / 60),
-        3600..=86_399 => format!("{} h", s / 3600),
-        _ => format!("{} d", s / 86_400),
+        5..=59 => format!("{s}\u{a0}s"),
+        60..=3599 => format!("{}\u{a0}min", s / 60),
+        3600..=86_399 => format!("{}\u{a0}h", s / 3600),
+        _ => format!("{}\u{a0}d", s / 86_400),
     };
     match lang {
         Lang::Es => format!("hace {amount}"),
@@ -284,8 +285,8 @@ mod tests {
         assert_eq!(clock(86_399_000.0, 0), "23:59:59");
         assert_eq!(clock(0.0, -30), "23:30:00");
         assert_eq!(ago(0.0, 3_000.0, Lang::Es), "ahora");
-        assert_eq!(ago(0.0, 125_000.0, Lang::Es), "hace 2 min");
-        assert_eq!(ago(0.0, 125_000.0, Lang::En), "2 min ago");
+        assert_eq!(ago(0.0, 125_000.0, Lang::Es), "hace 2\u{a0}min");
+        assert_eq!(ago(0.0, 125_000.0, Lang::En), "2\u{a0}min ago");
         assert_eq!(ago(10_000.0, 0.0, Lang::En), "now");
     }
 }

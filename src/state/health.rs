@@ -185,14 +185,15 @@ impl Health {
     }
 }
 
-/// A duration in ms as `4 s`, `3 min`, `2 h 5 min`, `3 d 4 h`.
+/// A duration in ms as `4 s`, `3 min`, `2 h 5 min`, `3 d 4 h`, with no-break spaces: a
+/// narrow line breaks around it, not inside.
 pub fn duration(ms: f64) -> String {
     let s = (ms.max(0.0) / 1000.0) as u64;
     match s {
-        0..=59 => format!("{s} s"),
-        60..=3599 => format!("{} min", s / 60),
-        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        _ => format!("{} d {} h", s / 86_400, s % 86_400 / 3600),
+        0..=59 => format!("{s}\u{a0}s"),
+        60..=3599 => format!("{}\u{a0}min", s / 60),
+        3600..=86_399 => format!("{}\u{a0}h\u{a0}{}\u{a0}min", s / 3600, s % 3600 / 60),
+        _ => format!("{}\u{a0}d\u{a0}{}\u{a0}h", s / 86_400, s % 86_400 / 3600),
     }
 }
 
@@ -340,10 +341,10 @@ mod tests {
 
     #[test]
     fn durations_read_well() {
-        assert_eq!(duration(4_000.0), "4 s");
-        assert_eq!(duration(180_000.0), "3 min");
-        assert_eq!(duration(7_500_000.0), "2 h 5 min");
-        assert_eq!(duration(3.0 * DAY + 4.0 * 3_600_000.0), "3 d 4 h");
-        assert_eq!(duration(-5.0), "0 s");
+        assert_eq!(duration(4_000.0), "4\u{a0}s");
+        assert_eq!(duration(180_000.0), "3\u{a0}min");
+        assert_eq!(duration(7_500_000.0), "2\u{a0}h\u{a0}5\u{a0}min");
+        assert_eq!(duration(3.0 * DAY + 4.0 * 3_600_000.0), "3\u{a0}d\u{a0}4\u{a0}h");
+        assert_eq!(duration(-5.0), "0\u{a0}s");
     }
 }
