@@ -857,7 +857,7 @@ async fn desk_settings_are_remembered_and_the_url_wins() {
     let (gear_x, gear_y) = centre("[data-testid=settings-open]").await;
     click(gear_x, gear_y).await;
     page.wait_until("the panel", panel).await;
-    page.eval("document.querySelector('[data-testid=settings-lang]').focus()").await;
+    page.eval("const s = document.querySelector('[data-testid=settings-lang]'); s.value = 'en'; s.dispatchEvent(new Event('change')); s.focus()").await;
     for kind in ["keyDown", "keyUp"] {
         page.cdp("Input.dispatchKeyEvent", json!({"type": kind, "key": "Escape", "code": "Escape", "windowsVirtualKeyCode": 27})).await;
     }
@@ -865,6 +865,7 @@ async fn desk_settings_are_remembered_and_the_url_wins() {
     assert_eq!(page.eval("return document.activeElement.dataset.testid").await, "settings-open", "the focus back on the gear");
     click(gear_x, gear_y).await;
     page.wait_until("the panel", panel).await;
+    assert_eq!(page.eval("return document.querySelector('[data-testid=settings-lang]').value").await, "es", "the choice left unsaved forgotten");
     let (x, y) = centre(".settings-note").await;
     click(x, y).await;
     assert!(page.eval_bool(panel).await, "a click inside keeps it open");

@@ -13,20 +13,26 @@ use crate::state::settings::{Settings, Theme};
 pub fn SettingsButton() -> impl IntoView {
     let live = expect_context::<Live>();
     let lang = live.lang;
+    // What the panel shows: the settings in use, each time the gear is pressed (choices left
+    // unsaved are forgotten).
+    let applied = expect_context::<Settings>();
+    let draft = RwSignal::new(applied.clone());
     // The panel is a popover: the browser opens it from the gear and closes it, as a menu, by
     // Escape (the focus then back on the gear) or a click beside it; nothing is then saved.
     view! {
         <button class="settings-button" data-testid="settings-open" aria-label=lang.t("Ajustes", "Settings")
-            popovertarget="settings">"⚙"</button>
-        <SettingsPanel/>
+            popovertarget="settings" on:click=move |_| draft.set(applied.clone())>"⚙"</button>
+        <SettingsPanel draft/>
     }
 }
 
 #[component]
-fn SettingsPanel() -> impl IntoView {
+fn SettingsPanel(
+    /// The settings as chosen in the panel, not yet saved.
+    draft: RwSignal<Settings>,
+) -> impl IntoView {
     let live = expect_context::<Live>();
     let lang = live.lang;
-    let draft = RwSignal::new(expect_context::<Settings>());
     let error = RwSignal::new(None::<String>);
     let set = move |key: &'static str| {
         move |ev: leptos::ev::Event| {
@@ -46,27 +52,27 @@ fn SettingsPanel() -> impl IntoView {
         <div class="settings-panel" id="settings" popover="auto" data-testid="settings" role="dialog" aria-label=lang.t("Ajustes", "Settings")>
             <label>{lang.t("Idioma", "Language")}
                 <select data-testid="settings-lang" on:change=set("lang")>
-                    <option value="es" selected=move || draft.with(|d| d.lang == Lang::Es)>"Español"</option>
-                    <option value="en" selected=move || draft.with(|d| d.lang == Lang::En)>"English"</option>
+                    <option value="es" prop:selected=move || draft.with(|d| d.lang == Lang::Es)>"Español"</option>
+                    <option value="en" prop:selected=move || draft.with(|d| d.lang == Lang::En)>"English"</option>
                 </select>
             </label>
             <label>{lang.t("Tema", "Theme")}
                 <select data-testid="settings-theme" on:change=set("theme")>
                     {Vec::from([(Theme::Auto, lang.t("Del sistema", "System")), (Theme::Dark, lang.t("Oscuro", "Dark")), (Theme::Light, lang.t("Claro", "Light"))]
-                        .map(|(t, label)| view! { <option value=t.as_str() selected=move || draft.with(|d| d.theme == t)>{label}</option> }.into_any()))}
+                        .map(|(t, label)| view! { <option value=t.as_str() prop:selected=move || draft.with(|d| d.theme == t)>{label}</option> }.into_any()))}
                 </select>
             </label>
             <label>{lang.t("Tamaño del texto", "Text size")}
                 <select data-testid="settings-scale" on:change=set("scale")>
                     {Vec::from(["0.85", "1", "1.25", "1.5", "2"].map(|v| view! {
-                        <option value=v selected=move || draft.with(|d| plain_number(d.scale) == v)>{format!("{}%", (parse_number(v).unwrap_or(1.0) * 100.0).round() as i64)}</option>
+                        <option value=v prop:selected=move || draft.with(|d| plain_number(d.scale) == v)>{format!("{}%", (parse_number(v).unwrap_or(1.0) * 100.0).round() as i64)}</option>
                     }.into_any()))}
                 </select>
             </label>
             <label>{lang.t("Avisos a la vez", "Toasts at once")}
                 <select data-testid="settings-toasts" on:change=set("toasts")>
                     {Vec::from([0usize, 1, 2, 3, 4, 6, 8].map(|n| view! {
-                        <option value=n.to_string() selected=move || draft.with(|d| d.toasts == n)>
+                        <option value=n.to_string() prop:selected=move || draft.with(|d| d.toasts == n)>
                             {if n == 0 { lang.t("ninguno", "none").to_owned() } else { n.to_string() }}
                         </option>
                     }.into_any()))}
