@@ -44,6 +44,10 @@ pub struct SortKey {
     pub changed_ms: f64,
     /// Width × height; unreadable sizes sort last.
     pub area: i64,
+    /// The material as shown ("—" for none) and as grouped (folded: `Roble` and `roble` are one
+    /// group), worked out once per change rather than for every card at every redraw.
+    pub material: Arc<str>,
+    pub material_key: Arc<str>,
     /// Kept from before a change, until the cards are put in order.
     pub stale: bool,
 }
@@ -51,7 +55,15 @@ pub struct SortKey {
 impl SortKey {
     fn of(f: &Furniture, changed_ms: f64) -> SortKey {
         let area = f.ancho().zip(f.altura()).map_or(i64::MIN, |(w, h)| w.saturating_mul(h));
-        SortKey { name: sort_key(f.nombre().unwrap_or_default().trim()).into(), changed_ms, area, stale: false }
+        let material = material_of(f);
+        SortKey {
+            name: sort_key(f.nombre().unwrap_or_default().trim()).into(),
+            changed_ms,
+            area,
+            material_key: sort_key(&material).into(),
+            material: material.into(),
+            stale: false,
+        }
     }
 }
 
@@ -411,17 +423,17 @@ pub fn tiles(cards: Vec<Card>, by_material: bool) -> Vec<Tile> {
     if !by_material {
         return cards.into_iter().map(|card| Tile { card, group: None }).collect();
     }
-    let mut keyed: Vec<(String, Card)> = cards.into_iter().map(|c| (sort_key(&material_of(&c.furniture)), c)).collect();
-    // Stable: each group keeps the cards' order, and takes its name from its first card.
-    crate::state::sort::sort_by(&mut keyed, |a, b| a.0.cmp(&b.0));
-    let (keys, cards): (Vec<String>, Vec<Card>) = keyed.into_iter().unzip();
     let mut tiles: Vec<Tile> = cards.into_iter().map(|card| Tile { card, group: None }).collect();
+    // Stable: each group keeps the cards' order, and takes its name from its first card. The
+    // keys are those the cards were put in order by, so that a card whose material changed moves
+    // to its new group with the next reordering, as a renamed card moves.
+    crate::state::sort::sort_by(&mut tiles, |a, b| a.card.sort_key.material_key.cmp(&b.card.sort_key.material_key));
     let mut first = 0;
-    for i in 0..keys.len() {
-        if keys.get(i + 1) != Some(&keys[i]) {
+    for i in 0..tiles.len() {
+        if tiles.get(i + 1).map(|t| &t.card.sort_key.material_key) != Some(&tiles[i].card.sort_key.material_key) {
             // Its items, as the material chips count them: a deleted card still shown is not one.
             let live = tiles[first..=i].iter().filter(|t| t.card.deleted_ms.is_none()).count();
-            tiles[first].group = Some((material_of(&tiles[first].card.furniture), live));
+            tiles[first].group = Some((tiles[first].card.sort_key.material.to_string(), live));
             first = i + 1;
         }
     }
@@ -644,6 +656,10 @@ mod tests {
         assert_eq!(v.material_counts()[0], ("—".to_owned(), 2));
         let roble: Vec<_> = tiles(v.cards_by(SortBy::Newest), true).into_iter().map(|t| (t.card.id, t.group)).filter(|(id, _)| id == "1" || id == "3").collect();
         assert_eq!(roble, [("1".to_owned(), group("roble", 1)), ("3".to_owned(), None)], "the deleted card shown, not counted");
+        // A material changed: the card goes to its new group, `pino` and `Pino` being one.
+        v.apply(&Notification { action: Action::Updated, ..mk("3", "c", 200, 100, "pino") }, 8.0);
+        let pino: Vec<_> = tiles(v.cards_by(SortBy::Newest), true).into_iter().map(|t| (t.card.id, t.group)).filter(|(id, _)| id == "3" || id == "2").collect();
+        assert_eq!(pino, [("3".to_owned(), group("pino", 2)), ("2".to_owned(), None)]);
     }
 
     #[test]
