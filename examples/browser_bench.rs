@@ -89,6 +89,10 @@ const INSTRUMENT: &str = r#"(() => {
     for (const r of records) {
       if (perf.touched) {
         perf.mutations++;
+        // A card's age ("hace 12 s") follows the clock, every second in its first minute: counted
+        // apart, as the clock's, not the update's.
+        const el = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+        if (el?.closest?.('.card-when')) { perf.clockTouched.add(cardOf(r.target)?.dataset.furnitureId); continue; }
         // A card counts as touched when something inside it changed, or it was added or removed.
         const cards = [cardOf(r.target), ...[...r.addedNodes, ...r.removedNodes].map(n => n.nodeType === 1 && n.matches(CARD) ? n : null)].filter(Boolean);
         for (const c of cards) perf.touched.add(c.dataset.furnitureId);
@@ -413,7 +417,7 @@ async fn catalog(browser: &Browser, items: usize) -> Value {
     };
     // One update of one item, with every DOM mutation counted for one second around it.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    page.eval("window.__perf.mutations = 0; window.__perf.touched = new Set(); return true").await;
+    page.eval("window.__perf.mutations = 0; window.__perf.touched = new Set(); window.__perf.clockTouched = new Set(); return true").await;
     // An item among those drawn (names sort as text: "Mesa 1", "Mesa 10", ...).
     let target = "item-1".to_owned();
     broker.send(Action::Updated, item(&target, "Mesa 1 cambiada")).await;
@@ -421,6 +425,7 @@ async fn catalog(browser: &Browser, items: usize) -> Value {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let touched = page.eval("const t = [...window.__perf.touched]; window.__perf.touched = null; return t").await;
     let mutations = page.eval("return window.__perf.mutations").await;
+    let ages_ticked = page.eval("return window.__perf.clockTouched.size").await;
     let cards_touched = touched.as_array().map_or(0, |t| t.iter().filter(|x| x.as_str() != Some("(outside the catalog cards)")).count());
     let result = json!({
         "scenario": "catalog", "items": items, "memory_after_load": memory_after_load,
@@ -432,7 +437,8 @@ async fn catalog(browser: &Browser, items: usize) -> Value {
         "catalog_received_to_first_cards_ms": sync_to_first.map(f64::round),
         "long_tasks_during_load": load_tasks,
         "one_update": {"mutation_records_in_1s": mutations, "cards_touched": cards_touched,
-                       "outside_cards_touched": touched.as_array().is_some_and(|t| t.iter().any(|x| x.as_str() == Some("(outside the catalog cards)")))},
+                       "outside_cards_touched": touched.as_array().is_some_and(|t| t.iter().any(|x| x.as_str() == Some("(outside the catalog cards)"))),
+                       "cards_whose_age_ticked": ages_ticked},
         "profile_of_a_second_load": profile,
     });
     page.close().await;

@@ -683,6 +683,43 @@ async fn the_catalog_draws_a_page_of_cards_then_more_on_demand() {
     assert!(more().is_none(), "nothing left to show");
 }
 
+/// The clock changes a young card's age and nothing else in it: its badge is not drawn again at
+/// every second, nor when the glow of what changed ends, 5 s after the change (with a fresh
+/// catalog on screen, every card's badge was drawn again at each second, then at that moment).
+#[wasm_bindgen_test]
+async fn the_clock_changes_a_cards_age_and_nothing_else() {
+    let host = host();
+    let live = live();
+    let _mounted = mount_catalog(&host, live);
+    let changed = js_sys::Date::now() - 4_200.0;
+    live.catalog.update(|c| {
+        c.apply(&note(Action::Created, "a", "Armario", 1), changed);
+    });
+    tick().await;
+    let watch = js_sys::Function::new_with_args(
+        "host",
+        "const seen = []; const o = new MutationObserver(r => seen.push(...r)); \
+         o.observe(host, { childList: true, subtree: true, attributes: true, characterData: true }); \
+         window.__changed = () => { seen.push(...o.takeRecords()); \
+           return seen.map(r => (r.target.nodeType === 1 ? r.target : r.target.parentElement).className); };",
+    );
+    watch.call1(&wasm_bindgen::JsValue::NULL, &host).unwrap();
+    let age = || host.query_selector(".card-when").unwrap().unwrap().text_content().unwrap_or_default();
+    let first = age();
+    assert_eq!(first, "ahora");
+    for _ in 0..2 {
+        gloo_timers::future::TimeoutFuture::new(1_000).await;
+        live.now.set(js_sys::Date::now());
+        tick().await;
+    }
+    assert_ne!(age(), first, "the age follows the clock");
+    assert!(host.query_selector(".badge").unwrap().is_some(), "the badge still shown");
+    let changed = js_sys::Reflect::get(&web_sys::window().unwrap(), &"__changed".into()).unwrap();
+    let changed: js_sys::Array = changed.unchecked_into::<js_sys::Function>().call0(&wasm_bindgen::JsValue::NULL).unwrap().unchecked_into();
+    let changed: Vec<String> = changed.iter().map(|c| c.as_string().unwrap_or_default()).collect();
+    assert!(!changed.is_empty() && changed.iter().all(|c| c == "card-when"), "{changed:?}");
+}
+
 /// Grouped by material, a big catalog's first page shows its first groups whole, not its first
 /// cards by name put in groups; a heading counts all its items, drawn or not, and not a deleted
 /// card still shown.

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::app::Live;
 use crate::components::{action_label, show_more_label};
 use crate::components::rows::{follow, LiveRows};
-use crate::state::catalog_view::{tiles, Card, SortBy, Tile};
+use crate::state::catalog_view::{Card, SortBy, Tile};
 use crate::state::format::{or_dash, size};
 
 /// Fields an update changed are highlighted this long (ms).
@@ -27,15 +27,7 @@ pub fn CatalogPanel() -> impl IntoView {
         let sort = live.sort.get();
         let limit = limit.get().min(live.card_cap.get());
         let grouped = live.group_by_material.get();
-        let mut tiles = live.catalog.with(|c| {
-            let mut cards = c.cards_by(sort);
-            if !grouped {
-                cards.truncate(limit);
-            }
-            tiles(cards, grouped)
-        });
-        tiles.truncate(limit);
-        tiles
+        live.catalog.with(|c| c.tiles(sort, grouped, limit))
     };
     let hidden = move || total().saturating_sub(limit.get());
     let has_hidden = move || hidden() > 0;
@@ -103,17 +95,6 @@ fn CatalogControls() -> impl IntoView {
     }
 }
 
-/// The parts of a card that change with the clock.
-#[derive(PartialEq)]
-struct CardClock {
-    /// "n min ago".
-    when: String,
-    /// The fields the last update changed still glow.
-    highlight: bool,
-    /// The action badge still shows.
-    badge: bool,
-}
-
 /// One item's card, drawn once for its item and kept current: an update changes the texts and
 /// classes that differ, not the whole card. Before it, when it is the first of its group, the
 /// group's heading.
@@ -134,22 +115,29 @@ fn CatalogCard(
     let live = expect_context::<Live>();
     let lang = live.lang;
     let id = card.with_untracked(|c| c.id.clone());
-    // What the clock changes on the card, followed through the card's own signal.
-    let clock = follow({
+    // What the clock changes on the card, each followed through a signal of the card's own that
+    // changes only with it: its age ("hace 12 s") every second of its first minute, and later,
+    // once each, the glow of what changed and the badge. What reads one is not worked out again,
+    // nor the badge drawn again, when another changes.
+    let glows = follow({
+        let card = card.clone();
+        move || live.within(card.with(|c| c.changed_ms), HIGHLIGHT_MS)
+    });
+    let badged = follow({
         let card = card.clone();
         move || {
             let (changed_ms, deleted) = card.with(|c| (c.changed_ms, c.deleted_ms.is_some()));
-            CardClock {
-                when: if changed_ms > 0.0 { live.ago(changed_ms) } else { String::new() },
-                highlight: live.within(changed_ms, HIGHLIGHT_MS),
-                badge: !deleted && live.within(changed_ms, BADGE_MS),
-            }
+            !deleted && live.within(changed_ms, BADGE_MS)
         }
     });
-    let when = {
-        let clock = clock.clone();
-        move || clock.with(|c| c.when.clone())
-    };
+    let when = follow({
+        let card = card.clone();
+        move || {
+            let changed_ms = card.with(|c| c.changed_ms);
+            if changed_ms > 0.0 { live.ago(changed_ms) } else { String::new() }
+        }
+    });
+    let when = move || when.get();
     // No entrance animation: the badge, the border and the toast say what is new, and a card
     // that kept the animation's class played it again whenever the grid moved it.
     let class = {
@@ -171,16 +159,16 @@ fn CatalogCard(
     };
     // Fields the last update changed glow for a few seconds.
     let highlight = |keys: &'static [&'static str]| {
-        let (card, clock) = (card.clone(), clock.clone());
-        move || card.with(|c| keys.iter().any(|k| c.changed_fields.contains(k))) && clock.with(|c| c.highlight)
+        let (card, glows) = (card.clone(), glows.clone());
+        move || card.with(|c| keys.iter().any(|k| c.changed_fields.contains(k))) && glows.get()
     };
     // "Deleted" on a deleted card; else, for a while, what the last change was.
     let badge = {
-        let (card, clock) = (card.clone(), clock.clone());
+        let card = card.clone();
         move || {
             let (action, deleted) = card.with(|c| (c.last_action, c.deleted_ms.is_some()));
             let label = if deleted { lang.t("Eliminado", "Deleted") } else { action_label(action, lang) };
-            (deleted || clock.with(|c| c.badge)).then(|| view! { <span class="badge" class:deleted-badge=deleted>{label}</span> })
+            (deleted || badged.get()).then(|| view! { <span class="badge" class:deleted-badge=deleted>{label}</span> })
         }
     };
     view! {

@@ -288,20 +288,60 @@ impl CatalogView {
         self.catalog.is_empty()
     }
 
-    /// Every card, live and lingering, in the given order.
-    pub fn cards_by(&self, sort: SortBy) -> Vec<Card> {
-        let mut cards = self.unsorted_cards();
-        crate::state::sort::sort_by(&mut cards, |a, b| {
-            let (a_key, b_key) = (&a.sort_key, &b.sort_key);
-            match sort {
-                // Items without a name go last, not first.
-                SortBy::Name => (a_key.name.is_empty(), &a_key.name).cmp(&(b_key.name.is_empty(), &b_key.name)),
-                SortBy::Newest => b_key.changed_ms.total_cmp(&a_key.changed_ms),
-                SortBy::Size => b_key.area.cmp(&a_key.area),
-            }
-            .then_with(|| a.id.cmp(&b.id))
+    /// The first `limit` cards, live and lingering, in the given order.
+    pub fn cards_by(&self, sort: SortBy, limit: usize) -> Vec<Card> {
+        self.tiles(sort, false, limit).into_iter().map(|t| t.card).collect()
+    }
+
+    /// The catalog's first `limit` tiles: its cards, live and lingering, in the given order, or,
+    /// `by_material`, in groups of one material (A to Z, case and accents aside), each in that
+    /// order and headed by its material and its items (not a deleted card still shown).
+    ///
+    /// The items are put in order by their keys, and only the first `limit` made into cards: a
+    /// big catalog's page is 100 of its 10,000, and making a card copies its id and changed
+    /// fields (BENCHMARKS.md). The keys are those of the last reordering, so that a card whose
+    /// name or material changed moves, and changes group, with the next one.
+    pub fn tiles(&self, sort: SortBy, by_material: bool, limit: usize) -> Vec<Tile> {
+        let mut order: Vec<(Cow<'_, SortKey>, &String, Option<&CatalogEntry>)> = self
+            .catalog
+            .iter()
+            .map(|(id, e)| {
+                let key = match self.meta.get(id) {
+                    Some(m) => Cow::Borrowed(&m.sort_key),
+                    None => Cow::Owned(SortKey::of(&e.furniture, 0.0)),
+                };
+                (key, id, Some(e))
+            })
+            .chain(self.ghosts.iter().map(|(id, c)| (Cow::Borrowed(&c.sort_key), id, None)))
+            .collect();
+        crate::state::sort::sort_by(&mut order, |(a_key, a_id, _), (b_key, b_id, _)| {
+            let group = if by_material { a_key.material_key.cmp(&b_key.material_key) } else { std::cmp::Ordering::Equal };
+            group
+                .then_with(|| match sort {
+                    // Items without a name go last, not first.
+                    SortBy::Name => (a_key.name.is_empty(), &a_key.name).cmp(&(b_key.name.is_empty(), &b_key.name)),
+                    SortBy::Newest => b_key.changed_ms.total_cmp(&a_key.changed_ms),
+                    SortBy::Size => b_key.area.cmp(&a_key.area),
+                })
+                .then_with(|| a_id.cmp(b_id))
         });
-        cards
+        let mut tiles = Vec::with_capacity(order.len().min(limit));
+        for i in 0..order.len().min(limit) {
+            let (key, id, e) = &order[i];
+            let group = (by_material && (i == 0 || order[i - 1].0.material_key != key.material_key)).then(|| {
+                let live = order[i..].iter().take_while(|o| o.0.material_key == key.material_key).filter(|o| o.2.is_some()).count();
+                (key.material.to_string(), live)
+            });
+            let card = match e {
+                Some(e) => self.card(id, e, key.as_ref().clone()),
+                None => match self.ghosts.get(*id) {
+                    Some(c) => c.clone(),
+                    None => continue,
+                },
+            };
+            tiles.push(Tile { card, group });
+        }
+        tiles
     }
 
     /// Live items per material, most common first (a missing material counts as a dash).
@@ -319,33 +359,23 @@ impl CatalogView {
 
     /// Every card, live and lingering, sorted by name (case-insensitive), then id.
     pub fn cards(&self) -> Vec<Card> {
-        self.cards_by(SortBy::Name)
+        self.cards_by(SortBy::Name, usize::MAX)
     }
 
-    fn unsorted_cards(&self) -> Vec<Card> {
-        self
-            .catalog
-            .iter()
-            .map(|(id, e)| {
-                let meta = self.meta.get(id);
-                let (furniture, sort_key) = match meta {
-                    Some(m) => (m.furniture.clone(), m.sort_key.clone()),
-                    None => (Arc::clone(&e.furniture), SortKey::of(&e.furniture, 0.0)),
-                };
-                Card {
-                    id: id.clone(),
-                    furniture,
-                    sort_key,
-                    version: meta.map_or(0, |m| m.version),
-                    last_action: meta.map_or(Action::Created, |m| m.last_action),
-                    changed_ms: meta.map_or(0.0, |m| m.changed_ms),
-                    timestamp: e.timestamp,
-                    deleted_ms: None,
-                    changed_fields: meta.map(|m| m.changed_fields.clone()).unwrap_or_default(),
-                }
-            })
-            .chain(self.ghosts.values().cloned())
-            .collect()
+    /// The card of the live item `id`, put in order by `sort_key`.
+    fn card(&self, id: &str, e: &CatalogEntry, sort_key: SortKey) -> Card {
+        let meta = self.meta.get(id);
+        Card {
+            id: id.to_owned(),
+            furniture: meta.map_or_else(|| Arc::clone(&e.furniture), |m| m.furniture.clone()),
+            sort_key,
+            version: meta.map_or(0, |m| m.version),
+            last_action: meta.map_or(Action::Created, |m| m.last_action),
+            changed_ms: meta.map_or(0.0, |m| m.changed_ms),
+            timestamp: e.timestamp,
+            deleted_ms: None,
+            changed_fields: meta.map(|m| m.changed_fields.clone()).unwrap_or_default(),
+        }
     }
 
     /// True when no card is shown, live or lingering.
@@ -417,29 +447,6 @@ pub struct Tile {
     pub group: Option<(String, usize)>,
 }
 
-/// The catalog's tiles: `cards` as they are, or grouped by material (groups A to Z,
-/// case-insensitive, each keeping the cards' order, its heading counting its items not deleted).
-pub fn tiles(cards: Vec<Card>, by_material: bool) -> Vec<Tile> {
-    if !by_material {
-        return cards.into_iter().map(|card| Tile { card, group: None }).collect();
-    }
-    let mut tiles: Vec<Tile> = cards.into_iter().map(|card| Tile { card, group: None }).collect();
-    // Stable: each group keeps the cards' order, and takes its name from its first card. The
-    // keys are those the cards were put in order by, so that a card whose material changed moves
-    // to its new group with the next reordering, as a renamed card moves.
-    crate::state::sort::sort_by(&mut tiles, |a, b| a.card.sort_key.material_key.cmp(&b.card.sort_key.material_key));
-    let mut first = 0;
-    for i in 0..tiles.len() {
-        if tiles.get(i + 1).map(|t| &t.card.sort_key.material_key) != Some(&tiles[i].card.sort_key.material_key) {
-            // Its items, as the material chips count them: a deleted card still shown is not one.
-            let live = tiles[first..=i].iter().filter(|t| t.card.deleted_ms.is_none()).count();
-            tiles[first].group = Some((tiles[first].card.sort_key.material.to_string(), live));
-            first = i + 1;
-        }
-    }
-    tiles
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -460,7 +467,7 @@ mod tests {
     }
 
     fn names(v: &CatalogView, sort: SortBy) -> Vec<String> {
-        v.cards_by(sort).into_iter().map(|c| c.furniture.nombre().unwrap_or_default()).collect()
+        v.cards_by(sort, usize::MAX).into_iter().map(|c| c.furniture.nombre().unwrap_or_default()).collect()
     }
 
     /// What the page does with a change at `now`: decide, then apply.
@@ -475,7 +482,7 @@ mod tests {
         for (id, name) in [("1", ""), ("2", "Mesa"), ("3", "  "), ("4", "Armario")] {
             change(&mut v, Action::Created, id, name, 0.0);
         }
-        let ids: Vec<String> = v.cards_by(SortBy::Name).into_iter().map(|c| c.id.to_string()).collect();
+        let ids: Vec<String> = v.cards_by(SortBy::Name, usize::MAX).into_iter().map(|c| c.id.to_string()).collect();
         assert_eq!(ids[..2], ["4", "2"], "named ones first, in order: {ids:?}");
     }
 
@@ -631,11 +638,11 @@ mod tests {
         v.apply(&mk("2", "a", 50, 50, "Pino"), 1.0);
         v.apply(&mk("3", "c", 200, 100, "roble"), 2.0);
         let ids = |cards: Vec<Card>| cards.into_iter().map(|c| c.id).collect::<Vec<_>>();
-        assert_eq!(ids(v.cards_by(SortBy::Name)), ["2", "1", "3"]);
-        assert_eq!(ids(v.cards_by(SortBy::Newest)), ["1", "3", "2"]);
-        assert_eq!(ids(v.cards_by(SortBy::Size)), ["3", "1", "2"]);
+        assert_eq!(ids(v.cards_by(SortBy::Name, usize::MAX)), ["2", "1", "3"]);
+        assert_eq!(ids(v.cards_by(SortBy::Newest, usize::MAX)), ["1", "3", "2"]);
+        assert_eq!(ids(v.cards_by(SortBy::Size, usize::MAX)), ["3", "1", "2"]);
         assert_eq!(v.material_counts(), [("roble".to_owned(), 2), ("Pino".to_owned(), 1)]);
-        let shape = |by_material| tiles(v.cards_by(SortBy::Newest), by_material).into_iter().map(|t| (t.card.id, t.group)).collect::<Vec<_>>();
+        let shape = |by_material| v.tiles(SortBy::Newest, by_material, usize::MAX).into_iter().map(|t| (t.card.id, t.group)).collect::<Vec<_>>();
         let group = |m: &str, n| Some((m.to_owned(), n));
         assert_eq!(shape(true), [("2".to_owned(), group("Pino", 1)), ("1".to_owned(), group("roble", 2)), ("3".to_owned(), None)], "groups A to Z, cards in order inside");
         assert_eq!(shape(false), [("1".to_owned(), None), ("3".to_owned(), None), ("2".to_owned(), None)]);
@@ -654,12 +661,43 @@ mod tests {
         // Deleted items are not counted.
         v.apply(&Notification { action: Action::Deleted, ..mk("1", "b", 100, 100, "roble") }, 7.0);
         assert_eq!(v.material_counts()[0], ("—".to_owned(), 2));
-        let roble: Vec<_> = tiles(v.cards_by(SortBy::Newest), true).into_iter().map(|t| (t.card.id, t.group)).filter(|(id, _)| id == "1" || id == "3").collect();
+        let roble: Vec<_> = v.tiles(SortBy::Newest, true, usize::MAX).into_iter().map(|t| (t.card.id, t.group)).filter(|(id, _)| id == "1" || id == "3").collect();
         assert_eq!(roble, [("1".to_owned(), group("roble", 1)), ("3".to_owned(), None)], "the deleted card shown, not counted");
         // A material changed: the card goes to its new group, `pino` and `Pino` being one.
         v.apply(&Notification { action: Action::Updated, ..mk("3", "c", 200, 100, "pino") }, 8.0);
-        let pino: Vec<_> = tiles(v.cards_by(SortBy::Newest), true).into_iter().map(|t| (t.card.id, t.group)).filter(|(id, _)| id == "3" || id == "2").collect();
+        let pino: Vec<_> = v.tiles(SortBy::Newest, true, usize::MAX).into_iter().map(|t| (t.card.id, t.group)).filter(|(id, _)| id == "3" || id == "2").collect();
         assert_eq!(pino, [("3".to_owned(), group("pino", 2)), ("2".to_owned(), None)]);
+    }
+
+    /// A page of cards is the start of the whole order, lingering deleted cards included, grouped
+    /// or not, and a group's heading counts the same on a page as in the whole.
+    #[test]
+    fn a_page_of_cards_is_the_start_of_the_order() {
+        let mut v = CatalogView::default();
+        for i in 0..30u64 {
+            let mut n = note(Action::Created, &format!("{i}"), &format!("Mesa {}", i * 7 % 30));
+            n.seq = Some(i + 1);
+            n.furniture.0.insert("material".into(), ["roble", "Haya", "haya", "pino"][i as usize % 4].into());
+            v.apply(&n, i as f64);
+        }
+        for i in [3u64, 17, 29] {
+            let mut n = note(Action::Deleted, &format!("{i}"), "");
+            n.seq = Some(100 + i);
+            v.apply(&n, 50.0);
+        }
+        let ids = |tiles: Vec<Tile>| tiles.into_iter().map(|t| (t.card.id, t.card.deleted_ms.is_some(), t.group)).collect::<Vec<_>>();
+        for (sort, by_material) in SortBy::ALL.into_iter().flat_map(|s| [(s, false), (s, true)]) {
+            let all = ids(v.tiles(sort, by_material, usize::MAX));
+            assert_eq!(all.len(), 30, "the deleted still shown");
+            assert_eq!(all.iter().filter(|c| c.1).count(), 3);
+            if by_material {
+                let heads: Vec<_> = all.iter().filter_map(|t| t.2.clone()).collect();
+                assert_eq!(heads.iter().map(|h| h.1).sum::<usize>(), 27, "{heads:?}");
+            }
+            for limit in [0, 1, 10, 29, 30, 31] {
+                assert_eq!(ids(v.tiles(sort, by_material, limit)), all[..limit.min(30)], "{sort:?}, {by_material}, {limit}");
+            }
+        }
     }
 
     #[test]
