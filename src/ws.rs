@@ -31,9 +31,9 @@ pub enum WsEvent {
 pub enum Probe {
     /// Check the connection at once: the page was shown, the network came back, the machine woke.
     Check,
-    /// The page is being left (`pagehide`): close the socket as going away, so that the broker
-    /// does not count a page kept in the back-forward cache as a screen; a `Check` when it comes
-    /// back connects again.
+    /// The page is being left (`pagehide`): close the socket, so that the broker does not count a
+    /// page kept in the back-forward cache as a screen; the `Check` of its return connects again,
+    /// at once.
     Leave,
 }
 
@@ -76,8 +76,15 @@ pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler
                 Ok(ws) => session(ws, &options, &handler, &mut probes).await,
                 Err(e) => {
                     leptos::logging::warn!("cannot open {url}: {e}");
-                    0.0
+                    Some(0.0)
                 }
+            };
+            let Some(lasted) = lasted else {
+                // The page was left: nothing to try, and no backoff to grow, until it is shown
+                // again (back from the back-forward cache), and then at once.
+                handler(WsEvent::State(ConnState::Reconnecting { attempt: 1, next_try_ms: now_ms() }));
+                shown_again(&mut probes).await;
+                continue;
             };
             backoff.connection_ended(lasted);
             let (attempt, delay) = backoff.next_delay(js_sys::Math::random());
@@ -101,7 +108,9 @@ pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler
                         show = wait < left;
                         next_try_ms = now_ms() + wait;
                     } else {
-                        show = false;
+                        // Left while waiting: the next try when the page is shown again.
+                        shown_again(&mut probes).await;
+                        break;
                     }
                 }
             }
@@ -109,13 +118,23 @@ pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler
     });
 }
 
-/// One connection, until it closes or goes silent. Returns how long it was live, in ms.
+/// Waits for the page to be shown again after it was left (the next [`Probe::Check`]).
+async fn shown_again(probes: &mut futures_util::stream::Fuse<UnboundedReceiver<Probe>>) {
+    while let Some(probe) = probes.next().await {
+        if probe == Probe::Check {
+            return;
+        }
+    }
+}
+
+/// One connection, until it closes or goes silent: how long it was live, in ms; `None` when the
+/// page was left and closed it.
 async fn session(
     ws: WebSocket,
     options: &ConnectionOptions,
     handler: &Handler,
     probes: &mut futures_util::stream::Fuse<UnboundedReceiver<Probe>>,
-) -> f64 {
+) -> Option<f64> {
     let (mut tx, rx) = ws.split();
     let mut rx = rx.fuse();
     let mut ticks = IntervalStream::new(1_000).fuse();
@@ -156,10 +175,11 @@ async fn session(
             },
             probe = probes.next() => {
                 if probe == Some(Probe::Leave) {
+                    // 1000: a page may close with no other code below 3000 (1001 throws).
                     if let Ok(ws) = tx.reunite(rx.into_inner()) {
-                        let _ = ws.close(Some(1001), Some("page left"));
+                        let _ = ws.close(Some(1000), Some("page left"));
                     }
-                    return live_since.map_or(0.0, |since| now_ms() - since);
+                    return None;
                 }
                 probe_now = true;
             }
@@ -203,5 +223,5 @@ async fn session(
             }
         }
     }
-    live_since.map_or(0.0, |since| now_ms() - since)
+    Some(live_since.map_or(0.0, |since| now_ms() - since))
 }

@@ -683,6 +683,28 @@ async fn the_catalog_draws_a_page_of_cards_then_more_on_demand() {
     assert!(more().is_none(), "nothing left to show");
 }
 
+/// Deleted cards still shown take places of the page: with a page's worth of items besides
+/// them, the items they push past the page are still offered by "show more".
+#[wasm_bindgen_test]
+async fn deleted_cards_on_the_page_leave_the_rest_behind_show_more() {
+    use furniture_dashboard::components::catalog::CARD_PAGE;
+    let host = host();
+    let live = live();
+    let _mounted = mount_catalog(&host, live);
+    let now = js_sys::Date::now();
+    live.catalog.update(|c| {
+        for i in 0..=CARD_PAGE {
+            c.apply(&note(Action::Created, &format!("i{i}"), &format!("Mesa {i:04}"), i as u64 + 1), now);
+        }
+        c.apply(&note(Action::Deleted, "i0", "Mesa 0000", 1_000), now);
+    });
+    tick().await;
+    let cards = || host.query_selector_all("[data-testid=catalog-item]").unwrap().length() as usize;
+    assert_eq!(cards(), CARD_PAGE, "a page: the deleted card and the first items");
+    let more = host.query_selector("[data-testid=catalog-more]").unwrap().expect("a show-more button for the one left out");
+    assert!(more.text_content().unwrap().contains("1 sin mostrar"), "{:?}", more.text_content());
+}
+
 /// The clock changes a young card's age and nothing else in it: its badge is not drawn again at
 /// every second, nor when the glow of what changed ends, 5 s after the change (with a fresh
 /// catalog on screen, every card's badge was drawn again at each second, then at that moment).

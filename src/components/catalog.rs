@@ -20,7 +20,8 @@ pub use crate::state::catalog_view::CARD_PAGE;
 pub fn CatalogPanel() -> impl IntoView {
     let live = expect_context::<Live>();
     let limit = RwSignal::new(CARD_PAGE);
-    let total = move || live.catalog.with(|c| c.len());
+    // Cards, not items: deleted cards still shown take places of the page too.
+    let total = move || live.catalog.with(|c| c.cards_len());
     // Grouped, the page shows the first groups whole (A to Z), not its first cards by the order
     // chosen put in groups; a heading counts its group's items, drawn or not.
     let tiles = move || {

@@ -14,15 +14,19 @@ pub fn SettingsButton() -> impl IntoView {
     let live = expect_context::<Live>();
     let lang = live.lang;
     // What the panel shows: the settings in use, each time the gear is pressed (choices left
-    // unsaved are forgotten).
+    // unsaved are forgotten, and so is an error of the last save).
     let applied = expect_context::<Settings>();
     let draft = RwSignal::new(applied.clone());
+    let error = RwSignal::new(None::<String>);
     // The panel is a popover: the browser opens it from the gear and closes it, as a menu, by
     // Escape (the focus then back on the gear) or a click beside it; nothing is then saved.
     view! {
         <button class="settings-button" data-testid="settings-open" aria-label=lang.t("Ajustes", "Settings")
-            popovertarget="settings" on:click=move |_| draft.set(applied.clone())>"⚙"</button>
-        <SettingsPanel draft/>
+            popovertarget="settings" on:click=move |_| {
+                draft.set(applied.clone());
+                error.set(None);
+            }>"⚙"</button>
+        <SettingsPanel draft error/>
     }
 }
 
@@ -30,10 +34,11 @@ pub fn SettingsButton() -> impl IntoView {
 fn SettingsPanel(
     /// The settings as chosen in the panel, not yet saved.
     draft: RwSignal<Settings>,
+    /// Why the last save failed (the browser's storage refused it).
+    error: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let live = expect_context::<Live>();
     let lang = live.lang;
-    let error = RwSignal::new(None::<String>);
     let set = move |key: &'static str| {
         move |ev: leptos::ev::Event| {
             let v = event_target_value(&ev);

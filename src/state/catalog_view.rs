@@ -288,6 +288,11 @@ impl CatalogView {
         self.catalog.is_empty()
     }
 
+    /// Number of cards: the live items and the deleted ones still shown.
+    pub fn cards_len(&self) -> usize {
+        self.catalog.len() + self.ghosts.len()
+    }
+
     /// The first `limit` cards, live and lingering, in the given order.
     pub fn cards_by(&self, sort: SortBy, limit: usize) -> Vec<Card> {
         self.tiles(sort, false, limit).into_iter().map(|t| t.card).collect()
