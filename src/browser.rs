@@ -65,15 +65,9 @@ pub fn set_query_param(name: &str, value: Option<&str>) {
     let Some(w) = web_sys::window() else { return };
     let l = w.location();
     let (Ok(search), Ok(path), Ok(hash)) = (l.search(), l.pathname(), l.hash()) else { return };
-    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else { return };
-    match value {
-        Some(v) => params.set(name, v),
-        None => params.delete(name),
-    }
-    let query = String::from(params.to_string());
-    let sep = if query.is_empty() { "" } else { "?" };
+    let search = crate::state::url::with_param(&search, name, value);
     if let Ok(h) = w.history() {
-        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("{path}{sep}{query}{hash}")));
+        let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&format!("{path}{search}{hash}")));
     }
 }
 
