@@ -218,7 +218,6 @@ impl Live {
                 None
             }
             WsEvent::Closed { code, reason } => {
-                self.health.update_untracked(|h| h.closed(code));
                 self.diagnostics.update(|d| d.closed(now_ms(), code, reason));
                 None
             }
@@ -293,28 +292,26 @@ impl Live {
                     }
                     self.stream.set_value(stream);
                 }
-                let went_away = self.health.try_update_untracked(Health::take_went_away).unwrap_or_default();
+                let mut outage_ms = None;
                 if let Some(from) = self.down_since.get_value() {
                     self.down_since.set_value(None);
                     // An outage whose answer never came (the connection lost again at once)
                     // is part of this one.
                     let start = self.pending_gap.get_value().map_or(from, |(earlier, _, _)| earlier.min(from));
-                    // The broker lost its state, its history too, while we were away, and did
-                    // not go away saying so (1001, 1012: then it sent everything first): what it
-                    // sent that never reached us cannot be asked for again.
-                    if renumbered && !went_away {
-                        self.gap(start, now, GapReason::Disconnected);
-                        self.pending_gap.set_value(None);
-                    } else {
-                        self.pending_gap.set_value(Some((start, now, now)));
-                    }
-                    if self.kiosk && after_outage_due(now - from) {
-                        self.save_and_reload(ReloadReason::AfterOutage);
-                        return None;
-                    }
+                    self.pending_gap.set_value(Some((start, now, now)));
+                    outage_ms = Some(now - from);
                 } else if let Some((from, to, _)) = self.pending_gap.get_value().filter(|g| g.2.is_infinite()) {
                     // The outage a page saved before it reloaded: this is the welcome it waited for.
                     self.pending_gap.set_value(Some((from, to, now)));
+                }
+                if renumbered {
+                    // Whatever was missed belongs to a state the broker no longer has: the feed
+                    // says why the catalog changed under the cards instead.
+                    self.new_state(now);
+                }
+                if self.kiosk && outage_ms.is_some_and(after_outage_due) {
+                    self.save_and_reload(ReloadReason::AfterOutage);
+                    return None;
                 }
                 // Our broker answers with its catalog (a large one in parts: one browser task
                 // each) and what we missed, and from then on sends what piles up for us in
@@ -342,8 +339,10 @@ impl Live {
                 let origin = if first_sync { Origin::History } else { Origin::Recovered };
                 // Behind what we saw of its numbering (its state put back from a copy): the seqs
                 // it hands out next are not the ones we saw.
-                if self.feed.with_untracked(|f| f.last_seq()).is_some_and(|seen| reply.seq < seen) {
+                let behind = self.feed.with_untracked(|f| f.last_seq()).is_some_and(|seen| reply.seq < seen);
+                if behind {
                     self.feed.update_untracked(Feed::new_stream);
+                    self.new_state(now);
                 }
                 // Taken in now, drawn in the next task: a big catalog's take-in and its drawing
                 // are two tasks instead of one long one.
@@ -362,7 +361,7 @@ impl Live {
                     if !reply.complete {
                         self.gap(from, to, GapReason::HistoryTooShort);
                     }
-                } else if !reply.complete && !first_sync && !from_start {
+                } else if !reply.complete && !first_sync && !from_start && !behind {
                     self.gap(now, now, GapReason::HistoryTooShort);
                 }
                 // Drawn in the tasks that follow.
@@ -646,6 +645,14 @@ impl Live {
                 self.feed.notify();
             }
         }
+    }
+
+    /// Marks in the feed that the broker came back with another state, over the outage that
+    /// waited for its answer (or now, without one).
+    fn new_state(&self, now: f64) {
+        let (from, to, _) = self.pending_gap.get_value().unwrap_or((now, now, now));
+        self.pending_gap.set_value(None);
+        self.gap(from, to, GapReason::NewState);
     }
 
     /// Marks a window of the feed in which changes may be missing (drawn with the feed's next

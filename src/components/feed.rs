@@ -180,7 +180,7 @@ fn FeedItem(
     }
 }
 
-/// A window in which changes may be missing.
+/// A window in which changes may be missing, or the broker's coming back with another state.
 #[component]
 fn GapItem(
     /// Start of the window, ms since the epoch.
@@ -192,14 +192,23 @@ fn GapItem(
 ) -> impl IntoView {
     let lang = expect_context::<Live>().lang;
     let (from, to) = (local_clock(wall_ms(from_ms)), local_clock(wall_ms(to_ms)));
-    let text = match (reason, lang) {
-        (GapReason::Disconnected, Lang::Es) => format!("Desconectado de {from} a {to}: pueden faltar cambios de ese intervalo"),
-        (GapReason::Disconnected, Lang::En) => format!("Disconnected from {from} to {to}: changes in this window may be missing"),
-        (GapReason::HistoryTooShort, Lang::Es) => format!(
-            "Desconectado de {from} a {to}: el historial del servidor no alcanza; el catálogo está al día, pero pueden faltar avisos"
+    let t = |es, en| lang.t(es, en);
+    // A new state without an outage that the clock shows (a page restored, or the broker's
+    // numbering gone back under the same connection's welcome): the time alone.
+    let mut text = if reason != GapReason::NewState || from != to {
+        format!("{} {from} {} {to}: ", t("Desconectado de", "Disconnected from"), t("a", "to"))
+    } else {
+        format!("{} {to} ", t("A las", "At"))
+    };
+    text += match reason {
+        GapReason::Disconnected => t("pueden faltar cambios de ese intervalo", "changes in this window may be missing"),
+        GapReason::HistoryTooShort => t(
+            "el historial del servidor no alcanza; el catálogo está al día, pero pueden faltar avisos",
+            "the broker's history does not reach back; the catalog is up to date, some notifications may be missing",
         ),
-        (GapReason::HistoryTooShort, Lang::En) => format!(
-            "Disconnected from {from} to {to}: the broker's history does not reach back; the catalog is up to date, some notifications may be missing"
+        GapReason::NewState => t(
+            "el servidor volvió con otro estado; los muebles que ya no tiene se muestran como eliminados",
+            "the broker came back with another state; items it no longer has are shown as deleted",
         ),
     };
     view! {

@@ -29,13 +29,16 @@ pub enum Saved {
     Gap(f64, f64, GapReason),
 }
 
-/// Why a gap is shown.
+/// Why a gap is shown (numbered as a saved screen keeps it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GapReason {
     /// The connection was down and the broker cannot replay (the Python broker).
-    Disconnected,
+    Disconnected = 0,
     /// Our broker's history no longer reached back to the last change seen.
-    HistoryTooShort,
+    HistoryTooShort = 1,
+    /// Our broker came back with another state (a new numbering, or its numbering gone back):
+    /// its catalog replaced ours, and the items it no longer has show as deleted.
+    NewState = 2,
 }
 
 /// A notification as the feed shows it.

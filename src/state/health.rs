@@ -30,9 +30,6 @@ pub struct Health {
     clock: [(f64, f64); CLOCK_SAMPLES],
     samples: usize,
     ever_live: bool,
-    /// Whether the last live connection was closed by the server going away saying so (1001,
-    /// 1012: it sent everything first), until [`Health::take_went_away`] at the next welcome.
-    went_away: bool,
 }
 
 /// The page's clock: the browser's, but never going back. A clock set back (NTP correcting a
@@ -113,20 +110,6 @@ impl Health {
     /// one goes on from, is not counted again.
     pub fn restore_reconnects(&mut self, day: i64, count: u32) {
         (self.day, self.reconnects) = (day, count);
-    }
-
-    /// A close arrived: the live connection's own counts (the attempts that fail while down
-    /// close too, and say nothing of how the broker went).
-    pub fn closed(&mut self, code: Option<u16>) {
-        if self.live_since_ms.is_some() {
-            self.went_away = matches!(code, Some(1001 | 1012));
-        }
-    }
-
-    /// Whether the connection before this one ended with the server going away saying so;
-    /// false again after (a connection the page ends itself brings no close).
-    pub fn take_went_away(&mut self) -> bool {
-        std::mem::take(&mut self.went_away)
     }
 
     /// The connection ended.
@@ -216,30 +199,6 @@ mod tests {
     }
 
     const DAY: f64 = 86_400_000.0;
-
-    /// Only the live connection's own close says whether the server went away cleanly, once:
-    /// the failed attempts after it do not change that, and a connection that ends with no
-    /// close (the page gave up on it) does not inherit it.
-    #[test]
-    fn a_clean_close_counts_for_the_connection_it_ended() {
-        let mut h = Health::default();
-        h.connected(0.0, 0);
-        h.closed(Some(1001));
-        h.disconnected();
-        h.closed(Some(1006));
-        h.connected(10.0, 0);
-        assert!(h.take_went_away(), "1001 ended the live connection");
-        assert!(!h.take_went_away(), "taken once");
-        h.disconnected();
-        h.connected(20.0, 0);
-        assert!(!h.take_went_away(), "no close: not gone away cleanly");
-        h.closed(Some(1000));
-        h.disconnected();
-        assert!(!h.take_went_away(), "1000 is not going away");
-        h.connected(30.0, 0);
-        h.closed(Some(1012));
-        assert!(h.take_went_away(), "a restart");
-    }
 
     #[test]
     fn reconnects_are_counted_per_local_day() {

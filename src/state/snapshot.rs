@@ -30,7 +30,8 @@ impl Snapshot {
     /// The JSON text to keep.
     pub fn encode(&self) -> String {
         let catalog = encode_sync_reply(0, true, &self.catalog, std::iter::empty());
-        // A notification as its frame's text, a gap marker as [from, to, history too short].
+        // A notification as its frame's text, a gap marker as [from, to, reason] (0 disconnected,
+        // 1 history too short, 2 a new state; a page of before 2026-12-07 wrote `true` for 1).
         // (Values made directly: in `json!`, a list of values would be copied again through
         // serde's `Serialize`.)
         let feed: Value = self
@@ -38,7 +39,7 @@ impl Snapshot {
             .iter()
             .map(|s| match s {
                 Saved::Change(n) => n.encode().into(),
-                Saved::Gap(from, to, reason) => Value::from(vec![Value::from(*from), Value::from(*to), Value::from(*reason == GapReason::HistoryTooShort)]),
+                Saved::Gap(from, to, reason) => Value::from(vec![Value::from(*from), Value::from(*to), Value::from(*reason as u8)]),
             })
             .collect();
         let mut v = json!({"v": 1, "saved_ms": self.saved_ms, "stream": self.stream, "catalog": catalog, "outage_from": self.outage.map(|o| o.0), "outage_to": self.outage.map(|o| o.1), "reconnects": self.reconnects.map(|(d, n)| [d, i64::from(n)])});
@@ -69,7 +70,12 @@ impl Snapshot {
                     _ => None,
                 },
                 Value::Array(gap) => {
-                    let reason = if gap.get(2) == Some(&Value::Bool(true)) { GapReason::HistoryTooShort } else { GapReason::Disconnected };
+                    let reason = match gap.get(2) {
+                        Some(Value::Bool(true)) => GapReason::HistoryTooShort,
+                        Some(n) if n == 1 => GapReason::HistoryTooShort,
+                        Some(n) if n == 2 => GapReason::NewState,
+                        _ => GapReason::Disconnected,
+                    };
                     Some(Saved::Gap(gap.first()?.as_f64()?, gap.get(1)?.as_f64()?, reason))
                 }
                 _ => None,
@@ -103,6 +109,7 @@ mod tests {
                 Saved::Gap(100.0, 200.0, GapReason::HistoryTooShort),
                 Saved::Change(Notification { action: Action::Created, furniture: Furniture::new("1", "Mesa <b>", "", 75, 120, "roble", "ana"), message: "🪑 x".into(), timestamp: None, seq: Some(7) }),
                 Saved::Gap(300.0, 400.0, GapReason::Disconnected),
+                Saved::Gap(500.0, 600.0, GapReason::NewState),
             ],
             outage: Some((400.0, 900.0)),
             reconnects: Some((20_428, 3)),
@@ -126,6 +133,16 @@ mod tests {
     fn round_trips() {
         let s = sample();
         assert_eq!(Snapshot::decode(&s.encode(), 2_000.0), Some(s));
+    }
+
+    /// A page saved by the code of before (a nightly reload that loads a new version) wrote a
+    /// gap's reason as whether the history was too short.
+    #[test]
+    fn gaps_saved_by_a_page_of_before_still_read() {
+        let text = sample().encode();
+        assert!(text.contains("[100.0,200.0,1]") && text.contains("[300.0,400.0,0]"), "{text}");
+        let old = text.replace("[100.0,200.0,1]", "[100.0,200.0,true]").replace("[300.0,400.0,0]", "[300.0,400.0,false]");
+        assert_eq!(Snapshot::decode(&old, 2_000.0), Some(sample()));
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub fn broker_url(protocol: &str, host: &str, hostname: &str, ws_param: Option<&
 pub fn with_param(search: &str, name: &str, value: Option<&str>) -> String {
     let mut out = String::new();
     let mut value = value;
-    let mut put = |out: &mut String, k: &str, v: Option<&str>| {
+    let put = |out: &mut String, k: &str, v: Option<&str>| {
         out.push(if out.is_empty() { '?' } else { '&' });
         out.push_str(k);
         if let Some(v) = v {
