@@ -193,16 +193,19 @@ impl Live {
     pub fn on_event(&self, event: WsEvent) -> Option<String> {
         match event {
             WsEvent::State(state) => {
-                let was_live = self.conn.get_untracked() == ConnState::Live;
-                if state != ConnState::Live && was_live {
+                let was = self.conn.get_untracked();
+                let was_live = was.is_live();
+                if !state.is_live() && was_live {
                     self.down_since.set_value(Some(now_ms()));
                     self.clients.set(None);
                     self.health.update(Health::disconnected);
                 }
-                if state == ConnState::Live && !was_live {
+                if state.is_live() && !was_live {
                     let now = now_ms();
                     let day = local_day(wall_ms(now), tz_offset_minutes());
-                    self.health.update(|h| h.connected(now, day));
+                    // The first connection, and one made again as the page was shown after it
+                    // was left, are no reconnects.
+                    self.health.update(|h| h.connected(now, day, !matches!(was, ConnState::Connecting)));
                 }
                 if let ConnState::Reconnecting { attempt, next_try_ms } | ConnState::Offline { attempt, next_try_ms } = state {
                     let now = now_ms();
@@ -619,7 +622,7 @@ impl Live {
         if let Some(text) = self.announcer.try_update_value(|a| a.due(now, lang)).flatten() {
             self.announcement.set(text);
         }
-        let live = self.conn.get_untracked() == ConnState::Live;
+        let live = self.conn.get_untracked().is_live();
         // The time of day by the browser's clock itself: the page's runs ahead of it after a step back.
         if self.kiosk && nightly_due(local_minute(js_sys::Date::now(), tz_offset_minutes()), now - self.opened_ms, self.reload_at, live) {
             self.save_and_reload(ReloadReason::Nightly);
@@ -632,7 +635,7 @@ impl Live {
         }
         // A broker that does not answer `sync` (the Python one): the catalog is what comes live.
         if let CatalogSource::Waiting(Some(welcomed)) = self.source.get_untracked() {
-            if now - welcomed > SYNC_GRACE_MS && self.conn.get_untracked() == ConnState::Live {
+            if now - welcomed > SYNC_GRACE_MS && self.conn.get_untracked().is_live() {
                 self.source.set(CatalogSource::LiveSince(welcomed));
             }
         }

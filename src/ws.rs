@@ -82,7 +82,7 @@ pub fn connect_forever(url: String, options: ConnectionOptions, handler: Handler
             let Some(lasted) = lasted else {
                 // The page was left: nothing to try, and no backoff to grow, until it is shown
                 // again (back from the back-forward cache), and then at once.
-                handler(WsEvent::State(ConnState::Reconnecting { attempt: 1, next_try_ms: now_ms() }));
+                handler(WsEvent::State(ConnState::Connecting));
                 shown_again(&mut probes).await;
                 continue;
             };

@@ -586,10 +586,12 @@ async fn the_client_count_follows_screens_coming_and_going() {
     page.wait_until("2 screens with the second page", &count_is(2)).await;
     other.eval("location.href = 'about:blank'").await;
     page.wait_until("1 screen once the second page is left", &count_is(1)).await;
-    // Back to it (from the back-forward cache, where it was kept): it connects again.
+    // Back to it (from the back-forward cache, where it was kept): it connects again, and
+    // does not count that as a reconnect.
     other.eval("history.back()").await;
     other.wait_state("live").await;
     page.wait_until("2 screens with the second page back", &count_is(2)).await;
+    assert!(other.text("[data-testid=health]").await.contains("0 reconexiones hoy"), "{}", other.text("[data-testid=health]").await);
     other.close().await;
     stream.abort();
     page.close().await;

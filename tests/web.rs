@@ -238,6 +238,30 @@ async fn outages_back_to_back_are_one_gap_from_the_first_loss() {
     assert!(text.contains(&format!("Desconectado de {first_loss} a {last_welcome}")), "{text}");
 }
 
+/// A page left for another (kept in the back-forward cache) closes its connection as it goes
+/// and connects again when it is shown: the health line counts that as no reconnect, but a
+/// connection lost as one.
+#[wasm_bindgen_test]
+async fn a_page_shown_again_after_it_was_left_counts_no_reconnect() {
+    use furniture_dashboard::ws::WsEvent;
+    let host = host();
+    let live = live();
+    let _mounted = mount(&host, live, move || view! { <StatusBar/> });
+    let health = || host.query_selector("[data-testid=health]").unwrap().unwrap().text_content().unwrap();
+    let back = || live.on_event(WsEvent::State(ConnState::Live));
+    back();
+    lost(live);
+    back();
+    until("a connection lost, a reconnect", || health().contains("1 reconexión hoy")).await;
+    // Left (the connection loop says it connects anew), then shown again.
+    live.on_event(WsEvent::State(ConnState::Connecting));
+    back();
+    lost(live);
+    back();
+    until("the next one lost, two", || health().contains("reconexiones hoy")).await;
+    assert!(health().contains("2 reconexiones hoy"), "{}", health());
+}
+
 /// A broker that came back with another state (its numbering started over) says so in the feed
 /// at once, over the outage, however it went (saying so, 1001, or not): its catalog replaced the
 /// page's, and the items it no longer has show as deleted. A broker back with its own state

@@ -4,7 +4,6 @@ use leptos::prelude::*;
 
 use crate::app::{CatalogSource, Live, WakeLock};
 use crate::browser::{local_clock, now_ms, tz_offset_minutes, wall_ms};
-use crate::state::connection::ConnState;
 use crate::state::format::count as number;
 use crate::state::health::{duration, local_day, DEFAULT_STALE_MS};
 use crate::state::i18n::Lang;
@@ -32,7 +31,7 @@ pub fn StatusBar() -> impl IntoView {
     // With the broker's number of the last notification the catalog has (`aviso n.º 42`).
     let source = move || match live.source.get() {
         // Cut off, the page shows what the broker last said, and says so.
-        CatalogSource::Synced { seq } if live.conn.get() != ConnState::Live => {
+        CatalogSource::Synced { seq } if !live.conn.get().is_live() => {
             format!("{}{seq}", lang.t("Sin conexión: lo último del servidor · aviso n.º ", "Cut off: the broker's last state · notification #"))
         }
         CatalogSource::Synced { seq } => format!("{}{seq}", lang.t("Sincronizado con el servidor · aviso n.º ", "In sync with the broker · notification #")),
@@ -65,7 +64,7 @@ pub fn StatusBar() -> impl IntoView {
             <div class="brand">
                 <span class="brand-mark" aria-hidden="true">"◧"</span>
                 <h1>{lang.t("Catálogo de muebles", "Furniture catalog")}</h1>
-                <span class="brand-sub" class:off=move || live.conn.get() != ConnState::Live>{lang.t("en vivo", "live")}</span>
+                <span class="brand-sub" class:off=move || !live.conn.get().is_live()>{lang.t("en vivo", "live")}</span>
             </div>
             <div class="status-items">
                 <span class="conn" data-testid="connection-status" data-state=state title=move || live.url.get_value()>

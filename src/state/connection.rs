@@ -3,9 +3,10 @@
 use crate::state::i18n::Lang;
 
 /// What the screen says about the connection.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub enum ConnState {
-    /// The first attempt since the page opened.
+    /// The first attempt since the page opened, or since it was shown again after it was left
+    /// (back from the back-forward cache): not a reconnect.
     Connecting,
     /// Connected and receiving.
     Live,
@@ -16,6 +17,12 @@ pub enum ConnState {
 }
 
 impl ConnState {
+    /// Connected and receiving. (A `match`, not a derived `==`, which compares the `f64`s of
+    /// the other states: the page's code is smaller so.)
+    pub fn is_live(self) -> bool {
+        matches!(self, ConnState::Live)
+    }
+
     /// The `data-state` value: `connecting`, `live`, `reconnecting`, `offline`.
     pub fn as_str(self) -> &'static str {
         match self {

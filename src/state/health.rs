@@ -29,7 +29,6 @@ pub struct Health {
     /// The last pongs' (round trip, offset), oldest first: `samples` of them.
     clock: [(f64, f64); CLOCK_SAMPLES],
     samples: usize,
-    ever_live: bool,
 }
 
 /// The page's clock: the browser's, but never going back. A clock set back (NTP correcting a
@@ -75,16 +74,16 @@ pub fn local_day(now_ms: f64, tz_offset_minutes: i32) -> i64 {
 
 impl Health {
     /// The connection went live at `now_ms`, on the local day `day` ([`local_day`], of the
-    /// browser's clock). Every time but the first counts as a reconnect of that day.
-    pub fn connected(&mut self, now_ms: f64, day: i64) {
+    /// browser's clock); a `reconnect` (not the page's first connection, nor one made again as
+    /// a page left was shown again) counts for that day.
+    pub fn connected(&mut self, now_ms: f64, day: i64, reconnect: bool) {
         if day != self.day {
             self.day = day;
             self.reconnects = 0;
         }
-        if self.ever_live {
+        if reconnect {
             self.reconnects += 1;
         }
-        self.ever_live = true;
         self.live_since_ms = Some(now_ms);
         self.last_message_ms = Some(now_ms);
         self.ping_sent_ms = None;
@@ -204,19 +203,19 @@ mod tests {
     fn reconnects_are_counted_per_local_day() {
         let mut h = Health::default();
         let day = |ms: f64| local_day(ms, 0);
-        h.connected(10.0 * DAY + 1000.0, day(10.0 * DAY + 1000.0));
+        h.connected(10.0 * DAY + 1000.0, day(10.0 * DAY + 1000.0), false);
         assert_eq!(h.reconnects_on(10), 0, "the first connection is not a reconnect");
         h.disconnected();
-        h.connected(10.0 * DAY + 2000.0, day(10.0 * DAY + 2000.0));
-        h.connected(10.0 * DAY + 3000.0, day(10.0 * DAY + 3000.0));
+        h.connected(10.0 * DAY + 2000.0, day(10.0 * DAY + 2000.0), true);
+        h.connected(10.0 * DAY + 3000.0, day(10.0 * DAY + 3000.0), true);
         assert_eq!(h.reconnects_on(10), 2);
         assert_eq!(h.reconnects_on(11), 0, "shown as none the next day, before any reconnect");
-        h.connected(11.0 * DAY + 1.0, day(11.0 * DAY + 1.0));
+        h.connected(11.0 * DAY + 1.0, day(11.0 * DAY + 1.0), true);
         assert_eq!(h.reconnects_on(11), 1, "a new day starts from zero");
         // 23:30 UTC is already tomorrow at UTC+1.
         let mut h = Health::default();
-        h.connected(10.0 * DAY, local_day(10.0 * DAY, 60));
-        h.connected(11.0 * DAY - 1_800_000.0, local_day(11.0 * DAY - 1_800_000.0, 60));
+        h.connected(10.0 * DAY, local_day(10.0 * DAY, 60), false);
+        h.connected(11.0 * DAY - 1_800_000.0, local_day(11.0 * DAY - 1_800_000.0, 60), true);
         assert_eq!(h.reconnects_on(11), 1);
     }
 
@@ -225,25 +224,25 @@ mod tests {
     #[test]
     fn reconnects_go_on_after_a_reload() {
         let mut before = Health::default();
-        before.connected(10.0 * DAY, 10);
-        before.connected(10.0 * DAY + 1000.0, 10);
+        before.connected(10.0 * DAY, 10, false);
+        before.connected(10.0 * DAY + 1000.0, 10, true);
         let mut after = Health::default();
         let (day, count) = before.reconnects();
         after.restore_reconnects(day, count);
-        after.connected(10.0 * DAY + 2000.0, 10);
+        after.connected(10.0 * DAY + 2000.0, 10, false);
         assert_eq!(after.reconnects_on(10), 1);
-        after.connected(10.0 * DAY + 3000.0, 10);
+        after.connected(10.0 * DAY + 3000.0, 10, true);
         assert_eq!(after.reconnects_on(10), 2);
         let mut next_day = Health::default();
         next_day.restore_reconnects(day, count);
-        next_day.connected(11.0 * DAY, 11);
+        next_day.connected(11.0 * DAY, 11, false);
         assert_eq!(next_day.reconnects_on(11), 0, "yesterday's are not today's");
     }
 
     #[test]
     fn pongs_give_rtt_and_the_best_clock_offset() {
         let mut h = Health::default();
-        h.connected(0.0, 0);
+        h.connected(0.0, 0, true);
         h.message(100.0, Some(5_100.0));
         assert_eq!(h.clock_offset_ms, Some(5_000.0), "a first rough sample from a timestamp");
         h.ping_sent(1_000.0);
@@ -265,7 +264,7 @@ mod tests {
     #[test]
     fn the_clock_offset_follows_a_clock_set_right_within_its_window() {
         let mut h = Health::default();
-        h.connected(0.0, 0);
+        h.connected(0.0, 0, true);
         // One very quick trip (a clock step during the ping can make it 0 ms), offset 5 s.
         h.ping_sent(1_000.0);
         h.pong(1_000.0, Some(6_000.0));
@@ -280,7 +279,7 @@ mod tests {
             assert_eq!(h.clock_offset_ms, Some(expected), "after {i} slower pongs");
         }
         // A reconnect (perhaps to another server) keeps the offset until the first pong.
-        h.connected(200_000.0, 0);
+        h.connected(200_000.0, 0, true);
         assert_eq!(h.clock_offset_ms, Some(2_000.0));
         h.ping_sent(200_000.0);
         h.pong(200_050.0, Some(200_025.0 - 300.0));
@@ -291,7 +290,7 @@ mod tests {
     fn stale_means_live_and_silent() {
         let mut h = Health::default();
         assert!(!h.is_stale(1e9, 10.0), "not live is not stale, it is down");
-        h.connected(0.0, 0);
+        h.connected(0.0, 0, true);
         assert!(!h.is_stale(DEFAULT_STALE_MS, DEFAULT_STALE_MS));
         assert!(h.is_stale(DEFAULT_STALE_MS + 1.0, DEFAULT_STALE_MS));
         h.message(DEFAULT_STALE_MS, None);
