@@ -776,6 +776,10 @@ async fn english_renders() {
     broker.send(Action::Updated, Furniture::new("en-1", "Mesa", "", 80, 120, "roble", "ana")).await;
     page.wait_toast("updated").await;
     assert!(page.text("[data-testid=toast]").await.starts_with("🔄Updated: Mesa") || page.text("[data-testid=toast]").await.contains("Updated: Mesa"));
+    // The feed's headlines in English too (the broker sends them in Spanish).
+    page.wait_feed("updated", "en-1").await;
+    assert_eq!(page.text("[data-testid=feed-item][data-action=updated] .feed-message").await, "🔄 Item updated: Mesa - 120 × 80 cm");
+    assert_eq!(page.text("[data-testid=feed-item][data-action=created] .feed-message").await, "🪑 New item: Mesa - roble (120 × 75 cm)");
     page.close().await;
 }
 

@@ -10,7 +10,7 @@ use crate::components::{action_label, show_more_label};
 use crate::components::rows::{follow, Rows};
 use crate::state::diff::describe;
 use crate::state::feed::{distinct, Change, FeedEntry, GapReason, Origin};
-use crate::state::format::{inert_bidi, or_dash};
+use crate::state::format::headline;
 use crate::state::i18n::Lang;
 
 /// Rows drawn at first, and added by each "show more". The feed keeps more (its cap, 500 by
@@ -158,7 +158,7 @@ fn FeedItem(
     let diff = (!change.changes.is_empty()).then(|| describe(&change.changes, lang));
     let when = n.timestamp.map_or_else(|| wall_ms(change.received_ms), |t| t.unix_millis());
     let id = n.furniture.id();
-    let message = if n.message.is_empty() { or_dash(n.furniture.nombre()) } else { inert_bidi(n.message.clone()) };
+    let message = headline(n, lang);
     view! {
         <li class=format!("feed-item action-{}", n.action.as_str()) class:unread=unread data-testid="feed-item"
             data-action=n.action.as_str() data-furniture-id=id.clone().unwrap_or_default()>

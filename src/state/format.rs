@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use furniture_protocol::Furniture;
+use furniture_protocol::{Action, Furniture, Notification};
 
 use crate::state::i18n::Lang;
 
@@ -30,6 +30,20 @@ pub fn inert_bidi(s: String) -> String {
 /// [`or_dash`] without a copy of a borrowed value.
 pub fn or_dash_ref(v: Option<Cow<'_, str>>) -> Cow<'_, str> {
     v.filter(|s| !s.trim().is_empty()).unwrap_or(Cow::Borrowed(DASH))
+}
+
+/// A notification's headline in the feed: in Spanish the broker's own text, as it sent it (the
+/// Python broker's words); in English one of the same form, made from the record.
+pub fn headline(n: &Notification, lang: Lang) -> String {
+    let f = &n.furniture;
+    let name = or_dash(f.nombre());
+    match (lang, n.action) {
+        (Lang::Es, _) if !n.message.is_empty() => inert_bidi(n.message.clone()),
+        (Lang::Es, _) => name,
+        (Lang::En, Action::Created) => format!("🪑 New item: {name} - {} ({})", or_dash(f.material()), size(f)),
+        (Lang::En, Action::Updated) => format!("🔄 Item updated: {name} - {}", size(f)),
+        (Lang::En, Action::Deleted) => format!("🗑\u{fe0f} Item deleted: {name}"),
+    }
 }
 
 /// `120 × 75 cm` (width × height), a dash for each unreadable side.
@@ -183,6 +197,30 @@ pub fn ago(then_ms: f64, now_ms: f64, lang: Lang) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_headline_is_the_brokers_text_in_spanish_and_made_from_the_record_in_english() {
+        let mut n = Notification {
+            action: Action::Created,
+            furniture: Furniture::new("1", "Mesa \u{202e}alta", "", 75, 120, "roble", "ana"),
+            message: "🪑 Nuevo mueble creado: Mesa \u{202e}alta - roble (120x75cm)".into(),
+            timestamp: None,
+            seq: Some(1),
+        };
+        assert_eq!(headline(&n, Lang::Es), "🪑 Nuevo mueble creado: Mesa alta - roble (120x75cm)");
+        assert_eq!(headline(&n, Lang::En), "🪑 New item: Mesa alta - roble (120 × 75 cm)");
+        n.action = Action::Updated;
+        assert_eq!(headline(&n, Lang::En), "🔄 Item updated: Mesa alta - 120 × 75 cm");
+        n.action = Action::Deleted;
+        assert_eq!(headline(&n, Lang::En), "🗑\u{fe0f} Item deleted: Mesa alta");
+        // Nothing to tell: dashes, and in Spanish the name when the broker sent no text.
+        let serde_json::Value::Object(record) = json!({"furniture_id": "2", "altura": "alta"}) else { unreachable!() };
+        n.furniture = Furniture(record);
+        n.message.clear();
+        assert_eq!(headline(&n, Lang::Es), "—");
+        n.action = Action::Created;
+        assert_eq!(headline(&n, Lang::En), "🪑 New item: — - — (— × — cm)");
+    }
 
     #[test]
     fn folds_case_in_any_script() {
