@@ -193,19 +193,17 @@ impl Live {
     pub fn on_event(&self, event: WsEvent) -> Option<String> {
         match event {
             WsEvent::State(state) => {
-                let was = self.conn.get_untracked();
-                let was_live = was.is_live();
+                let was_live = self.conn.get_untracked().is_live();
                 if !state.is_live() && was_live {
                     self.down_since.set_value(Some(now_ms()));
                     self.clients.set(None);
-                    self.health.update(Health::disconnected);
+                    // Closed as the page was left (it connects anew when shown): not lost.
+                    self.health.update(|h| h.disconnected(!matches!(state, ConnState::Connecting)));
                 }
                 if state.is_live() && !was_live {
                     let now = now_ms();
                     let day = local_day(wall_ms(now), tz_offset_minutes());
-                    // The first connection, and one made again as the page was shown after it
-                    // was left, are no reconnects.
-                    self.health.update(|h| h.connected(now, day, !matches!(was, ConnState::Connecting)));
+                    self.health.update(|h| h.connected(now, day));
                 }
                 if let ConnState::Reconnecting { attempt, next_try_ms } | ConnState::Offline { attempt, next_try_ms } = state {
                     let now = now_ms();

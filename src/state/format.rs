@@ -32,8 +32,9 @@ pub fn or_dash_ref(v: Option<Cow<'_, str>>) -> Cow<'_, str> {
     v.filter(|s| !s.trim().is_empty()).unwrap_or(Cow::Borrowed(DASH))
 }
 
-/// A notification's headline in the feed: in Spanish the broker's own text, as it sent it (the
-/// Python broker's words); in English one of the same form, made from the record.
+/// A notification's headline in the feed: in Spanish the broker's own text (the Python broker's
+/// words, without bidirectional controls); in English one of the same form, made from the
+/// record.
 pub fn headline(n: &Notification, lang: Lang) -> String {
     let f = &n.furniture;
     let name = or_dash(f.nombre());

@@ -29,6 +29,9 @@ pub struct Health {
     /// The last pongs' (round trip, offset), oldest first: `samples` of them.
     clock: [(f64, f64); CLOCK_SAMPLES],
     samples: usize,
+    /// The live connection was lost (not closed because the page was left), until the next
+    /// goes live: that one is a reconnect.
+    lost: bool,
 }
 
 /// The page's clock: the browser's, but never going back. A clock set back (NTP correcting a
@@ -74,14 +77,15 @@ pub fn local_day(now_ms: f64, tz_offset_minutes: i32) -> i64 {
 
 impl Health {
     /// The connection went live at `now_ms`, on the local day `day` ([`local_day`], of the
-    /// browser's clock); a `reconnect` (not the page's first connection, nor one made again as
-    /// a page left was shown again) counts for that day.
-    pub fn connected(&mut self, now_ms: f64, day: i64, reconnect: bool) {
+    /// browser's clock). After a connection lost it counts as a reconnect of that day; the
+    /// page's first connection (however many attempts it took) and one made again as a page
+    /// left is shown again do not.
+    pub fn connected(&mut self, now_ms: f64, day: i64) {
         if day != self.day {
             self.day = day;
             self.reconnects = 0;
         }
-        if reconnect {
+        if std::mem::take(&mut self.lost) {
             self.reconnects += 1;
         }
         self.live_since_ms = Some(now_ms);
@@ -111,8 +115,9 @@ impl Health {
         (self.day, self.reconnects) = (day, count);
     }
 
-    /// The connection ended.
-    pub fn disconnected(&mut self) {
+    /// The live connection ended: `lost`, or closed as the page was left.
+    pub fn disconnected(&mut self, lost: bool) {
+        self.lost = lost;
         self.live_since_ms = None;
         self.ping_sent_ms = None;
         // A round trip of a connection that is gone says nothing of the next one.
@@ -203,20 +208,45 @@ mod tests {
     fn reconnects_are_counted_per_local_day() {
         let mut h = Health::default();
         let day = |ms: f64| local_day(ms, 0);
-        h.connected(10.0 * DAY + 1000.0, day(10.0 * DAY + 1000.0), false);
+        let again = |h: &mut Health, ms: f64| {
+            h.disconnected(true);
+            h.connected(ms, day(ms));
+        };
+        h.connected(10.0 * DAY + 1000.0, day(10.0 * DAY + 1000.0));
         assert_eq!(h.reconnects_on(10), 0, "the first connection is not a reconnect");
-        h.disconnected();
-        h.connected(10.0 * DAY + 2000.0, day(10.0 * DAY + 2000.0), true);
-        h.connected(10.0 * DAY + 3000.0, day(10.0 * DAY + 3000.0), true);
+        again(&mut h, 10.0 * DAY + 2000.0);
+        again(&mut h, 10.0 * DAY + 3000.0);
         assert_eq!(h.reconnects_on(10), 2);
         assert_eq!(h.reconnects_on(11), 0, "shown as none the next day, before any reconnect");
-        h.connected(11.0 * DAY + 1.0, day(11.0 * DAY + 1.0), true);
+        again(&mut h, 11.0 * DAY + 1.0);
         assert_eq!(h.reconnects_on(11), 1, "a new day starts from zero");
         // 23:30 UTC is already tomorrow at UTC+1.
         let mut h = Health::default();
-        h.connected(10.0 * DAY, local_day(10.0 * DAY, 60), false);
-        h.connected(11.0 * DAY - 1_800_000.0, local_day(11.0 * DAY - 1_800_000.0, 60), true);
+        h.connected(10.0 * DAY, local_day(10.0 * DAY, 60));
+        h.disconnected(true);
+        h.connected(11.0 * DAY - 1_800_000.0, local_day(11.0 * DAY - 1_800_000.0, 60));
         assert_eq!(h.reconnects_on(11), 1);
+    }
+
+    /// Only a connection that follows one lost is a reconnect: not the page's first, however
+    /// many attempts it took, nor one made again as a page left for another is shown again; a
+    /// connection lost, then its retry cut short by the page being left, still is.
+    #[test]
+    fn only_a_connection_lost_makes_a_reconnect() {
+        let mut h = Health::default();
+        h.connected(0.0, 0);
+        assert_eq!(h.reconnects_on(0), 0, "the first, after failed attempts (no disconnection: never live)");
+        h.disconnected(false);
+        h.connected(1000.0, 0);
+        assert_eq!(h.reconnects_on(0), 0, "back after the page was left");
+        h.disconnected(true);
+        h.connected(2000.0, 0);
+        assert_eq!(h.reconnects_on(0), 1, "lost, then back");
+        // Lost; the retry cut short as the page is left (no live connection ended: no
+        // disconnection); shown again, it connects.
+        h.disconnected(true);
+        h.connected(3000.0, 0);
+        assert_eq!(h.reconnects_on(0), 2);
     }
 
     /// After a reload, the page goes on with the count of the page before; its first connection
@@ -224,25 +254,27 @@ mod tests {
     #[test]
     fn reconnects_go_on_after_a_reload() {
         let mut before = Health::default();
-        before.connected(10.0 * DAY, 10, false);
-        before.connected(10.0 * DAY + 1000.0, 10, true);
+        before.connected(10.0 * DAY, 10);
+        before.disconnected(true);
+        before.connected(10.0 * DAY + 1000.0, 10);
         let mut after = Health::default();
         let (day, count) = before.reconnects();
         after.restore_reconnects(day, count);
-        after.connected(10.0 * DAY + 2000.0, 10, false);
+        after.connected(10.0 * DAY + 2000.0, 10);
         assert_eq!(after.reconnects_on(10), 1);
-        after.connected(10.0 * DAY + 3000.0, 10, true);
+        after.disconnected(true);
+        after.connected(10.0 * DAY + 3000.0, 10);
         assert_eq!(after.reconnects_on(10), 2);
         let mut next_day = Health::default();
         next_day.restore_reconnects(day, count);
-        next_day.connected(11.0 * DAY, 11, false);
+        next_day.connected(11.0 * DAY, 11);
         assert_eq!(next_day.reconnects_on(11), 0, "yesterday's are not today's");
     }
 
     #[test]
     fn pongs_give_rtt_and_the_best_clock_offset() {
         let mut h = Health::default();
-        h.connected(0.0, 0, true);
+        h.connected(0.0, 0);
         h.message(100.0, Some(5_100.0));
         assert_eq!(h.clock_offset_ms, Some(5_000.0), "a first rough sample from a timestamp");
         h.ping_sent(1_000.0);
@@ -256,7 +288,7 @@ mod tests {
         assert_eq!(h.server_now(10.0), 4_910.0);
         h.pong(3_100.0, Some(1.0));
         assert_eq!(h.rtt_ms, Some(1_000.0), "a pong without a ping changes nothing");
-        h.disconnected();
+        h.disconnected(true);
         assert_eq!(h.rtt_ms, None, "no round trip shown for a connection that is gone");
         assert_eq!(h.clock_offset_ms, Some(4_900.0), "the server's clock is still known");
     }
@@ -264,7 +296,7 @@ mod tests {
     #[test]
     fn the_clock_offset_follows_a_clock_set_right_within_its_window() {
         let mut h = Health::default();
-        h.connected(0.0, 0, true);
+        h.connected(0.0, 0);
         // One very quick trip (a clock step during the ping can make it 0 ms), offset 5 s.
         h.ping_sent(1_000.0);
         h.pong(1_000.0, Some(6_000.0));
@@ -279,7 +311,7 @@ mod tests {
             assert_eq!(h.clock_offset_ms, Some(expected), "after {i} slower pongs");
         }
         // A reconnect (perhaps to another server) keeps the offset until the first pong.
-        h.connected(200_000.0, 0, true);
+        h.connected(200_000.0, 0);
         assert_eq!(h.clock_offset_ms, Some(2_000.0));
         h.ping_sent(200_000.0);
         h.pong(200_050.0, Some(200_025.0 - 300.0));
@@ -290,7 +322,7 @@ mod tests {
     fn stale_means_live_and_silent() {
         let mut h = Health::default();
         assert!(!h.is_stale(1e9, 10.0), "not live is not stale, it is down");
-        h.connected(0.0, 0, true);
+        h.connected(0.0, 0);
         assert!(!h.is_stale(DEFAULT_STALE_MS, DEFAULT_STALE_MS));
         assert!(h.is_stale(DEFAULT_STALE_MS + 1.0, DEFAULT_STALE_MS));
         h.message(DEFAULT_STALE_MS, None);
