@@ -20,7 +20,10 @@ pub fn Charts() -> impl IntoView {
         let now = live.now.get();
         live.activity.with(|a| a.series(now))
     };
-    let path = move || sparkline_path(&series(), f64::from(SPARK_W), f64::from(SPARK_H));
+    let path = move || {
+        let now = live.now.get();
+        sparkline_path(&live.activity.with(|a| a.line(now)), f64::from(SPARK_W), f64::from(SPARK_H))
+    };
     let last_minute = move || {
         let now = live.now.get();
         live.activity.with(|a| a.last_60_s(now))

@@ -59,6 +59,15 @@ impl Activity {
         let into = minutes - minutes.floor();
         (f64::from(s[MINUTES - 1]) + f64::from(s[MINUTES - 2]) * (1.0 - into)).round() as u32
     }
+
+    /// The sparkline's points: the last hour's minutes, the current one as [`Activity::last_60_s`]
+    /// (counted alone, the minute under way drew the line falling to nothing at every minute's
+    /// start, on a wall all day long).
+    pub fn line(&self, now_ms: f64) -> [u32; MINUTES] {
+        let mut s = self.series(now_ms);
+        s[MINUTES - 1] = self.last_60_s(now_ms);
+        s
+    }
 }
 
 /// An SVG path through `values` scaled into `width` × `height` (the top is the maximum).
@@ -90,6 +99,11 @@ mod tests {
             let shown = a.last_60_s(now);
             assert!(shown.abs_diff(60) <= 1, "at {now}: {shown}");
         }
+        // The line's last point too: no dip as a minute starts.
+        let mut a = Activity::default();
+        times.iter().filter(|t| **t <= 150_500.0).for_each(|t| a.record(*t));
+        let line = a.line(150_500.0);
+        assert!(line[MINUTES - 1].abs_diff(60) <= 1 && line[MINUTES - 2] == 60, "{line:?}");
         // Quiet since: nothing after a minute and a bit.
         let mut a = Activity::default();
         times.iter().for_each(|t| a.record(*t));
