@@ -197,7 +197,7 @@ async fn desk_feed_shows_diffs_unread_and_filters() {
     broker.send(Action::Created, Furniture::new("d-2", "Silla plegable", "", 90, 45, "haya", "luis")).await;
     page.wait_until("three feed items", "return document.querySelectorAll('[data-testid=feed-item]').length === 3").await;
     assert!(page.eval_bool("return !document.documentElement.hasAttribute('data-kiosk')").await);
-    assert_eq!(page.text("[data-testid=feed-diff]").await, "altura 75 → 80, material pino → roble");
+    assert_eq!(page.text("[data-testid=feed-diff]").await, "altura: 75 → 80 · material: pino → roble");
     assert_eq!(page.text("[data-testid=unread-count]").await, "3 sin leer");
     page.eval("document.querySelector('[data-testid=mark-read]').click()").await;
     page.wait_until("all read", "return document.querySelector('[data-testid=unread-count]').textContent === 'Todo leído'").await;

@@ -53,7 +53,7 @@ async fn an_update_toast_says_what_changed() {
     live.on_event(WsEvent::Frame(bigger.encode()));
     let toast = |action: &str| host.query_selector(&format!("[data-testid=toast][data-action={action}]")).unwrap().map(|t| t.text_content().unwrap_or_default());
     until("the update's toast", || toast("updated").is_some()).await;
-    assert!(toast("updated").unwrap().contains("altura 75 → 80"), "{:?}", toast("updated"));
+    assert!(toast("updated").unwrap().contains("altura: 75 → 80"), "{:?}", toast("updated"));
     assert!(!toast("updated").unwrap().contains("mensaje de Mesa"), "{:?}", toast("updated"));
     assert!(toast("created").unwrap().contains("roble · 120 × 75 cm · ana"), "{:?}", toast("created"));
     assert!(!toast("created").unwrap().contains("mensaje de Mesa"), "{:?}", toast("created"));

@@ -1,4 +1,4 @@
-//! What an update changed, field by field: "altura 75 → 80, material pino → roble".
+//! What an update changed, field by field: "altura: 75 → 80 · material: pino → roble".
 
 use furniture_protocol::record::field;
 use furniture_protocol::Furniture;
@@ -48,7 +48,9 @@ pub fn diff(old: &Furniture, new: &Furniture) -> Vec<FieldChange> {
         .collect()
 }
 
-/// `altura 75 → 80, material pino → roble`; long values are shortened.
+/// `altura: 75 → 80 · material: pino → roble`; long values are shortened. (A colon after the
+/// field's name: "nombre Mesa alta → Mesa baja" read as one phrase; a dot between fields: a
+/// value may hold a comma.)
 pub fn describe(changes: &[FieldChange], lang: Lang) -> String {
     let short = |s: &str| {
         if s.chars().count() > 40 {
@@ -57,7 +59,7 @@ pub fn describe(changes: &[FieldChange], lang: Lang) -> String {
             s.to_owned()
         }
     };
-    changes.iter().map(|c| format!("{} {} → {}", lang.t(c.label.0, c.label.1), short(&c.from), short(&c.to))).collect::<Vec<_>>().join(", ")
+    changes.iter().map(|c| format!("{}: {} → {}", lang.t(c.label.0, c.label.1), short(&c.from), short(&c.to))).collect::<Vec<_>>().join(" · ")
 }
 
 #[cfg(test)]
@@ -74,8 +76,8 @@ mod tests {
         let old = Furniture::new("1", "Mesa", "d", 75, 120, "pino", "ana");
         let new = Furniture::new("1", "Mesa", "d", 80, 120, "roble", "ana");
         let d = diff(&old, &new);
-        assert_eq!(describe(&d, Lang::Es), "altura 75 → 80, material pino → roble");
-        assert_eq!(describe(&d, Lang::En), "height 75 → 80, material pino → roble");
+        assert_eq!(describe(&d, Lang::Es), "altura: 75 → 80 · material: pino → roble");
+        assert_eq!(describe(&d, Lang::En), "height: 75 → 80 · material: pino → roble");
         assert_eq!(d.iter().map(|c| c.key).collect::<Vec<_>>(), ["altura", "material"]);
     }
 
@@ -84,7 +86,7 @@ mod tests {
         let old = rec(json!({"altura": "75", "material": null}));
         let new = rec(json!({"altura": 75, "material": "haya", "nombre": "x"}));
         // "75" and 75 read the same on screen: not a change worth showing.
-        assert_eq!(describe(&diff(&old, &new), Lang::Es), "nombre — → x, material — → haya");
+        assert_eq!(describe(&diff(&old, &new), Lang::Es), "nombre: — → x · material: — → haya");
         assert!(diff(&new, &new).is_empty());
     }
 
@@ -92,6 +94,6 @@ mod tests {
     fn long_values_are_shortened() {
         let old = rec(json!({"descripcion": "a".repeat(100)}));
         let new = rec(json!({"descripcion": "b"}));
-        assert_eq!(describe(&diff(&old, &new), Lang::Es), format!("descripción {}… → b", "a".repeat(39)));
+        assert_eq!(describe(&diff(&old, &new), Lang::Es), format!("descripción: {}… → b", "a".repeat(39)));
     }
 }

@@ -192,7 +192,7 @@ impl Toasts {
         self.push_described(n, || None, now_ms, page_visible);
     }
 
-    /// As [`Toasts::push`], the toast telling `what` changed (`altura 75 → 80`) when it gives
+    /// As [`Toasts::push`], the toast telling `what` changed (`altura: 75 → 80`) when it gives
     /// one, asked only when the change gets a toast of its own (not in a burst, nor on a hidden
     /// page); otherwise the item's facts (`roble · 120 × 75 cm · ana`), where the broker's text
     /// would repeat the title.
@@ -472,8 +472,8 @@ mod tests {
         t.push_described(&note(Action::Updated, "y"), || panic!("asked in a burst"), 100.0, true);
         let end = t.iter().next().unwrap().expires_ms;
         t.expire(end);
-        t.push_described(&note(Action::Updated, "z"), || Some("altura 75 → 80".into()), end + 20_000.0, true);
-        assert_eq!(t.iter().next().map(|x| x.detail.as_str()), Some("altura 75 → 80"));
+        t.push_described(&note(Action::Updated, "z"), || Some("altura: 75 → 80".into()), end + 20_000.0, true);
+        assert_eq!(t.iter().next().map(|x| x.detail.as_str()), Some("altura: 75 → 80"));
     }
 
     #[test]
