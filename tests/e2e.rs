@@ -88,6 +88,10 @@ async fn a_late_page_gets_the_catalog_from_the_broker() {
     // The charts count the replayed history and the catalog by material.
     page.wait_until("the activity chart", "return document.querySelector('[data-testid=activity-chart] svg').getAttribute('aria-label') === '6 avisos en la última hora'").await;
     assert_eq!(page.eval("return document.querySelector('[data-testid=material-chart] [data-material=nogal] .bar-value').textContent").await, "4");
+    // The page's module came gzip'd, as the build wrote it beside (some 40 % of its size).
+    let sizes = page.eval("const r = performance.getEntriesByType('resource').find(e => e.name.endsWith('_bg.wasm')); return [r.encodedBodySize, r.decodedBodySize]").await;
+    let (sent, module) = (sizes[0].as_f64().unwrap(), sizes[1].as_f64().unwrap());
+    assert!(sent > 0.0 && sent < module / 2.0, "{sent} bytes sent for a module of {module}");
     page.close().await;
 }
 

@@ -618,32 +618,42 @@ async fn notifier_reports_unreachable_brokers() {
     drop(silent);
 }
 
-/// A plain GET serves the built dashboard with the same-origin marker; other files as they are.
+/// A plain GET serves the built dashboard with the same-origin marker; other files as they are,
+/// or, to a client that accepts gzip, as the build gzip'd them beside (`.gz`).
 #[tokio::test]
 async fn http_serves_the_dashboard_with_the_same_origin_marker() {
     let dir = std::env::temp_dir().join(format!("furniture-broker-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("index.html"), "<html><head><title>t</title></head><body></body></html>").unwrap();
     std::fs::write(dir.join("app.js"), "console.log(1)").unwrap();
+    std::fs::write(dir.join("app.js.gz"), "the gzip'd glue").unwrap();
+    std::fs::write(dir.join("main.css"), "body{}").unwrap();
     let d = dir.clone();
     let broker = Broker::start(move |c| c.dashboard_dir = d).await;
-    let get = |path: &str| {
+    let get_with = |path: &str, headers: &str| {
         let addr = broker.addr;
-        let path = path.to_owned();
+        let (path, headers) = (path.to_owned(), headers.to_owned());
         async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             let mut s = TcpStream::connect(addr).await.unwrap();
-            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+            s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n").as_bytes()).await.unwrap();
             let mut out = String::new();
             s.read_to_string(&mut out).await.unwrap();
-            out
+            out.to_ascii_lowercase()
         }
     };
+    let get = |path: &str| get_with(path, "");
     let page = get("/").await;
-    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.starts_with("http/1.1 200"), "{page}");
     assert!(page.contains(r#"<meta name="furniture-broker" content="same-origin">"#));
-    assert!(get("/app.js").await.contains("console.log(1)"));
-    assert!(get("/missing.js").await.starts_with("HTTP/1.1 404"));
+    let plain = get("/app.js").await;
+    assert!(plain.contains("console.log(1)") && !plain.contains("content-encoding"), "{plain}");
+    let gzipped = get_with("/app.js", "Accept-Encoding: gzip, deflate, br\r\n").await;
+    assert!(gzipped.contains("content-encoding: gzip") && gzipped.ends_with("the gzip'd glue"), "{gzipped}");
+    assert!(gzipped.contains("content-type: text/javascript"), "the type of the file itself: {gzipped}");
+    let css = get_with("/main.css", "Accept-Encoding: gzip\r\n").await;
+    assert!(css.ends_with("body{}") && !css.contains("content-encoding"), "none beside it: as it is: {css}");
+    assert!(get("/missing.js").await.starts_with("http/1.1 404"));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
