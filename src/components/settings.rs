@@ -74,7 +74,7 @@ fn SettingsPanel(
                     }.into_any()))}
                 </select>
             </label>
-            <label>{lang.t("Avisos a la vez", "Toasts at once")}
+            <label>{lang.t("Avisos emergentes a la vez", "Pop-up notices at once")}
                 <select data-testid="settings-toasts" on:change=set("toasts")>
                     {Vec::from([0usize, 1, 2, 3, 4, 6, 8].map(|n| view! {
                         <option value=n.to_string() prop:selected=move || draft.with(|d| d.toasts == n)>
@@ -83,7 +83,7 @@ fn SettingsPanel(
                     }.into_any()))}
                 </select>
             </label>
-            <p class="settings-note">{lang.t("Se recuerdan en este navegador; los parámetros de la URL mandan.", "Remembered in this browser; parameters in the URL win.")}</p>
+            <p class="settings-note">{lang.t("Se recuerdan en este navegador; lo que diga la dirección de la página manda.", "Remembered in this browser; what the page's address says comes first.")}</p>
             {move || error.get().map(|e| view! { <p class="settings-error" role="alert">{e}</p> })}
             <button class="primary" data-testid="settings-save" on:click=save>{lang.t("Guardar y aplicar", "Save and apply")}</button>
         </div>
