@@ -21,14 +21,7 @@ use furniture_protocol::Action;
 
 use crate::state::i18n::Lang;
 
-/// The icon of an action.
-pub fn action_icon(action: Action) -> &'static str {
-    match action {
-        Action::Created => "🪑",
-        Action::Updated => "🔄",
-        Action::Deleted => "🗑️",
-    }
-}
+pub use crate::state::format::action_icon;
 
 /// The label of an action.
 pub fn action_label(action: Action, lang: Lang) -> &'static str {

@@ -53,11 +53,7 @@ impl Activity {
     /// part of the minute before that is still within 60 s, at its average rate. (The current
     /// minute alone read as a drop to nothing at every minute's start.)
     pub fn last_60_s(&self, now_ms: f64) -> u32 {
-        let s = self.series(now_ms);
-        // Not `rem_euclid`: that is `fmod`, which wasm has no instruction for (1 KB of code).
-        let minutes = now_ms / 60_000.0;
-        let into = minutes - minutes.floor();
-        (f64::from(s[MINUTES - 1]) + f64::from(s[MINUTES - 2]) * (1.0 - into)).round() as u32
+        rate_of(&self.series(now_ms), now_ms)
     }
 
     /// The sparkline's points: the last hour's minutes, the current one as [`Activity::last_60_s`]
@@ -65,9 +61,17 @@ impl Activity {
     /// start, on a wall all day long).
     pub fn line(&self, now_ms: f64) -> [u32; MINUTES] {
         let mut s = self.series(now_ms);
-        s[MINUTES - 1] = self.last_60_s(now_ms);
+        s[MINUTES - 1] = rate_of(&s, now_ms);
         s
     }
+}
+
+/// [`Activity::last_60_s`] from the minutes' counts at `now_ms`.
+fn rate_of(s: &[u32; MINUTES], now_ms: f64) -> u32 {
+    // Not `rem_euclid`: that is `fmod`, which wasm has no instruction for (1 KB of code).
+    let minutes = now_ms / 60_000.0;
+    let into = minutes - minutes.floor();
+    (f64::from(s[MINUTES - 1]) + f64::from(s[MINUTES - 2]) * (1.0 - into)).round() as u32
 }
 
 /// An SVG path through `values` scaled into `width` × `height` (the top is the maximum).

@@ -32,18 +32,28 @@ pub fn or_dash_ref(v: Option<Cow<'_, str>>) -> Cow<'_, str> {
     v.filter(|s| !s.trim().is_empty()).unwrap_or(Cow::Borrowed(DASH))
 }
 
+/// The icon of an action, as the broker's texts start with it.
+pub fn action_icon(action: Action) -> &'static str {
+    match action {
+        Action::Created => "🪑",
+        Action::Updated => "🔄",
+        Action::Deleted => "🗑\u{fe0f}",
+    }
+}
+
 /// A notification's headline in the feed: in Spanish the broker's own text (the Python broker's
 /// words, without bidirectional controls); in English one of the same form, made from the
 /// record.
 pub fn headline(n: &Notification, lang: Lang) -> String {
     let f = &n.furniture;
     let name = or_dash(f.nombre());
+    let icon = action_icon(n.action);
     match (lang, n.action) {
         (Lang::Es, _) if !n.message.is_empty() => inert_bidi(n.message.clone()),
         (Lang::Es, _) => name,
-        (Lang::En, Action::Created) => format!("🪑 New item: {name} - {} ({})", or_dash(f.material()), size(f)),
-        (Lang::En, Action::Updated) => format!("🔄 Item updated: {name} - {}", size(f)),
-        (Lang::En, Action::Deleted) => format!("🗑\u{fe0f} Item deleted: {name}"),
+        (Lang::En, Action::Created) => format!("{icon} New item: {name} - {} ({})", or_dash(f.material()), size(f)),
+        (Lang::En, Action::Updated) => format!("{icon} Item updated: {name} - {}", size(f)),
+        (Lang::En, Action::Deleted) => format!("{icon} Item deleted: {name}"),
     }
 }
 
