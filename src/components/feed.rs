@@ -9,7 +9,7 @@ use furniture_protocol::Action;
 use crate::components::{action_label, show_more_label};
 use crate::components::rows::{follow, Rows};
 use crate::state::diff::describe;
-use crate::state::feed::{distinct, Change, FeedEntry, GapReason, Origin};
+use crate::state::feed::{distinct, Change, FeedEntry, FeedFilter, GapReason, Origin};
 use crate::state::format::headline;
 use crate::state::i18n::Lang;
 
@@ -53,15 +53,22 @@ pub fn FeedPanel() -> impl IntoView {
                     FeedEntry::Change(change) => view! { <FeedItem change=change read_key/> }.into_any(),
                     FeedEntry::Gap { from_ms, to_ms, reason, .. } => view! { <GapItem from_ms to_ms reason/> }.into_any(),
                 }/>
-                {move || nothing().then(|| view! {
+                {move || nothing().then(|| {
+                    let unfiltered = live.filter.with(|f| f.is_empty());
+                    view! {
                     <li class="empty" data-testid="feed-empty">
-                        {if live.filter.with(|f| f.is_empty()) {
+                        {if unfiltered {
                             live.lang.t("Todavía no hay actividad. Cada cambio del catálogo aparecerá aquí.", "No activity yet. Every change to the catalog appears here.")
                         } else {
-                            live.lang.t("Ningún aviso coincide con los filtros.", "No notification matches the filters.")
+                            live.lang.t("Ningún aviso coincide con los filtros. ", "No notification matches the filters. ")
                         }}
+                        {(!unfiltered).then(|| view! {
+                            <button type="button" class="link" data-testid="feed-clear-filters" on:click=move |_| live.filter.set(Default::default())>
+                                {live.lang.t("Quitar los filtros", "Clear the filters")}
+                            </button>
+                        })}
                     </li>
-                })}
+                }})}
                 // The catalog's "show more" is the same few lines: shared as a component or a
                 // function they cost 0.5 KB more of wasm than written twice.
                 <Show when=has_hidden>
@@ -102,15 +109,22 @@ fn FeedControls() -> impl IntoView {
             </button>
         }
     };
-    let select = move |label: &'static str, testid: &'static str, options: Box<dyn Fn() -> Vec<String> + Send + Sync>, set: fn(&mut crate::state::feed::FeedFilter, Option<String>)| {
+    // The controls show the filter (cleared from the empty feed too). A list's options are made
+    // again, in place, when a material or author arrives: each says whether it is the one chosen,
+    // since a choice set on the list would stay with the option's place, not its value.
+    let select = move |label: &'static str, testid: &'static str, options: Memo<Vec<String>>, field: fn(&FeedFilter) -> &Option<String>, set: fn(&mut FeedFilter, Option<String>)| {
+        let chosen = move |o: Option<&str>| live.filter.with(|f| field(f).as_deref() == o);
         view! {
             <select aria-label=label data-testid=testid
                 on:change=move |ev| {
                     let v = event_target_value(&ev);
                     live.filter.update(|f| set(f, (!v.is_empty()).then_some(v)));
                 }>
-                <option value="">{label}</option>
-                {move || options().into_iter().map(|o| view! { <option value=o.clone()>{o.clone()}</option> }.into_any()).collect::<Vec<_>>()}
+                <option value="" prop:selected=move || chosen(None)>{label}</option>
+                {move || options.get().into_iter().map(|o| {
+                    let mine = o.clone();
+                    view! { <option value=o.clone() prop:selected=move || chosen(Some(&mine))>{o.clone()}</option> }.into_any()
+                }).collect::<Vec<_>>()}
             </select>
         }
     };
@@ -132,9 +146,10 @@ fn FeedControls() -> impl IntoView {
             </div>
             <div class="feed-filters">
                 <input type="search" placeholder=lang.t("Buscar…", "Search…") aria-label=lang.t("Buscar en la actividad", "Search the activity") data-testid="feed-search"
+                    prop:value=move || live.filter.with(|f| f.text.clone())
                     on:input=move |ev| { let v = event_target_value(&ev); live.filter.update(|f| f.text = v); }/>
-                {select(lang.t("Material", "Material"), "filter-material", Box::new(move || materials.get()), |f, v| f.material = v)}
-                {select(lang.t("Autor", "Author"), "filter-author", Box::new(move || authors.get()), |f, v| f.author = v)}
+                {select(lang.t("Material", "Material"), "filter-material", materials, |f| &f.material, |f, v| f.material = v)}
+                {select(lang.t("Autor", "Author"), "filter-author", authors, |f| &f.author, |f, v| f.author = v)}
             </div>
         </div>
     }
