@@ -896,7 +896,9 @@ pub fn App() -> impl IntoView {
             <Show when=move || panels.get()>
                 <Panels/>
             </Show>
-            <ToastStack/>
+            // On a wall the toasts take the feed's lowest place (FeedPanel), rather than stand over
+            // its rows.
+            {(!kiosk).then(|| view! { <ToastStack/> })}
             <Show when=move || live.debug.get()>
                 <crate::components::diagnostics::DiagnosticsOverlay/>
             </Show>

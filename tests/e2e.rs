@@ -183,6 +183,19 @@ async fn wall_screen_mode_shows_health_and_calms_bursts() {
     page.wait_toast("digest").await;
     assert_eq!(page.count("[data-testid=toast]").await, 1, "one digest, not a toast per change");
     assert!(page.text("[data-testid=toast]").await.contains("8 actualizados"));
+    // The toasts take the feed's lowest place on the wall, on screen, rather than standing over
+    // its rows (14 rows of wall-sized type go past a 900-pixel screen).
+    assert!(
+        page.eval_bool(
+            "const feed = document.querySelector('[data-testid=feed]').getBoundingClientRect();
+             const toast = document.querySelector('[data-testid=toast]').getBoundingClientRect();
+             const rows = [...document.querySelectorAll('[data-testid=feed-item]')].map(r => r.getBoundingClientRect());
+             return rows.some(r => r.bottom > toast.top) && feed.bottom <= toast.top + 1
+                 && toast.bottom <= innerHeight && feed.right > toast.left"
+        )
+        .await,
+        "the wall's toasts below its feed, not over its rows"
+    );
     page.wait_until("a spoken summary", "return document.querySelector('[data-testid=announcer]').textContent.includes('cambios')").await;
     page.screenshot("wall").await;
     page.close().await;

@@ -79,6 +79,7 @@ pub fn FeedPanel() -> impl IntoView {
                     </li>
                 </Show>
             </ol>
+            {live.kiosk.then(|| view! { <crate::components::toasts::ToastStack/> })}
         </section>
     }
 }

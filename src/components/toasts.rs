@@ -1,4 +1,5 @@
-//! Toasts: a bounded stack in a corner, one per change, each leaving on its own.
+//! Toasts: a bounded stack in a corner (on a wall, below the feed), one per change, each leaving
+//! on its own.
 
 use leptos::prelude::*;
 
