@@ -33,6 +33,8 @@ pub const SNAPSHOT_KEY: &str = "furniture-dashboard.snapshot";
 
 /// How often a wall screen's layout drifts to a new offset (1 to 4 px), in seconds.
 const DRIFT_EVERY_SECS: u64 = 300;
+/// Seconds a wall screen shows each page of its catalog, by default.
+const DEFAULT_PAGE_SECONDS: u64 = 20;
 
 /// The time (ms) over which the broker sent `chunk`, by its timestamps; 0 when it gave none.
 fn sent_over_ms(chunk: &[(Notification, f64, f64)]) -> f64 {
@@ -81,6 +83,10 @@ pub struct Live {
     /// The local minute of the day of a wall screen's nightly reload: a random one in the first
     /// half of the hour `?reload_hour=` (default 3).
     pub reload_at: u32,
+    /// Seconds a wall screen shows each page of its catalog (`?page_seconds=`, 0: never pages).
+    pub page_every: u64,
+    /// Which page of how many the wall's catalog shows ("página 2 de 5"; empty for one page).
+    pub catalog_page: RwSignal<String>,
     pub conn: RwSignal<ConnState>,
     pub health: RwSignal<Health>,
     /// Server time minus local time (ms): changes only when the estimate does, so that the many
@@ -154,6 +160,8 @@ impl Live {
             lang,
             opened_ms: now,
             reload_at: DEFAULT_RELOAD_HOUR * 60,
+            page_every: DEFAULT_PAGE_SECONDS,
+            catalog_page: RwSignal::new(String::new()),
             conn: RwSignal::new(ConnState::Connecting),
             health: RwSignal::new(Health::default()),
             clock_offset_ms: RwSignal::new(0.0),
@@ -625,7 +633,22 @@ impl Live {
         if self.kiosk && nightly_due(local_minute(js_sys::Date::now(), tz_offset_minutes()), now - self.opened_ms, self.reload_at, live) {
             self.save_and_reload(ReloadReason::Nightly);
         }
-        if self.kiosk && (now / 1000.0) as u64 % DRIFT_EVERY_SECS == 0 {
+        // A wall's catalog goes on to its next page once a period, and says each second which it
+        // shows (cards come and go).
+        let second = (now / 1000.0) as u64;
+        if self.kiosk && self.page_every > 0 {
+            let label = match crate::browser::catalog_page(second % self.page_every == 0) {
+                Some((_, 1)) | None => String::new(),
+                Some((page, pages)) => match self.lang {
+                    Lang::Es => format!("página {page} de {pages}"),
+                    Lang::En => format!("page {page} of {pages}"),
+                },
+            };
+            if self.catalog_page.with_untracked(|l| *l != label) {
+                self.catalog_page.set(label);
+            }
+        }
+        if self.kiosk && second % DRIFT_EVERY_SECS == 0 {
             let px = |r: f64| 1 + (r * 4.0) as i32 % 4;
             let sign = |r: f64| if r < 0.5 { -1 } else { 1 };
             let (a, b, c, d) = (js_sys::Math::random(), js_sys::Math::random(), js_sys::Math::random(), js_sys::Math::random());
@@ -810,6 +833,7 @@ pub fn App() -> impl IntoView {
             crate::browser::query_param("reload_hour").and_then(|h| h.parse().ok()).filter(|h| *h < 24).unwrap_or(DEFAULT_RELOAD_HOUR),
             js_sys::Math::random(),
         ),
+        page_every: crate::browser::query_param("page_seconds").and_then(|s| s.parse().ok()).map_or(DEFAULT_PAGE_SECONDS, |s: u64| s.min(3600)),
         ..live
     };
     live.restore();

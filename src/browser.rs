@@ -92,6 +92,25 @@ pub fn broker_url() -> String {
     )
 }
 
+/// The wall's catalog (`.catalog-view`, which scrolls smoothly on a wall): goes to its next page
+/// when `advance` (after the last, the first), and says which page of how many it shows.
+pub fn catalog_page(advance: bool) -> Option<(usize, usize)> {
+    use wasm_bindgen::JsCast;
+    let view = web_sys::window()?.document()?.query_selector(".catalog-view").ok()??;
+    let rows = view.query_selector_all(".catalog > li").ok()?;
+    let rows: Vec<(f64, f64)> = (0..rows.length())
+        .filter_map(|i| rows.get(i)?.dyn_into::<web_sys::HtmlElement>().ok())
+        .map(|li| (li.offset_top() as f64, (li.offset_top() + li.offset_height()) as f64))
+        .collect();
+    let tops = crate::state::catalog_view::page_tops(&rows, view.client_height() as f64, (view.scroll_height() - view.client_height()) as f64);
+    let mut at = view.scroll_top() as f64;
+    if advance {
+        at = tops.iter().copied().find(|t| *t > at + 0.5).unwrap_or(0.0);
+        view.set_scroll_top(at as i32);
+    }
+    Some((tops.iter().filter(|t| **t <= at + 0.5).count().max(1), tops.len()))
+}
+
 /// True unless the page is hidden (another tab, minimised, screen off).
 pub fn page_visible() -> bool {
     web_sys::window()

@@ -201,6 +201,43 @@ async fn wall_screen_mode_shows_health_and_calms_bursts() {
     page.close().await;
 }
 
+/// A wall screen pages through a catalog longer than the screen, on its own, with no page
+/// skipped: every card is seen whole on some page before it comes back to the first; the heading
+/// says which page it shows. (`page_seconds=2` rather than the 20 s default.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wall_screen_pages_through_the_catalog() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let items = 20;
+    for i in 0..items {
+        let f = Furniture::new(&format!("p-{i:02}"), &format!("Estantería {i:02}"), "Cinco baldas", 180, 90, "haya", "ana");
+        broker.send(Action::Created, f).await;
+    }
+    let page = Dashboard::open(&browser, &format!("{}?kiosk&page_seconds=2", broker.page_url())).await;
+    page.wait_state("live").await;
+    page.wait_until("every card", &format!("return document.querySelectorAll('[data-testid=catalog-item]').length === {items}")).await;
+    let said = "document.querySelector('[data-testid=catalog-page]')";
+    page.wait_until("the page shown and how many", &format!("const s = {said}; return /^página 1 de [2-9]$/.test(s.textContent) && !s.hidden")).await;
+    page.eval(
+        "window.seen = new Set(); window.left = false; window.back = false; window.pagesSaid = new Set();
+         setInterval(() => {
+           const v = document.querySelector('.catalog-view'), r = v.getBoundingClientRect();
+           for (const c of v.querySelectorAll('[data-testid=catalog-item]')) {
+             const b = c.getBoundingClientRect();
+             if (b.top >= r.top - 1 && b.bottom <= r.bottom + 1) window.seen.add(c.dataset.furnitureId);
+           }
+           window.pagesSaid.add(document.querySelector('[data-testid=catalog-page]').textContent);
+           if (v.scrollTop > 0) window.left = true; else if (window.left) window.back = true;
+         }, 50)",
+    )
+    .await;
+    page.wait_until("the first page again, after the others", "return window.back").await;
+    assert_eq!(page.eval("return window.seen.size").await.as_u64(), Some(items), "every card seen whole on a page");
+    assert!(page.eval_bool(&format!("return window.pagesSaid.has('página 2 de ' + {said}.textContent.split(' de ')[1])")).await);
+    assert_eq!(page.count("[data-testid=catalog-more]").await, 0, "no button nobody can press");
+    page.close().await;
+}
+
 /// At a desk: an update shows what it changed, the unread count counts live changes until marked
 /// read, and the filters narrow the feed by action, material and text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

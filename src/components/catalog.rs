@@ -31,14 +31,22 @@ pub fn CatalogPanel() -> impl IntoView {
         live.catalog.with(|c| c.tiles(sort, grouped, limit))
     };
     let hidden = move || total().saturating_sub(limit.get());
-    let has_hidden = move || hidden() > 0;
+    // Nobody clicks on a wall screen: it pages through the cards drawn instead.
+    let has_hidden = move || !live.kiosk && hidden() > 0;
     let empty = move || live.catalog.with(|c| c.shows_nothing());
     // A memo: the chips change only when the counts do, not with every update.
     let counts = live.material_counts;
     view! {
         <section class="panel catalog-panel" aria-labelledby="catalog-title">
             <div class="catalog-head">
-                <h2 id="catalog-title">{live.lang.t("Catálogo", "Catalog")}</h2>
+                <h2 id="catalog-title">{live.lang.t("Catálogo", "Catalog")}
+                    // Which page a wall shows.
+                    {live.kiosk.then(|| view! {
+                        <span class="count" data-testid="catalog-page" hidden=move || live.catalog_page.with(String::is_empty)>
+                            {move || live.catalog_page.get()}
+                        </span>
+                    })}
+                </h2>
                 {(!live.kiosk).then(|| view! { <CatalogControls/> })}
             </div>
             {(!live.kiosk).then(|| view! {
@@ -49,7 +57,7 @@ pub fn CatalogPanel() -> impl IntoView {
             <Show when=empty>
                 <p class="empty">{live.lang.t("Todavía no hay muebles. Aparecerán aquí en cuanto se creen.", "No furniture yet. Items appear here as soon as they are created.")}</p>
             </Show>
-            <div data-testid="catalog">
+            <div class="catalog-view" data-testid="catalog">
                 <ul class="catalog">
                     <LiveRows each=tiles key=|t: &Tile| t.card.id.clone() children=|tile| view! { <CatalogCard tile=tile/> }/>
                 </ul>
