@@ -87,6 +87,8 @@ pub struct Live {
     pub page_every: u64,
     /// Which page of how many the wall's catalog shows ("página 2 de 5"; empty for one page).
     pub catalog_page: RwSignal<String>,
+    /// When the wall's catalog last went on a page (ms; none before the first tick).
+    paged_at: StoredValue<Option<f64>>,
     pub conn: RwSignal<ConnState>,
     pub health: RwSignal<Health>,
     /// Server time minus local time (ms): changes only when the estimate does, so that the many
@@ -162,6 +164,7 @@ impl Live {
             reload_at: DEFAULT_RELOAD_HOUR * 60,
             page_every: DEFAULT_PAGE_SECONDS,
             catalog_page: RwSignal::new(String::new()),
+            paged_at: StoredValue::new(None),
             conn: RwSignal::new(ConnState::Connecting),
             health: RwSignal::new(Health::default()),
             clock_offset_ms: RwSignal::new(0.0),
@@ -634,10 +637,15 @@ impl Live {
             self.save_and_reload(ReloadReason::Nightly);
         }
         // A wall's catalog goes on to its next page once a period, and says each second which it
-        // shows (cards come and go).
-        let second = (now / 1000.0) as u64;
+        // shows (cards come and go). By the time since it last did, not the clock's seconds: a
+        // late tick is followed by one that catches up, and two in one second skipped a page.
         if self.kiosk && self.page_every > 0 {
-            let label = match crate::browser::catalog_page(second % self.page_every == 0) {
+            let last = self.paged_at.get_value();
+            let due = last.is_some_and(|at| now - at >= (self.page_every * 1000) as f64 - 500.0);
+            if due || last.is_none() {
+                self.paged_at.set_value(Some(now));
+            }
+            let label = match crate::browser::catalog_page(due) {
                 Some((_, 1)) | None => String::new(),
                 Some((page, pages)) => match self.lang {
                     Lang::Es => format!("página {page} de {pages}"),
@@ -648,7 +656,7 @@ impl Live {
                 self.catalog_page.set(label);
             }
         }
-        if self.kiosk && second % DRIFT_EVERY_SECS == 0 {
+        if self.kiosk && (now / 1000.0) as u64 % DRIFT_EVERY_SECS == 0 {
             let px = |r: f64| 1 + (r * 4.0) as i32 % 4;
             let sign = |r: f64| if r < 0.5 { -1 } else { 1 };
             let (a, b, c, d) = (js_sys::Math::random(), js_sys::Math::random(), js_sys::Math::random(), js_sys::Math::random());
