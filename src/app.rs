@@ -179,7 +179,7 @@ impl Live {
             clients: RwSignal::new(None),
             feed: RwSignal::new(Feed::default()),
             filter: RwSignal::new(FeedFilter::default()),
-            activity: RwSignal::new(Activity::default()),
+            activity: RwSignal::new(Activity::whole_from(now)),
             catalog,
             material_counts: Memo::new(move |_| catalog.with(|c| c.material_counts())),
             sort: RwSignal::new(SortBy::default()),
@@ -362,10 +362,21 @@ impl Live {
                     for n in &reply.missed {
                         if f.push(n, now, origin) {
                             let at = n.timestamp.map_or(now, |t| t.unix_millis() - offset);
-                            self.activity.update_untracked(|a| a.record(at));
+                            self.activity.update_untracked(|a| {
+                                a.record(at);
+                                // Asked from the numbering's start: what the history holds is
+                                // whole from its first notification (from the start, below,
+                                // when it goes back to it).
+                                if from_start {
+                                    a.whole_since = a.whole_since.min(at);
+                                }
+                            });
                         }
                     }
                 });
+                if from_start && reply.complete {
+                    self.activity.update_untracked(|a| a.whole_since = 0.0);
+                }
                 self.catalog.update_untracked(|c| c.replace(catalog, server_now));
                 self.source.update_untracked(|s| *s = CatalogSource::Synced { seq: reply.seq });
                 if let Some((from, to, _)) = self.pending_gap.get_value() {
@@ -691,6 +702,7 @@ impl Live {
     /// redraw).
     fn gap(&self, from: f64, to: f64, reason: GapReason) {
         self.feed.update_untracked(|f| f.push_gap(from, to, reason));
+        self.activity.update_untracked(|a| a.whole_since = a.whole_since.max(to));
     }
 
     /// The server's clock now, read without subscribing.

@@ -204,8 +204,73 @@ async fn counts_are_drawn_at_the_feeds_pace_and_end_on_the_last_change() {
     // machine stretches the run, and the bound with it).
     let most = 3 + ((js_sys::Date::now() - started) / 100.0) as usize;
     gloo_timers::future::TimeoutFuture::new(150).await;
-    assert_eq!(figure(), "10/min · 10/h", "the last change is counted");
+    // What came before the page opened is not known: the count is since then ("desde las 09:12";
+    // "desde la 01:12").
+    let opened = furniture_dashboard::browser::local_clock(started)[..5].to_owned();
+    assert!(figure().starts_with("10/min · 10 desde la") && figure().ends_with(&format!(" {opened}")), "the last change is counted: {}", figure());
     assert!(seen.len() <= most, "ten changes 30 ms apart drawn in at most {most} texts, not one each: {seen:?}");
+}
+
+/// The hour's count is the hour's when the broker's history goes back to its numbering's start
+/// or past the hour; when it begins within the hour, the count is since its first notification
+/// ("3 desde las 09:12"), and after an outage that the broker cannot fill, since the outage.
+#[wasm_bindgen_test]
+async fn the_hours_count_says_since_when_when_the_hour_is_not_known() {
+    use furniture_dashboard::browser::local_clock;
+    use furniture_dashboard::components::charts::Charts;
+    use furniture_dashboard::ws::WsEvent;
+    use furniture_protocol::{encode_sync_reply, Timestamp};
+    // Three notifications, the first `oldest_min` minutes ago, the others 3 and 2.5 minutes ago.
+    let history = |oldest_min: f64| {
+        [oldest_min, 3.0, 2.5]
+            .iter()
+            .zip(1..)
+            .map(|(min, seq)| {
+                let mut n = note(Action::Created, &format!("h{seq}"), "Mesa", seq);
+                n.timestamp = Some(Timestamp::from_unix_millis(js_sys::Date::now() - min * 60_000.0));
+                n.encode()
+            })
+            .collect::<Vec<_>>()
+    };
+    let figure = |host: &web_sys::HtmlElement| {
+        let svg = host.query_selector("[data-testid=activity-chart] svg").unwrap().unwrap().get_attribute("aria-label").unwrap();
+        (host.query_selector("[data-testid=activity-chart] .chart-figure").unwrap().unwrap().text_content().unwrap(), svg)
+    };
+    let drawn = |live: Live| async move {
+        gloo_timers::future::TimeoutFuture::new(50).await;
+        live.tick();
+        tick().await;
+    };
+    let hhmm = |minutes_ago: f64| local_clock(js_sys::Date::now() - minutes_ago * 60_000.0)[..5].to_owned();
+    for (complete, oldest_min) in [(true, 30.0), (false, 30.0), (false, 90.0)] {
+        let host = host();
+        let live = live();
+        let _mounted = mount(&host, live, move || view! { <Charts/> });
+        live.on_event(WsEvent::State(ConnState::Live));
+        let missed = history(oldest_min);
+        live.on_event(WsEvent::Frame(encode_sync_reply(3, complete, &[], missed.iter().map(String::as_str))));
+        drawn(live).await;
+        let (text, label) = figure(&host);
+        match (complete, oldest_min) {
+            (true, _) => assert_eq!((text.as_str(), label.as_str()), ("0/min · 3/h", "3 avisos en la última hora"), "the whole history"),
+            (false, 30.0) => {
+                let since = hhmm(30.0);
+                assert!(text.starts_with("0/min · 3 desde la") && text.ends_with(&format!(" {since}")), "history from 30 minutes ago: {text}");
+                assert!(label.starts_with("3 avisos desde la") && label.ends_with(&format!(" {since}")), "{label}");
+            }
+            _ => assert_eq!(text, "0/min · 2/h", "history from before the hour"),
+        }
+        if complete {
+            // Lost, back, and the broker's history no longer reaches back to what it saw.
+            live.on_event(WsEvent::State(ConnState::Reconnecting { attempt: 1, next_try_ms: js_sys::Date::now() + 250.0 }));
+            live.on_event(WsEvent::State(ConnState::Live));
+            live.on_event(WsEvent::Frame(furniture_protocol::encode_welcome(4, Timestamp::from_unix_millis(js_sys::Date::now()), Some("s1"))));
+            live.on_event(WsEvent::Frame(encode_sync_reply(5, false, &[], std::iter::empty())));
+            drawn(live).await;
+            let text = figure(&host).0;
+            assert!(text.starts_with("0/min · 3 desde la") && text.ends_with(&format!(" {}", hhmm(0.0))), "since the outage: {text}");
+        }
+    }
 }
 
 /// The materials past the chart's six bars are summed up in words that agree with their numbers:

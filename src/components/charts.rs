@@ -29,6 +29,22 @@ pub fn Charts() -> impl IntoView {
         live.activity.with(|a| a.last_60_s(now))
     };
     let per_hour = move || series().iter().sum::<u32>();
+    // The hour's count, or, when the hour reaches back past what the page knows (before it
+    // opened, or an outage the broker could not fill), the count since then: "45 desde las 09:12".
+    let since = move || {
+        let now = live.now.get();
+        live.activity.with(|a| a.partial(3_600_000.0, now).then_some(a.whole_since)).map(|since| {
+            let at = crate::browser::local_clock(crate::browser::wall_ms(since));
+            match lang {
+                Lang::Es => format!("desde la{} {}", if at.starts_with("01") { "" } else { "s" }, &at[..5]),
+                Lang::En => format!("since {}", &at[..5]),
+            }
+        })
+    };
+    let hour_figure = move || {
+        let n = crate::state::format::count(u64::from(per_hour()), lang);
+        since().map_or_else(|| format!("{n}/h"), |since| format!("{n} {since}"))
+    };
     // From a memo: the bars are redrawn only when the counts change, not with every update.
     let bars = move || {
         let counts = live.material_counts.get();
@@ -55,15 +71,14 @@ pub fn Charts() -> impl IntoView {
             <figure class="chart" data-testid="activity-chart">
                 <figcaption>{lang.t("Avisos por minuto · última hora", "Notifications per minute · last hour")}</figcaption>
                 <svg viewBox=format!("-2 -2 {} {}", SPARK_W + 4, SPARK_H + 4) width=SPARK_W height=SPARK_H preserveAspectRatio="none" role="img"
-                    aria-label=move || match lang {
-                        Lang::Es => format!("{} avisos en la última hora", per_hour()),
-                        Lang::En => format!("{} notifications in the last hour", per_hour()),
+                    aria-label=move || {
+                        let when = since().unwrap_or_else(|| lang.t("en la última hora", "in the last hour").to_owned());
+                        format!("{} {} {when}", per_hour(), lang.t("avisos", "notifications"))
                     }>
                     <path d=path class="spark"/>
                 </svg>
                 <span class="chart-figure">
-                    {move || crate::state::format::count(u64::from(last_minute()), lang)} "/min · "
-                    {move || crate::state::format::count(u64::from(per_hour()), lang)} "/h"
+                    {move || crate::state::format::count(u64::from(last_minute()), lang)} "/min · " {hour_figure}
                 </span>
             </figure>
             <figure class="chart" class:no-items=move || live.catalog.with(|c| c.is_empty()) data-testid="material-chart">

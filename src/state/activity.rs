@@ -12,6 +12,10 @@ pub const MINUTES: usize = 60;
 pub struct Activity {
     /// (minute since the epoch, count), oldest first, at most [`MINUTES`].
     buckets: VecDeque<(i64, u32)>,
+    /// The counts are whole from this time on (ms): what came before the page opened, and what
+    /// the broker could not give back after an outage, is not known, so that a window reaching
+    /// back past it is counted since then.
+    pub whole_since: f64,
 }
 
 fn minute(ms: f64) -> i64 {
@@ -19,6 +23,11 @@ fn minute(ms: f64) -> i64 {
 }
 
 impl Activity {
+    /// No counts yet, and none known before `ms`.
+    pub fn whole_from(ms: f64) -> Activity {
+        Activity { whole_since: ms, ..Activity::default() }
+    }
+
     /// One notification at `at_ms` (live ones now, replayed ones at their broker time).
     pub fn record(&mut self, at_ms: f64) {
         let m = minute(at_ms);
@@ -34,6 +43,12 @@ impl Activity {
         while self.buckets.front().is_some_and(|(first, _)| newest - first >= MINUTES as i64) {
             self.buckets.pop_front();
         }
+    }
+
+    /// True when the `window_ms` before `now_ms` reach back past what is known: the count over
+    /// them is the count since [`Activity::whole_since`].
+    pub fn partial(&self, window_ms: f64, now_ms: f64) -> bool {
+        self.whole_since > now_ms - window_ms
     }
 
     /// The counts of the last [`MINUTES`] minutes ending with the current one, oldest first.
@@ -94,6 +109,17 @@ mod tests {
     use super::*;
 
     /// One a second, steadily: 60 in the last 60 s at any moment of a minute, its start too.
+    /// A window that reaches back past what is known is a least; one within it is whole.
+    #[test]
+    fn a_window_past_what_is_known_is_partial() {
+        let opened = 1.8e12;
+        let a = Activity::whole_from(opened);
+        assert!(a.partial(60_000.0, opened + 30_000.0));
+        assert!(!a.partial(60_000.0, opened + 60_000.0));
+        assert!(a.partial(3_600_000.0, opened + 60_000.0));
+        assert!(!Activity::default().partial(3_600_000.0, opened), "all known (whole since 1970)");
+    }
+
     #[test]
     fn a_steady_rate_reads_the_same_all_minute() {
         let times: Vec<f64> = (0..180).map(|s| f64::from(s) * 1000.0 + 500.0).collect();
