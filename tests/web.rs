@@ -213,7 +213,8 @@ async fn counts_are_drawn_at_the_feeds_pace_and_end_on_the_last_change() {
 
 /// The hour's count is the hour's when the broker's history goes back to its numbering's start
 /// or past the hour; when it begins within the hour, the count is since its first notification
-/// ("3 desde las 09:12"), and after an outage that the broker cannot fill, since the outage.
+/// ("3 desde las 09:12"; the line drawn from there), and after an outage that the broker cannot
+/// fill, since the outage.
 #[wasm_bindgen_test]
 async fn the_hours_count_says_since_when_when_the_hour_is_not_known() {
     use furniture_dashboard::browser::local_clock;
@@ -251,6 +252,9 @@ async fn the_hours_count_says_since_when_when_the_hour_is_not_known() {
         live.on_event(WsEvent::Frame(encode_sync_reply(3, complete, &[], missed.iter().map(String::as_str))));
         drawn(live).await;
         let (text, label) = figure(&host);
+        // The line is drawn over the minutes known, from the left edge when that is the hour.
+        let line = host.query_selector("[data-testid=activity-chart] path").unwrap().unwrap().get_attribute("d").unwrap();
+        assert_eq!(line.starts_with("M0.0,"), complete || oldest_min > 60.0, "{line}");
         match (complete, oldest_min) {
             (true, _) => assert_eq!((text.as_str(), label.as_str()), ("0/min · 3/h", "3 avisos en la última hora"), "the whole history"),
             (false, 30.0) => {

@@ -22,7 +22,7 @@ pub fn Charts() -> impl IntoView {
     };
     let path = move || {
         let now = live.now.get();
-        sparkline_path(&live.activity.with(|a| a.line(now)), f64::from(SPARK_W), f64::from(SPARK_H))
+        live.activity.with(|a| sparkline_path(&a.line(now), a.first_known(now), f64::from(SPARK_W), f64::from(SPARK_H)))
     };
     let last_minute = move || {
         let now = live.now.get();

@@ -51,6 +51,13 @@ impl Activity {
         self.whole_since > now_ms - window_ms
     }
 
+    /// Where the minutes the page knows begin in [`Activity::series`] (0 when it knows the hour),
+    /// at most the minute before the current one, so that a line has two points.
+    pub fn first_known(&self, now_ms: f64) -> usize {
+        let unknown = MINUTES as i64 - 1 - (minute(now_ms) - minute(self.whole_since));
+        unknown.clamp(0, MINUTES as i64 - 2) as usize
+    }
+
     /// The counts of the last [`MINUTES`] minutes ending with the current one, oldest first.
     pub fn series(&self, now_ms: f64) -> [u32; MINUTES] {
         let now = minute(now_ms);
@@ -89,16 +96,18 @@ fn rate_of(s: &[u32; MINUTES], now_ms: f64) -> u32 {
     (f64::from(s[MINUTES - 1]) + f64::from(s[MINUTES - 2]) * (1.0 - into)).round() as u32
 }
 
-/// An SVG path through `values` scaled into `width` × `height` (the top is the maximum).
-pub fn sparkline_path(values: &[u32], width: f64, height: f64) -> String {
+/// An SVG path through `values` from the one at `from` (those before it are not known, and not
+/// drawn), scaled into `width` × `height`: the first value at the left, the top the maximum.
+pub fn sparkline_path(values: &[u32], from: usize, width: f64, height: f64) -> String {
     let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
     let step = if values.len() > 1 { width / (values.len() - 1) as f64 } else { 0.0 };
     values
         .iter()
         .enumerate()
+        .skip(from)
         .map(|(i, v)| {
             let (x, y) = (i as f64 * step, height - (*v as f64 / max) * height);
-            format!("{}{},{}", if i == 0 { "M" } else { "L" }, tenths(x), tenths(y))
+            format!("{}{},{}", if i == from { "M" } else { "L" }, tenths(x), tenths(y))
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -169,7 +178,20 @@ mod tests {
 
     #[test]
     fn the_path_spans_the_box() {
-        assert_eq!(sparkline_path(&[0, 2, 1], 100.0, 10.0), "M0.0,10.0 L50.0,0.0 L100.0,5.0");
-        assert_eq!(sparkline_path(&[0, 0], 10.0, 10.0), "M0.0,10.0 L10.0,10.0");
+        assert_eq!(sparkline_path(&[0, 2, 1], 0, 100.0, 10.0), "M0.0,10.0 L50.0,0.0 L100.0,5.0");
+        assert_eq!(sparkline_path(&[0, 0], 0, 10.0, 10.0), "M0.0,10.0 L10.0,10.0");
+        assert_eq!(sparkline_path(&[0, 0, 2, 1], 2, 30.0, 10.0), "M20.0,0.0 L30.0,5.0", "from the first minute known");
+    }
+
+    /// The minutes known begin at the one the page began knowing in, never later than the one
+    /// before the current; all of them when it knows the hour.
+    #[test]
+    fn the_line_begins_where_the_page_began_knowing() {
+        let opened = 1_000.0 * 60_000.0 + 30_000.0;
+        let a = Activity::whole_from(opened);
+        assert_eq!(a.first_known(opened), MINUTES - 2);
+        assert_eq!(a.first_known(opened + 10.0 * 60_000.0), MINUTES - 11);
+        assert_eq!(a.first_known(opened + 100.0 * 60_000.0), 0);
+        assert_eq!(Activity::default().first_known(opened), 0);
     }
 }
