@@ -98,9 +98,9 @@ pub fn catalog_page(advance: bool) -> Option<(usize, usize)> {
     use wasm_bindgen::JsCast;
     let view = web_sys::window()?.document()?.query_selector(".catalog-view").ok()??;
     let rows = view.query_selector_all(".catalog > li").ok()?;
-    let rows: Vec<(f64, f64)> = (0..rows.length())
+    let rows: Vec<(f64, f64, bool)> = (0..rows.length())
         .filter_map(|i| rows.get(i)?.dyn_into::<web_sys::HtmlElement>().ok())
-        .map(|li| (li.offset_top() as f64, (li.offset_top() + li.offset_height()) as f64))
+        .map(|li| (li.offset_top() as f64, (li.offset_top() + li.offset_height()) as f64, li.class_name() == "group-title"))
         .collect();
     let tops = crate::state::catalog_view::page_tops(&rows, view.client_height() as f64, (view.scroll_height() - view.client_height()) as f64);
     let mut at = view.scroll_top() as f64;

@@ -457,20 +457,20 @@ pub struct Tile {
 
 /// Where each page of a wall's catalog starts, for a view `height` high that can scroll to
 /// `max_top`: a page begins at the first row (card or heading) the page before does not show
-/// whole, so that every card is seen whole on some page. `items` are the list's (top, bottom)
-/// in order, as laid out; a row taller than the view is gone past a view at a time, and the last
-/// page ends at the list's end.
-pub fn page_tops(items: &[(f64, f64)], height: f64, max_top: f64) -> Vec<f64> {
+/// whole, or at the group's heading just before that row, so that every card is seen whole on
+/// some page, under its heading. `items` are the list's (top, bottom, is a heading) in order, as
+/// laid out; a row taller than the view is gone past a view at a time, and the last page ends
+/// at the list's end.
+pub fn page_tops(items: &[(f64, f64, bool)], height: f64, max_top: f64) -> Vec<f64> {
     let mut tops = vec![0.0];
     let mut top = 0.0;
     while height >= 1.0 && top < max_top - 0.5 {
         let bottom = top + height;
-        top = match items.iter().find(|(_, b)| *b > bottom + 0.5) {
-            Some(&(t, _)) if t > top + 0.5 => t,
-            Some(_) => bottom,
-            None => break,
+        let Some(mut cut) = items.iter().position(|(_, b, _)| *b > bottom + 0.5) else { break };
+        while cut > 0 && items[cut - 1].2 {
+            cut -= 1;
         }
-        .min(max_top);
+        top = if items[cut].0 > top + 0.5 { items[cut].0 } else { bottom }.min(max_top);
         tops.push(top);
     }
     tops
@@ -485,16 +485,21 @@ mod tests {
     /// past a view at a time; an empty or unlaid view has one page.
     #[test]
     fn wall_pages_start_at_the_first_row_not_seen_whole() {
-        let rows = |n: usize| (0..n).flat_map(|r| [(r as f64 * 110.0, r as f64 * 110.0 + 100.0); 2]).collect::<Vec<_>>();
+        let rows = |n: usize| (0..n).flat_map(|r| [(r as f64 * 110.0, r as f64 * 110.0 + 100.0, false); 2]).collect::<Vec<_>>();
         // 7 rows end at 760: pages at 0 (rows 0-1 whole, row 2 cut), 220 (rows 2-3), 440, and 510.
         assert_eq!(page_tops(&rows(7), 250.0, 760.0 - 250.0), [0.0, 220.0, 440.0, 510.0]);
         // Everything in view: one page.
         assert_eq!(page_tops(&rows(2), 250.0, 0.0), [0.0]);
         assert_eq!(page_tops(&[], 250.0, 0.0), [0.0]);
         assert_eq!(page_tops(&rows(7), 0.0, 760.0), [0.0]);
-        // A heading of 30, then a card of 600 in a view of 250, then a row of 100.
-        let tall = [(0.0, 30.0), (40.0, 640.0), (650.0, 750.0)];
-        assert_eq!(page_tops(&tall, 250.0, 500.0), [0.0, 40.0, 290.0, 500.0]);
+        // A heading of 30, then a card of 600 in a view of 250 (gone past a view at a time, the
+        // heading with its top), then a row of 100.
+        let tall = [(0.0, 30.0, true), (40.0, 640.0, false), (650.0, 750.0, false)];
+        assert_eq!(page_tops(&tall, 250.0, 500.0), [0.0, 250.0, 500.0]);
+        // A row, then a heading seen whole above a row it cuts: the next page starts at the
+        // heading, with its row.
+        let grouped = [(0.0, 100.0, false), (110.0, 140.0, true), (150.0, 250.0, false), (260.0, 360.0, false)];
+        assert_eq!(page_tops(&grouped, 200.0, 160.0), [0.0, 110.0, 160.0]);
     }
 
     fn note(action: Action, id: &str, nombre: &str) -> Notification {
