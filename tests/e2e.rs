@@ -240,6 +240,7 @@ async fn wall_screen_pages_through_the_catalog() {
         )
         .await;
         page.wait_until("the first page again, after the others", "return window.back").await;
+        // For a failure's message: what was seen, where the view went, and the rows as laid out.
         let seen = page.eval("return [...window.seen].sort().join(' ') + '; scrolled to ' + window.tops.join(' ')").await;
         let rows = page.eval("const v = document.querySelector('.catalog-view'); return v.clientHeight + ' ' + [...v.querySelectorAll('.catalog > li')].map(li => li.offsetTop + '+' + li.offsetHeight + (li.className == 'group-title' ? 'h' : '')).join(' ')").await;
         assert_eq!(page.eval("return window.seen.size").await.as_u64(), Some(items), "every card seen whole on a page ({query}): {seen}; {rows}");
