@@ -33,8 +33,6 @@ pub const SNAPSHOT_KEY: &str = "furniture-dashboard.snapshot";
 
 /// How often a wall screen's layout drifts to a new offset (1 to 4 px), in seconds.
 const DRIFT_EVERY_SECS: u64 = 300;
-/// Seconds a wall screen shows each page of its catalog, by default.
-const DEFAULT_PAGE_SECONDS: u64 = 20;
 
 /// The time (ms) over which the broker sent `chunk`, by its timestamps; 0 when it gave none.
 fn sent_over_ms(chunk: &[(Notification, f64, f64)]) -> f64 {
@@ -162,7 +160,7 @@ impl Live {
             lang,
             opened_ms: now,
             reload_at: DEFAULT_RELOAD_HOUR * 60,
-            page_every: DEFAULT_PAGE_SECONDS,
+            page_every: crate::state::catalog_view::DEFAULT_PAGE_SECONDS,
             catalog_page: RwSignal::new(String::new()),
             paged_at: StoredValue::new(None),
             conn: RwSignal::new(ConnState::Connecting),
@@ -853,7 +851,7 @@ pub fn App() -> impl IntoView {
             crate::browser::query_param("reload_hour").and_then(|h| h.parse().ok()).filter(|h| *h < 24).unwrap_or(DEFAULT_RELOAD_HOUR),
             js_sys::Math::random(),
         ),
-        page_every: crate::browser::query_param("page_seconds").and_then(|s| s.parse().ok()).map_or(DEFAULT_PAGE_SECONDS, |s: u64| s.min(3600)),
+        page_every: crate::state::catalog_view::page_seconds(crate::browser::query_param("page_seconds").as_deref()),
         ..live
     };
     live.restore();

@@ -118,7 +118,7 @@ mod tests {
     use super::*;
 
     /// One a second, steadily: 60 in the last 60 s at any moment of a minute, its start too.
-    /// A window that reaches back past what is known is a least; one within it is whole.
+    /// A window that reaches back past what is known is partial; one within it is whole.
     #[test]
     fn a_window_past_what_is_known_is_partial() {
         let opened = 1.8e12;

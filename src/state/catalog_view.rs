@@ -455,6 +455,16 @@ pub struct Tile {
     pub group: Option<(String, usize)>,
 }
 
+/// Seconds a wall screen shows each page of its catalog, by default, and at most.
+pub const DEFAULT_PAGE_SECONDS: u64 = 20;
+pub const MAX_PAGE_SECONDS: u64 = 3_600;
+
+/// The seconds of `?page_seconds=`: 0 turns paging off, more than [`MAX_PAGE_SECONDS`] is that
+/// many, anything else than a whole number the default.
+pub fn page_seconds(param: Option<&str>) -> u64 {
+    param.and_then(|s| s.parse().ok()).map_or(DEFAULT_PAGE_SECONDS, |s: u64| s.min(MAX_PAGE_SECONDS))
+}
+
 /// Where each page of a wall's catalog starts, for a view `height` high that can scroll to
 /// `max_top`: a page begins at the first row (card or heading) the page before does not show
 /// whole, or at the group's heading just before that row, so that every card is seen whole on
@@ -479,6 +489,19 @@ pub fn page_tops(items: &[(f64, f64, bool)], height: f64, max_top: f64) -> Vec<f
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A wall's page time: as asked up to the bound, the bound past it, 0 for no paging, the
+    /// default for anything else.
+    #[test]
+    fn page_seconds_are_bounded() {
+        assert_eq!(page_seconds(Some("5")), 5);
+        assert_eq!(page_seconds(Some("3600")), 3_600);
+        assert_eq!(page_seconds(Some("3601")), MAX_PAGE_SECONDS);
+        assert_eq!(page_seconds(Some("0")), 0);
+        for bad in [None, Some(""), Some("-1"), Some("2.5"), Some("x")] {
+            assert_eq!(page_seconds(bad), DEFAULT_PAGE_SECONDS, "{bad:?}");
+        }
+    }
 
     /// Rows of 100 high with gaps of 10, two cards each, in a view of 250: pages at the rows
     /// each page cuts, the last one held at the list's end; a row taller than the view is gone
