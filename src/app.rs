@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use crate::browser::{now_ms, page_visible, tz_offset_minutes, wall_ms};
 use crate::components::{catalog::CatalogPanel, feed::FeedPanel, status::StatusBar, toasts::ToastStack};
 use crate::state::activity::Activity;
-use crate::state::catalog_view::{join_part, CatalogView, SortBy};
+use crate::state::catalog_view::{join_part, next_hundred, wall_page_label, CatalogView, SortBy};
 use crate::state::connection::ConnState;
 use crate::state::diagnostics::{Diagnostics, Direction};
 use crate::state::diff::diff;
@@ -83,8 +83,11 @@ pub struct Live {
     pub reload_at: u32,
     /// Seconds a wall screen shows each page of its catalog (`?page_seconds=`, 0: never pages).
     pub page_every: u64,
-    /// Which page of how many the wall's catalog shows ("página 2 de 5"; empty for one page).
+    /// Which page of how many the wall's catalog shows ("página 2 de 5"; empty for one page),
+    /// and of which cards, when it has more than it draws ("101–200 de 340 · página 2 de 5").
     pub catalog_page: RwSignal<String>,
+    /// Where in the catalog's order the hundred cards a wall draws begin (0 on a desk).
+    pub catalog_from: RwSignal<usize>,
     /// When the wall's catalog last went on a page (ms; none before the first tick).
     paged_at: StoredValue<Option<f64>>,
     pub conn: RwSignal<ConnState>,
@@ -121,7 +124,7 @@ pub struct Live {
     /// Cards grouped by material (`?group=material`).
     pub group_by_material: RwSignal<bool>,
     /// At most this many cards drawn for now: [`FIRST_CARDS`] while a synced catalog's first
-    /// screenful is drawn, else no cap (the page's own limit applies).
+    /// screenful is drawn (or a wall's next hundred), else no cap (the page's own limit applies).
     pub card_cap: RwSignal<usize>,
     pub toasts: RwSignal<Toasts>,
     pub source: RwSignal<CatalogSource>,
@@ -162,6 +165,7 @@ impl Live {
             reload_at: DEFAULT_RELOAD_HOUR * 60,
             page_every: crate::state::catalog_view::DEFAULT_PAGE_SECONDS,
             catalog_page: RwSignal::new(String::new()),
+            catalog_from: RwSignal::new(0),
             paged_at: StoredValue::new(None),
             conn: RwSignal::new(ConnState::Connecting),
             health: RwSignal::new(Health::default()),
@@ -654,13 +658,20 @@ impl Live {
             if due || last.is_none() {
                 self.paged_at.set_value(Some(now));
             }
-            let label = match crate::browser::catalog_page(due) {
-                Some((_, 1)) | None => String::new(),
-                Some((page, pages)) => match self.lang {
-                    Lang::Es => format!("página {page} de {pages}"),
-                    Lang::En => format!("page {page} of {pages}"),
-                },
-            };
+            // After the last page of the hundred cards drawn, the next hundred (the view is back
+            // at its top; which page of how many it says once they are drawn, the next second).
+            let cards = self.catalog.with_untracked(CatalogView::cards_len);
+            let from = self.catalog_from.get_untracked();
+            let (page, pages, wrapped) = crate::browser::catalog_page(due).unwrap_or((1, 1, false));
+            let next = if wrapped || from >= cards { next_hundred(from, cards) } else { from };
+            if next != from {
+                // A screenful first, the rest in a task of their own, as a synced catalog is drawn.
+                self.card_cap.set(FIRST_CARDS);
+                self.catalog_from.set(next);
+                let cap = self.card_cap;
+                set_timeout(move || cap.set(usize::MAX), Duration::ZERO);
+            }
+            let label = wall_page_label(next, cards, page, if next == from { pages } else { 1 }, self.lang);
             if self.catalog_page.with_untracked(|l| *l != label) {
                 self.catalog_page.set(label);
             }

@@ -93,8 +93,9 @@ pub fn broker_url() -> String {
 }
 
 /// The wall's catalog (`.catalog-view`, which scrolls smoothly on a wall): goes to its next page
-/// when `advance` (after the last, the first), and says which page of how many it shows.
-pub fn catalog_page(advance: bool) -> Option<(usize, usize)> {
+/// when `advance` (after the last, the first, at once), and says which page of how many it shows, and
+/// whether it went from the last to the first.
+pub fn catalog_page(advance: bool) -> Option<(usize, usize, bool)> {
     use wasm_bindgen::JsCast;
     let view = web_sys::window()?.document()?.query_selector(".catalog-view").ok()??;
     let rows = view.query_selector_all(".catalog > li").ok()?;
@@ -104,11 +105,20 @@ pub fn catalog_page(advance: bool) -> Option<(usize, usize)> {
         .collect();
     let tops = crate::state::catalog_view::page_tops(&rows, view.client_height() as f64, (view.scroll_height() - view.client_height()) as f64);
     let mut at = view.scroll_top() as f64;
+    let mut wrapped = false;
     if advance {
-        at = tops.iter().copied().find(|t| *t > at + 0.5).unwrap_or(0.0);
+        let next = tops.iter().copied().find(|t| *t > at + 0.5);
+        wrapped = next.is_none();
+        at = next.unwrap_or(0.0);
+        // Back to the top at once, not gliding over every page (nor still gliding as the next
+        // hundred cards are drawn).
+        if wrapped {
+            let _ = view.set_attribute("style", "scroll-behavior:auto");
+        }
         view.set_scroll_top(at as i32);
+        let _ = view.remove_attribute("style");
     }
-    Some((tops.iter().filter(|t| **t <= at + 0.5).count().max(1), tops.len()))
+    Some((tops.iter().filter(|t| **t <= at + 0.5).count().max(1), tops.len(), wrapped))
 }
 
 /// True unless the page is hidden (another tab, minimised, screen off).

@@ -221,34 +221,77 @@ async fn wall_screen_pages_through_the_catalog() {
         page.wait_until("every card", &format!("return document.querySelectorAll('[data-testid=catalog-item]').length === {items}")).await;
         let said = "document.querySelector('[data-testid=catalog-page]')";
         page.wait_until("the page shown and how many", &format!("const s = {said}; return /^página 1 de \\d+$/.test(s.textContent) && !s.hidden && document.querySelector('.catalog-view').scrollTop === 0")).await;
-        // A card counts as seen when it is whole in the view, and, the first of its group, its
-        // heading with it.
-        page.eval(
-            "window.seen = new Set(); window.tops = []; window.left = false; window.back = false; window.pagesSaid = new Set();
-             setInterval(() => {
-               const v = document.querySelector('.catalog-view'), r = v.getBoundingClientRect();
-               const whole = e => { const b = e.getBoundingClientRect(); return b.top >= r.top - 1 && b.bottom <= r.bottom + 1; };
-               for (const c of v.querySelectorAll('[data-testid=catalog-item]')) {
-                 const before = c.previousElementSibling;
-                 const heading = before && before.classList.contains('group-title') ? before : null;
-                 if (whole(c) && (!heading || whole(heading))) window.seen.add(c.dataset.furnitureId);
-               }
-               window.pagesSaid.add(document.querySelector('[data-testid=catalog-page]').textContent);
-               if (window.tops.at(-1) !== v.scrollTop) window.tops.push(v.scrollTop);
-               if (v.scrollTop > 0) window.left = true; else if (window.left) window.back = true;
-             }, 50)",
-        )
-        .await;
+        watch_wall_pages(&page).await;
         page.wait_until("the first page again, after the others", "return window.back").await;
-        // For a failure's message: what was seen, where the view went, and the rows as laid out.
-        let seen = page.eval("return [...window.seen].sort().join(' ') + '; scrolled to ' + window.tops.join(' ')").await;
-        let rows = page.eval("const v = document.querySelector('.catalog-view'); return v.clientHeight + ' ' + [...v.querySelectorAll('.catalog > li')].map(li => li.offsetTop + '+' + li.offsetHeight + (li.className == 'group-title' ? 'h' : '')).join(' ')").await;
-        assert_eq!(page.eval("return window.seen.size").await.as_u64(), Some(items), "every card seen whole on a page ({query}): {seen}; {rows}");
+        assert_every_card_seen(&page, items, query).await;
         // (The count may change as the cards not yet drawn are drawn: it counts them by a usual size.)
         assert!(page.eval_bool("return [...window.pagesSaid].some(p => /^página 2 de \\d+$/.test(p))").await, "the second page said");
         assert_eq!(page.count("[data-testid=catalog-more]").await, 0, "no button nobody can press");
         page.close().await;
     }
+}
+
+/// A wall with more cards than the hundred it draws at once pages through every one of them,
+/// a hundred at a time, and comes back to the first; the heading says which hundred and which
+/// page. Grouped by material, so that the second hundred begins inside a group, under its
+/// heading. (`page_seconds=1`; a hundred cards are some 25 pages of the test's window.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wall_screen_pages_past_the_first_hundred() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let items = 110;
+    for i in 0..items {
+        let material = ["haya", "nogal", "pino", "roble"][i as usize % 4];
+        let f = Furniture::new(&format!("h-{i:03}"), &format!("Banco {i:03}"), "Tres plazas", 45, 150, material, "ana");
+        broker.send(Action::Created, f).await;
+    }
+    let page = Dashboard::open(&browser, &format!("{}?kiosk&page_seconds=1&group=material", broker.page_url())).await;
+    page.wait_state("live").await;
+    page.wait_until("the first hundred", "return document.querySelectorAll('[data-testid=catalog-item]').length === 100").await;
+    let said = "document.querySelector('[data-testid=catalog-page]').textContent";
+    page.wait_until("which of them", &format!("return /^1–100 de 110 · página \\d+ de \\d+$/.test({said})")).await;
+    watch_wall_pages(&page).await;
+    page.eval(&format!("window.hundreds = new Set(); setInterval(() => window.hundreds.add({said}.split(' ')[0]), 50)")).await;
+    let long = Duration::from_secs(90);
+    page.wait_for("the other ten", "return document.querySelectorAll('[data-testid=catalog-item]').length === 10", long).await;
+    // The second hundred begins inside the last group (roble, 27 items), under its heading.
+    let first = "const h = document.querySelector('.catalog > li'); return h.dataset.material + ' ' + h.querySelector('.count').textContent";
+    assert_eq!(page.eval(first).await, "roble 27");
+    // Back to the first hundred, past its first page (seen whole for a second).
+    page.wait_for("the first hundred again", &format!("return window.hundreds.has('101–110') && /^1–100 de 110 · página 2 /.test({said})"), long).await;
+    assert_every_card_seen(&page, items, "group=material").await;
+    page.close().await;
+}
+
+/// Starts noting which cards a wall's catalog shows whole as it pages (`window.seen`; a card
+/// counts as seen when it is whole in the view, and, the first of its group or of the cards
+/// drawn, its heading with it), where it scrolls to (`window.tops`), what its heading says
+/// (`window.pagesSaid`) and when it comes back to its top after leaving it (`window.back`).
+async fn watch_wall_pages(page: &Dashboard) {
+    page.eval(
+        "window.seen = new Set(); window.tops = []; window.left = false; window.back = false; window.pagesSaid = new Set();
+         setInterval(() => {
+           const v = document.querySelector('.catalog-view'), r = v.getBoundingClientRect();
+           const whole = e => { const b = e.getBoundingClientRect(); return b.top >= r.top - 1 && b.bottom <= r.bottom + 1; };
+           for (const c of v.querySelectorAll('[data-testid=catalog-item]')) {
+             const before = c.previousElementSibling;
+             const heading = before && before.classList.contains('group-title') ? before : null;
+             if (whole(c) && (!heading || whole(heading))) window.seen.add(c.dataset.furnitureId);
+           }
+           window.pagesSaid.add(document.querySelector('[data-testid=catalog-page]').textContent);
+           if (window.tops.at(-1) !== v.scrollTop) window.tops.push(v.scrollTop);
+           if (v.scrollTop > 0) window.left = true; else if (window.left) window.back = true;
+         }, 50)",
+    )
+    .await;
+}
+
+/// Every one of `items` cards was seen whole since [`watch_wall_pages`]; a failure says what was
+/// seen, where the view went, and the rows as laid out.
+async fn assert_every_card_seen(page: &Dashboard, items: u64, query: &str) {
+    let seen = page.eval("return [...window.seen].sort().join(' ') + '; scrolled to ' + window.tops.join(' ')").await;
+    let rows = page.eval("const v = document.querySelector('.catalog-view'); return v.clientHeight + ' ' + [...v.querySelectorAll('.catalog > li')].map(li => li.offsetTop + '+' + li.offsetHeight + (li.className == 'group-title' ? 'h' : '')).join(' ')").await;
+    assert_eq!(page.eval("return window.seen.size").await.as_u64(), Some(items), "every card seen whole on a page ({query}): {seen}; {rows}");
 }
 
 /// At a desk: an update shows what it changed, the unread count counts live changes until marked

@@ -24,11 +24,16 @@ pub fn CatalogPanel() -> impl IntoView {
     let total = move || live.catalog.with(|c| c.cards_len());
     // Grouped, the page shows the first groups whole (A to Z), not its first cards by the order
     // chosen put in groups; a heading counts its group's items, drawn or not.
+    // A wall draws a hundred at a time, the next hundred once it has paged through them.
     let tiles = move || {
         let sort = live.sort.get();
         let limit = limit.get().min(live.card_cap.get());
         let grouped = live.group_by_material.get();
-        live.catalog.with(|c| c.tiles(sort, grouped, limit))
+        let from = live.catalog_from.get();
+        live.catalog.with(|c| {
+            let from = if from < c.cards_len() { from } else { 0 };
+            c.tiles(sort, grouped, from..from + limit)
+        })
     };
     let hidden = move || total().saturating_sub(limit.get());
     // Nobody clicks on a wall screen: it pages through the cards drawn instead.

@@ -297,18 +297,20 @@ impl CatalogView {
     /// which makes only a page of them; the tests read the whole order).
     #[cfg(test)]
     pub fn cards_by(&self, sort: SortBy) -> Vec<Card> {
-        self.tiles(sort, false, usize::MAX).into_iter().map(|t| t.card).collect()
+        self.tiles(sort, false, 0..usize::MAX).into_iter().map(|t| t.card).collect()
     }
 
-    /// The catalog's first `limit` tiles: its cards, live and lingering, in the given order, or,
+    /// The catalog's tiles at the places `shown` of its order (a desk's first hundred, a wall's
+    /// hundred it pages through): its cards, live and lingering, in the given order, or,
     /// `by_material`, in groups of one material (A to Z, case and accents aside), each in that
-    /// order and headed by its material and its items (not a deleted card still shown).
+    /// order and headed by its material and its items (not a deleted card still shown); the
+    /// first tile shown has its group's heading too, the group begun before it or not.
     ///
-    /// The items are put in order by their keys, and only the first `limit` made into cards: a
-    /// big catalog's page is 100 of its 10,000, and making a card copies its id and changed
-    /// fields (BENCHMARKS.md). The keys are those of the last reordering, so that a card whose
+    /// The items are put in order by their keys, and only those shown made into cards: a big
+    /// catalog's page is 100 of its 10,000, and making a card copies its id and changed fields
+    /// (BENCHMARKS.md). The keys are those of the last reordering, so that a card whose
     /// name or material changed moves, and changes group, with the next one.
-    pub fn tiles(&self, sort: SortBy, by_material: bool, limit: usize) -> Vec<Tile> {
+    pub fn tiles(&self, sort: SortBy, by_material: bool, shown: std::ops::Range<usize>) -> Vec<Tile> {
         let mut order: Vec<(Cow<'_, SortKey>, &String, Option<&CatalogEntry>)> = self
             .catalog
             .iter()
@@ -332,12 +334,15 @@ impl CatalogView {
                 })
                 .then_with(|| a_id.cmp(b_id))
         });
-        let mut tiles = Vec::with_capacity(order.len().min(limit));
-        for i in 0..order.len().min(limit) {
+        let shown = shown.start.min(order.len())..shown.end.min(order.len());
+        let mut tiles = Vec::with_capacity(shown.len());
+        for i in shown.clone() {
             let (key, id, e) = &order[i];
-            let group = (by_material && (i == 0 || order[i - 1].0.material_key != key.material_key)).then(|| {
-                let live = order[i..].iter().take_while(|o| o.0.material_key == key.material_key).filter(|o| o.2.is_some()).count();
-                (key.material.to_string(), live)
+            let group = (by_material && (i == shown.start || order[i - 1].0.material_key != key.material_key)).then(|| {
+                let same = |o: &&(Cow<'_, SortKey>, &String, Option<&CatalogEntry>)| o.0.material_key == key.material_key;
+                let start = i - order[..i].iter().rev().take_while(same).count();
+                let live = order[start..].iter().take_while(same).filter(|o| o.2.is_some()).count();
+                (order[start].0.material.to_string(), live)
             });
             let card = match e {
                 Some(e) => self.card(id, e, key.as_ref().clone()),
@@ -446,9 +451,9 @@ pub fn join_part(parts: &mut Vec<CatalogEntry>, mut entries: Vec<CatalogEntry>, 
     true
 }
 
-/// One place of the catalog grid: a card, and, on the first card of a group when the catalog is
-/// grouped by material, the group's heading (its material as written on that card, and how many
-/// cards it has), drawn before the card.
+/// One place of the catalog grid: a card, and, on the first card of a group (or the first shown)
+/// when the catalog is grouped by material, the group's heading (its material as written on the
+/// group's first card, and how many cards it has), drawn before the card.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tile {
     pub card: Card,
@@ -463,6 +468,34 @@ pub const MAX_PAGE_SECONDS: u64 = 3_600;
 /// many, anything else than a whole number the default.
 pub fn page_seconds(param: Option<&str>) -> u64 {
     param.and_then(|s| s.parse().ok()).map_or(DEFAULT_PAGE_SECONDS, |s: u64| s.min(MAX_PAGE_SECONDS))
+}
+
+/// Where a wall's hundred cards (it draws [`CARD_PAGE`] at a time, as a desk does) begin once
+/// it has shown every page of those `from`: the next hundred of its `cards`, or the first again
+/// after the last (or when the catalog has shrunk under them).
+pub fn next_hundred(from: usize, cards: usize) -> usize {
+    if from + CARD_PAGE < cards { from + CARD_PAGE } else { 0 }
+}
+
+/// What a wall's catalog heading says of what it shows: which cards of how many, when it has
+/// more than it draws at once, and which page of those of how many, when they take more than one.
+pub fn wall_page_label(from: usize, cards: usize, page: usize, pages: usize, lang: crate::state::i18n::Lang) -> String {
+    use crate::state::i18n::Lang;
+    let mut label = String::new();
+    if cards > CARD_PAGE {
+        let of = lang.t("de", "of");
+        label = format!("{}–{} {of} {cards}", from + 1, (from + CARD_PAGE).min(cards));
+    }
+    if pages > 1 {
+        if !label.is_empty() {
+            label.push_str(" · ");
+        }
+        label.push_str(&match lang {
+            Lang::Es => format!("página {page} de {pages}"),
+            Lang::En => format!("page {page} of {pages}"),
+        });
+    }
+    label
 }
 
 /// Where each page of a wall's catalog starts, for a view `height` high that can scroll to
@@ -501,6 +534,25 @@ mod tests {
         for bad in [None, Some(""), Some("-1"), Some("2.5"), Some("x")] {
             assert_eq!(page_seconds(bad), DEFAULT_PAGE_SECONDS, "{bad:?}");
         }
+    }
+
+    /// A wall goes through its catalog a hundred cards at a time, back to the first after the
+    /// last, and after a catalog that shrank under the hundred it showed; it says which cards
+    /// and which page only when there is more than one of either.
+    #[test]
+    fn a_wall_goes_through_every_hundred() {
+        use crate::state::i18n::Lang;
+        assert_eq!(next_hundred(0, 100), 0, "all drawn at once");
+        assert_eq!(next_hundred(0, 101), 100);
+        assert_eq!(next_hundred(100, 101), 0);
+        assert_eq!(next_hundred(200, 340), 300);
+        assert_eq!(next_hundred(300, 340), 0);
+        assert_eq!(next_hundred(300, 120), 0, "shrunk under the hundred shown");
+        assert_eq!(wall_page_label(0, 100, 1, 1, Lang::Es), "");
+        assert_eq!(wall_page_label(0, 100, 2, 5, Lang::Es), "página 2 de 5");
+        assert_eq!(wall_page_label(100, 340, 2, 5, Lang::Es), "101–200 de 340 · página 2 de 5");
+        assert_eq!(wall_page_label(300, 340, 1, 1, Lang::En), "301–340 of 340");
+        assert_eq!(wall_page_label(0, 101, 3, 4, Lang::En), "1–100 of 101 · page 3 of 4");
     }
 
     /// Rows of 100 high with gaps of 10, two cards each, in a view of 250: pages at the rows
@@ -716,7 +768,7 @@ mod tests {
         assert_eq!(ids(v.cards_by(SortBy::Newest)), ["1", "3", "2"]);
         assert_eq!(ids(v.cards_by(SortBy::Size)), ["3", "1", "2"]);
         assert_eq!(v.material_counts(), [("roble".to_owned(), 2), ("Pino".to_owned(), 1)]);
-        let shape = |by_material| v.tiles(SortBy::Newest, by_material, usize::MAX).into_iter().map(|t| (t.card.id, t.group)).collect::<Vec<_>>();
+        let shape = |by_material| v.tiles(SortBy::Newest, by_material, 0..usize::MAX).into_iter().map(|t| (t.card.id, t.group)).collect::<Vec<_>>();
         let group = |m: &str, n| Some((m.to_owned(), n));
         assert_eq!(shape(true), [("2".to_owned(), group("Pino", 1)), ("1".to_owned(), group("roble", 2)), ("3".to_owned(), None)], "groups A to Z, cards in order inside");
         assert_eq!(shape(false), [("1".to_owned(), None), ("3".to_owned(), None), ("2".to_owned(), None)]);
@@ -735,11 +787,11 @@ mod tests {
         // Deleted items are not counted.
         v.apply(&Notification { action: Action::Deleted, ..mk("1", "b", 100, 100, "roble") }, 7.0);
         assert_eq!(v.material_counts()[0], ("—".to_owned(), 2));
-        let roble: Vec<_> = v.tiles(SortBy::Newest, true, usize::MAX).into_iter().map(|t| (t.card.id, t.group)).filter(|(id, _)| id == "1" || id == "3").collect();
+        let roble: Vec<_> = v.tiles(SortBy::Newest, true, 0..usize::MAX).into_iter().map(|t| (t.card.id, t.group)).filter(|(id, _)| id == "1" || id == "3").collect();
         assert_eq!(roble, [("1".to_owned(), group("roble", 1)), ("3".to_owned(), None)], "the deleted card shown, not counted");
         // A material changed: the card goes to its new group, `pino` and `Pino` being one.
         v.apply(&Notification { action: Action::Updated, ..mk("3", "c", 200, 100, "pino") }, 8.0);
-        let pino: Vec<_> = v.tiles(SortBy::Newest, true, usize::MAX).into_iter().map(|t| (t.card.id, t.group)).filter(|(id, _)| id == "3" || id == "2").collect();
+        let pino: Vec<_> = v.tiles(SortBy::Newest, true, 0..usize::MAX).into_iter().map(|t| (t.card.id, t.group)).filter(|(id, _)| id == "3" || id == "2").collect();
         assert_eq!(pino, [("3".to_owned(), group("pino", 2)), ("2".to_owned(), None)]);
     }
 
@@ -761,7 +813,7 @@ mod tests {
         }
         let ids = |tiles: Vec<Tile>| tiles.into_iter().map(|t| (t.card.id, t.card.deleted_ms.is_some(), t.group)).collect::<Vec<_>>();
         for (sort, by_material) in SortBy::ALL.into_iter().flat_map(|s| [(s, false), (s, true)]) {
-            let all = ids(v.tiles(sort, by_material, usize::MAX));
+            let all = ids(v.tiles(sort, by_material, 0..usize::MAX));
             assert_eq!(all.len(), 30, "the deleted still shown");
             assert_eq!(all.iter().filter(|c| c.1).count(), 3);
             if by_material {
@@ -769,7 +821,18 @@ mod tests {
                 assert_eq!(heads.iter().map(|h| h.1).sum::<usize>(), 27, "{heads:?}");
             }
             for limit in [0, 1, 10, 29, 30, 31] {
-                assert_eq!(ids(v.tiles(sort, by_material, limit)), all[..limit.min(30)], "{sort:?}, {by_material}, {limit}");
+                assert_eq!(ids(v.tiles(sort, by_material, 0..limit)), all[..limit.min(30)], "{sort:?}, {by_material}, {limit}");
+            }
+            // A later part (a wall's next hundred) is that part of the whole, its first card
+            // under its group's heading, counted whole, when the group began before it.
+            for (from, to) in [(10, 20), (29, 40), (30, 40), (31, 40)] {
+                let part = ids(v.tiles(sort, by_material, from..to));
+                let mut whole = all[from.min(30)..to.min(30)].to_vec();
+                if let Some(first) = whole.first_mut().filter(|_| by_material) {
+                    // Groups are runs of the order, each begun by its heading.
+                    first.2 = all[..=from].iter().rev().find_map(|t| t.2.clone());
+                }
+                assert_eq!(part, whole, "{sort:?}, {by_material}, {from}..{to}");
             }
         }
     }

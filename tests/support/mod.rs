@@ -290,11 +290,17 @@ impl Dashboard {
 
     /// Waits until `script` returns true; fails naming `what`.
     pub async fn wait_until(&self, what: &str, script: &str) {
+        self.wait_for(what, script, PATIENCE).await;
+    }
+
+    /// [`Dashboard::wait_until`] for what takes longer than [`PATIENCE`], such as a wall paging
+    /// through a hundred cards.
+    pub async fn wait_for(&self, what: &str, script: &str, patience: Duration) {
         let started = Instant::now();
         while !self.eval_bool(script).await {
-            if started.elapsed() > PATIENCE {
+            if started.elapsed() > patience {
                 let state = self.eval("return document.body.innerText.slice(0, 2000)").await;
-                panic!("waited {PATIENCE:?} for {what}; the page shows:\n{}", state.as_str().unwrap_or_default());
+                panic!("waited {patience:?} for {what}; the page shows:\n{}", state.as_str().unwrap_or_default());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
