@@ -379,7 +379,10 @@ impl Live {
                 if from_start && reply.complete {
                     self.activity.update_untracked(|a| a.whole_since = 0.0);
                 }
-                self.catalog.update_untracked(|c| c.replace(catalog, server_now));
+                self.catalog.update_untracked(|c| {
+                    c.replace(catalog, server_now);
+                    c.tell_last_actions(&reply.missed);
+                });
                 self.source.update_untracked(|s| *s = CatalogSource::Synced { seq: reply.seq });
                 if let Some((from, to, _)) = self.pending_gap.get_value() {
                     self.pending_gap.set_value(None);
@@ -763,7 +766,13 @@ impl Live {
         let Some(snapshot) = Snapshot::decode(&text, now_ms()) else { return };
         let now = now_ms();
         self.stream.set_value(snapshot.stream);
-        self.catalog.update(|c| c.replace(snapshot.catalog, now));
+        self.catalog.update(|c| {
+            c.replace(snapshot.catalog, now);
+            c.tell_last_actions(snapshot.feed.iter().filter_map(|s| match s {
+                Saved::Change(n) => Some(n),
+                Saved::Gap(..) => None,
+            }));
+        });
         self.feed.update(|f| f.restore(&snapshot.feed, now));
         if let Some((day, count)) = snapshot.reconnects {
             self.health.update(|h| h.restore_reconnects(day, count));

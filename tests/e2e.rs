@@ -67,7 +67,8 @@ async fn changes_show_up_and_the_page_survives_a_broker_restart() {
     page.close().await;
 }
 
-/// A page opened late gets the catalog and recent history from our broker's `sync` extension.
+/// A page opened late gets the catalog and recent history from our broker's `sync` extension; a
+/// card's last action is the history's (an item updated before the page opened shows as updated).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_page_gets_the_catalog_from_the_broker() {
     let Some(browser) = Browser::start().await else { return };
@@ -77,16 +78,21 @@ async fn a_late_page_gets_the_catalog_from_the_broker() {
         broker.send(Action::Created, f.clone()).await;
         if i == 4 {
             broker.send(Action::Deleted, f).await;
+        } else if i == 1 {
+            broker.send(Action::Updated, Furniture::new("late-1", "Cómoda 1 (rebajada)", "", 90, 100, "nogal", "ana")).await;
         }
     }
     let page = Dashboard::open(&browser, &broker.page_url()).await;
     page.wait_state("live").await;
     page.wait_until("four cards", "return document.querySelectorAll('[data-testid=catalog-item]:not([data-deleted])').length === 4").await;
-    page.wait_until("six history items", "return document.querySelectorAll('[data-testid=feed-item]').length === 6").await;
+    page.wait_until("seven history items", "return document.querySelectorAll('[data-testid=feed-item]').length === 7").await;
+    let action = |id: &str| format!("return document.querySelector('[data-testid=catalog-item][data-furniture-id={id}]').className");
+    assert!(page.eval(&action("late-1")).await.as_str().unwrap().contains("action-updated"), "the updated card shown as updated");
+    assert!(page.eval(&action("late-0")).await.as_str().unwrap().contains("action-created"));
     assert_eq!(page.count("[data-testid=toast]").await, 0, "history raises no toasts");
     assert!(page.text("[data-testid=catalog-source]").await.contains("Sincronizado"));
     // The charts count the replayed history and the catalog by material.
-    page.wait_until("the activity chart", "return document.querySelector('[data-testid=activity-chart] svg').getAttribute('aria-label') === '6 avisos en la última hora'").await;
+    page.wait_until("the activity chart", "return document.querySelector('[data-testid=activity-chart] svg').getAttribute('aria-label') === '7 avisos en la última hora'").await;
     assert_eq!(page.eval("return document.querySelector('[data-testid=material-chart] [data-material=nogal] .bar-value').textContent").await, "4");
     // The page's module came gzip'd, as the build wrote it beside (some 40 % of its size).
     let sizes = page.eval("const r = performance.getEntriesByType('resource').find(e => e.name.endsWith('_bg.wasm')); return [r.encodedBodySize, r.decodedBodySize]").await;
@@ -517,7 +523,7 @@ const FEED_ACTIONS: &str = "return [...document.querySelectorAll('[data-testid=f
 
 /// A wall screen that reloads itself (nightly, or after a long outage) first saves its feed, gap
 /// markers included, and catalog to sessionStorage; the reloaded page shows them again before
-/// any broker answers.
+/// any broker answers, each card as last changed (updated, here).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reloaded_wall_screen_restores_what_it_showed() {
     let Some(browser) = Browser::start().await else { return };
@@ -528,6 +534,8 @@ async fn a_reloaded_wall_screen_restores_what_it_showed() {
     page.wait_card("s-1", |c| c.name == "Mesa guardada").await;
     page.wait_until("the saved feed", "return document.querySelectorAll('[data-testid=feed-item]').length === 3").await;
     assert_eq!(page.eval(FEED_ACTIONS).await, "updated gap created", "the gap marker where it was");
+    let class = page.eval("return document.querySelector('[data-testid=catalog-item][data-furniture-id=s-1]').className").await;
+    assert!(class.as_str().unwrap().contains("action-updated"), "the card's last action the saved feed's: {class}");
     page.wait_until("the saved reconnects", "return document.querySelector('[data-testid=health]').textContent.includes('4 reconexiones hoy')").await;
     assert!(page.eval_bool("return sessionStorage.getItem('furniture-dashboard.snapshot') === null").await, "restored once, then forgotten");
     page.close().await;

@@ -237,7 +237,8 @@ impl CatalogView {
     }
 
     /// Replaces the catalog with the broker's (a resync). Items that vanished linger as deleted;
-    /// unchanged items keep their card.
+    /// unchanged items keep their card. A new item's last action is taken as created, a changed
+    /// one's as updated, until [`CatalogView::tell_last_actions`] says better.
     pub fn replace(&mut self, entries: Vec<CatalogEntry>, now_ms: f64) {
         let old = self.catalog.replace(entries);
         for (id, entry) in &old {
@@ -264,6 +265,20 @@ impl CatalogView {
         }
         // A resync's cards in order at once.
         self.put_in_order(now_ms);
+    }
+
+    /// Gives each card the last action that `history` (oldest first: what the broker gave with
+    /// its catalog, or a saved feed) tells of its item, where it reaches back to it: an update
+    /// just before the page opened is an update, not a creation.
+    pub fn tell_last_actions<'a>(&mut self, history: impl IntoIterator<Item = &'a Notification>) {
+        for n in history {
+            let (Some(id), Action::Created | Action::Updated) = (n.furniture.id(), n.action) else { continue };
+            if let Some(meta) = self.meta.get_mut(&id).filter(|m| m.last_action != n.action) {
+                self.next_version += 1;
+                meta.last_action = n.action;
+                meta.version = self.next_version;
+            }
+        }
     }
 
     /// Drops deleted cards that have lingered long enough; true when any went.
@@ -748,6 +763,20 @@ mod tests {
         assert_eq!(cards[0].version, a_version);
         assert_eq!(cards[2].changed_ms, 1000.0, "the broker's time of the change");
         assert_eq!(v.len(), 2);
+    }
+
+    /// A page's first catalog: a card's last action is what the history given with it last says
+    /// of its item (an update, a creation), and a creation where it says nothing.
+    #[test]
+    fn a_first_catalog_takes_each_cards_last_action_from_the_history() {
+        let mut v = CatalogView::default();
+        let entry = |id: &str| CatalogEntry { furniture: Arc::new(Furniture::new(id, "Mesa", "", 1, 1, "m", "u")), seq: None, timestamp: None };
+        let history = [note(Action::Created, "a", "Mesa"), note(Action::Created, "b", "Mesa"), note(Action::Updated, "b", "Mesa"), note(Action::Deleted, "z", "Mesa"), note(Action::Updated, "c", "Mesa")];
+        v.replace(vec![entry("a"), entry("b"), entry("c"), entry("d")], 0.0);
+        v.tell_last_actions(&history);
+        let actions: Vec<_> = v.cards().into_iter().map(|c| (c.id, c.last_action)).collect();
+        let want = [("a", Action::Created), ("b", Action::Updated), ("c", Action::Updated), ("d", Action::Created)];
+        assert_eq!(actions, want.map(|(id, a)| (id.to_owned(), a)));
     }
 
     #[test]
