@@ -24,10 +24,6 @@ pub fn Charts() -> impl IntoView {
         let now = live.now.get();
         live.activity.with(|a| sparkline_path(&a.line(now), a.first_known(now), f64::from(SPARK_W), f64::from(SPARK_H)))
     };
-    let last_minute = move || {
-        let now = live.now.get();
-        live.activity.with(|a| a.last_60_s(now))
-    };
     let per_hour = move || series().iter().sum::<u32>();
     // The hour's count, or, when the hour reaches back past what the page knows (before it
     // opened, or an outage the broker could not fill), the count since then: "45 desde las 09:12".
@@ -41,9 +37,16 @@ pub fn Charts() -> impl IntoView {
             }
         })
     };
-    let hour_figure = move || {
+    // The last minute's count, then the hour's; in the minute after the page opens (or after an
+    // outage the broker could not fill), the count since then alone: the minute is not known.
+    let figure = move || {
+        let now = live.now.get();
         let n = crate::state::format::count(u64::from(per_hour()), lang);
-        since().map_or_else(|| format!("{n}/h"), |since| format!("{n} {since}"))
+        let hour = since().map_or_else(|| format!("{n}/h"), |since| format!("{n} {since}"));
+        match live.activity.with(|a| (!a.partial(60_000.0, now)).then(|| a.last_60_s(now))) {
+            Some(m) => format!("{}/min · {hour}", crate::state::format::count(u64::from(m), lang)),
+            None => hour,
+        }
     };
     // From a memo: the bars are redrawn only when the counts change, not with every update.
     let bars = move || {
@@ -78,7 +81,7 @@ pub fn Charts() -> impl IntoView {
                     <path d=path class="spark"/>
                 </svg>
                 <span class="chart-figure">
-                    {move || crate::state::format::count(u64::from(last_minute()), lang)} "/min · " {hour_figure}
+                    {figure}
                 </span>
             </figure>
             <figure class="chart" class:no-items=move || live.catalog.with(|c| c.is_empty()) data-testid="material-chart">
