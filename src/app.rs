@@ -124,7 +124,7 @@ pub struct Live {
     /// Cards grouped by material (`?group=material`).
     pub group_by_material: RwSignal<bool>,
     /// At most this many cards drawn for now: [`FIRST_CARDS`] while a synced catalog's first
-    /// screenful is drawn (or a wall's next hundred), else no cap (the page's own limit applies).
+    /// screenful is drawn, else no cap (the page's own limit applies).
     pub card_cap: RwSignal<usize>,
     pub toasts: RwSignal<Toasts>,
     pub source: RwSignal<CatalogSource>,
@@ -668,11 +668,7 @@ impl Live {
             let (page, pages, wrapped) = crate::browser::catalog_page(due).unwrap_or((1, 1, false));
             let next = if wrapped || from >= cards { next_hundred(from, cards) } else { from };
             if next != from {
-                // A screenful first, the rest in a task of their own, as a synced catalog is drawn.
-                self.card_cap.set(FIRST_CARDS);
                 self.catalog_from.set(next);
-                let cap = self.card_cap;
-                set_timeout(move || cap.set(usize::MAX), Duration::ZERO);
             }
             let label = wall_page_label(next, cards, page, if next == from { pages } else { 1 }, self.lang);
             if self.catalog_page.with_untracked(|l| *l != label) {
