@@ -899,6 +899,16 @@ async fn english_renders() {
     assert_eq!(page.text("[data-testid=feed-item][data-action=updated] .feed-message").await, "🔄 Item updated: Mesa - 120 × 80 cm");
     assert_eq!(page.text("[data-testid=feed-item][data-action=created] .feed-message").await, "🪑 New item: Mesa - roble (120 × 75 cm)");
     page.close().await;
+    // At a desk, the feed's search finds the headlines as shown, not the broker's Spanish.
+    let page = Dashboard::open(&browser, &format!("{}?lang=en", broker.page_url())).await;
+    page.wait_until("two feed rows", "return document.querySelectorAll('[data-testid=feed-item]').length === 2").await;
+    let search = |text: &str| format!("const i = document.querySelector('[data-testid=feed-search]'); i.value = '{text}'; i.dispatchEvent(new Event('input'))");
+    let actions = "return [...document.querySelectorAll('[data-testid=feed-item]')].map(e => e.dataset.action).join()";
+    page.eval(&search("item updated")).await;
+    page.wait_until("the update alone", &format!("{actions} === 'updated'")).await;
+    page.eval(&search("mueble actualizado")).await;
+    page.wait_until("no row", &format!("{actions} === ''")).await;
+    page.close().await;
 }
 
 /// Hides the page as a browser does when its tab goes to the background: `document.visibilityState`

@@ -27,15 +27,15 @@ pub fn FeedPanel() -> impl IntoView {
     let entries = move || {
         let filter = live.filter.get();
         let limit = limit.get();
-        live.feed.with(|f| f.iter().filter(|e| filter.matches(e)).take(limit).cloned().collect::<Vec<_>>())
+        live.feed.with(|f| f.iter().filter(|e| filter.matches(e, live.lang)).take(limit).cloned().collect::<Vec<_>>())
     };
     let hidden = move || {
         let filter = live.filter.get();
-        live.feed.with(|f| f.iter().filter(|e| filter.matches(e)).count()).saturating_sub(limit.get())
+        live.feed.with(|f| f.iter().filter(|e| filter.matches(e, live.lang)).count()).saturating_sub(limit.get())
     };
     // Nothing to show: no change yet, or none that the filters let through (stops at the first
     // that does).
-    let nothing = move || live.filter.with(|flt| live.feed.with(|f| !f.iter().any(|e| flt.matches(e))));
+    let nothing = move || live.filter.with(|flt| live.feed.with(|f| !f.iter().any(|e| flt.matches(e, live.lang))));
     // Nobody clicks on a wall screen.
     let has_hidden = move || !live.kiosk && hidden() > 0;
     // Every change received (the history given at the start included): the feed keeps the last

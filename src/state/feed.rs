@@ -8,7 +8,8 @@ use std::sync::Arc;
 use furniture_protocol::{Action, Notification};
 
 use crate::state::diff::FieldChange;
-use crate::state::format::{fold, sort_key};
+use crate::state::format::{fold, headline, sort_key};
+use crate::state::i18n::Lang;
 
 /// Default number of entries the feed keeps.
 pub const DEFAULT_FEED_CAP: usize = 500;
@@ -266,8 +267,8 @@ pub struct FeedFilter {
     pub material: Option<String>,
     /// Only this author, when set.
     pub author: Option<String>,
-    /// Text to find in the message, name, description, material, author or id
-    /// (case-insensitive; accents count).
+    /// Text to find in the headline as shown (in the screen's language), name, description,
+    /// material, author or id (case-insensitive; accents count).
     pub text: String,
 }
 
@@ -277,8 +278,9 @@ impl FeedFilter {
         self.hidden_actions.is_empty() && self.material.is_none() && self.author.is_none() && self.text.trim().is_empty()
     }
 
-    /// Gap markers always show; changes show when they match everything set.
-    pub fn matches(&self, entry: &FeedEntry) -> bool {
+    /// Gap markers always show; changes show when they match everything set, the text as the
+    /// feed shows it in `lang` (in English "New item" is found, not the broker's "Nuevo mueble").
+    pub fn matches(&self, entry: &FeedEntry, lang: Lang) -> bool {
         let FeedEntry::Change(c) = entry else { return true };
         let n = &c.notification;
         let f = &n.furniture;
@@ -293,7 +295,7 @@ impl FeedFilter {
         let text = self.text.trim();
         text.is_empty() || {
             let needle = fold(text);
-            [Some(n.message.clone()), f.nombre(), f.descripcion(), f.material(), f.autor(), f.id()]
+            [Some(headline(n, lang)), f.nombre(), f.descripcion(), f.material(), f.autor(), f.id()]
                 .into_iter()
                 .flatten()
                 .any(|hay| fold(&hay).contains(&needle))
@@ -526,6 +528,14 @@ mod tests {
         assert_eq!(shown(&FeedFilter { text: "ñandú".into(), ..Default::default() }), ["gap", "m1"]);
         assert_eq!(shown(&FeedFilter { text: "COMEDOR".into(), ..Default::default() }), ["gap", "m1"]);
         assert_eq!(shown(&FeedFilter { text: "nada".into(), ..Default::default() }), ["gap"]);
+        // The headline as the feed shows it: the broker's in Spanish, one made from the record in
+        // English.
+        let text = |t: &str| FeedFilter { text: t.into(), ..Default::default() };
+        assert_eq!(shown(&text("nuevo mueble")), ["gap", "m1"]);
+        assert_eq!(ids_where_in(&f, &text("nuevo mueble"), Lang::En), ["gap"]);
+        assert_eq!(ids_where_in(&f, &text("new item"), Lang::En), ["gap", "m1"]);
+        assert_eq!(ids_where_in(&f, &text("item deleted"), Lang::En), ["gap", "s1"]);
+        assert_eq!(shown(&text("new item")), ["gap"]);
         assert_eq!(distinct(&f, furniture_protocol::record::field::MATERIAL), ["pino", "Roble"]);
     }
 
@@ -542,8 +552,12 @@ mod tests {
     }
 
     fn ids_where(f: &Feed, flt: &FeedFilter) -> Vec<String> {
+        ids_where_in(f, flt, Lang::Es)
+    }
+
+    fn ids_where_in(f: &Feed, flt: &FeedFilter, lang: Lang) -> Vec<String> {
         f.iter()
-            .filter(|e| flt.matches(e))
+            .filter(|e| flt.matches(e, lang))
             .map(|e| match e {
                 FeedEntry::Change(c) => c.notification.furniture.id().unwrap(),
                 FeedEntry::Gap { .. } => "gap".into(),
