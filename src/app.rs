@@ -86,7 +86,9 @@ pub struct Live {
     /// Which page of how many the wall's catalog shows ("página 2 de 5"; empty for one page),
     /// and of which cards, when it has more than it draws ("101–200 de 340 · página 2 de 5").
     pub catalog_page: RwSignal<String>,
-    /// Where in the catalog's order the hundred cards a wall draws begin (0 on a desk).
+    /// Where in the catalog's order the hundred cards a wall draws begin (0 on a desk). Items
+    /// created or deleted ahead of them move them by as many places: a card at their edge may
+    /// then be shown twice in a round, or wait for the next.
     pub catalog_from: RwSignal<usize>,
     /// When the wall's catalog last went on a page (ms; none before the first tick).
     paged_at: StoredValue<Option<f64>>,
@@ -549,6 +551,32 @@ impl Live {
         );
     }
 
+    /// A wall's catalog: on to its next page when `advance`, after the last page of the hundred
+    /// cards drawn the next hundred (or the first again, and the first when the catalog shrank
+    /// under them), and the heading says which it shows.
+    fn page_catalog(self, advance: bool) {
+        let cards = self.catalog.with_untracked(CatalogView::cards_len);
+        let from = self.catalog_from.get_untracked();
+        let (page, pages, wrapped) = crate::browser::catalog_page(advance).unwrap_or((1, 1, false));
+        let next = if wrapped || from >= cards { next_hundred(from, cards) } else { from };
+        if wrapped || next != from {
+            crate::browser::catalog_to_top();
+        }
+        // The next hundred: which page of how many it says at the next second, once drawn.
+        let (page, pages) = if next != from {
+            self.catalog_from.set(next);
+            (1, 1)
+        } else if wrapped {
+            (1, pages)
+        } else {
+            (page, pages)
+        };
+        let label = wall_page_label(next, cards, page, pages, self.lang);
+        if self.catalog_page.with_untracked(|l| *l != label) {
+            self.catalog_page.set(label);
+        }
+    }
+
     /// [`Live::redraw`] without the catalog, which a burst redraws in a task of its own.
     fn redraw_all_but_catalog(&self) {
         self.toasts.notify();
@@ -661,19 +689,7 @@ impl Live {
             if due || last.is_none() {
                 self.paged_at.set_value(Some(now));
             }
-            // After the last page of the hundred cards drawn, the next hundred (the view is back
-            // at its top; which page of how many it says once they are drawn, the next second).
-            let cards = self.catalog.with_untracked(CatalogView::cards_len);
-            let from = self.catalog_from.get_untracked();
-            let (page, pages, wrapped) = crate::browser::catalog_page(due).unwrap_or((1, 1, false));
-            let next = if wrapped || from >= cards { next_hundred(from, cards) } else { from };
-            if next != from {
-                self.catalog_from.set(next);
-            }
-            let label = wall_page_label(next, cards, page, if next == from { pages } else { 1 }, self.lang);
-            if self.catalog_page.with_untracked(|l| *l != label) {
-                self.catalog_page.set(label);
-            }
+            self.page_catalog(due);
         }
         if self.kiosk && (now / 1000.0) as u64 % DRIFT_EVERY_SECS == 0 {
             let px = |r: f64| 1 + (r * 4.0) as i32 % 4;

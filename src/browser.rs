@@ -92,12 +92,20 @@ pub fn broker_url() -> String {
     )
 }
 
-/// The wall's catalog (`.catalog-view`, which scrolls smoothly on a wall): goes to its next page
-/// when `advance` (after the last, the first, at once), and says which page of how many it shows, and
-/// whether it went from the last to the first.
+/// The wall's catalog (`.catalog-view`, which scrolls smoothly on a wall).
+fn catalog_view() -> Option<web_sys::Element> {
+    web_sys::window()?.document()?.query_selector(".catalog-view").ok()?
+}
+
+/// The wall's catalog: goes to its next page when `advance`, and says which page of how many it
+/// shows, and whether it was at the last (it then stays: see [`catalog_to_top`]). None where the
+/// view is taller than the window (a narrow wall, one column, which scrolls as a desk does).
 pub fn catalog_page(advance: bool) -> Option<(usize, usize, bool)> {
     use wasm_bindgen::JsCast;
-    let view = web_sys::window()?.document()?.query_selector(".catalog-view").ok()??;
+    let view = catalog_view()?;
+    if f64::from(view.client_height()) > web_sys::window()?.inner_height().ok()?.as_f64()? {
+        return None;
+    }
     let rows = view.query_selector_all(".catalog > li").ok()?;
     let rows: Vec<(f64, f64, bool)> = (0..rows.length())
         .filter_map(|i| rows.get(i)?.dyn_into::<web_sys::HtmlElement>().ok())
@@ -107,18 +115,25 @@ pub fn catalog_page(advance: bool) -> Option<(usize, usize, bool)> {
     let mut at = view.scroll_top() as f64;
     let mut wrapped = false;
     if advance {
-        let next = tops.iter().copied().find(|t| *t > at + 0.5);
-        wrapped = next.is_none();
-        at = next.unwrap_or(0.0);
-        // Back to the top at once, not gliding over every page (nor still gliding as the next
-        // hundred cards are drawn).
-        if wrapped {
-            let _ = view.set_attribute("style", "scroll-behavior:auto");
+        match tops.iter().copied().find(|t| *t > at + 0.5) {
+            Some(next) => {
+                at = next;
+                view.set_scroll_top(at as i32);
+            }
+            None => wrapped = true,
         }
-        view.set_scroll_top(at as i32);
-        let _ = view.remove_attribute("style");
     }
     Some((tops.iter().filter(|t| **t <= at + 0.5).count().max(1), tops.len(), wrapped))
+}
+
+/// The wall's catalog back at its top at once, not gliding up over every page (nor still gliding
+/// as the next hundred cards are drawn: it stopped part of the way).
+pub fn catalog_to_top() {
+    if let Some(view) = catalog_view() {
+        let _ = view.set_attribute("style", "scroll-behavior:auto");
+        view.set_scroll_top(0);
+        let _ = view.remove_attribute("style");
+    }
 }
 
 /// True unless the page is hidden (another tab, minimised, screen off).

@@ -239,7 +239,8 @@ async fn wall_screen_pages_through_the_catalog() {
 
 /// A wall with more cards than the hundred it draws at once pages through every one of them,
 /// a hundred at a time, and comes back to the first; the heading says which hundred and which
-/// page. Grouped by material, so that the second hundred begins inside a group, under its
+/// page, each hundred from its first page, at its top at once (not gliding up over the pages
+/// before). Grouped by material, so that the second hundred begins inside a group, under its
 /// heading. (`page_seconds=1`; a hundred cards are some 25 pages of the test's window.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wall_screen_pages_past_the_first_hundred() {
@@ -254,18 +255,28 @@ async fn wall_screen_pages_past_the_first_hundred() {
     let page = Dashboard::open(&browser, &format!("{}?kiosk&page_seconds=1&group=material", broker.page_url())).await;
     page.wait_state("live").await;
     page.wait_until("the first hundred", "return document.querySelectorAll('[data-testid=catalog-item]').length === 100").await;
-    let said = "document.querySelector('[data-testid=catalog-page]').textContent";
-    page.wait_until("which of them", &format!("return /^1–100 de 110 · página \\d+ de \\d+$/.test({said})")).await;
     watch_wall_pages(&page).await;
-    page.eval(&format!("window.hundreds = new Set(); setInterval(() => window.hundreds.add({said}.split(' ')[0]), 50)")).await;
+    let said = "document.querySelector('[data-testid=catalog-page]').textContent";
+    // What the heading says, and where the view is, as each hundred begins.
+    page.eval(&format!(
+        "window.hundreds = []; setInterval(() => {{ const s = {said}; if (s.split(' ')[0] !== window.hundreds.at(-1)?.split(' ')[0]) window.hundreds.push(s + ' @' + document.querySelector('.catalog-view').scrollTop); }}, 20)"
+    ))
+    .await;
+    page.wait_until("which of them", &format!("return /^1–100 de 110 · página \\d+ de \\d+$/.test({said})")).await;
     let long = Duration::from_secs(90);
     page.wait_for("the other ten", "return document.querySelectorAll('[data-testid=catalog-item]').length === 10", long).await;
     // The second hundred begins inside the last group (roble, 27 items), under its heading.
     let first = "const h = document.querySelector('.catalog > li'); return h.dataset.material + ' ' + h.querySelector('.count').textContent";
     assert_eq!(page.eval(first).await, "roble 27");
     // Back to the first hundred, past its first page (seen whole for a second).
-    page.wait_for("the first hundred again", &format!("return window.hundreds.has('101–110') && /^1–100 de 110 · página 2 /.test({said})"), long).await;
+    page.wait_for("the first hundred again", &format!("return window.hundreds.length >= 3 && /^1–100 de 110 · página 2 /.test({said})"), long).await;
     assert_every_card_seen(&page, items, "group=material").await;
+    let hundreds = page.eval("return window.hundreds").await;
+    let begun: Vec<&str> = hundreds.as_array().unwrap().iter().filter_map(Value::as_str).skip_while(|s| !s.starts_with("101")).collect();
+    assert!(begun.len() >= 2, "{hundreds}");
+    for (said, want) in begun.iter().zip(["101–110 de 110", "1–100 de 110"]) {
+        assert!(said.starts_with(want) && said.ends_with(" @0") && (!said.contains("página") || said.contains("página 1 de")), "each hundred from its first page, at its top: {hundreds}");
+    }
     page.close().await;
 }
 
