@@ -277,6 +277,14 @@ async fn wall_screen_pages_past_the_first_hundred() {
     for (said, want) in begun.iter().zip(["101–110 de 110", "1–100 de 110"]) {
         assert!(said.starts_with(want) && said.ends_with(" @0") && (!said.contains("página") || said.contains("página 1 de")), "each hundred from its first page, at its top: {hundreds}");
     }
+    // A narrow wall (one column, the page scrolls as a desk's does) is not paged: it keeps the
+    // first hundred, its heading saying so, rather than going to the next every second.
+    page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": 800, "height": 900, "deviceScaleFactor": 1, "mobile": false})).await;
+    page.wait_until("the first hundred, not paged", &format!("return {said} === '1–100 de 110'")).await;
+    let before = page.eval("return window.hundreds.length").await;
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    assert_eq!(page.eval("return window.hundreds.length").await, before, "{}", page.eval("return window.hundreds").await);
+    assert_eq!(page.eval(&format!("return {said}")).await, "1–100 de 110");
     page.close().await;
 }
 
