@@ -230,7 +230,6 @@ async fn wall_screen_pages_through_the_catalog() {
         watch_wall_pages(&page).await;
         page.wait_until("the first page again, after the others", "return window.back").await;
         assert_every_card_seen(&page, items, query).await;
-        // (The count may change as the cards not yet drawn are drawn: it counts them by a usual size.)
         assert!(page.eval_bool("return [...window.pagesSaid].some(p => /^página 2 de \\d+$/.test(p))").await, "the second page said");
         assert_eq!(page.count("[data-testid=catalog-more]").await, 0, "no button nobody can press");
         page.close().await;
@@ -271,6 +270,11 @@ async fn wall_screen_pages_past_the_first_hundred() {
     // Back to the first hundred, past its first page (seen whole for a second).
     page.wait_for("the first hundred again", &format!("return window.hundreds.length >= 3 && /^1–100 de 110 · página 2 /.test({said})"), long).await;
     assert_every_card_seen(&page, items, "group=material").await;
+    // Each hundred's count of pages is right from its first page: it does not change as it goes.
+    for hundred in ["1–100", "101–110"] {
+        let totals = page.eval(&format!("return [...new Set([...window.pagesSaid].filter(p => p.startsWith('{hundred} ') && p.includes('página')).map(p => p.split(' de ').at(-1)))]")).await;
+        assert_eq!(totals.as_array().map(Vec::len), Some(1), "one count of pages for {hundred}: {totals}");
+    }
     let hundreds = page.eval("return window.hundreds").await;
     let begun: Vec<&str> = hundreds.as_array().unwrap().iter().filter_map(Value::as_str).skip_while(|s| !s.starts_with("101")).collect();
     assert!(begun.len() >= 2, "{hundreds}");
