@@ -214,13 +214,8 @@ async fn wall_screen_mode_shows_health_and_calms_bursts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wall_screen_pages_through_the_catalog() {
     let Some(browser) = Browser::start().await else { return };
-    let broker = TestBroker::start(None).await;
     let items = 20;
-    for i in 0..items {
-        let material = ["haya", "nogal", "pino", "roble"][i as usize % 4];
-        let f = Furniture::new(&format!("p-{i:02}"), &format!("Estantería {i:02}"), "Cinco baldas", 180, 90, material, "ana");
-        broker.send(Action::Created, f).await;
-    }
+    let broker = broker_with_benches(items).await;
     for query in ["", "&group=material"] {
         let page = Dashboard::open(&browser, &format!("{}?kiosk&page_seconds=2{query}", broker.page_url())).await;
         page.wait_state("live").await;
@@ -244,13 +239,8 @@ async fn wall_screen_pages_through_the_catalog() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wall_screen_pages_past_the_first_hundred() {
     let Some(browser) = Browser::start().await else { return };
-    let broker = TestBroker::start(None).await;
     let items = 110;
-    for i in 0..items {
-        let material = ["haya", "nogal", "pino", "roble"][i as usize % 4];
-        let f = Furniture::new(&format!("h-{i:03}"), &format!("Banco {i:03}"), "Tres plazas", 45, 150, material, "ana");
-        broker.send(Action::Created, f).await;
-    }
+    let broker = broker_with_benches(items).await;
     let page = Dashboard::open(&browser, &format!("{}?kiosk&page_seconds=1&group=material", broker.page_url())).await;
     page.wait_state("live").await;
     page.wait_until("the first hundred", "return document.querySelectorAll('[data-testid=catalog-item]').length === 100").await;
@@ -290,6 +280,18 @@ async fn wall_screen_pages_past_the_first_hundred() {
     assert_eq!(page.eval("return window.hundreds.length").await, before, "{}", page.eval("return window.hundreds").await);
     assert_eq!(page.eval(&format!("return {said}")).await, "1–100 de 110");
     page.close().await;
+}
+
+/// A broker whose catalog holds `items` benches, "Banco 000" on, their materials haya, nogal,
+/// pino and roble in turn.
+async fn broker_with_benches(items: u64) -> TestBroker {
+    let broker = TestBroker::start(None).await;
+    for i in 0..items {
+        let material = ["haya", "nogal", "pino", "roble"][i as usize % 4];
+        let f = Furniture::new(&format!("h-{i:03}"), &format!("Banco {i:03}"), "Tres plazas", 45, 150, material, "ana");
+        broker.send(Action::Created, f).await;
+    }
+    broker
 }
 
 /// Starts noting which cards a wall's catalog shows whole as it pages (`window.seen`; a card
