@@ -117,7 +117,6 @@ pub fn sparkline_path(values: &[u32], from: usize, width: f64, height: f64) -> S
 mod tests {
     use super::*;
 
-    /// One a second, steadily: 60 in the last 60 s at any moment of a minute, its start too.
     /// A window that reaches back past what is known is partial; one within it is whole.
     #[test]
     fn a_window_past_what_is_known_is_partial() {
@@ -129,6 +128,7 @@ mod tests {
         assert!(!Activity::default().partial(3_600_000.0, opened), "all known (whole since 1970)");
     }
 
+    /// One a second, steadily: 60 in the last 60 s at any moment of a minute, its start too.
     #[test]
     fn a_steady_rate_reads_the_same_all_minute() {
         let times: Vec<f64> = (0..180).map(|s| f64::from(s) * 1000.0 + 500.0).collect();
