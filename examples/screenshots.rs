@@ -1,7 +1,8 @@
 //! Takes the README's screenshots: this project's broker in this process serving the release
-//! dashboard (dist/), a catalog made by the demo generator, then four real Chromium pages (a desk
-//! at 1440×900 and a wall screen at 1920×1080, in Spanish and in English) that receive a few live
-//! changes, each captured once its toasts are up and its round trip measured.
+//! dashboard (dist/), a catalog made by the demo generator, then five real Chromium pages (a desk
+//! at 1440×900 and a wall screen at 1920×1080, in Spanish and in English, and a small wall standing,
+//! 800×1280) that receive a few live changes, each captured once its toasts are up and its round
+//! trip measured.
 //!
 //!   scripts/screenshots        (builds what it needs, writes docs/screenshots/*.png)
 
@@ -41,12 +42,13 @@ async fn main() -> std::process::ExitCode {
 
     // (file name, query, viewport)
     // Pings every second (`ping_after`), so that the round trip shown is one measured after the
-    // four browsers have started, not during.
+    // five pages have started, not during.
     let shots = [
         ("desk", "?ping_after=1000", (1440, 900)),
         ("wall", "?kiosk&ping_after=1000", (1920, 1080)),
         ("desk-en", "?lang=en&ping_after=1000", (1440, 900)),
         ("wall-en", "?kiosk&lang=en&ping_after=1000", (1920, 1080)),
+        ("wall-small", "?kiosk&ping_after=1000", (800, 1280)),
     ];
     let mut pages = Vec::new();
     for (name, query, (width, height)) in shots {

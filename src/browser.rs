@@ -99,7 +99,7 @@ fn catalog_view() -> Option<web_sys::Element> {
 
 /// The wall's catalog: goes to its next page when `advance`, and says which page of how many it
 /// shows, and whether it was at the last (it then stays: see [`catalog_to_top`]). None where the
-/// view is taller than the window (a narrow wall, one column, which scrolls as a desk does).
+/// view is taller than the window: not laid out as a wall's, which fits its screen at any size.
 pub fn catalog_page(advance: bool) -> Option<(usize, usize, bool)> {
     use wasm_bindgen::JsCast;
     let view = catalog_view()?;

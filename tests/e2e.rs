@@ -271,14 +271,68 @@ async fn wall_screen_pages_past_the_first_hundred() {
     for (said, want) in begun.iter().zip(["101–110 de 110", "1–100 de 110"]) {
         assert!(said.starts_with(want) && said.ends_with(" @0") && (!said.contains("página") || said.contains("página 1 de")), "each hundred from its first page, at its top: {hundreds}");
     }
-    // A narrow wall (one column, the page scrolls as a desk's does) is not paged: it keeps the
-    // first hundred, its heading saying so, rather than going to the next every second.
-    page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": 800, "height": 900, "deviceScaleFactor": 1, "mobile": false})).await;
-    page.wait_until("the first hundred, not paged", &format!("return {said} === '1–100 de 110'")).await;
-    let before = page.eval("return window.hundreds.length").await;
-    tokio::time::sleep(Duration::from_millis(3_500)).await;
-    assert_eq!(page.eval("return window.hundreds.length").await, before, "{}", page.eval("return window.hundreds").await);
-    assert_eq!(page.eval(&format!("return {said}")).await, "1–100 de 110");
+    page.close().await;
+}
+
+/// A small wall (a tablet or a 7-inch panel, under 901 pixels wide) fits its screen as a big one
+/// does: standing, its catalog over its feed, paging through every card, the newest two toasts
+/// under the feed's rows; lying, catalog and feed side by side, without the charts where the
+/// screen is short, the newest toast alone. The title stays on one line. (It scrolled as a desk
+/// does, its catalog the first hundred cards below the feed, off the screen, its toasts fixed
+/// over the feed.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_wall_fits_its_screen() {
+    let Some(browser) = Browser::start().await else { return };
+    let items = 12;
+    let broker = broker_with_benches(items).await;
+    let page = Dashboard::open(&browser, &format!("{}?kiosk&page_seconds=1", broker.page_url())).await;
+    let size = |width: u32, height: u32| json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false});
+    page.cdp("Emulation.setDeviceMetricsOverride", size(600, 1000)).await;
+    page.wait_state("live").await;
+    page.wait_until("every card", &format!("return document.querySelectorAll('[data-testid=catalog-item]').length === {items}")).await;
+    // Where each part is, and whether the page fits the screen.
+    let layout = "const box = s => document.querySelector(s).getBoundingClientRect();
+         const h1 = document.querySelector('.brand h1');
+         return { fits: document.documentElement.scrollHeight <= innerHeight,
+                  catalog: box('.catalog-view'), feed: box('[data-testid=feed]'), charts: box('.charts'),
+                  title_lines: Math.round(h1.offsetHeight / parseFloat(getComputedStyle(h1).lineHeight)) }";
+    let at = |l: &Value, part: &str, side: &str| l[part][side].as_f64().unwrap_or(f64::NAN);
+    page.wait_until("the standing layout", "return innerWidth === 600").await;
+    let l = page.eval(layout).await;
+    assert_eq!(l["fits"], true, "one screen, no scrolling: {l}");
+    assert_eq!(l["title_lines"], 1, "{l}");
+    assert!(at(&l, "catalog", "bottom") <= at(&l, "feed", "top") && at(&l, "feed", "bottom") <= 1000.0, "the catalog over the feed, both on screen: {l}");
+    assert!(at(&l, "catalog", "height") > 250.0, "room for a row of cards: {l}");
+    watch_wall_pages(&page).await;
+    page.wait_for("the first page again, after the others", "return window.back", Duration::from_secs(60)).await;
+    assert_every_card_seen(&page, items, "600x1000").await;
+
+    // Four changes, four toasts (a fifth within 10 s would make a digest): the newest two show.
+    for i in 0..4 {
+        let f = Furniture::new(&format!("h-{i:03}"), &format!("Banco {i:03} bis"), "Tres plazas", 45, 150, "haya", "ana");
+        broker.send(Action::Updated, f).await;
+    }
+    page.wait_until("four toasts", "return document.querySelectorAll('[data-testid=toast]').length === 4").await;
+    let shown = "const all = [...document.querySelectorAll('[data-testid=toast]')];
+         const feed = document.querySelector('[data-testid=feed]').getBoundingClientRect();
+         const shown = all.filter(t => t.checkVisibility());
+         return { newest_first: shown.map(t => all.length - 1 - all.indexOf(t)).reverse(), below_feed: shown.every(t => { const b = t.getBoundingClientRect(); return b.top >= feed.bottom - 1 && b.bottom <= innerHeight; }),
+                  fits: document.documentElement.scrollHeight <= innerHeight }";
+    assert_eq!(page.eval(shown).await, json!({"newest_first": [0, 1], "below_feed": true, "fits": true}), "the newest two toasts, under the feed");
+    page.screenshot("small-wall-standing").await;
+
+    // Lying and short: side by side, no charts, the newest toast alone.
+    page.cdp("Emulation.setDeviceMetricsOverride", size(800, 480)).await;
+    page.wait_until("the lying layout", "return innerWidth === 800 && innerHeight === 480").await;
+    let l = page.eval(layout).await;
+    assert_eq!(l["fits"], true, "{l}");
+    assert_eq!(l["title_lines"], 1, "{l}");
+    assert!(at(&l, "catalog", "right") <= at(&l, "feed", "left") && at(&l, "catalog", "bottom") <= 480.0, "side by side: {l}");
+    assert_eq!(at(&l, "charts", "height"), 0.0, "no charts on a short wall: {l}");
+    let f = Furniture::new("h-004", "Banco 004 bis", "Tres plazas", 45, 150, "haya", "ana");
+    broker.send(Action::Updated, f).await;
+    page.wait_until("the fifth change's toast", "return document.querySelector('[data-testid=toast]:last-child')?.textContent.includes('Banco 004 bis')").await;
+    assert_eq!(page.eval(shown).await, json!({"newest_first": [0], "below_feed": true, "fits": true}), "the newest toast alone");
     page.close().await;
 }
 
