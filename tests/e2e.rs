@@ -473,6 +473,27 @@ async fn the_layout_lines_up_and_keeps_words_whole() {
     page.close().await;
 }
 
+/// On a phone the newest two toasts show, not four standing over most of its screen; a wider
+/// window shows all four.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_shows_the_newest_two_toasts() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let page = Dashboard::open(&browser, &broker.page_url()).await;
+    page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true})).await;
+    page.wait_state("live").await;
+    for i in 0..4 {
+        broker.send(Action::Created, Furniture::new(&format!("t-{i}"), &format!("Silla {i}"), "", 90, 45, "haya", "ana")).await;
+    }
+    page.wait_until("four toasts", "return document.querySelectorAll('[data-testid=toast]').length === 4").await;
+    let shown = "return [...document.querySelectorAll('[data-testid=toast]')].filter(t => t.checkVisibility()).map(t => t.textContent.match(/Silla \\d/)[0])";
+    assert_eq!(page.eval(shown).await, json!(["Silla 2", "Silla 3"]), "the newest two on a phone");
+    page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": 1024, "height": 768, "deviceScaleFactor": 1, "mobile": false})).await;
+    page.wait_until("a wider window", "return window.innerWidth === 1024").await;
+    assert_eq!(page.eval(shown).await, json!(["Silla 0", "Silla 1", "Silla 2", "Silla 3"]), "all four in a wider window");
+    page.close().await;
+}
+
 /// A burst of 1,000 changes: one digest toast, the feed full to its cap (drawn a page at a time)
 /// with the newest on top, and a catalog equal to the last state of every item.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
