@@ -43,7 +43,7 @@ async fn changes_show_up_and_the_page_survives_a_broker_restart() {
     broker.send(Action::Updated, mesa("Mesa de Roble XL", "pino", 80)).await;
     page.wait_feed("updated", "e2e-mesa-1").await;
     let card = page.wait_card("e2e-mesa-1", |c| c.name == "Mesa de Roble XL").await;
-    assert_eq!((card.material.as_str(), card.size.as_str()), ("pino", "120 × 80 cm"));
+    assert_eq!((card.material.as_str(), card.size.as_str()), ("pino", "120\u{a0}×\u{a0}80\u{a0}cm"));
     page.wait_toast("updated").await;
     assert_eq!(page.count("[data-testid=catalog-item]").await, 1, "the update replaced the card");
 
@@ -156,7 +156,7 @@ async fn the_dashboard_works_against_a_python_broker() {
     let (mut producer, _) = tokio_tungstenite::connect_async(python.url.as_str()).await.unwrap();
     let nan = r#"{"type":"furniture_created","furniture":{"furniture_id":"py-nan","nombre":"Mesa rara","altura":NaN,"ancho":120,"material":"pino","autor_username":"qa"}}"#;
     producer.send(tokio_tungstenite::tungstenite::Message::text(nan)).await.unwrap();
-    page.wait_card("py-nan", |c| c.name == "Mesa rara" && c.size == "120 × — cm").await;
+    page.wait_card("py-nan", |c| c.name == "Mesa rara" && c.size == "120\u{a0}×\u{a0}—\u{a0}cm").await;
     page.wait_feed("created", "py-nan").await;
     page.close().await;
 }
@@ -277,9 +277,11 @@ async fn wall_screen_pages_past_the_first_hundred() {
 /// A small wall (a tablet or a 7-inch panel, under 901 pixels wide) fits its screen as a big one
 /// does: standing, its catalog over its feed, paging through every card, the newest two toasts
 /// under the feed's rows; lying, catalog and feed side by side, without the charts where the
-/// screen is short, the newest toast alone. The title stays on one line. (It scrolled as a desk
-/// does, its catalog the first hundred cards below the feed, off the screen, its toasts fixed
-/// over the feed.)
+/// screen is short, the newest toast alone; on a phone, without the charts, nothing wider than
+/// the screen. A 1024 × 768 wall shows its newest two toasts too. The title stays on one line,
+/// and the page behind the wall is as dark as the wall. (It scrolled as a desk does, its catalog
+/// the first hundred cards below the feed, off the screen, its toasts fixed over the feed; the
+/// title broke over three lines, and a 1024-pixel wall's over two.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_wall_fits_its_screen() {
     let Some(browser) = Browser::start().await else { return };
@@ -293,14 +295,15 @@ async fn a_small_wall_fits_its_screen() {
     // Where each part is, and whether the page fits the screen.
     let layout = "const box = s => document.querySelector(s).getBoundingClientRect();
          const h1 = document.querySelector('.brand h1');
-         return { fits: document.documentElement.scrollHeight <= innerHeight,
-                  catalog: box('.catalog-view'), feed: box('[data-testid=feed]'), charts: box('.charts'),
+         return { fits: document.documentElement.scrollHeight <= innerHeight && document.documentElement.scrollWidth <= innerWidth,
+                  behind: getComputedStyle(document.body).backgroundColor, catalog: box('.catalog-view'), feed: box('[data-testid=feed]'), charts: box('.charts'),
                   title_lines: Math.round(h1.offsetHeight / parseFloat(getComputedStyle(h1).lineHeight)) }";
     let at = |l: &Value, part: &str, side: &str| l[part][side].as_f64().unwrap_or(f64::NAN);
     page.wait_until("the standing layout", "return innerWidth === 600").await;
     let l = page.eval(layout).await;
     assert_eq!(l["fits"], true, "one screen, no scrolling: {l}");
     assert_eq!(l["title_lines"], 1, "{l}");
+    assert_eq!(l["behind"], "rgb(11, 15, 20)", "as dark as the wall");
     assert!(at(&l, "catalog", "bottom") <= at(&l, "feed", "top") && at(&l, "feed", "bottom") <= 1000.0, "the catalog over the feed, both on screen: {l}");
     assert!(at(&l, "catalog", "height") > 250.0, "room for a row of cards: {l}");
     watch_wall_pages(&page).await;
@@ -320,6 +323,11 @@ async fn a_small_wall_fits_its_screen() {
                   fits: document.documentElement.scrollHeight <= innerHeight }";
     assert_eq!(page.eval(shown).await, json!({"newest_first": [0, 1], "below_feed": true, "fits": true}), "the newest two toasts, under the feed");
     page.screenshot("small-wall-standing").await;
+    // A television of 1024 × 768: the title on one line, the newest two toasts.
+    page.cdp("Emulation.setDeviceMetricsOverride", size(1024, 768)).await;
+    page.wait_until("1024 × 768", "return innerWidth === 1024 && innerHeight === 768").await;
+    assert_eq!(page.eval(layout).await["title_lines"], 1);
+    assert_eq!(page.eval(shown).await, json!({"newest_first": [0, 1], "below_feed": true, "fits": true}), "the newest two toasts at 1024 × 768");
 
     // Lying and short: side by side, no charts, the newest toast alone.
     page.cdp("Emulation.setDeviceMetricsOverride", size(800, 480)).await;
@@ -333,6 +341,13 @@ async fn a_small_wall_fits_its_screen() {
     broker.send(Action::Updated, f).await;
     page.wait_until("the fifth change's toast", "return document.querySelector('[data-testid=toast]:last-child')?.textContent.includes('Banco 004 bis')").await;
     assert_eq!(page.eval(shown).await, json!({"newest_first": [0], "below_feed": true, "fits": true}), "the newest toast alone");
+
+    // A phone: no charts (side by side they went past its edge), nothing wider than it.
+    page.cdp("Emulation.setDeviceMetricsOverride", size(390, 844)).await;
+    page.wait_until("a phone", "return innerWidth === 390").await;
+    let l = page.eval(layout).await;
+    assert_eq!((&l["fits"], &l["title_lines"]), (&json!(true), &json!(1)), "{l}");
+    assert_eq!(at(&l, "charts", "height"), 0.0, "no charts on a phone: {l}");
     page.close().await;
 }
 
@@ -419,7 +434,8 @@ async fn desk_feed_shows_diffs_unread_and_filters() {
 }
 
 /// The desk's layout: the charts stand over the panels' columns and their headings share a line;
-/// in a narrower window a card's facts and the feed's filters keep their words whole.
+/// in a narrower window a card's facts and the feed's filters keep their words whole, and the
+/// title its line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_layout_lines_up_and_keeps_words_whole() {
     let Some(browser) = Browser::start().await else { return };
@@ -470,6 +486,12 @@ async fn the_layout_lines_up_and_keeps_words_whole() {
     page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true})).await;
     page.wait_until("a phone's layout", "return window.innerWidth === 390").await;
     assert_eq!(page.eval(overflow).await, json!([0, 0, 0, 0, 0]), "wider than a phone");
+    // The title on one line in a 600-pixel window, the pills under it (beside them it broke).
+    page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": 600, "height": 900, "deviceScaleFactor": 1, "mobile": false})).await;
+    page.wait_until("a 600-pixel window", "return window.innerWidth === 600").await;
+    let title = "const h1 = document.querySelector('.brand h1'), pills = document.querySelector('.status-items').getBoundingClientRect();
+                 return [Math.round(h1.offsetHeight / parseFloat(getComputedStyle(h1).lineHeight)), pills.top >= h1.getBoundingClientRect().bottom - 1]";
+    assert_eq!(page.eval(title).await, json!([1, true]), "one line, the pills under it");
     page.close().await;
 }
 
@@ -996,8 +1018,8 @@ async fn english_renders() {
     assert!(page.text("[data-testid=toast]").await.starts_with("🔄Updated: Mesa") || page.text("[data-testid=toast]").await.contains("Updated: Mesa"));
     // The feed's headlines in English too (the broker sends them in Spanish).
     page.wait_feed("updated", "en-1").await;
-    assert_eq!(page.text("[data-testid=feed-item][data-action=updated] .feed-message").await, "🔄 Item updated: Mesa - 120 × 80 cm");
-    assert_eq!(page.text("[data-testid=feed-item][data-action=created] .feed-message").await, "🪑 New item: Mesa - roble (120 × 75 cm)");
+    assert_eq!(page.text("[data-testid=feed-item][data-action=updated] .feed-message").await, "🔄 Item updated: Mesa - 120\u{a0}×\u{a0}80\u{a0}cm");
+    assert_eq!(page.text("[data-testid=feed-item][data-action=created] .feed-message").await, "🪑 New item: Mesa - roble (120\u{a0}×\u{a0}75\u{a0}cm)");
     page.close().await;
     // At a desk, the feed's search finds the headlines as shown, not the broker's Spanish.
     let page = Dashboard::open(&browser, &format!("{}?lang=en", broker.page_url())).await;
@@ -1306,7 +1328,7 @@ async fn every_frame_the_broker_sends_under_hostile_input_parses_in_the_browser(
     for i in [5, 8] {
         let card = page.wait_card(&format!("nasty-{i}"), |_| true).await;
         assert_eq!((card.name.as_str(), card.material.as_str()), ("—", "—"), "nasty-{i}");
-        assert_eq!(card.size, "— × — cm", "nasty-{i}");
+        assert_eq!(card.size, "—\u{a0}×\u{a0}—\u{a0}cm", "nasty-{i}");
     }
     assert_eq!(page.eval("return document.querySelector('[data-testid=connection-status]').dataset.state").await, json!("live"));
     page.close().await;

@@ -55,7 +55,7 @@ async fn an_update_toast_says_what_changed() {
     until("the update's toast", || toast("updated").is_some()).await;
     assert!(toast("updated").unwrap().contains("altura: 75 → 80"), "{:?}", toast("updated"));
     assert!(!toast("updated").unwrap().contains("mensaje de Mesa"), "{:?}", toast("updated"));
-    assert!(toast("created").unwrap().contains("roble · 120 × 75 cm · ana"), "{:?}", toast("created"));
+    assert!(toast("created").unwrap().contains("roble · 120\u{a0}×\u{a0}75\u{a0}cm · ana"), "{:?}", toast("created"));
     assert!(!toast("created").unwrap().contains("mensaje de Mesa"), "{:?}", toast("created"));
 }
 

@@ -57,10 +57,11 @@ pub fn headline(n: &Notification, lang: Lang) -> String {
     }
 }
 
-/// `120 × 75 cm` (width × height), a dash for each unreadable side.
+/// `120 × 75 cm` (width × height), a dash for each unreadable side; its spaces do not break, so
+/// that a narrow column never leaves "cm", or "75 cm", alone on a line.
 pub fn size(f: &Furniture) -> String {
     let side = |v: Option<i64>| v.map_or_else(|| DASH.to_owned(), |n| n.to_string());
-    format!("{} × {} cm", side(f.ancho()), side(f.altura()))
+    format!("{}\u{a0}×\u{a0}{}\u{a0}cm", side(f.ancho()), side(f.altura()))
 }
 
 /// A number as short as it reads: `1`, `0.85`, `1.25`. Written by serde_json's formatter, which
@@ -161,13 +162,15 @@ pub fn sort_key(s: &str) -> String {
 }
 
 /// The lowercase of text made only of Latin-1 and of ranges without case (punctuation, arrows,
-/// technical and other symbols, dingbats, variation selectors, emoji); `None` for other text.
+/// technical and other symbols, dingbats, variation selectors, emoji), its no-break spaces plain
+/// ones (a search for "75 cm" finds a size); `None` for other text.
 fn fold_common(s: &str) -> Option<String> {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         out.push(match c {
             // Latin-1's capitals: A-Z, À-Ö and Ø-Þ, each 0x20 above its small letter.
             'A'..='Z' | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{DE}' => char::from_u32(c as u32 + 0x20)?,
+            '\u{A0}' => ' ',
             '\0'..='\u{FF}'
             | '\u{2000}'..='\u{206F}'
             | '\u{2190}'..='\u{23FF}'
@@ -219,9 +222,9 @@ mod tests {
             seq: Some(1),
         };
         assert_eq!(headline(&n, Lang::Es), "🪑 Nuevo mueble creado: Mesa alta - roble (120x75cm)");
-        assert_eq!(headline(&n, Lang::En), "🪑 New item: Mesa alta - roble (120 × 75 cm)");
+        assert_eq!(headline(&n, Lang::En), "🪑 New item: Mesa alta - roble (120\u{a0}×\u{a0}75\u{a0}cm)");
         n.action = Action::Updated;
-        assert_eq!(headline(&n, Lang::En), "🔄 Item updated: Mesa alta - 120 × 75 cm");
+        assert_eq!(headline(&n, Lang::En), "🔄 Item updated: Mesa alta - 120\u{a0}×\u{a0}75\u{a0}cm");
         n.action = Action::Deleted;
         assert_eq!(headline(&n, Lang::En), "🗑\u{fe0f} Item deleted: Mesa alta");
         // Nothing to tell: dashes, and in Spanish the name when the broker sent no text.
@@ -230,7 +233,7 @@ mod tests {
         n.message.clear();
         assert_eq!(headline(&n, Lang::Es), "—");
         n.action = Action::Created;
-        assert_eq!(headline(&n, Lang::En), "🪑 New item: — - — (— × — cm)");
+        assert_eq!(headline(&n, Lang::En), "🪑 New item: — - — (—\u{a0}×\u{a0}—\u{a0}cm)");
     }
 
     #[test]
@@ -246,10 +249,10 @@ mod tests {
     #[cfg(not(target_arch = "wasm32"))]
     proptest::proptest! {
         /// Where text is folded here rather than by the browser, it is folded as the standard
-        /// library's Unicode tables fold it.
+        /// library's Unicode tables fold it (and its no-break spaces made plain).
         #[test]
         fn common_text_folds_as_unicode_says(s in "[\\x00-\\u{FF}\\u{2000}-\\u{206F}\\u{2190}-\\u{23FF}\\u{2600}-\\u{27BF}\\u{FE00}-\\u{FE0F}\\u{1F000}-\\u{1FAFF}]{0,40}") {
-            proptest::prop_assert_eq!(fold_common(&s), Some(s.to_lowercase()));
+            proptest::prop_assert_eq!(fold_common(&s), Some(s.to_lowercase().replace('\u{a0}', " ")));
         }
     }
 
@@ -320,7 +323,8 @@ mod tests {
     #[test]
     fn sizes_and_dashes() {
         let f = Furniture(json!({"ancho": 120, "altura": "alta"}).as_object().cloned().unwrap());
-        assert_eq!(size(&f), "120 × — cm");
+        assert_eq!(size(&f), "120\u{a0}×\u{a0}—\u{a0}cm", "spaces that do not break");
+        assert_eq!(fold("Mesa 120\u{a0}×\u{a0}75\u{a0}CM"), "mesa 120 × 75 cm", "searched as plain spaces");
         assert_eq!(or_dash(None), "—");
         assert_eq!(or_dash(Some("  ".into())), "—");
         assert_eq!(or_dash(Some("roble".into())), "roble");

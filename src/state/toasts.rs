@@ -410,7 +410,7 @@ mod tests {
         n.furniture.0.retain(|k, _| k == "nombre");
         t.push(&n, 40_000.0, true);
         let details: Vec<&str> = t.iter().map(|x| x.detail.as_str()).collect();
-        assert_eq!(details, ["roble · 120 × 75 cm · ana", "120 × — cm · ana", ""]);
+        assert_eq!(details, ["roble · 120\u{a0}×\u{a0}75\u{a0}cm · ana", "120\u{a0}×\u{a0}—\u{a0}cm · ana", ""]);
     }
 
     #[test]
