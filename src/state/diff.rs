@@ -48,13 +48,17 @@ pub fn diff(old: &Furniture, new: &Furniture) -> Vec<FieldChange> {
         .collect()
 }
 
-/// `altura: 75 → 80 · material: pino → roble`; long values are shortened. (A colon after the
-/// field's name: "nombre Mesa alta → Mesa baja" read as one phrase; a dot between fields: a
-/// value may hold a comma.)
+/// `altura: 75 → 80 · material: pino → roble`; long values are shortened, at the end of a word
+/// where one ends in their last 20 characters. (A colon after the field's name: "nombre Mesa
+/// alta → Mesa baja" read as one phrase; a dot between fields: a value may hold a comma.)
 pub fn describe(changes: &[FieldChange], lang: Lang) -> String {
     let short = |s: &str| {
         if s.chars().count() > 40 {
-            format!("{}…", s.chars().take(39).collect::<String>())
+            let head: String = s.chars().take(39).collect();
+            // (In bytes: a space is one, and `head` is the start of `s`.)
+            let n = head.len();
+            let word = if s.as_bytes()[n] == b' ' { n } else { head.as_bytes().iter().rposition(|b| *b == b' ').filter(|i| *i >= 19).unwrap_or(n) };
+            format!("{}…", &head[..word])
         } else {
             s.to_owned()
         }
@@ -95,5 +99,13 @@ mod tests {
         let old = rec(json!({"descripcion": "a".repeat(100)}));
         let new = rec(json!({"descripcion": "b"}));
         assert_eq!(describe(&diff(&old, &new), Lang::Es), format!("descripción: {}… → b", "a".repeat(39)));
+        // At a word's end, not at a letter ("(edició…"), where a word ends late enough.
+        let old = rec(json!({"nombre": "Mesa de centro natural (edición limitada)"}));
+        let new = rec(json!({"nombre": "Mesa de centro natural (edición limitada) bis"}));
+        assert_eq!(describe(&diff(&old, &new), Lang::Es), "nombre: Mesa de centro natural (edición… → Mesa de centro natural (edición…");
+        let old = rec(json!({"nombre": "Mesa de centro natural lacada en blanco roto"}));
+        assert_eq!(describe(&diff(&old, &new), Lang::En).split(" → ").next(), Some("name: Mesa de centro natural lacada en blanco…"), "a word that ends at the cut is kept");
+        let old = rec(json!({"nombre": format!("Mesa {}", "x".repeat(60))}));
+        assert_eq!(describe(&diff(&old, &new), Lang::En).split(" → ").next(), Some(format!("name: Mesa {}…", "x".repeat(34)).as_str()), "no word end late enough: at a letter");
     }
 }
