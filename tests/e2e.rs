@@ -435,7 +435,7 @@ async fn desk_feed_shows_diffs_unread_and_filters() {
 
 /// The desk's layout: the charts stand over the panels' columns and their headings share a line;
 /// in a narrower window a card's facts and the feed's filters keep their words whole, and the
-/// title its line.
+/// title its line; a wide one has wider cards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_layout_lines_up_and_keeps_words_whole() {
     let Some(browser) = Browser::start().await else { return };
@@ -492,6 +492,13 @@ async fn the_layout_lines_up_and_keeps_words_whole() {
     let title = "const h1 = document.querySelector('.brand h1'), pills = document.querySelector('.status-items').getBoundingClientRect();
                  return [Math.round(h1.offsetHeight / parseFloat(getComputedStyle(h1).lineHeight)), pills.top >= h1.getBoundingClientRect().bottom - 1]";
     assert_eq!(page.eval(title).await, json!([1, true]), "one line, the pills under it");
+    // A 2560-pixel desk: cards in five columns (six narrow ones cut their names), 1920 in four.
+    let columns = "return getComputedStyle(document.querySelector('.catalog')).gridTemplateColumns.split(' ').length";
+    for (width, height, want) in [(2560, 1440, 5), (1920, 1080, 4)] {
+        page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false})).await;
+        page.wait_until("the window's size", &format!("return window.innerWidth === {width}")).await;
+        assert_eq!(page.eval(columns).await, json!(want), "columns at {width}");
+    }
     page.close().await;
 }
 
