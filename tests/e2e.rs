@@ -279,7 +279,7 @@ async fn wall_screen_pages_past_the_first_hundred() {
 /// under the feed's rows; lying, catalog and feed side by side, without the charts where the
 /// screen is short, the newest toast alone; on a phone, without the charts, nothing wider than
 /// the screen. A 1024 × 768 wall shows its newest two toasts too. The title stays on one line,
-/// and the page behind the wall is as dark as the wall. (It scrolled as a desk does, its catalog
+/// and the page behind the wall is as dark as the wall, which does not scroll as it drifts. (It scrolled as a desk does, its catalog
 /// the first hundred cards below the feed, off the screen, its toasts fixed over the feed; the
 /// title broke over three lines, and a 1024-pixel wall's over two.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,6 +348,16 @@ async fn a_small_wall_fits_its_screen() {
     let l = page.eval(layout).await;
     assert_eq!((&l["fits"], &l["title_lines"]), (&json!(true), &json!(1)), "{l}");
     assert_eq!(at(&l, "charts", "height"), 0.0, "no charts on a phone: {l}");
+
+    // The drift against burn-in moves the page past the screen's edge: the wall still does not
+    // scroll (it showed scrollbars), neither by a mouse's wheel.
+    page.eval("const a = document.querySelector('.app'); a.style.transition = 'none'; a.style.transform = 'translate(4px, 4px)'").await;
+    for (x, y) in [(0, 120), (120, 0)] {
+        let wheel = json!({"type": "mouseWheel", "x": 200, "y": 400, "deltaX": x, "deltaY": y});
+        page.cdp("Input.dispatchMouseEvent", wheel).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(page.eval("return [scrollX, scrollY]").await, json!([0, 0]), "a wall that scrolled");
     page.close().await;
 }
 
