@@ -20,7 +20,6 @@ async fn main() -> std::process::ExitCode {
 
     use furniture_notify::demo::DemoGenerator;
     use furniture_notify::Notifier;
-    use serde_json::json;
     use support::{Browser, Dashboard, TestBroker};
 
     let Some(browser) = Browser::start().await else { return std::process::ExitCode::FAILURE };
@@ -53,7 +52,7 @@ async fn main() -> std::process::ExitCode {
     let mut pages = Vec::new();
     for (name, query, (width, height)) in shots {
         let page = Dashboard::open(&browser, &format!("{}{query}", broker.page_url())).await;
-        page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false})).await;
+        page.resize(width, height, false).await;
         page.wait_state("live").await;
         pages.push((name, page));
     }

@@ -288,8 +288,7 @@ async fn a_small_wall_fits_its_screen() {
     let items = 12;
     let broker = broker_with_benches(items).await;
     let page = Dashboard::open(&browser, &format!("{}?kiosk&page_seconds=1", broker.page_url())).await;
-    let size = |width: u32, height: u32| json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false});
-    page.cdp("Emulation.setDeviceMetricsOverride", size(600, 1000)).await;
+    page.resize(600, 1000, false).await;
     page.wait_state("live").await;
     page.wait_until("every card", &format!("return document.querySelectorAll('[data-testid=catalog-item]').length === {items}")).await;
     // Where each part is, and whether the page fits the screen.
@@ -299,7 +298,6 @@ async fn a_small_wall_fits_its_screen() {
                   behind: getComputedStyle(document.body).backgroundColor, catalog: box('.catalog-view'), feed: box('[data-testid=feed]'), charts: box('.charts'),
                   title_lines: Math.round(h1.offsetHeight / parseFloat(getComputedStyle(h1).lineHeight)) }";
     let at = |l: &Value, part: &str, side: &str| l[part][side].as_f64().unwrap_or(f64::NAN);
-    page.wait_until("the standing layout", "return innerWidth === 600").await;
     let l = page.eval(layout).await;
     assert_eq!(l["fits"], true, "one screen, no scrolling: {l}");
     assert_eq!(l["title_lines"], 1, "{l}");
@@ -324,14 +322,12 @@ async fn a_small_wall_fits_its_screen() {
     assert_eq!(page.eval(shown).await, json!({"newest_first": [0, 1], "below_feed": true, "fits": true}), "the newest two toasts, under the feed");
     page.screenshot("small-wall-standing").await;
     // A television of 1024 × 768: the title on one line, the newest two toasts.
-    page.cdp("Emulation.setDeviceMetricsOverride", size(1024, 768)).await;
-    page.wait_until("1024 × 768", "return innerWidth === 1024 && innerHeight === 768").await;
+    page.resize(1024, 768, false).await;
     assert_eq!(page.eval(layout).await["title_lines"], 1);
     assert_eq!(page.eval(shown).await, json!({"newest_first": [0, 1], "below_feed": true, "fits": true}), "the newest two toasts at 1024 × 768");
 
     // Lying and short: side by side, no charts, the newest toast alone.
-    page.cdp("Emulation.setDeviceMetricsOverride", size(800, 480)).await;
-    page.wait_until("the lying layout", "return innerWidth === 800 && innerHeight === 480").await;
+    page.resize(800, 480, false).await;
     let l = page.eval(layout).await;
     assert_eq!(l["fits"], true, "{l}");
     assert_eq!(l["title_lines"], 1, "{l}");
@@ -343,8 +339,7 @@ async fn a_small_wall_fits_its_screen() {
     assert_eq!(page.eval(shown).await, json!({"newest_first": [0], "below_feed": true, "fits": true}), "the newest toast alone");
 
     // A phone: no charts (side by side they went past its edge), nothing wider than it.
-    page.cdp("Emulation.setDeviceMetricsOverride", size(390, 844)).await;
-    page.wait_until("a phone", "return innerWidth === 390").await;
+    page.resize(390, 844, false).await;
     let l = page.eval(layout).await;
     assert_eq!((&l["fits"], &l["title_lines"]), (&json!(true), &json!(1)), "{l}");
     assert_eq!(at(&l, "charts", "height"), 0.0, "no charts on a phone: {l}");
@@ -470,8 +465,7 @@ async fn the_layout_lines_up_and_keeps_words_whole() {
     }
 
     // A laptop's half screen: cards two abreast, the feed at its narrowest.
-    page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": 960, "height": 800, "deviceScaleFactor": 1, "mobile": false})).await;
-    page.wait_until("the narrower layout", "return window.innerWidth === 960").await;
+    page.resize(960, 800, false).await;
     // An author is one word: its text takes one line. A select shows its whole label (text,
     // padding and arrow).
     let broken = "const lines = n => { const g = document.createRange(); g.selectNodeContents(n); return g.getClientRects().length; }; \
@@ -493,20 +487,17 @@ async fn the_layout_lines_up_and_keeps_words_whole() {
     let overflow = "return [document.documentElement.scrollWidth - innerWidth, \
                     ...[...document.querySelectorAll('[data-testid=catalog-item]')].map(c => c.scrollWidth - c.clientWidth)]";
     assert_eq!(page.eval(overflow).await, json!([0, 0, 0, 0, 0]), "wider than a 960-pixel window");
-    page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true})).await;
-    page.wait_until("a phone's layout", "return window.innerWidth === 390").await;
+    page.resize(390, 844, true).await;
     assert_eq!(page.eval(overflow).await, json!([0, 0, 0, 0, 0]), "wider than a phone");
     // The title on one line in a 600-pixel window, the pills under it (beside them it broke).
-    page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": 600, "height": 900, "deviceScaleFactor": 1, "mobile": false})).await;
-    page.wait_until("a 600-pixel window", "return window.innerWidth === 600").await;
+    page.resize(600, 900, false).await;
     let title = "const h1 = document.querySelector('.brand h1'), pills = document.querySelector('.status-items').getBoundingClientRect();
                  return [Math.round(h1.offsetHeight / parseFloat(getComputedStyle(h1).lineHeight)), pills.top >= h1.getBoundingClientRect().bottom - 1]";
     assert_eq!(page.eval(title).await, json!([1, true]), "one line, the pills under it");
     // A 2560-pixel desk: cards in five columns (six narrow ones cut their names), 1920 in four.
     let columns = "return getComputedStyle(document.querySelector('.catalog')).gridTemplateColumns.split(' ').length";
     for (width, height, want) in [(2560, 1440, 5), (1920, 1080, 4)] {
-        page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false})).await;
-        page.wait_until("the window's size", &format!("return window.innerWidth === {width}")).await;
+        page.resize(width, height, false).await;
         assert_eq!(page.eval(columns).await, json!(want), "columns at {width}");
     }
     page.close().await;
@@ -519,7 +510,7 @@ async fn a_phone_or_a_short_window_shows_the_newest_two_toasts() {
     let Some(browser) = Browser::start().await else { return };
     let broker = TestBroker::start(None).await;
     let page = Dashboard::open(&browser, &broker.page_url()).await;
-    page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true})).await;
+    page.resize(390, 844, true).await;
     page.wait_state("live").await;
     for i in 0..4 {
         broker.send(Action::Created, Furniture::new(&format!("t-{i}"), &format!("Silla {i}"), "", 90, 45, "haya", "ana")).await;
@@ -527,11 +518,9 @@ async fn a_phone_or_a_short_window_shows_the_newest_two_toasts() {
     page.wait_until("four toasts", "return document.querySelectorAll('[data-testid=toast]').length === 4").await;
     let shown = "return [...document.querySelectorAll('[data-testid=toast]')].filter(t => t.checkVisibility()).map(t => t.textContent.match(/Silla \\d/)[0])";
     assert_eq!(page.eval(shown).await, json!(["Silla 2", "Silla 3"]), "the newest two on a phone");
-    page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": 1280, "height": 720, "deviceScaleFactor": 1, "mobile": false})).await;
-    page.wait_until("a short window", "return window.innerWidth === 1280").await;
+    page.resize(1280, 720, false).await;
     assert_eq!(page.eval(shown).await, json!(["Silla 2", "Silla 3"]), "the newest two in a 1280 × 720 window");
-    page.cdp("Emulation.setDeviceMetricsOverride", json!({"width": 1440, "height": 900, "deviceScaleFactor": 1, "mobile": false})).await;
-    page.wait_until("a bigger window", "return window.innerWidth === 1440").await;
+    page.resize(1440, 900, false).await;
     assert_eq!(page.eval(shown).await, json!(["Silla 0", "Silla 1", "Silla 2", "Silla 3"]), "all four in a bigger window");
     page.close().await;
 }

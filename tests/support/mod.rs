@@ -386,6 +386,14 @@ impl Dashboard {
         self.client.screenshot().await.map_err(|e| e.to_string())
     }
 
+    /// The page's window made `width` × `height` CSS pixels (as a phone's when `mobile`), waited
+    /// for until the page sees that size.
+    pub async fn resize(&self, width: u32, height: u32, mobile: bool) {
+        let metrics = json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile});
+        self.cdp("Emulation.setDeviceMetricsOverride", metrics).await;
+        self.wait_until(&format!("a {width} × {height} window"), &format!("return innerWidth === {width} && innerHeight === {height}")).await;
+    }
+
     /// Runs a Chrome DevTools Protocol command on the page (ChromeDriver's `goog/cdp/execute`).
     pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
         #[derive(Debug)]
