@@ -209,8 +209,9 @@ async fn wall_screen_mode_shows_health_and_calms_bursts() {
 
 /// A wall screen pages through a catalog longer than the screen, on its own, with no page
 /// skipped: every card is seen whole on some page before it comes back to the first, grouped by
-/// material too, where a group's first card is seen with its heading; the heading says which
-/// page it shows. (`page_seconds=2` rather than the 20 s default.)
+/// material too, where a group's first card is seen with its heading; no page, the last
+/// neither, starts in a row cut at its top; the heading says which page it shows.
+/// (`page_seconds=2` rather than the 20 s default.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wall_screen_pages_through_the_catalog() {
     let Some(browser) = Browser::start().await else { return };
@@ -225,6 +226,7 @@ async fn wall_screen_pages_through_the_catalog() {
         watch_wall_pages(&page).await;
         page.wait_until("the first page again, after the others", "return window.back").await;
         assert_every_card_seen(&page, items, query).await;
+        assert_eq!(page.eval("return window.cutAtTop").await, json!([]), "a page never starts in a row, the last one neither ({query})");
         assert!(page.eval_bool("return [...window.pagesSaid].some(p => /^página 2 de \\d+$/.test(p))").await, "the second page said");
         assert_eq!(page.count("[data-testid=catalog-more]").await, 0, "no button nobody can press");
         page.close().await;
@@ -370,11 +372,12 @@ async fn broker_with_benches(items: u64) -> TestBroker {
 
 /// Starts noting which cards a wall's catalog shows whole as it pages (`window.seen`; a card
 /// counts as seen when it is whole in the view, and, the first of its group or of the cards
-/// drawn, its heading with it), where it scrolls to (`window.tops`), what its heading says
+/// drawn, its heading with it), where it scrolls to (`window.tops`), which rows a page that
+/// stands still cuts at its top (`window.cutAtTop`), what its heading says
 /// (`window.pagesSaid`) and when it comes back to its top after leaving it (`window.back`).
 async fn watch_wall_pages(page: &Dashboard) {
     page.eval(
-        "window.seen = new Set(); window.tops = []; window.left = false; window.back = false; window.pagesSaid = new Set();
+        "window.seen = new Set(); window.tops = []; window.cutAtTop = []; window.left = false; window.back = false; window.pagesSaid = new Set();
          setInterval(() => {
            const v = document.querySelector('.catalog-view'), r = v.getBoundingClientRect();
            const whole = e => { const b = e.getBoundingClientRect(); return b.top >= r.top - 1 && b.bottom <= r.bottom + 1; };
@@ -384,7 +387,11 @@ async fn watch_wall_pages(page: &Dashboard) {
              if (whole(c) && (!heading || whole(heading))) window.seen.add(c.dataset.furnitureId);
            }
            window.pagesSaid.add(document.querySelector('[data-testid=catalog-page]').textContent);
-           if (window.tops.at(-1) !== v.scrollTop) window.tops.push(v.scrollTop);
+           if (window.tops.at(-1) !== v.scrollTop) { window.tops.push(v.scrollTop); window.still = 0; } else window.still = (window.still || 0) + 1;
+           if (window.still === 4) {
+             const cut = [...v.querySelectorAll('.catalog > li')].find(li => { const b = li.getBoundingClientRect(); return b.top < r.top - 1 && b.bottom > r.top + 1 && b.height <= r.height; });
+             if (cut) window.cutAtTop.push(v.scrollTop + ': ' + (cut.dataset.furnitureId || cut.textContent));
+           }
            if (v.scrollTop > 0) window.left = true; else if (window.left) window.back = true;
          }, 50)",
     )
