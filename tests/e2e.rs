@@ -280,7 +280,8 @@ async fn wall_screen_pages_past_the_first_hundred() {
 /// does: standing, its catalog over its feed, paging through every card, the newest two toasts
 /// under the feed's rows; lying, catalog and feed side by side, without the charts where the
 /// screen is short, the newest toast alone; on a phone, without the charts, nothing wider than
-/// the screen. A 1024 × 768 wall shows its newest two toasts too. The title stays on one line,
+/// the screen, and on a small one (360 × 640) a whole card, and a whole row of the feed over its
+/// toast. A 1024 × 768 wall shows its newest two toasts too. The title stays on one line,
 /// and the page behind the wall is as dark as the wall, which does not scroll as it drifts. (It scrolled as a desk does, its catalog
 /// the first hundred cards below the feed, off the screen, its toasts fixed over the feed; the
 /// title broke over three lines, and a 1024-pixel wall's over two.)
@@ -345,6 +346,24 @@ async fn a_small_wall_fits_its_screen() {
     let l = page.eval(layout).await;
     assert_eq!((&l["fits"], &l["title_lines"]), (&json!(true), &json!(1)), "{l}");
     assert_eq!(at(&l, "charts", "height"), 0.0, "no charts on a phone: {l}");
+    // A small phone, 360 × 640, with a toast: the pills on one line, the source's and the
+    // health's lines one line each, a card whole in the catalog, and a row whole in the feed above the toast (the header took a
+    // third of the screen, and the toast all of the feed's column).
+    page.resize(360, 640, false).await;
+    let f = Furniture::new("h-005", "Banco 005 bis", "Tres plazas", 45, 150, "haya", "ana");
+    broker.send(Action::Updated, f).await;
+    let toast = "[...document.querySelectorAll('[data-testid=toast]')].some(t => t.checkVisibility())";
+    page.wait_until("the sixth change, and a toast", &format!("return document.querySelector('[data-testid=feed-item]')?.textContent.includes('Banco 005 bis') && {toast}")).await;
+    let small = format!("const box = s => document.querySelector(s).getBoundingClientRect();
+         const lines = s => {{ const e = document.querySelector(s); return Math.round(e.offsetHeight / parseFloat(getComputedStyle(e).lineHeight)); }};
+         const whole = (s, inside) => {{ const v = box(inside); return [...document.querySelectorAll(s)].some(e => {{ const b = e.getBoundingClientRect(); return b.height > 0 && b.top >= v.top - 1 && b.bottom <= v.bottom + 1; }}); }};
+         const middles = [...document.querySelector('.status-items').children].filter(e => e.checkVisibility()).map(e => {{ const b = e.getBoundingClientRect(); return (b.top + b.bottom) / 2; }});
+         return {{ fits: document.documentElement.scrollHeight <= innerHeight, source: lines('.source'), health: lines('.status-bar .health'),
+                  pills_on_a_line: middles.every(m => Math.abs(m - middles[0]) < 4),
+                  card: whole('[data-testid=catalog-item]', '.catalog-view'), row: whole('[data-testid=feed-item]', '[data-testid=feed]'),
+                  toast: {toast} }}");
+    page.screenshot("small-wall-phone").await;
+    assert_eq!(page.eval(&small).await, json!({"fits": true, "pills_on_a_line": true, "source": 1, "health": 1, "card": true, "row": true, "toast": true}), "360 × 640");
 
     // The drift against burn-in moves the page past the screen's edge: the wall still does not
     // scroll (it showed scrollbars), neither by a mouse's wheel.
