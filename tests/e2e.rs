@@ -994,6 +994,31 @@ async fn a_probe_brings_the_reconnect_and_its_countdown_nearer() {
     page.close().await;
 }
 
+/// The reconnecting pill keeps its width as its countdown goes from two digits to one and its
+/// attempts go by: the pills beside it, and on a desk the title's line, stay put. (The backoff's
+/// jitter is pinned by replacing `Math.random`: the first four attempts wait 0.25 s, the fifth
+/// 15.8 s.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconnecting_pill_keeps_its_width() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let closed = std::net::TcpListener::bind("127.0.0.3:0").unwrap().local_addr().unwrap().port();
+    let page = Dashboard::open(&browser, &format!("{}?ws=ws://127.0.0.3:{closed}/", broker.page_url())).await;
+    page.eval(
+        "Math.random = () => 0; window.__widths = new Set(); window.__labels = new Set(); setInterval(() => { const c = document.querySelector('[data-testid=connection-status]'); \
+         if (c?.dataset.state === 'reconnecting') { window.__widths.add(Math.round(c.getBoundingClientRect().width)); window.__labels.add(c.textContent); } }, 20); return true",
+    )
+    .await;
+    let label = "(document.querySelector('[data-testid=connection-status]')?.textContent ?? '')";
+    page.wait_until("the fourth attempt", &format!("return {label}.includes('intento 4')")).await;
+    page.eval("Math.random = () => 0.99; return true").await;
+    page.wait_until("the fifth attempt, 16 s away", &format!("return {label}.endsWith('intento 5 en 16 s')")).await;
+    page.wait_until("its countdown at 9 s", &format!("return {label}.endsWith(' en 9 s')")).await;
+    let (widths, labels) = (page.eval("return [...window.__widths]").await, page.eval("return [...window.__labels]").await);
+    assert_eq!(widths.as_array().map(Vec::len), Some(1), "the pill's widths {widths} as it said {labels}");
+    page.close().await;
+}
+
 /// The browser saying there is no network (as it does when only loopback is up, with the broker
 /// on the same machine) does not drop a connection that still answers: the page stays live and
 /// keeps showing changes.
