@@ -392,7 +392,7 @@ async fn broker_with_benches(items: u64) -> TestBroker {
 /// Starts noting which cards a wall's catalog shows whole as it pages (`window.seen`; a card
 /// counts as seen when it is whole in the view, and, the first of its group or of the cards
 /// drawn, its heading with it), where it scrolls to (`window.tops`), which rows a page that
-/// stands still cuts at its top (`window.cutAtTop`), what its heading says
+/// stands still for half a second cuts at its top (`window.cutAtTop`), what its heading says
 /// (`window.pagesSaid`) and when it comes back to its top after leaving it (`window.back`).
 async fn watch_wall_pages(page: &Dashboard) {
     page.eval(
@@ -407,7 +407,7 @@ async fn watch_wall_pages(page: &Dashboard) {
            }
            window.pagesSaid.add(document.querySelector('[data-testid=catalog-page]').textContent);
            if (window.tops.at(-1) !== v.scrollTop) { window.tops.push(v.scrollTop); window.still = 0; } else window.still = (window.still || 0) + 1;
-           if (window.still === 4) {
+           if (window.still === 10) {
              const cut = [...v.querySelectorAll('.catalog > li')].find(li => { const b = li.getBoundingClientRect(); return b.top < r.top - 1 && b.bottom > r.top + 1 && b.height <= r.height; });
              if (cut) window.cutAtTop.push(v.scrollTop + ': ' + (cut.dataset.furnitureId || cut.textContent));
            }
