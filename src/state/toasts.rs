@@ -141,6 +141,8 @@ pub struct Toasts {
     recent: VecDeque<(f64, Action)>,
     /// The digest toast of the current burst and its counts.
     burst: Option<(u64, Counts, f64)>,
+    /// The burst's digest was closed by hand: no toast until the changes slow down.
+    hushed: bool,
     /// Changes that arrived while the page was hidden.
     away: Counts,
     lang: Lang,
@@ -154,7 +156,7 @@ impl Default for Toasts {
 
 impl Toasts {
     pub fn new(policy: ToastPolicy) -> Toasts {
-        Toasts { items: VecDeque::new(), policy, next_key: 1, recent: VecDeque::new(), burst: None, away: Counts::default(), lang: Lang::Es }
+        Toasts { items: VecDeque::new(), policy, next_key: 1, recent: VecDeque::new(), burst: None, hushed: false, away: Counts::default(), lang: Lang::Es }
     }
 
     /// The language of digests (Spanish by default).
@@ -212,6 +214,12 @@ impl Toasts {
         // While changes come at a burst's rate they go into its digest; once they slow down, the
         // digest shows what it counted until it goes, and each change has its toast again.
         let burst_rate = self.recent.len() > self.policy.burst_count;
+        // Closed by hand, a burst's digest stays closed while the burst goes on (it came back
+        // with the next change).
+        self.hushed &= burst_rate;
+        if self.hushed {
+            return;
+        }
         if let Some((key, mut counts, started)) = self.burst.take() {
             if self.items.iter().any(|t| t.key == key) {
                 if burst_rate {
@@ -299,8 +307,9 @@ impl Toasts {
         }
     }
 
-    /// Removes one toast (dismissed by hand).
+    /// Removes one toast (dismissed by hand); a burst's digest, until the changes slow down.
     pub fn dismiss(&mut self, key: u64) {
+        self.hushed |= self.burst.as_ref().is_some_and(|b| b.0 == key && self.items.iter().any(|t| t.key == key));
         self.items.retain(|t| t.key != key);
     }
 
@@ -529,6 +538,40 @@ mod tests {
         assert_eq!(kinds(&t).iter().filter(|k| **k == "digest").count(), 1, "{:?}", kinds(&t));
         // The first burst's 6, then the 2 that came at a burst's pace again.
         assert!(t.iter().any(|d| d.title.starts_with("8 cambios")), "{:?}", t.iter().map(|d| d.title.clone()).collect::<Vec<_>>());
+    }
+
+    /// A digest closed by hand stays closed while the changes keep coming at a burst's pace (it
+    /// came back with the next one); once they slow down each has its toast again. Closing any
+    /// other toast hushes nothing.
+    #[test]
+    fn a_digest_closed_by_hand_stays_closed_while_the_burst_goes_on() {
+        let mut t = Toasts::default();
+        for i in 0..6 {
+            t.push(&note(Action::Updated, "x"), f64::from(i) * 1_000.0, true);
+        }
+        assert_eq!(kinds(&t), ["digest"]);
+        let digest = t.iter().next().unwrap().key;
+        t.dismiss(digest);
+        for i in 6..60 {
+            t.push(&note(Action::Updated, "x"), f64::from(i) * 1_000.0, true);
+            assert!(t.is_empty(), "a change a second, {i} s in: {:?}", kinds(&t));
+        }
+        t.push(&note(Action::Created, "solo"), 80_000.0, true);
+        assert_eq!(kinds(&t), ["created"], "slower: a toast of its own again");
+        let solo = t.iter().next().unwrap().key;
+        t.dismiss(solo);
+        for i in 0..6 {
+            t.push(&note(Action::Updated, "x"), 81_000.0 + f64::from(i) * 100.0, true);
+        }
+        assert_eq!(kinds(&t), ["digest"], "a change's toast closed by hand hushes no burst");
+        // Nor a digest closed after its burst is over and before the next one.
+        let digest = t.iter().next().unwrap().key;
+        t.push(&note(Action::Created, "slow"), 100_000.0, true);
+        t.dismiss(digest);
+        for i in 0..6 {
+            t.push(&note(Action::Updated, "x"), 101_000.0 + f64::from(i) * 100.0, true);
+        }
+        assert_eq!(kinds(&t).last().copied(), Some("digest"), "{:?}", kinds(&t));
     }
 
     #[test]
