@@ -280,8 +280,8 @@ async fn wall_screen_pages_past_the_first_hundred() {
 /// does: standing, its catalog over its feed, paging through every card, the newest two toasts
 /// under the feed's rows; lying, catalog and feed side by side, without the charts where the
 /// screen is short, the newest toast alone; on a phone, without the charts, nothing wider than
-/// the screen, and on a small one (360 × 640) a whole card, and a whole row of the feed over its
-/// toast. A 1024 × 768 wall shows its newest two toasts too. The title stays on one line,
+/// the screen, and on a small one (360 × 640, and lying, 640 × 360) a whole card, and a whole
+/// row of the feed over its toast. A 1024 × 768 wall shows its newest two toasts too. The title stays on one line,
 /// and the page behind the wall is as dark as the wall, which does not scroll as it drifts. (It scrolled as a desk does, its catalog
 /// the first hundred cards below the feed, off the screen, its toasts fixed over the feed; the
 /// title broke over three lines, and a 1024-pixel wall's over two.)
@@ -363,7 +363,18 @@ async fn a_small_wall_fits_its_screen() {
                   card: whole('[data-testid=catalog-item]', '.catalog-view'), row: whole('[data-testid=feed-item]', '[data-testid=feed]'),
                   toast: {toast} }}");
     page.screenshot("small-wall-phone").await;
-    assert_eq!(page.eval(&small).await, json!({"fits": true, "pills_on_a_line": true, "source": 1, "health": 1, "card": true, "row": true, "toast": true}), "360 × 640");
+    let phone = json!({"fits": true, "pills_on_a_line": true, "source": 1, "health": 1, "card": true, "row": true, "toast": true});
+    assert_eq!(page.eval(&small).await, phone, "360 × 640");
+    // Lying, 640 × 360: the same, the pills on the title's line (no card was whole).
+    page.resize(640, 360, false).await;
+    let f = Furniture::new("h-006", "Banco 006 bis", "Tres plazas", 45, 150, "haya", "ana");
+    broker.send(Action::Updated, f).await;
+    page.wait_until("the seventh change, and a toast", &format!("return document.querySelector('[data-testid=feed-item]')?.textContent.includes('Banco 006 bis') && {toast}")).await;
+    let lying = page.eval(&small).await;
+    page.screenshot("small-wall-phone-lying").await;
+    assert_eq!(lying, phone, "640 × 360");
+    let title_and_clock = "const m = s => { const b = document.querySelector(s).getBoundingClientRect(); return (b.top + b.bottom) / 2; }; return Math.abs(m('.brand h1') - m('[data-testid=clock]')) < 4";
+    assert!(page.eval_bool(title_and_clock).await, "the pills on the title's line at 640 × 360");
 
     // The drift against burn-in moves the page past the screen's edge: the wall still does not
     // scroll (it showed scrollbars), neither by a mouse's wheel.
