@@ -1005,9 +1005,9 @@ async fn a_probe_brings_the_reconnect_and_its_countdown_nearer() {
 }
 
 /// The reconnecting pill keeps its width as its countdown goes from two digits to one and its
-/// attempts go by: the pills beside it, and on a desk the title's line, stay put. (The backoff's
-/// jitter is pinned by replacing `Math.random`: the first four attempts wait 0.25 s, the next
-/// 15.8 s or 29.7 s.)
+/// attempts go by, up to the ninety-ninth: the pills beside it, and on a desk the title's line,
+/// stay put. (The backoff's jitter is pinned by replacing `Math.random`: the first four attempts
+/// wait 0.25 s, the next 15.8 s or 29.7 s.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reconnecting_pill_keeps_its_width() {
     let Some(browser) = Browser::start().await else { return };
@@ -1028,6 +1028,13 @@ async fn the_reconnecting_pill_keeps_its_width() {
     page.wait_for("its countdown at 9 s", &format!("return {label}.endsWith(' en 9 s')"), Duration::from_secs(40)).await;
     let (widths, labels) = (page.eval("return [...window.__widths]").await, page.eval("return [...window.__labels]").await);
     assert_eq!(widths.as_array().map(Vec::len), Some(1), "the pill's widths {widths} as it said {labels}");
+    // At the bound: the longest it says before the hundredth attempt, in either language, is as
+    // wide (a copy of the pill beside it, saying so).
+    let widest = "const c = document.querySelector('[data-testid=connection-status]'); \
+                  return ['Reconectando · intento 99 en 30 s', 'Reconnecting · attempt 99 in 30 s'].map(t => { \
+                    const k = c.cloneNode(true); k.querySelector('.conn-label').textContent = t; c.after(k); \
+                    const w = Math.round(k.getBoundingClientRect().width); k.remove(); return w; })";
+    assert_eq!(page.eval(widest).await, json!([widths[0], widths[0]]), "the widest labels before the hundredth attempt");
     page.close().await;
 }
 
