@@ -8,6 +8,12 @@ use std::time::Duration;
 /// The longest time a flag in seconds takes (a day): beyond it, deadlines computed from now
 /// would overflow the clock's range.
 const MAX_SECS: u64 = 86_400;
+/// The most frames queued for one client that may be asked for (tokio's queues hold at most
+/// `usize::MAX >> 3`; past that every connection would fail as it opens).
+const MAX_CLIENT_QUEUE: u64 = 1_000_000;
+/// The most connections that may be allowed at once (the count of publishes in flight, 64 per
+/// connection, must not overflow).
+const MAX_CONNECTIONS: u64 = 10_000_000;
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -93,13 +99,14 @@ pub struct Config {
     #[arg(long, hide_env_values = true, env = "BROKER_PING_TIMEOUT_SECS", help_heading = "Limits", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub ping_timeout_secs: u64,
 
-    /// Frames queued for one client before it is cut off as too slow (close 1008).
-    #[arg(long, hide_env_values = true, env = "BROKER_CLIENT_QUEUE", help_heading = "Limits", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Frames queued for one client before it is cut off as too slow (close 1008), 1 to
+    /// 1,000,000.
+    #[arg(long, hide_env_values = true, env = "BROKER_CLIENT_QUEUE", help_heading = "Limits", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=MAX_CLIENT_QUEUE))]
     pub client_queue: u64,
 
-    /// Open connections (WebSocket and HTTP) allowed at once, at least 1; more are refused with
-    /// HTTP 503.
-    #[arg(long, hide_env_values = true, env = "BROKER_MAX_CONNECTIONS", help_heading = "Limits", default_value_t = 20_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    /// Open connections (WebSocket and HTTP) allowed at once, 1 to 10,000,000; more are refused
+    /// with HTTP 503.
+    #[arg(long, hide_env_values = true, env = "BROKER_MAX_CONNECTIONS", help_heading = "Limits", default_value_t = 20_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=MAX_CONNECTIONS))]
     pub max_connections: usize,
 
     /// Open TCP connections allowed from one IP address (HTTP and WebSocket); more are refused
@@ -205,6 +212,13 @@ mod tests {
     fn limits_that_would_refuse_everything_are_refused() {
         for (flag, low, ok) in [("--max-connections", "0", "1"), ("--max-frame-bytes", "1023", "1024")] {
             assert!(Config::try_parse_from(["broker", flag, low]).is_err(), "{flag} {low}");
+            assert!(Config::try_parse_from(["broker", flag, ok]).is_ok(), "{flag} {ok}");
+        }
+        // Past what the broker can hold (a queue tokio refuses to make, a count that overflows),
+        // refused at start rather than failing each connection as it opens.
+        for (flag, high, ok) in [("--client-queue", "1000001", "1000000"), ("--max-connections", "10000001", "10000000")] {
+            let err = Config::try_parse_from(["broker", flag, high]).expect_err("past the bound").to_string();
+            assert!(err.contains(high) && err.contains(&format!("1..={ok}")), "{flag}: {err}");
             assert!(Config::try_parse_from(["broker", flag, ok]).is_ok(), "{flag} {ok}");
         }
         let c = Config::try_parse_from(["broker", "--max-connections-per-ip", "0", "--max-messages-per-sec", "0"]).unwrap();
