@@ -294,8 +294,10 @@ impl Live {
             ServerFrame::Welcome { client_count, stream, .. } => {
                 // Parts of a reply that a lost connection cut short.
                 self.sync_parts.set_value(Vec::new());
-                // Each welcome starts the wait for the answer to `sync` anew.
-                if matches!(self.source.get_untracked(), CatalogSource::Waiting(_)) {
+                // Each welcome starts the wait for the answer to `sync` anew; so does one
+                // without a numbering after a broker that synced (the Python one put back at the
+                // address): what comes from now on is only what the page sees live.
+                if matches!((self.source.get_untracked(), &stream), (CatalogSource::Waiting(_), _) | (CatalogSource::Synced { .. }, None)) {
                     self.source.set(CatalogSource::Waiting(Some(now)));
                 }
                 self.clients.set(client_count);

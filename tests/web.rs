@@ -422,6 +422,33 @@ async fn a_broker_back_with_another_state_says_so_in_the_feed() {
     assert!(gaps()[0].contains("otro estado"), "the newest first: {:?}", gaps());
 }
 
+/// Our broker put back by the Python one at its address (a welcome without a numbering): the
+/// page stops saying it is in sync with the broker, says its catalog is built from what it sees
+/// live from then on, and marks the outage in the feed as a window in which changes may be
+/// missing (it said "in sync" for good, and marked no outage again).
+#[wasm_bindgen_test]
+async fn a_broker_without_sync_after_ours_is_not_taken_for_ours() {
+    use furniture_dashboard::ws::WsEvent;
+    use furniture_protocol::encode_sync_reply;
+    let host = host();
+    let live = live();
+    let _mounted = mount(&host, live, move || view! { <StatusBar/> <FeedPanel/> });
+    let source = || host.query_selector("[data-testid=catalog-source]").unwrap().unwrap().text_content().unwrap();
+    welcomed(live, "a");
+    live.on_event(WsEvent::Frame(encode_sync_reply(7, true, &[], std::iter::empty())));
+    until("in sync", || source().contains("Sincronizado con el servidor")).await;
+    lost(live);
+    live.on_event(WsEvent::State(ConnState::Live));
+    live.on_event(WsEvent::Frame(r#"{"type":"connection","message":"Conectado","client_count":1}"#.into()));
+    // The broker's answer is due 3 s after the welcome; the second's tick then decides.
+    gloo_timers::future::TimeoutFuture::new(3_100).await;
+    live.tick();
+    until("built from live events", || source().contains("Catálogo construido con eventos en vivo")).await;
+    until("a gap marker", || host.query_selector("[data-testid=feed-item][data-action=gap]").unwrap().is_some()).await;
+    let gap = host.query_selector("[data-testid=feed-item][data-action=gap]").unwrap().unwrap().text_content().unwrap();
+    assert!(gap.contains("pueden faltar cambios"), "{gap}");
+}
+
 /// A broker that lost its state while the page was away (its numbering started over, no clean
 /// close) is one line for the outage, even when the page's connection was lost again before the
 /// broker's answer to an earlier welcome, and its reply, which cannot give its new numbering's
