@@ -1259,6 +1259,21 @@ async fn hostile_names_stay_text() {
     page.wait_feed("created", "evil-rlo").await;
     let shown = page.text("[data-testid=feed-item][data-furniture-id=\"evil-rlo\"] .feed-message").await;
     assert!(shown.ends_with("Prueba evil - roble (1x1cm)"), "{shown:?}");
+    // Nor anywhere else on the page: a card's id, the feed's authors and its line of what
+    // changed, the counts by material, the filters' options.
+    broker.send(Action::Created, Furniture::new("evil-\u{202e}id", "Mesa", "", 1, 1, "roble", "ana")).await;
+    broker.send(Action::Updated, Furniture::new("evil-rlo", "Prueba \u{202e}evil", "", 1, 1, "roble \u{202e}y", "ana \u{202e}y")).await;
+    page.wait_feed("updated", "evil-rlo").await;
+    page.wait_until("the card of the id", "return [...document.querySelectorAll('.card-id')].some(e => e.textContent === 'evil-id')").await;
+    let found = page
+        .eval(
+            "const re = /[\\u202a-\\u202e\\u2066-\\u2069]/, found = [];
+             const walk = document.createTreeWalker(document.querySelector('.app'), NodeFilter.SHOW_TEXT);
+             while (walk.nextNode()) if (re.test(walk.currentNode.data)) found.push(walk.currentNode.parentElement.className + ': ' + walk.currentNode.data.slice(0, 40));
+             return found",
+        )
+        .await;
+    assert_eq!(found, json!([]), "bidirectional controls on the page");
     page.close().await;
 }
 

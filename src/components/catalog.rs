@@ -6,7 +6,7 @@ use crate::app::Live;
 use crate::components::{action_label, show_more_label};
 use crate::components::rows::{follow, LiveRows};
 use crate::state::catalog_view::{Card, SortBy, Tile};
-use crate::state::format::{or_dash, size};
+use crate::state::format::{inert_bidi, or_dash, size};
 
 /// Fields an update changed are highlighted this long (ms).
 const HIGHLIGHT_MS: f64 = 5_000.0;
@@ -199,7 +199,7 @@ fn CatalogCard(
                 <div><dt>{lang.t("Medidas", "Size")}</dt><dd class="size" class:changed=highlight(&["ancho", "altura"])>{text(|c| size(&c.furniture))}</dd></div>
                 <div><dt>{lang.t("Autor", "Author")}</dt><dd class:changed=highlight(&["autor_username"])>{text(|c| or_dash(c.furniture.autor()))}</dd></div>
             </dl>
-            <p class="card-foot"><span class="card-id">{id.clone()}</span><span class="card-when">{when}</span></p>
+            <p class="card-foot"><span class="card-id">{inert_bidi(id.clone())}</span><span class="card-when">{when}</span></p>
         </li>
     }
 }

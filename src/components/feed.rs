@@ -10,7 +10,7 @@ use crate::components::{action_label, show_more_label};
 use crate::components::rows::{follow, Rows};
 use crate::state::diff::describe;
 use crate::state::feed::{distinct, Change, FeedEntry, FeedFilter, GapReason, Origin};
-use crate::state::format::headline;
+use crate::state::format::{headline, inert_bidi};
 use crate::state::i18n::Lang;
 
 /// Rows drawn at first, and added by each "show more". The feed keeps more (its cap, 500 by
@@ -124,7 +124,7 @@ fn FeedControls() -> impl IntoView {
                 <option value="" prop:selected=move || chosen(None)>{label}</option>
                 {move || options.get().into_iter().map(|o| {
                     let mine = o.clone();
-                    view! { <option value=o.clone() prop:selected=move || chosen(Some(&mine))>{o.clone()}</option> }.into_any()
+                    view! { <option value=o.clone() prop:selected=move || chosen(Some(&mine))>{inert_bidi(o.clone())}</option> }.into_any()
                 }).collect::<Vec<_>>()}
             </select>
         }
@@ -183,7 +183,7 @@ fn FeedItem(
                 {diff.map(|d| view! { <p class="feed-diff" data-testid="feed-diff">{d}</p> })}
                 <p class="feed-meta">
                     <time>{local_clock(when)}</time>
-                    {n.furniture.autor().map(|a| view! { <span>" · " {a}</span> })}
+                    {n.furniture.autor().map(|a| view! { <span>" · " {inert_bidi(a)}</span> })}
                     {n.seq.map(|s| view! { <span class="seq">" · #" {s}</span> })}
                     {match change.origin {
                         Origin::Live => None,

@@ -381,7 +381,7 @@ impl CatalogView {
         }
         let mut counts: Vec<(String, String, usize)> = counts.into_iter().map(|(m, n)| (sort_key(&m), m.into_owned(), n)).collect();
         crate::state::sort::sort_by(&mut counts, |a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
-        counts.into_iter().map(|(_, m, n)| (m, n)).collect()
+        counts.into_iter().map(|(_, m, n)| (crate::state::format::inert_bidi(m), n)).collect()
     }
 
     /// Every card, live and lingering, sorted by name (case-insensitive), then id.

@@ -3,7 +3,7 @@
 use furniture_protocol::record::field;
 use furniture_protocol::Furniture;
 
-use crate::state::format::DASH;
+use crate::state::format::{inert_bidi, DASH};
 use crate::state::i18n::Lang;
 
 /// The record's fields as the screen names them (Spanish, English), in display order.
@@ -30,7 +30,7 @@ pub struct FieldChange {
 fn shown(f: &Furniture, key: &str) -> String {
     match f.get(key) {
         None | Some(serde_json::Value::Null) => DASH.to_owned(),
-        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::String(s)) => inert_bidi(s.clone()),
         // serde_json::to_string rather than `Display`, whose `io` adapter would bring the
         // standard library's error types into the page.
         Some(other) => serde_json::to_string(other).unwrap_or_default(),
@@ -92,6 +92,16 @@ mod tests {
         // "75" and 75 read the same on screen: not a change worth showing.
         assert_eq!(describe(&diff(&old, &new), Lang::Es), "nombre: — → x · material: — → haya");
         assert!(diff(&new, &new).is_empty());
+    }
+
+    /// A right-to-left override in a value turned round the rest of the line (" · autor: …").
+    #[test]
+    fn values_are_described_without_bidirectional_controls() {
+        let old = rec(json!({"autor_username": "ana", "material": "pino"}));
+        let new = rec(json!({"autor_username": "ana \u{202e}x", "material": "roble"}));
+        assert_eq!(describe(&diff(&old, &new), Lang::Es), "material: pino → roble · autor: ana → ana x");
+        // A control alone changes nothing on screen.
+        assert!(diff(&old, &rec(json!({"autor_username": "an\u{2066}a", "material": "pino"}))).is_empty());
     }
 
     #[test]
