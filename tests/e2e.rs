@@ -158,6 +158,19 @@ async fn the_dashboard_works_against_a_python_broker() {
     producer.send(tokio_tungstenite::tungstenite::Message::text(nan)).await.unwrap();
     page.wait_card("py-nan", |c| c.name == "Mesa rara" && c.size == "120\u{a0}×\u{a0}—\u{a0}cm").await;
     page.wait_feed("created", "py-nan").await;
+    // So are a lone surrogate (shown as U+FFFD), an integer past a double's range and nesting
+    // past serde_json's 128 levels, which Python's `json` reads and writes: each costs its value
+    // (a dash), not the change.
+    let odd = format!(
+        r#"{{"type":"furniture_created","furniture":{{"furniture_id":"py-odd","nombre":"Mesa \ud800","descripcion":{}0{},"altura":{},"ancho":120,"material":"pino","autor_username":"qa"}}}}"#,
+        "[".repeat(200),
+        "]".repeat(200),
+        "9".repeat(400)
+    );
+    producer.send(tokio_tungstenite::tungstenite::Message::text(odd)).await.unwrap();
+    page.wait_card("py-odd", |c| c.name == "Mesa \u{fffd}" && c.size == "120\u{a0}×\u{a0}—\u{a0}cm").await;
+    page.wait_feed("created", "py-odd").await;
+    assert_eq!(page.count(".diag").await, 0, "no message counted as unreadable");
     page.close().await;
 }
 

@@ -628,11 +628,12 @@ fn not_json(e: &serde_json::Error) -> String {
     format!("not JSON: {what} at line {} column {}", e.line(), e.column())
 }
 
-/// Decodes a text frame from a broker (ours or the Python one). Never panics. `NaN`, `Infinity`
-/// and `-Infinity`, which the Python broker passes on (Python's `json` reads and writes them),
-/// are read as `null`: a value not shown, in a change that is.
+/// Decodes a text frame from a broker (ours or the Python one). Never panics. What the Python
+/// broker passes on as Python's `json` reads and writes it, and serde_json does not read
+/// (`NaN`, `Infinity`, integers past a double's range, nesting past 128 levels, lone
+/// surrogates), costs the value, not the change: see [`python_json_as_ours`].
 pub fn decode_server(text: &str) -> ServerFrame {
-    let parsed = serde_json::from_str::<Value>(text).or_else(|e| python_constants_as_null(text).and_then(|t| serde_json::from_str(&t).ok()).ok_or(e));
+    let parsed = serde_json::from_str::<Value>(text).or_else(|e| python_json_as_ours(text).and_then(|t| serde_json::from_str(&t).ok()).ok_or(e));
     let mut obj = match parsed {
         Ok(Value::Object(obj)) => obj,
         Ok(_) => return ServerFrame::Invalid("JSON but not an object".to_owned()),
@@ -669,32 +670,97 @@ pub fn decode_server(text: &str) -> ServerFrame {
     }
 }
 
-/// `text` with Python's `NaN`, `Infinity` and `-Infinity` outside strings written as `null`;
-/// `None` when it has none.
-fn python_constants_as_null(text: &str) -> Option<String> {
+/// Levels of nesting that [`python_json_as_ours`] keeps (serde_json reads 128).
+const PYTHON_DEPTH: usize = 100;
+
+/// Digits (and sign, point, exponent) of the longest number [`python_json_as_ours`] keeps: a
+/// double's range ends at 309 digits.
+const PYTHON_NUMBER_LEN: usize = 300;
+
+/// `text` as serde_json reads what Python's `json` writes and the Python broker passes on, with
+/// each value it cannot read made one it shows as missing: `NaN`, `Infinity`, `-Infinity`,
+/// numbers too long for a double (Python's integers have no bound) and values nested deeper than
+/// [`PYTHON_DEPTH`] as `null`; lone surrogates (`"\ud800"`) as U+FFFD, as a browser shows them.
+/// `None` when it has none of them.
+fn python_json_as_ours(text: &str) -> Option<String> {
     let b = text.as_bytes();
+    // Whether the escape at `at` is of a surrogate, a high one (`\ud800`–`\udbff`: 1) or a
+    // low one (2). (Its last two digits are not looked at: anything there but hex digits is not
+    // JSON, in which U+FFFD reads as well as the escape would not.)
+    let surrogate = |at: usize| match b.get(at..at + 4) {
+        Some([b'\\', b'u', b'd' | b'D', c]) => match c | 0x20 {
+            b'8' | b'9' | b'a' | b'b' => 1,
+            b'c'..=b'f' => 2,
+            _ => 0,
+        },
+        _ => 0,
+    };
     let mut out = String::new();
-    let (mut from, mut i, mut in_string) = (0, 0, false);
+    let (mut from, mut i, mut depth) = (0, 0, 0);
+    // `text[at]` written as `with`. (Every place replaced starts and ends at an ASCII byte.)
+    let mut put = |from: &mut usize, at: std::ops::Range<usize>, with: &str| {
+        out.push_str(&text[*from..at.start]);
+        out.push_str(with);
+        *from = at.end;
+    };
     while i < b.len() {
-        if in_string {
-            match b[i] {
-                b'\\' => i += 1,
-                b'"' => in_string = false,
-                _ => {}
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    match surrogate(i) {
+                        1 if surrogate(i + 6) == 2 => i += 12,
+                        1 | 2 => {
+                            put(&mut from, i..i + 6, "\\ufffd");
+                            i += 6;
+                        }
+                        _ => i += 1 + usize::from(b[i] == b'\\'),
+                    }
+                }
             }
-        } else if b[i] == b'"' {
-            in_string = true;
-        } else if let Some(word) = ["-Infinity", "Infinity", "NaN"].into_iter().find(|w| b[i..].starts_with(w.as_bytes())) {
-            // Only ASCII bytes are matched, so `i` is at a character's start.
-            out.push_str(&text[from..i]);
-            out.push_str("null");
-            i += word.len();
-            from = i;
-            continue;
+            b'[' | b'{' if depth == PYTHON_DEPTH => {
+                let end = value_end(b, i);
+                put(&mut from, i..end, "null");
+                i = end;
+                continue;
+            }
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'-' | b'0'..=b'9' | b'I' | b'N' => {
+                let run = i + b[i..].iter().position(|c| !matches!(c, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')).unwrap_or(b.len() - i);
+                let word = ["-Infinity", "Infinity", "NaN"].into_iter().find(|w| b[i..].starts_with(w.as_bytes())).map(|w| i + w.len());
+                if let Some(end) = word.or((run - i > PYTHON_NUMBER_LEN).then_some(run)) {
+                    put(&mut from, i..end, "null");
+                }
+                i = word.unwrap_or(run).max(i + 1);
+                continue;
+            }
+            _ => {}
         }
         i += 1;
     }
     (from > 0).then(|| out + &text[from..])
+}
+
+/// Where the array or object opening at `i` ends: past its closing bracket, or at the text's end.
+fn value_end(b: &[u8], mut i: usize) -> usize {
+    let (mut depth, mut in_string) = (0usize, false);
+    while i < b.len() {
+        match (in_string, b[i]) {
+            (true, b'\\') => i += 1,
+            (_, b'"') => in_string = !in_string,
+            (false, b'[' | b'{') => depth += 1,
+            (false, b']' | b'}') => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    b.len()
 }
 
 /// The value at `key`, left as `null` in `obj` (cheaper in code than removing it).
@@ -990,9 +1056,41 @@ mod tests {
         assert_eq!(n.furniture.0["profundo"], json!([null, 1]));
         assert_eq!(n.furniture.0["nombre"], "NaN \" Infinity", "strings keep their text");
         assert_eq!(n.message, "Nuevo mueble creado: NaN \" Infinity - (nanxinfcm)");
-        assert_eq!(python_constants_as_null(r#"{"a":"NaN"}"#), None, "none outside strings");
+        assert_eq!(python_json_as_ours(r#"{"a":"NaN"}"#), None, "none outside strings");
         // Still not JSON for other reasons: the first error is told.
         assert_eq!(decode_server("{\"a\": NaN,"), ServerFrame::Invalid("not JSON: malformed at line 1 column 7".into()));
+    }
+
+    /// What Python's `json` writes and serde_json does not read (lone surrogates, integers past
+    /// a double's range, nesting past 128 levels) costs the value, not the change: the Python
+    /// broker passes each on as it came.
+    #[test]
+    fn python_json_past_serde_json_costs_the_value_not_the_change() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let huge = "9".repeat(400);
+        let text = format!(
+            r#"{{"type": "furniture_notification", "action": "created", "furniture": {{"_id": "s1", "nombre": "Mesa \ud800 \udc00 \ud83d\ude00 \\ud800 \ud800\u0041", "descripcion": {deep}, "altura": {huge}, "ancho": -{huge}.5e1, "fondo": 1{zeros}, "material": ["]", "\"[", {{"a": [1, 2]}}]}}, "message": "Nuevo mueble creado: Mesa \udfff", "seq": 7}}"#,
+            zeros = "0".repeat(299)
+        );
+        let ServerFrame::Notification(n) = decode_server(&text) else { panic!("{:?}", decode_server(&text)) };
+        // Each lone surrogate is U+FFFD; a pair stays, and so does an escaped backslash's text.
+        assert_eq!(n.furniture.0["nombre"], "Mesa \u{fffd} \u{fffd} 😀 \\ud800 \u{fffd}A");
+        assert_eq!(n.message, "Nuevo mueble creado: Mesa \u{fffd}");
+        // Nesting is kept to 100 levels, the frame's and the record's among them: 98 arrays,
+        // the innermost holding `null`.
+        let mut v = &n.furniture.0["descripcion"];
+        for _ in 0..PYTHON_DEPTH - 3 {
+            v = &v[0];
+        }
+        assert_eq!(*v, json!([null]));
+        assert_eq!((&n.furniture.0["altura"], &n.furniture.0["ancho"]), (&Value::Null, &Value::Null));
+        assert_eq!(n.furniture.0["fondo"].as_f64(), Some(1e299), "a number of 300 characters is read");
+        assert_eq!(n.furniture.0["material"], json!(["]", "\"[", {"a": [1, 2]}]), "brackets in strings are text");
+        assert_eq!(n.seq, Some(7));
+        assert_eq!(python_json_as_ours(r#"{"a": "\ud83d\ude00", "b": [[1e5]]}"#), None, "nothing to change");
+        // A value cut short past the levels kept stays not JSON.
+        let cut = format!(r#"{{"a": {}"#, "[".repeat(200));
+        assert!(matches!(decode_server(&cut), ServerFrame::Invalid(_)));
     }
 
     #[test]
