@@ -685,10 +685,10 @@ const PYTHON_NUMBER_LEN: usize = 300;
 fn python_json_as_ours(text: &str) -> Option<String> {
     let b = text.as_bytes();
     // Whether the escape at `at` is of a surrogate, a high one (`\ud800`–`\udbff`: 1) or a
-    // low one (2). (Its last two digits are not looked at: anything there but hex digits is not
-    // JSON, in which U+FFFD reads as well as the escape would not.)
-    let surrogate = |at: usize| match b.get(at..at + 4) {
-        Some([b'\\', b'u', b'd' | b'D', c]) => match c | 0x20 {
+    // low one (2), 0 when it is not one or not whole (its six bytes ASCII: what replaces them
+    // ends at a character's end).
+    let surrogate = |at: usize| match b.get(at..at + 6) {
+        Some([b'\\', b'u', b'd' | b'D', c, d, e]) if d.is_ascii_hexdigit() && e.is_ascii_hexdigit() => match c | 0x20 {
             b'8' | b'9' | b'a' | b'b' => 1,
             b'c'..=b'f' => 2,
             _ => 0,
@@ -1088,6 +1088,10 @@ mod tests {
         assert_eq!(n.furniture.0["material"], json!(["]", "\"[", {"a": [1, 2]}]), "brackets in strings are text");
         assert_eq!(n.seq, Some(7));
         assert_eq!(python_json_as_ours(r#"{"a": "\ud83d\ude00", "b": [[1e5]]}"#), None, "nothing to change");
+        // An escape cut short by the text's end is left as it is (found by fuzzing).
+        assert_eq!(python_json_as_ours("{\"t\u{f5}t \\ud8\n"), None);
+        assert_eq!(python_json_as_ours(r#"["\ud800", "\ud8"#).as_deref(), Some(r#"["\ufffd", "\ud8"#));
+        assert_eq!(python_json_as_ours("[\"\\ud83\u{e9}7\"]"), None, "nor one that holds a letter past ASCII");
         // A value cut short past the levels kept stays not JSON.
         let cut = format!(r#"{{"a": {}"#, "[".repeat(200));
         assert!(matches!(decode_server(&cut), ServerFrame::Invalid(_)));
