@@ -34,22 +34,29 @@ pub enum NotifyError {
     InvalidUrl { url: String, reason: String },
     #[error("cannot reach the broker at {url}: no answer within {}s", timeout.as_secs_f32())]
     Timeout { url: String, timeout: Duration },
-    #[error("cannot reach the broker at {url}: {reason}")]
+    #[error("cannot reach the broker at {url}: {}", one_line(reason))]
     Connect { url: String, reason: String },
-    #[error("the broker at {url} closed the connection before the change was sent: {reason}")]
+    /// The connection ended, or the broker stopped reading, before the change was written.
+    #[error("the broker at {url} did not take the change (it was not sent): {}", one_line(reason))]
     Send { url: String, reason: String },
     /// The change was written, then the connection ended before the broker echoed it back: it
     /// may or may not have been made (a broker killed or restarted in between).
-    #[error("the connection to the broker at {url} ended before it confirmed the change, which may or may not have been made: {reason}")]
+    #[error("the connection to the broker at {url} ended before it confirmed the change, which may or may not have been made: {}", one_line(reason))]
     Unconfirmed { url: String, reason: String },
     /// Our broker said no (no publish token, protected mode, storage failing); nothing was
     /// broadcast.
-    #[error("the broker at {url} refused the change: {reason}")]
+    #[error("the broker at {url} refused the change: {}", one_line(reason))]
     Refused { url: String, reason: String },
     /// Our broker lost its shared state store (Redis) while writing the change and cannot tell
     /// whether it was made (and broadcast): check before sending it again.
-    #[error("the broker at {url} cannot tell whether the change was made: {reason}")]
+    #[error("the broker at {url} cannot tell whether the change was made: {}", one_line(reason))]
     InDoubt { url: String, reason: String },
+}
+
+/// What a broker or a server said, on one line: its control characters (line breaks, a
+/// terminal's escape sequences) as spaces.
+fn one_line(said: &str) -> String {
+    said.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// Changes a [`Publisher`] keeps while they wait for the broker's answer ([`Tally`]).
@@ -112,6 +119,26 @@ pub fn shown_url(url: &str) -> String {
             format!("{base}?{}", pairs.join("&"))
         }
     }
+}
+
+/// What [`shown_url`] hides in `url`: each `token`'s value, as written and decoded, and a
+/// password.
+fn secrets(url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    for pair in query.split('&') {
+        if let (Some((key, value)), Some((_, decoded))) = (pair.split_once('='), form_urlencoded::parse(pair.as_bytes()).next()) {
+            if form_urlencoded::parse(key.as_bytes()).next().is_some_and(|(k, _)| k == "token") {
+                out.extend([value.to_owned(), decoded.into_owned()]);
+            }
+        }
+    }
+    let authority = base.split_once("://").map_or("", |(_, rest)| rest.split('/').next().unwrap_or_default());
+    if let Some((_, password)) = authority.rsplit_once('@').and_then(|(userinfo, _)| userinfo.split_once(':')) {
+        out.push(password.to_owned());
+    }
+    out.retain(|s| !s.is_empty());
+    out
 }
 
 impl Notifier {
@@ -256,7 +283,8 @@ impl Notifier {
         // Nagle's algorithm off: a change is written at once. With it on, the pong answering the
         // broker's ping (every 20 s) held the changes written after it until the broker's delayed
         // acknowledgement came, 40 ms later on Linux; they then arrived together (BENCHMARKS.md).
-        let connecting = tokio_tungstenite::connect_async_with_config(self.url.as_str(), None, true);
+        let url = with_root_path(&self.url);
+        let connecting = tokio_tungstenite::connect_async_with_config(url.as_ref(), None, true);
         match tokio::time::timeout(self.connect_timeout, connecting).await {
             Err(_) => Err(NotifyError::Timeout { url: self.shown_url(), timeout: self.connect_timeout }),
             Ok(Err(e)) => Err(self.connect_error(e)),
@@ -271,15 +299,11 @@ impl Notifier {
             // This project's broker refuses a wrong token (401) and an origin off its list (403)
             // for good, saying why in the body; the rest (too many connections, stopping) pass.
             E::Http(response) => {
-                let said: String = response
-                    .body()
-                    .as_deref()
-                    .map(String::from_utf8_lossy)
-                    .unwrap_or_default()
-                    .chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .take(200)
-                    .collect();
+                // A body may echo the request (a redirect's "Moved to /ws/?token=…"): the URL's
+                // secrets are hidden in it as in the URL.
+                let body = response.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+                let body = secrets(&self.url).iter().fold(body.into_owned(), |b, secret| b.replace(secret.as_str(), "***"));
+                let said: String = one_line(&body).chars().take(200).collect();
                 let reason = format!("the server answered HTTP {} instead of a WebSocket{}{}", response.status(), if said.trim().is_empty() { "" } else { ": " }, said.trim());
                 let url = self.shown_url();
                 match response.status().as_u16() {
@@ -307,6 +331,17 @@ impl Notifier {
 
     fn unconfirmed(&self, reason: String) -> NotifyError {
         NotifyError::Unconfirmed { url: self.shown_url(), reason }
+    }
+}
+
+/// The URL as the Python producer's `websockets` asks for it: a query without a path before it
+/// (`ws://broker:8765?token=…`) asks for `/?token=…`, not `?token=…`, which HTTP servers (this
+/// project's broker among them) refuse with 400.
+fn with_root_path(url: &str) -> std::borrow::Cow<'_, str> {
+    let rest = url.strip_prefix("ws://").unwrap_or(url);
+    match rest.find(['/', '?', '#']) {
+        Some(i) if rest.as_bytes()[i] == b'?' => format!("ws://{}/{}", &rest[..i], &rest[i..]).into(),
+        _ => url.into(),
     }
 }
 
@@ -456,6 +491,25 @@ impl Drop for Publisher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a broker says (an error frame's message, a close's reason, an HTTP body) is printed
+    /// on the error's one line: a line break or a terminal's escape sequence in it cannot make
+    /// another line, or rewrite the terminal.
+    #[test]
+    fn what_a_broker_says_is_shown_on_one_line() {
+        let said = "no\r\nfurniture-notify: sent\u{1b}[2K".to_owned();
+        let url = "ws://h/".to_owned();
+        for e in [
+            NotifyError::Refused { url: url.clone(), reason: said.clone() },
+            NotifyError::InDoubt { url: url.clone(), reason: said.clone() },
+            NotifyError::Unconfirmed { url: url.clone(), reason: said.clone() },
+            NotifyError::Connect { url: url.clone(), reason: said.clone() },
+            NotifyError::Send { url, reason: said.clone() },
+        ] {
+            let shown = e.to_string();
+            assert!(!shown.contains(char::is_control) && shown.ends_with("no  furniture-notify: sent [2K"), "{shown:?}");
+        }
+    }
 
     /// A tally keeps at most `TALLY_MAX` changes, dropping the oldest: a broker that answers
     /// nothing cannot make it grow for ever.

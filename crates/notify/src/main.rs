@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -157,7 +158,9 @@ async fn run(cli: Cli) -> ExitCode {
         Ok(()) => {
             // The id as given, control characters escaped: it cannot rewrite the terminal.
             let id: String = msg.furniture.id().unwrap_or_default().chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect();
-            println!("sent {} {id} to {}", action.producer_type(), notifier.shown_url());
+            // Sent: a closed standard output (`| head -0`) does not make it a failure, which a
+            // caller might send again.
+            let _ = writeln!(std::io::stdout(), "sent {} {id} to {}", action.producer_type(), notifier.shown_url());
             ExitCode::SUCCESS
         }
         Err(e @ NotifyError::InvalidUrl { .. }) => {
@@ -293,9 +296,10 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
         };
         match result {
             Ok(()) => {
-                if !demo.quiet {
-                    let f = &pending.furniture;
-                    println!(
+                let f = &pending.furniture;
+                let shown = demo.quiet
+                    || writeln!(
+                        std::io::stdout(),
                         "{:>6} {:<8} {} ({}, {}x{} cm)",
                         sent,
                         pending.action.as_str(),
@@ -303,9 +307,15 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
                         f.material().unwrap_or_default(),
                         f.ancho().unwrap_or_default(),
                         f.altura().unwrap_or_default()
-                    );
-                }
+                    )
+                    .is_ok();
                 pending = gen.next_message();
+                // Its reader gone (`demo | head`): stopped as by Ctrl-C, the last changes'
+                // answers awaited and the summary written.
+                if !shown {
+                    interrupted = true;
+                    break;
+                }
                 next += period;
                 let now = tokio::time::Instant::now();
                 if next < now {

@@ -191,6 +191,65 @@ async fn a_wrong_token_is_a_refusal_not_an_unreachable_broker() {
     let busy = refusing_server("503 Service Unavailable", "too many connections").await;
     let err = String::from_utf8(run(&["created"], &busy).await.stderr).unwrap();
     assert!(err.contains("cannot reach the broker") && err.contains("too many connections"), "{err}");
+    // A body that echoes the request (a redirect's) shows the token hidden, as the URL does.
+    let moved = refusing_server("301 Moved Permanently", "Moved to <a href=\"/ws/?token=S3CRET\">/ws/</a>").await;
+    let err = String::from_utf8(run(&["created"], &moved).await.stderr).unwrap();
+    assert!(err.contains("HTTP 301") && err.contains("/ws/?token=***") && !err.contains("S3CRET"), "{err}");
+}
+
+/// A token added to the Python producer's default URL, `ws://host:8765?token=…` (no path before
+/// the query), reaches this project's broker, which refused the request for `?token=…` (HTTP
+/// 400): it asks for `/?token=…`, as Python's `websockets` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_with_no_path_before_it_reaches_the_broker() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = furniture_broker::Config::on(addr);
+    config.publish_token = Some("S3CRET".parse().unwrap());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(furniture_broker::run(listener, config, shutdown.clone()));
+    let out = run(&["created", "--nombre", "Mesa"], &format!("ws://{addr}?token=S3CRET")).await;
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.starts_with("sent furniture_created ") && stdout.contains("?token=***"), "{stdout}");
+    shutdown.cancel();
+}
+
+/// Its standard output closed (`| head -3`), the demo stops as on Ctrl-C (status 0, the summary
+/// written) rather than panicking with status 101; a one-shot send that was made says so with
+/// status 0 whether or not its line could be written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_output_stops_the_demo_and_fails_no_change() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(furniture_broker::run(listener, furniture_broker::Config::on(addr), shutdown.clone()));
+    let url = format!("ws://{addr}");
+    let demo = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || {
+            let mut child = Command::new(BIN).args(["demo", "--rate", "100", "--count", "1000"]).env("WEBSOCKET_URL", url).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+            let mut first = String::new();
+            std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+            // The pipe's reading end is closed here.
+            (first, child.wait_with_output().unwrap())
+        }
+    });
+    let (first, out) = tokio::time::timeout(Duration::from_secs(30), demo).await.expect("the demo stopped").unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(first.trim_start().starts_with("1 created"), "{first}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("demo: sent ") && !stderr.contains("panicked"), "{stderr}");
+    let once = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(BIN).args(["created", "--nombre", "Mesa"]).env("WEBSOCKET_URL", url).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take());
+        child.wait_with_output().unwrap()
+    });
+    let out = once.await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    shutdown.cancel();
 }
 
 /// The demo's waits end at its `--duration`: a slow rate does not keep it going past it.

@@ -37,8 +37,9 @@ pub struct ProducerMessage {
 }
 
 impl ProducerMessage {
-    /// The frame exactly as the Python producer sends it:
-    /// `{"type": "furniture_created", "furniture": {...}}`.
+    /// The frame the Python producer sends, its keys in its order, written compactly and in
+    /// UTF-8 (Python writes `": "` and `", "` between them and escapes what is not ASCII: the
+    /// same JSON, read by value): `{"type":"furniture_created","furniture":{...}}`.
     pub fn encode(&self) -> String {
         #[derive(Serialize)]
         struct Out<'a> {
