@@ -121,6 +121,11 @@ pub fn shown_url(url: &str) -> String {
     }
 }
 
+/// A URL from the environment's value, [`DEFAULT_URL`] without one.
+fn url_or_default(value: Option<std::ffi::OsString>) -> String {
+    value.map_or_else(|| DEFAULT_URL.to_owned(), |v| v.to_string_lossy().into_owned())
+}
+
 /// What [`shown_url`] hides in `url`: each `token`'s value, as written and decoded, and a
 /// password.
 fn secrets(url: &str) -> Vec<String> {
@@ -147,9 +152,10 @@ impl Notifier {
         Notifier { url: url.into(), connect_timeout: DEFAULT_CONNECT_TIMEOUT }
     }
 
-    /// The broker from `WEBSOCKET_URL`, or [`DEFAULT_URL`].
+    /// The broker from `WEBSOCKET_URL`, or [`DEFAULT_URL`] when it is not set (one that is not
+    /// UTF-8 is an invalid URL when used, not the default: another broker).
     pub fn from_env() -> Notifier {
-        Notifier::new(std::env::var("WEBSOCKET_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned()))
+        Notifier::new(url_or_default(std::env::var_os("WEBSOCKET_URL")))
     }
 
     /// Sets the connect timeout (default [`DEFAULT_CONNECT_TIMEOUT`]).
@@ -491,6 +497,18 @@ impl Drop for Publisher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `WEBSOCKET_URL` unset is the default broker; set but not UTF-8, it is not taken for
+    /// unset (the default, another broker), but kept to fail as the URL it is not.
+    #[cfg(unix)]
+    #[test]
+    fn a_websocket_url_not_utf8_is_not_the_default() {
+        use std::os::unix::ffi::OsStringExt;
+        assert_eq!(url_or_default(None), DEFAULT_URL);
+        let url = url_or_default(Some(std::ffi::OsString::from_vec(b"ws://broker\xff:8765/".to_vec())));
+        assert_eq!(url, "ws://broker\u{fffd}:8765/");
+        assert_eq!(url_or_default(Some("ws://b:1/".into())), "ws://b:1/");
+    }
 
     /// What a broker says (an error frame's message, a close's reason, an HTTP body) is printed
     /// on the error's one line: a line break or a terminal's escape sequence in it cannot make

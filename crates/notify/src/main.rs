@@ -201,6 +201,8 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     // Changes sent on the connection of the moment.
     let mut sent_here = 0u64;
     let mut retry = Duration::from_millis(250);
+    // Connections in a row that ended with none of their changes answered.
+    let mut silent = 0;
     let mut next = tokio::time::Instant::now();
     eprintln!("demo: changes at {}/s to {} (seed {seed}); Ctrl-C stops", demo.rate, notifier.shown_url());
     let mut pending = gen.next_message();
@@ -254,10 +256,16 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
             () = tokio::time::sleep_until(next) => {}
         }
         if publisher.as_ref().is_some_and(Publisher::is_closed) {
-            lost += dropped(publisher.take());
+            lost += end(&mut publisher, sent_here, &mut silent);
         }
         let p = match publisher.as_mut() {
             Some(p) => p,
+            // A broker that closes on every change without answering it: making up for them
+            // would reconnect and send again for ever.
+            None if silent >= SILENT_CONNECTIONS => {
+                eprintln!("demo: the broker answered none of the changes sent on its last {silent} connections, each ended before an answer (does it send changes back to their sender?)");
+                return ExitCode::FAILURE;
+            }
             None => match tokio::select! { _ = &mut stop => { interrupted = true; break } () = over() => break, c = notifier.connect() => c } {
                 Ok(p) => {
                     retry = Duration::from_millis(250);
@@ -291,7 +299,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
         };
         let Ok(result) = sending else {
             eprintln!("demo: the broker took no change for {}s; reconnecting", SEND_TIMEOUT.as_secs());
-            lost += dropped(publisher.take());
+            lost += end(&mut publisher, sent_here, &mut silent);
             continue;
         };
         match result {
@@ -334,11 +342,11 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
                 // This one was not sent (the answer about the earlier one stopped it).
                 sent -= 1;
                 sent_here -= 1;
-                lost += dropped(publisher.take());
+                lost += end(&mut publisher, sent_here, &mut silent);
             }
             Err(e) => {
                 eprintln!("demo: {e}; reconnecting");
-                lost += dropped(publisher.take());
+                lost += end(&mut publisher, sent_here, &mut silent);
             }
         }
     }
@@ -395,6 +403,18 @@ async fn stop_signal() {
 fn dropped(publisher: Option<Publisher>) -> u64 {
     publisher.map_or(0, |p| p.tally().unanswered() as u64)
 }
+
+/// Ends the connection of the moment, whose `sent_here` changes not answered are lost (how many
+/// is returned); `silent` counts the connections in a row that answered none of theirs.
+fn end(publisher: &mut Option<Publisher>, sent_here: u64, silent: &mut u32) -> u64 {
+    let unanswered = dropped(publisher.take());
+    *silent = if unanswered > 0 && unanswered == sent_here { *silent + 1 } else { 0 };
+    unanswered
+}
+
+/// Connections in a row that may end with none of their changes answered before the demo stops
+/// (a broker restarting ends one or two so).
+const SILENT_CONNECTIONS: u32 = 3;
 
 /// How long the demo waits for the broker to take one change before it reconnects.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);

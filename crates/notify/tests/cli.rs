@@ -382,6 +382,18 @@ async fn a_demo_whose_changes_are_never_answered_stops() {
         got += 1;
     }
     assert_eq!(got, 3, "no change made up for: {stderr}");
+    // One that closes on each change without answering it: stopped after three connections so,
+    // not reconnecting for ever before its count.
+    let (url, mut frames, _) = fake_broker(|_, _| Answer::GoAway).await;
+    let out = run(&["demo", "--rate", "100", "--count", "3", "--duration", "60", "--quiet"], &url).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("answered none of the changes sent on its last 3 connections"), "{stderr}");
+    let mut connections = std::collections::BTreeSet::new();
+    while let Ok((connection, _)) = frames.try_recv() {
+        connections.insert(connection);
+    }
+    assert_eq!(connections.len(), 3, "{stderr}");
 }
 
 /// A broker that goes away (1001) at every third change, answering no more: that change and
