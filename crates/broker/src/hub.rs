@@ -35,6 +35,9 @@ use crate::store::StoreError;
 /// How long one read of a shared backend waits for new notifications before it asks again.
 pub const FOLLOW_WAIT: Duration = Duration::from_secs(2);
 
+/// How long `/metrics` shows the queues' gauges it counted before it counts them again.
+pub const QUEUE_GAUGES_EVERY: Duration = Duration::from_secs(1);
+
 /// The current time as the wire's timestamp.
 pub fn now() -> Timestamp {
     let micros = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
@@ -122,6 +125,9 @@ struct State {
     sync_catalogs: [Option<Arc<SharedCatalog>>; 2],
     /// False after a failed write or read of the state, until one succeeds.
     storage_ok: bool,
+    /// The frames queued for all clients and for the fullest one, as `/metrics` last counted
+    /// them, and when.
+    queue_gauges: Option<(Instant, usize, usize)>,
     /// Creates left out of the full catalog, for the log.
     left_out: Throttled,
 }
@@ -224,6 +230,7 @@ impl Hub {
                 storage_ok: true,
                 left_out: Throttled::default(),
                 sync_catalogs: [None, None],
+                queue_gauges: None,
             }),
             metrics,
             backend,
@@ -667,7 +674,14 @@ impl Hub {
 
     /// Gauges for `/metrics`.
     pub fn snapshot(&self) -> Snapshot {
-        let st = self.lock();
+        self.snapshot_at(Instant::now())
+    }
+
+    /// [`Hub::snapshot`] at `now`: the queues' gauges walk every client under the lock that
+    /// hands out every notification, at most once per [`QUEUE_GAUGES_EVERY`] (a flood of
+    /// scrapes would otherwise hold it most of the time).
+    fn snapshot_at(&self, now: Instant) -> Snapshot {
+        let mut st = self.lock();
         let mut snap = Snapshot {
             connections: st.clients.len(),
             seq: st.seq,
@@ -676,11 +690,19 @@ impl Hub {
             storage_ok: st.storage_ok,
             ..Snapshot::default()
         };
-        for client in st.clients.values() {
-            let depth = client.queue.max_capacity() - client.queue.capacity();
-            snap.queued_frames += depth;
-            snap.max_queue_depth = snap.max_queue_depth.max(depth);
-        }
+        (snap.queued_frames, snap.max_queue_depth) = match st.queue_gauges {
+            Some((at, queued, deepest)) if now.saturating_duration_since(at) < QUEUE_GAUGES_EVERY => (queued, deepest),
+            _ => {
+                let (mut queued, mut deepest) = (0, 0);
+                for client in st.clients.values() {
+                    let depth = client.queue.max_capacity() - client.queue.capacity();
+                    queued += depth;
+                    deepest = deepest.max(depth);
+                }
+                st.queue_gauges = Some((now, queued, deepest));
+                (queued, deepest)
+            }
+        };
         snap
     }
 
@@ -777,6 +799,25 @@ mod tests {
         let frames = take(2);
         assert!(frames[0].contains(r#""furniture_id":"b""#) && frames[1].starts_with(r#"{"type":"sync""#));
         assert!(viewer.frames.try_recv().is_err());
+    }
+
+    /// `/metrics` counts the frames queued for every client at most once a second (a flood of
+    /// scrapes held the lock that hands out notifications for a walk over every client each);
+    /// its other gauges are current.
+    #[tokio::test]
+    async fn the_queues_gauges_are_counted_at_most_once_a_second() {
+        let config = crate::Config::on("127.0.0.1:0".parse().unwrap());
+        let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
+        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+        let shutdown = CancellationToken::new();
+        // Its welcome waits in its queue, unread.
+        let _viewer = hub.register(&shutdown);
+        let t0 = Instant::now();
+        let gauges = |s: Snapshot| (s.queued_frames, s.max_queue_depth, s.seq);
+        assert_eq!(gauges(hub.snapshot_at(t0)), (1, 1, 0));
+        hub.publish(change("a", "Mesa"), Instant::now()).await.unwrap();
+        assert_eq!(gauges(hub.snapshot_at(t0 + Duration::from_millis(999))), (1, 1, 1), "as counted within the second");
+        assert_eq!(gauges(hub.snapshot_at(t0 + QUEUE_GAUGES_EVERY)), (2, 2, 1), "counted again after it");
     }
 
     /// What is handed out while a reply is encoded, outside the lock, waits and follows it:
