@@ -358,14 +358,14 @@ async fn read_loop<'a, S>(
                         warn!(client = id, "binary frame that is not UTF-8 ignored (and any more from this client)");
                     }
                     awaiting_pong.store(false, Ordering::Release);
-                    pace(&mut peer, hub, Instant::now(), &mut throttle_logged).await;
+                    pace(&mut peer, hub, Instant::now(), &mut throttle_logged, publishing).await;
                     continue;
                 }
             },
             // Paced like any other frame: tungstenite answers each ping with a pong.
             Ok(Message::Pong(_) | Message::Ping(_)) => {
                 awaiting_pong.store(false, Ordering::Release);
-                pace(&mut peer, hub, Instant::now(), &mut throttle_logged).await;
+                pace(&mut peer, hub, Instant::now(), &mut throttle_logged, publishing).await;
                 continue;
             }
             // Reading once more sends tungstenite's queued close reply (a clean close for the
@@ -399,22 +399,32 @@ async fn read_loop<'a, S>(
                 publishing.next().await;
             }
         }
-        pace(&mut peer, hub, received, &mut throttle_logged).await;
+        pace(&mut peer, hub, received, &mut throttle_logged, publishing).await;
     }
     // Those still committing get their answers (an error frame, the log line); `serve` sees
     // through any left when the writer ends the connection first.
     while publishing.next().await.is_some() {}
 }
 
-/// Above its message rate, waits before the client's next frame is read (logged once).
-async fn pace(peer: &mut Peer, hub: &Hub, received: Instant, logged: &mut bool) {
+/// Above its message rate, waits before the client's next frame is read (logged once). Its
+/// publishes committing meanwhile are seen through: a change it sent is handed out once
+/// committed, not when the wait ends (with no other publisher, nothing else would).
+async fn pace(peer: &mut Peer, hub: &Hub, received: Instant, logged: &mut bool, publishing: &mut FuturesOrdered<BoxFuture<'_, ()>>) {
     if let Some(wait) = peer.rate.as_mut().and_then(|r| r.take(received.into_std())) {
         hub.metrics.throttled.fetch_add(1, Ordering::Relaxed);
         if !*logged {
             *logged = true;
             warn!(client = peer.id, "client above its message rate: reading it more slowly");
         }
-        tokio::time::sleep(wait).await;
+        let waited = tokio::time::sleep(wait);
+        tokio::pin!(waited);
+        loop {
+            tokio::select! {
+                biased;
+                () = &mut waited => break,
+                Some(()) = publishing.next(), if !publishing.is_empty() => {}
+            }
+        }
     }
 }
 
@@ -596,6 +606,8 @@ mod tests {
     /// commits started, and keeps those done for `read_after`.
     struct Gated {
         shared: bool,
+        /// Pipelined without being shared: as the state file is.
+        pipelined: bool,
         started: std::sync::atomic::AtomicUsize,
         gate: tokio::sync::Semaphore,
         seq: std::sync::atomic::AtomicU64,
@@ -604,7 +616,12 @@ mod tests {
 
     impl Gated {
         fn new(shared: bool) -> Gated {
-            Gated { shared, started: 0.into(), gate: tokio::sync::Semaphore::new(0), seq: 0.into(), done: Default::default() }
+            Gated { shared, pipelined: shared, started: 0.into(), gate: tokio::sync::Semaphore::new(0), seq: 0.into(), done: Default::default() }
+        }
+
+        /// As the state file: its own, and its publishes read on while they commit.
+        fn pipelined_alone() -> Gated {
+            Gated { pipelined: true, ..Gated::new(false) }
         }
     }
 
@@ -614,6 +631,9 @@ mod tests {
         }
         fn shared(&self) -> bool {
             self.shared
+        }
+        fn pipelined(&self) -> bool {
+            self.pipelined
         }
         fn load(&self, _history: usize) -> crate::backend::BoxFuture<'_, Result<crate::store::Loaded, crate::backend::BackendError>> {
             Box::pin(async { Ok(crate::store::Loaded { stream: "gated".into(), seq: 0, catalog: Vec::new(), history: Vec::new() }) })
@@ -679,6 +699,39 @@ mod tests {
         }
         settle().await;
         assert_eq!(backend.seq.load(Ordering::SeqCst), sent as u64, "every publish committed");
+        reader.abort();
+    }
+
+    /// A client above its message rate waits before its next frame is read, but the change it
+    /// sent before the wait is handed out once committed, not when the wait ends (it was, with
+    /// no other publisher to hand it out). On tokio's paused clock: the wait is a second.
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_publishers_last_change_goes_out_during_its_wait() {
+        let backend = Arc::new(Gated::pipelined_alone());
+        let config = Config::on("127.0.0.1:0".parse().unwrap());
+        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend.clone()).await.unwrap();
+        let frames: Vec<Result<Message, axum::Error>> = (0..2)
+            .map(|n| Ok(Message::Text(format!(r#"{{"type":"furniture_created","furniture":{{"furniture_id":"f{n}","nombre":"Mesa"}}}}"#).into())))
+            .collect();
+        let stream = futures_util::stream::iter(frames).chain(futures_util::stream::pending());
+        // One frame a second, one at once: the second waits a second before the next is read.
+        let peer = Peer::new(1, Publishing::Allowed, RateLimit::new(1, 1), Arc::new(AtomicBool::new(false)));
+        let reading = hub.clone();
+        let reader = tokio::spawn(async move {
+            let closer = Closer::new(&tokio_util::sync::CancellationToken::new());
+            read_loop(stream, peer, &reading, &closer, &AtomicBool::new(false), &mut FuturesOrdered::new()).await;
+        });
+        let started = tokio::time::Instant::now();
+        let tick = || tokio::time::sleep(std::time::Duration::from_millis(1));
+        while backend.started.load(Ordering::SeqCst) < 2 {
+            assert!(started.elapsed() < std::time::Duration::from_millis(100), "both read at once");
+            tick().await;
+        }
+        backend.gate.add_permits(2);
+        while hub.seq() < 2 {
+            assert!(started.elapsed() < std::time::Duration::from_millis(500), "{} of 2 handed out half way through the wait", hub.seq());
+            tick().await;
+        }
         reader.abort();
     }
 
