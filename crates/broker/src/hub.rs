@@ -779,9 +779,7 @@ mod tests {
     /// again once the reply is taken, even with notifications queued after it.
     #[tokio::test]
     async fn a_sync_is_answered_only_once_the_last_reply_has_left_the_queue() {
-        let config = crate::Config::on("127.0.0.1:0".parse().unwrap());
-        let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
-        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+        let hub = hub_with_queue(4096).await;
         let shutdown = CancellationToken::new();
         let mut viewer = hub.register(&shutdown);
         let mut take = |count: usize| (0..count).map(|_| viewer.frames.try_recv().unwrap()).collect::<Vec<_>>();
@@ -806,9 +804,7 @@ mod tests {
     /// its other gauges are current.
     #[tokio::test]
     async fn the_queues_gauges_are_counted_at_most_once_a_second() {
-        let config = crate::Config::on("127.0.0.1:0".parse().unwrap());
-        let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
-        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+        let hub = hub_with_queue(4096).await;
         let shutdown = CancellationToken::new();
         // Its welcome waits in its queue, unread.
         let _viewer = hub.register(&shutdown);
@@ -825,9 +821,7 @@ mod tests {
     /// after it, in order, none twice.
     #[tokio::test]
     async fn notifications_handed_out_while_a_reply_is_encoded_follow_it() {
-        let config = crate::Config::on("127.0.0.1:0".parse().unwrap());
-        let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
-        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+        let hub = hub_with_queue(4096).await;
         let shutdown = CancellationToken::new();
         let mut viewer = hub.register(&shutdown);
         assert!(viewer.frames.try_recv().unwrap().contains(r#""type":"connection""#));
@@ -958,9 +952,7 @@ mod tests {
     /// notification handed out after them makes the next reply encode the catalog anew.
     #[tokio::test]
     async fn replies_at_one_seq_share_their_parts() {
-        let config = crate::Config::on("127.0.0.1:0".parse().unwrap());
-        let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
-        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+        let hub = hub_with_queue(4096).await;
         let shutdown = CancellationToken::new();
         let name = "x".repeat(4 * 1024);
         for i in 0..200 {

@@ -399,15 +399,10 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Lets a publisher go: its changes the broker has not answered, which are lost with it.
-fn dropped(publisher: Option<Publisher>) -> u64 {
-    publisher.map_or(0, |p| p.tally().unanswered() as u64)
-}
-
-/// Ends the connection of the moment, whose `sent_here` changes not answered are lost (how many
-/// is returned); `silent` counts the connections in a row that answered none of theirs.
+/// Ends the connection of the moment, whose `sent_here` changes not answered are lost with it
+/// (how many is returned); `silent` counts the connections in a row that answered none of theirs.
 fn end(publisher: &mut Option<Publisher>, sent_here: u64, silent: &mut u32) -> u64 {
-    let unanswered = dropped(publisher.take());
+    let unanswered = publisher.take().map_or(0, |p| p.tally().unanswered() as u64);
     *silent = if unanswered > 0 && unanswered == sent_here { *silent + 1 } else { 0 };
     unanswered
 }

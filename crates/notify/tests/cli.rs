@@ -105,6 +105,18 @@ async fn fake_broker(
     (url, frames, echoed)
 }
 
+/// This project's broker on a port of its own, in this process, set as `set` says; it stops
+/// when the token is cancelled.
+async fn this_projects_broker(set: impl FnOnce(&mut furniture_broker::Config)) -> (std::net::SocketAddr, tokio_util::sync::CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = furniture_broker::Config::on(addr);
+    set(&mut config);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(furniture_broker::run(listener, config, shutdown.clone()));
+    (addr, shutdown)
+}
+
 async fn run(args: &[&str], url: &str) -> std::process::Output {
     let mut cmd = Command::new(BIN);
     cmd.args(args).env("WEBSOCKET_URL", url);
@@ -202,12 +214,7 @@ async fn a_wrong_token_is_a_refusal_not_an_unreachable_broker() {
 /// 400): it asks for `/?token=…`, as Python's `websockets` does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_with_no_path_before_it_reaches_the_broker() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut config = furniture_broker::Config::on(addr);
-    config.publish_token = Some("S3CRET".parse().unwrap());
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(furniture_broker::run(listener, config, shutdown.clone()));
+    let (addr, shutdown) = this_projects_broker(|c| c.publish_token = Some("S3CRET".parse().unwrap())).await;
     let out = run(&["created", "--nombre", "Mesa"], &format!("ws://{addr}?token=S3CRET")).await;
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stderr}");
@@ -222,10 +229,7 @@ async fn a_token_with_no_path_before_it_reaches_the_broker() {
 async fn a_closed_output_stops_the_demo_and_fails_no_change() {
     use std::io::BufRead;
     use std::process::Stdio;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(furniture_broker::run(listener, furniture_broker::Config::on(addr), shutdown.clone()));
+    let (addr, shutdown) = this_projects_broker(|_| {}).await;
     let url = format!("ws://{addr}");
     let demo = tokio::task::spawn_blocking({
         let url = url.clone();
@@ -344,10 +348,7 @@ async fn demo_sends_the_requested_number_of_changes() {
 /// were made too.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_makes_exactly_its_count_on_this_projects_broker() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(furniture_broker::run(listener, furniture_broker::Config::on(addr), shutdown.clone()));
+    let (addr, shutdown) = this_projects_broker(|_| {}).await;
     let url = format!("ws://{addr}");
     let (mut viewer, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
     for run_no in 0..3 {

@@ -1086,6 +1086,8 @@ mod tests {
         assert_eq!(*v, json!([null]));
         assert_eq!((&n.furniture.0["altura"], &n.furniture.0["ancho"]), (&Value::Null, &Value::Null));
         assert_eq!(n.furniture.0["fondo"].as_f64(), Some(1e299), "a number of 300 characters is read");
+        let past = format!(r#"{{"a": 1{}, "b": "\ud800"}}"#, "0".repeat(300));
+        assert_eq!(python_json_as_ours(&past).as_deref(), Some(r#"{"a": null, "b": "\ufffd"}"#), "one of 301 is not");
         assert_eq!(n.furniture.0["material"], json!(["]", "\"[", {"a": [1, 2]}]), "brackets in strings are text");
         assert_eq!(n.seq, Some(7));
         assert_eq!(python_json_as_ours(r#"{"a": "\ud83d\ude00", "b": [[1e5]]}"#), None, "nothing to change");
