@@ -334,7 +334,8 @@ impl Live {
                 // Our broker answers with its catalog (a large one in parts: one browser task
                 // each) and what we missed, and from then on sends what piles up for us in
                 // `batch` frames (one browser task for many); others ignore it.
-                let since = self.feed.with_untracked(|f| f.last_seq()).unwrap_or(0);
+                let mut since = 0;
+                self.feed.update_untracked(|f| since = f.ask_since());
                 Some(SyncRequest { since: Some(since), batch: true, parts: true }.encode())
             }
             ServerFrame::Notification(n) => {
@@ -364,6 +365,7 @@ impl Live {
                 }
                 // Taken in now, drawn in the next task: a big catalog's take-in and its drawing
                 // are two tasks instead of one long one.
+                let mut complete = reply.complete;
                 self.feed.update_untracked(|f| {
                     for n in &reply.missed {
                         if f.push(n, now, origin) {
@@ -379,6 +381,7 @@ impl Live {
                             });
                         }
                     }
+                    complete = f.synced(reply.seq, complete);
                 });
                 if from_start && reply.complete {
                     self.activity.update_untracked(|a| a.whole_since = 0.0);
@@ -390,10 +393,10 @@ impl Live {
                 self.source.update_untracked(|s| *s = CatalogSource::Synced { seq: reply.seq });
                 if let Some((from, to, _)) = self.pending_gap.get_value() {
                     self.pending_gap.set_value(None);
-                    if !reply.complete {
+                    if !complete {
                         self.gap(from, to, GapReason::HistoryTooShort);
                     }
-                } else if !reply.complete && !first_sync && !from_start && !behind {
+                } else if !complete && !first_sync && !from_start && !behind {
                     self.gap(now, now, GapReason::HistoryTooShort);
                 }
                 // Drawn in the tasks that follow.

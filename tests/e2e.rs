@@ -934,6 +934,37 @@ async fn a_silent_dead_socket_is_detected_and_what_was_missed_replayed_once() {
     page.close().await;
 }
 
+/// A broker that keeps no history (`--history 0`) answers a page that comes back with its
+/// catalog only: an outage in which nothing changed is no gap (the page asks from the `seq` its
+/// catalog stood at, not from its feed's last change, which it never saw), one in which
+/// something changed is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_history_only_an_outage_that_missed_a_change_is_a_gap() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start_with(None, |c| c.history = 0).await;
+    broker.send(Action::Created, Furniture::new("n-0", "Banco", "", 45, 120, "teca", "ana")).await;
+    let proxy = furniture_faultproxy::FaultProxy::start(broker.addr).await.unwrap();
+    let url = format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr);
+    let page = Dashboard::open(&browser, &url).await;
+    page.wait_state("live").await;
+    page.wait_card("n-0", |c| c.name == "Banco").await;
+    // The proxy swallows what the open connection carries; the page's next one goes through.
+    proxy.set_open(furniture_faultproxy::Fault::Blackhole);
+    page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
+    page.wait_state("live").await;
+    broker.send(Action::Created, Furniture::new("n-1", "Silla", "", 45, 90, "haya", "ana")).await;
+    page.wait_feed("created", "n-1").await;
+    assert_eq!(page.count("[data-testid=feed-item][data-action=gap]").await, 0, "nothing was missed");
+    proxy.set_open(furniture_faultproxy::Fault::Blackhole);
+    broker.send(Action::Updated, Furniture::new("n-1", "Silla alta", "", 45, 110, "haya", "ana")).await;
+    page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
+    page.wait_state("live").await;
+    page.wait_card("n-1", |c| c.name == "Silla alta").await;
+    page.wait_until("a gap marker", "return !!document.querySelector('[data-testid=feed-item][data-action=gap]')").await;
+    assert!(page.text("[data-testid=feed-item][data-action=gap]").await.contains("el historial del servidor no alcanza"));
+    page.close().await;
+}
+
 /// The page's link goes dead while a broker that keeps its state in memory makes a change and
 /// restarts: the new broker has another state, which the feed says over the outage, and its
 /// catalog is the page's (a restart the page saw, with its 1001, says the same:

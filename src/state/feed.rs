@@ -90,6 +90,8 @@ pub struct Feed {
     trimmed_below: Option<u64>,
     /// Highest `seq` seen, for the next resync.
     last_seq: Option<u64>,
+    /// The `seq` the last `sync` asked the broker's history from.
+    asked: u64,
     counts: [u64; 3],
     generation: u32,
     /// Changes with a key above this one arrived live since the last "mark all read".
@@ -104,7 +106,7 @@ impl Default for Feed {
 
 impl Feed {
     pub fn with_cap(cap: usize) -> Feed {
-        Feed { entries: VecDeque::new(), cap: cap.max(1), next_key: 1, seqs: HashSet::new(), trimmed_below: None, last_seq: None, counts: [0; 3], generation: 0, read_key: 0 }
+        Feed { entries: VecDeque::new(), cap: cap.max(1), next_key: 1, seqs: HashSet::new(), trimmed_below: None, last_seq: None, asked: 0, counts: [0; 3], generation: 0, read_key: 0 }
     }
 
     /// Adds a notification at the top unless its `seq` was already seen (or is older than the
@@ -212,6 +214,28 @@ impl Feed {
     /// The highest `seq` seen so far.
     pub fn last_seq(&self) -> Option<u64> {
         self.last_seq
+    }
+
+    /// Where a `sync` asks the broker's history from: the highest `seq` seen (0 for all of it),
+    /// kept for [`Feed::synced`].
+    pub fn ask_since(&mut self) -> u64 {
+        self.asked = self.last_seq.unwrap_or(0);
+        self.asked
+    }
+
+    /// The broker's catalog as it stood at `seq` was taken in, with the history it gave, which
+    /// was `complete` or did not reach back to what was asked: everything up to `seq` is seen
+    /// now (a broker run with `--history 0` gives none: asked from before `seq` again, it would
+    /// say that changes were missed). Tells whether nothing was missed: the history was
+    /// complete, or every change after the one asked from came live before the reply (a
+    /// broker without history hands out at once a change made between its welcome and the
+    /// page's `sync`), or was held by the feed until its bound let it go.
+    pub fn synced(&mut self, seq: u64, complete: bool) -> bool {
+        // Those up to `trimmed_below` were seen; of the rest, the feed holds at most `cap`.
+        let from = self.trimmed_below.map_or(self.asked, |t| t.max(self.asked));
+        let complete = complete || seq.saturating_sub(from) <= self.cap as u64 && (from + 1..=seq).all(|s| self.seqs.contains(&s));
+        self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
+        complete
     }
 
     /// Changes received per action since the page opened (created, updated, deleted).
@@ -342,6 +366,33 @@ mod tests {
                 FeedEntry::Gap { .. } => "gap".into(),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_sync_asks_from_the_catalog_taken_in_and_counts_what_came_live_meanwhile() {
+        let mut f = Feed::with_cap(3);
+        assert_eq!(f.ask_since(), 0, "nothing seen: all of the history");
+        // A catalog at seq 7 without history (a broker run with --history 0).
+        assert!(!f.synced(7, false), "1 to 7 not seen");
+        assert_eq!(f.ask_since(), 7, "from the catalog's seq, not from the feed's last change");
+        assert!(f.clone().synced(7, false), "nothing came since");
+        assert!(f.clone().synced(8, true), "the broker's history was whole");
+        assert!(!f.clone().synced(8, false), "8 was not seen");
+        f.push(&note(Some(8), "a"), 0.0, Origin::Live);
+        assert!(f.clone().synced(8, false), "8 came live before the reply");
+        assert!(!f.clone().synced(9, false));
+        // Seen, then let go by the feed's bound of 3: still seen.
+        for seq in 9..=12 {
+            f.push(&note(Some(seq), "b"), 0.0, Origin::Live);
+        }
+        assert!(f.clone().synced(10, false), "8 and 9 trimmed, 10 held");
+        assert!(!f.clone().synced(13, false), "further than the feed holds");
+        assert!(!f.clone().synced(u64::MAX, false), "a hostile seq is told at once");
+        // A catalog older than what was seen keeps the highest.
+        f.synced(5, true);
+        assert_eq!(f.ask_since(), 12);
+        f.new_stream();
+        assert_eq!(f.ask_since(), 0, "a new numbering is asked from its start");
     }
 
     #[test]
