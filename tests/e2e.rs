@@ -516,10 +516,10 @@ async fn the_layout_lines_up_and_keeps_words_whole() {
 
     // A laptop's half screen: cards two abreast, the feed at its narrowest.
     page.resize(960, 800, false).await;
-    // An author is one word: its text takes one line. A select shows its whole label (text,
+    // An author or a material of one word takes one line. A select shows its whole label (text,
     // padding and arrow).
     let broken = "const lines = n => { const g = document.createRange(); g.selectNodeContents(n); return g.getClientRects().length; }; \
-                  const out = [...document.querySelectorAll('[data-testid=catalog-item] .card-facts dd')] \
+                  const out = [...document.querySelectorAll('[data-testid=catalog-item] :is(.card-facts dd, .card-by span)')] \
                       .filter(d => !d.textContent.includes(' ') && lines(d) > 1).map(d => d.textContent); \
                   const c = document.createElement('canvas').getContext('2d'); \
                   for (const s of document.querySelectorAll('.feed-filters select')) { \
@@ -550,16 +550,17 @@ async fn the_layout_lines_up_and_keeps_words_whole() {
         page.resize(width, height, false).await;
         assert_eq!(page.eval(columns).await, json!(want), "columns at {width}");
     }
-    // The facts of a row's cards on one line, however many lines their names take above them
-    // (a one-word name's stood two lines higher), where they take as many lines themselves (a
-    // long material or author takes one more); the feet on one line.
-    broker.send(Action::Created, Furniture::new("l-3", "Mesa", "", 90, 45, "haya", "ana")).await;
+    // The facts of a row's cards on one line, however many lines their names and authors take
+    // above them (a one-word name's stood two lines higher, and so did the facts of a card whose
+    // author took a line of their own among them), unless they take more lines themselves (the
+    // 300-letter material); the feet on one line.
+    broker.send(Action::Created, Furniture::new("l-3", "Mesa", "", 90, 45, "haya", "maria.del.carmen.fernandez-villanueva")).await;
     page.wait_until("the fifth card", "return !!document.querySelector('[data-furniture-id=\"l-3\"]')").await;
     let lines = "const cards = [...document.querySelectorAll('[data-testid=catalog-item]')], top = e => Math.round(e.getBoundingClientRect().top);
-                 const row = cards.filter(c => top(c) === top(cards[0])), high = c => Math.round(c.querySelector('.card-facts').getBoundingClientRect().height);
-                 const one = row.filter(c => high(c) === Math.min(...row.map(high)));
-                 return [row.length, one.some(c => c.dataset.furnitureId === 'l-3') && one.length > 1,
-                         new Set(one.map(c => top(c.querySelector('.card-facts dt')))).size, new Set(row.map(c => top(c.querySelector('.card-foot')))).size]";
+                 const row = cards.filter(c => top(c) === top(cards[0]));
+                 const even = row.filter(c => c.dataset.furnitureId !== 'l-long');
+                 return [row.length, even.some(c => c.dataset.furnitureId === 'l-3'),
+                         new Set(even.map(c => top(c.querySelector('.card-facts dt')))).size, new Set(row.map(c => top(c.querySelector('.card-foot')))).size]";
     assert_eq!(page.eval(lines).await, json!([4, true, 1, 1]), "a row of four; its facts' labels and feet each on one line");
     page.close().await;
 }

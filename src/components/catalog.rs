@@ -193,11 +193,11 @@ fn CatalogCard(
                 <h3 class="card-name" class:changed=highlight(&["nombre"])>{text(|c| or_dash(c.furniture.nombre()))}</h3>
                 {badge}
             </div>
+            <p class="card-by">{lang.t("por ", "by ")}<span class:changed=highlight(&["autor_username"])>{text(|c| or_dash(c.furniture.autor()))}</span></p>
             <p class="card-desc">{text(|c| or_dash(c.furniture.descripcion()))}</p>
             <dl class="card-facts">
                 <div><dt>{lang.t("Material", "Material")}</dt><dd class="material" class:changed=highlight(&["material"])>{text(|c| or_dash(c.furniture.material()))}</dd></div>
                 <div><dt>{lang.t("Medidas", "Size")}</dt><dd class="size" class:changed=highlight(&["ancho", "altura"])>{text(|c| size(&c.furniture))}</dd></div>
-                <div><dt>{lang.t("Autor", "Author")}</dt><dd class:changed=highlight(&["autor_username"])>{text(|c| or_dash(c.furniture.autor()))}</dd></div>
             </dl>
             <p class="card-foot"><span class="card-id">{inert_bidi(id.clone())}</span><span class="card-when">{when}</span></p>
         </li>
