@@ -367,6 +367,7 @@ impl Live {
                 // are two tasks instead of one long one.
                 let mut complete = reply.complete;
                 self.feed.update_untracked(|f| {
+                    complete = f.synced(reply.seq, complete, reply.missed.first().and_then(|n| n.seq));
                     for n in &reply.missed {
                         if f.push(n, now, origin) {
                             let at = n.timestamp.map_or(now, |t| t.unix_millis() - offset);
@@ -381,7 +382,6 @@ impl Live {
                             });
                         }
                     }
-                    complete = f.synced(reply.seq, complete);
                 });
                 if from_start && reply.complete {
                     self.activity.update_untracked(|a| a.whole_since = 0.0);

@@ -966,6 +966,34 @@ async fn without_history_only_an_outage_that_missed_a_change_is_a_gap() {
     page.close().await;
 }
 
+/// A page away for longer than the broker's history reaches back, whose replay is more than the
+/// feed keeps (500): the changes before the history's first are missing, and the feed says so,
+/// however many of the replay's rows the feed let go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_longer_than_the_history_is_a_gap_however_long_the_replay() {
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start_with(None, |c| c.history = 600).await;
+    let proxy = furniture_faultproxy::FaultProxy::start(broker.addr).await.unwrap();
+    let url = format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr);
+    let page = Dashboard::open(&browser, &url).await;
+    page.wait_state("live").await;
+    broker.send(Action::Created, Furniture::new("o-0", "Estantería", "", 180, 100, "haya", "ana")).await;
+    page.wait_feed("created", "o-0").await;
+    proxy.set_open(furniture_faultproxy::Fault::Blackhole);
+    // 700 changes while the page's link swallows them: the history keeps the last 600.
+    let mut publisher = furniture_notify::Notifier::new(broker.ws_url()).connect().await.unwrap();
+    for i in 1..=700u32 {
+        let f = Furniture::new("o-0", &format!("Estantería {i}"), "", 180, 100, "haya", "ana");
+        publisher.send(&ProducerMessage { action: Action::Updated, furniture: f }).await.unwrap();
+    }
+    page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
+    page.wait_state("live").await;
+    page.wait_card("o-0", |c| c.name == "Estantería 700").await;
+    page.wait_until("a gap marker", "return !!document.querySelector('[data-testid=feed-item][data-action=gap]')").await;
+    assert!(page.text("[data-testid=feed-item][data-action=gap]").await.contains("el historial del servidor no alcanza"));
+    page.close().await;
+}
+
 /// The page's link goes dead while a broker that keeps its state in memory makes a change and
 /// restarts: the new broker has another state, which the feed says over the outage, and its
 /// catalog is the page's (a restart the page saw, with its 1001, says the same:

@@ -223,17 +223,18 @@ impl Feed {
         self.asked
     }
 
-    /// The broker's catalog as it stood at `seq` was taken in, with the history it gave, which
-    /// was `complete` or did not reach back to what was asked: everything up to `seq` is seen
-    /// now (a broker run with `--history 0` gives none: asked from before `seq` again, it would
-    /// say that changes were missed). Tells whether nothing was missed: the history was
-    /// complete, or every change after the one asked from came live before the reply (a
-    /// broker without history hands out at once a change made between its welcome and the
-    /// page's `sync`), or was held by the feed until its bound let it go.
-    pub fn synced(&mut self, seq: u64, complete: bool) -> bool {
-        // Those up to `trimmed_below` were seen; of the rest, the feed holds at most `cap`.
-        let from = self.trimmed_below.map_or(self.asked, |t| t.max(self.asked));
-        let complete = complete || seq.saturating_sub(from) <= self.cap as u64 && (from + 1..=seq).all(|s| self.seqs.contains(&s));
+    /// The broker's catalog as it stood at `seq` is taken in, with the history it gave from
+    /// `history_from` (its first `seq`; the history runs on to `seq` without a hole), which was
+    /// `complete` or did not reach back to what was asked: everything up to `seq` is seen now (a
+    /// broker run with `--history 0` gives none: asked from before `seq` again, it would say
+    /// that changes were missed). Tells whether nothing was missed: the history was complete,
+    /// or every change between the one asked from and the history's first came live before
+    /// the reply (a broker without history hands out at once a change made between its welcome
+    /// and the page's `sync`). Asked before the history is taken in: what the feed holds then
+    /// is what the page saw.
+    pub fn synced(&mut self, seq: u64, complete: bool, history_from: Option<u64>) -> bool {
+        let to = history_from.map_or(seq, |s| s.saturating_sub(1));
+        let complete = complete || to.saturating_sub(self.asked) <= self.cap as u64 && (self.asked + 1..=to).all(|s| self.seqs.contains(&s));
         self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
         complete
     }
@@ -373,26 +374,40 @@ mod tests {
         let mut f = Feed::with_cap(3);
         assert_eq!(f.ask_since(), 0, "nothing seen: all of the history");
         // A catalog at seq 7 without history (a broker run with --history 0).
-        assert!(!f.synced(7, false), "1 to 7 not seen");
+        assert!(!f.synced(7, false, None), "1 to 7 not seen");
         assert_eq!(f.ask_since(), 7, "from the catalog's seq, not from the feed's last change");
-        assert!(f.clone().synced(7, false), "nothing came since");
-        assert!(f.clone().synced(8, true), "the broker's history was whole");
-        assert!(!f.clone().synced(8, false), "8 was not seen");
+        assert!(f.clone().synced(7, false, None), "nothing came since");
+        assert!(f.clone().synced(8, true, None), "the broker's history was whole");
+        assert!(!f.clone().synced(8, false, None), "8 was not seen");
+        assert!(f.clone().synced(8, false, Some(8)), "8 is in the history");
         f.push(&note(Some(8), "a"), 0.0, Origin::Live);
-        assert!(f.clone().synced(8, false), "8 came live before the reply");
-        assert!(!f.clone().synced(9, false));
-        // Seen, then let go by the feed's bound of 3: still seen.
-        for seq in 9..=12 {
-            f.push(&note(Some(seq), "b"), 0.0, Origin::Live);
-        }
-        assert!(f.clone().synced(10, false), "8 and 9 trimmed, 10 held");
-        assert!(!f.clone().synced(13, false), "further than the feed holds");
-        assert!(!f.clone().synced(u64::MAX, false), "a hostile seq is told at once");
+        assert!(f.clone().synced(8, false, None), "8 came live before the reply");
+        assert!(!f.clone().synced(9, false, None));
+        assert!(f.clone().synced(12, false, Some(9)), "8 live, 9 to 12 in the history");
+        assert!(!f.clone().synced(12, false, Some(10)), "9 in neither");
+        assert!(!f.clone().synced(u64::MAX, false, None), "a hostile seq is told at once");
         // A catalog older than what was seen keeps the highest.
-        f.synced(5, true);
-        assert_eq!(f.ask_since(), 12);
+        f.synced(5, true, None);
+        assert_eq!(f.ask_since(), 8);
         f.new_stream();
         assert_eq!(f.ask_since(), 0, "a new numbering is asked from its start");
+    }
+
+    /// A page away for long: it asked from 5, and the history reaches back only to 20, which
+    /// fills the feed's bound once taken in. 6 to 19 were missed, however many of the history's
+    /// rows the feed then lets go.
+    #[test]
+    fn a_hole_before_the_history_is_a_hole_whatever_the_history_fills() {
+        let mut f = Feed::with_cap(3);
+        for seq in 1..=5 {
+            f.push(&note(Some(seq), "a"), 0.0, Origin::Live);
+        }
+        assert_eq!(f.ask_since(), 5);
+        assert!(!f.synced(30, false, Some(20)), "6 to 19 missed");
+        for seq in 20..=30 {
+            f.push(&note(Some(seq), "b"), 0.0, Origin::Recovered);
+        }
+        assert_eq!(f.ask_since(), 30);
     }
 
     #[test]
