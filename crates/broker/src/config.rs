@@ -124,7 +124,8 @@ pub struct Config {
     pub message_burst: u32,
 
     /// Seconds a new TCP connection has to send its complete HTTP request (the WebSocket
-    /// handshake); slower ones are dropped (1 to 86400).
+    /// handshake); slower ones are dropped (1 to 86400). An HTTP connection kept alive after an
+    /// answer is closed when idle as long.
     #[arg(long, hide_env_values = true, env = "BROKER_HANDSHAKE_TIMEOUT_SECS", help_heading = "Limits", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub handshake_timeout_secs: u64,
 

@@ -12,7 +12,7 @@ use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::admission::{self, Slot};
 use crate::hub::Hub;
@@ -50,7 +50,7 @@ async fn entry(State(app): State<AppState>, ConnectInfo(peer): ConnectInfo<Socke
         return upgrade(app, peer, req).await;
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, HEAD")]).into_response();
     }
     match req.uri().path() {
         "/" | "/index.html" => index(&app.config).await,
@@ -81,15 +81,23 @@ fn health(hub: &Hub) -> Response {
     }
 }
 
+/// Characters of a client's header shown in a log line; the rest is left out.
+const LOGGED_HEADER_CHARS: usize = 200;
+
 /// The HTTP answer to a refused upgrade, logged and counted.
 pub fn refusal(app: &AppState, peer: SocketAddr, why: ConnRefusal) -> Response {
+    refusal_because(app, peer, why, "")
+}
+
+/// [`refusal`], its log line (if the budget of lines allows one now) followed by `detail`.
+fn refusal_because(app: &AppState, peer: SocketAddr, why: ConnRefusal, detail: &str) -> Response {
     app.hub.metrics.refused(why);
     let (status, text) = refusal_status(why);
     match app.hub.metrics.refusals_logged.take() {
-        Some(0) => warn!(%peer, reason = why.label(), status = status.as_u16(), "connection refused: {text}"),
+        Some(0) => warn!(%peer, reason = why.label(), status = status.as_u16(), "connection refused: {text}{detail}"),
         Some(unlogged) => warn!(
             %peer, reason = why.label(), status = status.as_u16(), unlogged,
-            "connection refused: {text} (and {unlogged} since the last such line, counted in /metrics, not logged)"
+            "connection refused: {text}{detail} (and {unlogged} since the last such line, counted in /metrics, not logged)"
         ),
         None => {}
     }
@@ -118,10 +126,19 @@ async fn upgrade(app: AppState, peer: SocketAddr, req: Request) -> Response {
         return refusal(&app, peer, ConnRefusal::ShuttingDown);
     }
     if !admission::origin_allowed(&app.config, &parts.headers) {
-        let origin = parts.headers.get(header::ORIGIN).map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned());
-        let host = parts.headers.get(header::HOST).map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned());
-        info!(%peer, ?origin, ?host, "origin not on --allowed-origins (the dashboard this broker serves is let in by itself when opened by IP address, localhost or this machine's name; list any other name it is opened by)");
-        return refusal(&app, peer, ConnRefusal::Origin);
+        // The client's own text, cut short: the line stays one line of bounded length.
+        let shown = |name| parts.headers.get(name).map(|v: &axum::http::HeaderValue| {
+            let v = String::from_utf8_lossy(v.as_bytes());
+            let cut = v.char_indices().nth(LOGGED_HEADER_CHARS).map_or(v.len(), |(at, _)| at);
+            format!("{:?}{}", &v[..cut], if cut < v.len() { "…" } else { "" })
+        });
+        let (origin, host) = (shown(header::ORIGIN), shown(header::HOST));
+        let why = format!(
+            " (origin {} not on --allowed-origins, host {}; the dashboard this broker serves is let in by itself when opened by IP address, localhost or this machine's name: list any other name it is opened by)",
+            origin.as_deref().unwrap_or("-"),
+            host.as_deref().unwrap_or("-")
+        );
+        return refusal_because(&app, peer, ConnRefusal::Origin, &why);
     }
     let publishing = match admission::publishing(&app.config, peer.ip(), &parts.headers, &parts.uri) {
         Ok(p) => p,

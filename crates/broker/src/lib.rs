@@ -117,7 +117,13 @@ impl Broker {
             let hub = hub.clone();
             let timeout = config.handshake_timeout();
             tasks.spawn(async move {
+                // Set at the first request: a connection kept alive after an answer, closed when
+                // idle for the same timeout, is neither refused nor slow (a scraper of /metrics, a
+                // browser that loaded the page).
+                let served = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let seen = served.clone();
                 let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    seen.store(true, std::sync::atomic::Ordering::Relaxed);
                     req.extensions_mut().insert(ConnectInfo(peer));
                     req.extensions_mut().insert(slot.clone());
                     tower::ServiceExt::oneshot(router.clone(), req)
@@ -134,7 +140,9 @@ impl Broker {
                     }
                 };
                 if let Err(e) = result {
-                    if e.is_timeout() {
+                    if e.is_timeout() && served.load(std::sync::atomic::Ordering::Relaxed) {
+                        debug!(%peer, "kept-alive HTTP connection closed: idle for the handshake timeout");
+                    } else if e.is_timeout() {
                         hub.metrics.refused(ConnRefusal::HandshakeTimeout);
                         match hub.metrics.refusals_logged.take() {
                             Some(0) => info!(%peer, "connection dropped: no complete request within the handshake timeout"),

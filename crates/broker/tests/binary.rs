@@ -296,6 +296,34 @@ async fn bad_frames_and_refused_connections_are_logged_within_bounds() {
     let _ = std::fs::remove_file(&log);
 }
 
+/// Handshakes from an origin not allowed, as fast as they come and with an `Origin` of any
+/// length, cannot flood the log either: the first lines say which origin, cut short; the rest are
+/// counted in /metrics.
+#[tokio::test]
+async fn refused_origins_are_logged_within_bounds() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (port, data, log) = (free_port(), temp_dir("origin-flood"), temp_dir("origin-flood.log"));
+    let mut broker = start(port, &data, &log, &["--allowed-origins", "https://wall.example.com"]);
+    let _ready = connect(port).await;
+    let origin = format!("https://evil.example/{}", "x".repeat(5_000));
+    let refusing = Instant::now();
+    for _ in 0..100 {
+        let mut request = format!("ws://127.0.0.1:{port}/").into_client_request().unwrap();
+        request.headers_mut().insert("origin", origin.parse().unwrap());
+        let refused = tokio_tungstenite::connect_async(request).await;
+        assert!(matches!(refused, Err(tokio_tungstenite::tungstenite::Error::Http(ref r)) if r.status() == 403), "{refused:?}");
+    }
+    let seconds = refusing.elapsed().as_secs() as usize + 1;
+    broker.kill().unwrap();
+    broker.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let said = text.lines().filter(|l| l.contains("https://evil.example/xxx")).count();
+    assert!(said >= 1 && said <= 10 * (seconds + 1), "{said} lines of 100 refusals in {seconds} s:\n{text}");
+    assert!(text.lines().all(|l| l.len() < 1_000), "a line longer than 1,000 bytes:\n{text}");
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_file(&log);
+}
+
 /// JSON logs are one object per line from the first line to the last: with the loud warning of a
 /// broker open to anyone, and for a broker that cannot start.
 #[tokio::test]

@@ -232,6 +232,27 @@ async fn a_silent_connection_is_dropped_at_the_handshake_timeout() {
     assert_eq!(metric(broker.addr, "furniture_broker_connections_refused_total{reason=\"handshake_timeout\"}").await, 2.0);
 }
 
+/// An HTTP connection kept alive after its answer (a scraper of /metrics, a browser that loaded
+/// the page) is closed when idle for the handshake timeout, and is not counted as refused.
+#[tokio::test]
+async fn a_kept_alive_connection_closed_when_idle_is_not_counted_as_refused() {
+    let broker = Broker::start(|c| c.handshake_timeout_secs = 1).await;
+    let mut kept = TcpStream::connect(broker.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut kept, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    let ended = tokio::time::timeout(WAIT, kept.read_to_end(&mut answer)).await;
+    assert!(ended.is_ok(), "still open after {WAIT:?}");
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    // A silent connection, dropped after the kept-alive one, is counted: one in all.
+    let series = "furniture_broker_connections_refused_total{reason=\"handshake_timeout\"}";
+    let mut silent = TcpStream::connect(broker.addr).await.unwrap();
+    let ended = tokio::time::timeout(WAIT, silent.read_to_end(&mut Vec::new())).await;
+    assert!(ended.is_ok(), "still open after {WAIT:?}");
+    wait_metric(broker.addr, series, 1.0, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(metric(broker.addr, series).await, 1.0, "the kept-alive connection counted as refused");
+}
+
 /// What a browser's `JSON.parse` would read differently or not at all, and changes nested too deep
 /// for a sync reply to carry, are refused at the door:
 /// nothing of it is broadcast, the sender stays connected, and the next good change is seq 1.
@@ -265,6 +286,19 @@ async fn non_rfc_json_never_reaches_a_viewer() {
         }
     }
     assert_eq!(metric(broker.addr, "furniture_broker_messages_in_total{kind=\"ignored\"}").await, 8.0, "the seven and the binary frame");
+}
+
+/// A method other than GET and HEAD is answered 405 with the methods that are allowed (RFC 9110
+/// asks for the `Allow` header).
+#[tokio::test]
+async fn other_methods_are_told_which_are_allowed() {
+    let broker = Broker::start(|_| {}).await;
+    let mut s = TcpStream::connect(broker.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut s, b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut answer)).await.expect("an answer in time").unwrap();
+    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 405") && answer.contains("\r\nallow: get, head\r\n"), "{answer}");
 }
 
 /// `/healthz` answers ready and `/metrics` counts what happened, in Prometheus text format.
