@@ -383,7 +383,15 @@ async fn a_small_wall_fits_its_screen() {
     let f = Furniture::new("h-006", "Banco 006 bis", "Tres plazas", 45, 150, "haya", "ana");
     broker.send(Action::Updated, f).await;
     page.wait_until("the seventh change, and a toast", &format!("return document.querySelector('[data-testid=feed-item]')?.textContent.includes('Banco 006 bis') && {toast}")).await;
-    let lying = page.eval(&small).await;
+    // Once the pager, which places the view again after the turn, stands still.
+    let mut lying = page.eval(&small).await;
+    for _ in 0..30 {
+        if lying == phone {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        lying = page.eval(&small).await;
+    }
     page.screenshot("small-wall-phone-lying").await;
     assert_eq!(lying, phone, "640 × 360");
     let title_and_clock = "const m = s => { const b = document.querySelector(s).getBoundingClientRect(); return (b.top + b.bottom) / 2; }; return Math.abs(m('.brand h1') - m('[data-testid=clock]')) < 4";

@@ -16,15 +16,14 @@ const MAX_BARS: usize = 6;
 pub fn Charts() -> impl IntoView {
     let live = expect_context::<Live>();
     let lang = live.lang;
-    let series = move || {
-        let now = live.now.get();
-        live.activity.with(|a| a.series(now))
-    };
     let path = move || {
         let now = live.now.get();
         live.activity.with(|a| sparkline_path(&a.line(now), a.first_known(now), f64::from(SPARK_W), f64::from(SPARK_H)))
     };
-    let per_hour = move || series().iter().sum::<u32>();
+    let per_hour = move || {
+        let now = live.now.get();
+        live.activity.with(|a| a.count_known(now))
+    };
     // The hour's count, or, when the hour reaches back past what the page knows (before it
     // opened, or an outage the broker could not fill), the count since then: "45 desde las 09:12".
     let since = move || {

@@ -122,7 +122,16 @@ fn FeedControls() -> impl IntoView {
                     live.filter.update(|f| set(f, (!v.is_empty()).then_some(v)));
                 }>
                 <option value="" prop:selected=move || chosen(None)>{label}</option>
-                {move || options.get().into_iter().map(|o| {
+                // The one chosen stays among them when no row in the feed has it any more (or
+                // none had: a filter from the URL): the list showed "Material" for a feed still
+                // filtered, and the choice could not be made again.
+                {move || {
+                    let mut options = options.get();
+                    if let Some(c) = live.filter.with(|f| field(f).clone()).filter(|c| !options.contains(c)) {
+                        options.insert(0, c);
+                    }
+                    options
+                }.into_iter().map(|o| {
                     let mine = o.clone();
                     view! { <option value=o.clone() prop:selected=move || chosen(Some(&mine))>{inert_bidi(o.clone())}</option> }.into_any()
                 }).collect::<Vec<_>>()}

@@ -58,6 +58,14 @@ impl Activity {
         unknown.clamp(0, MINUTES as i64 - 2) as usize
     }
 
+    /// The notifications of the last hour, or, when [`Activity::whole_since`] is within it, those
+    /// since then (from its minute on, as near as minutes tell): a count said to be "since 10:25"
+    /// leaves out what came before an outage that ended then.
+    pub fn count_known(&self, now_ms: f64) -> u32 {
+        let unknown = MINUTES as i64 - 1 - (minute(now_ms) - minute(self.whole_since));
+        self.series(now_ms)[unknown.clamp(0, MINUTES as i64 - 1) as usize..].iter().sum()
+    }
+
     /// The counts of the last [`MINUTES`] minutes ending with the current one, oldest first.
     pub fn series(&self, now_ms: f64) -> [u32; MINUTES] {
         let now = minute(now_ms);
@@ -129,6 +137,26 @@ mod tests {
     }
 
     /// One a second, steadily: 60 in the last 60 s at any moment of a minute, its start too.
+    /// The count is the hour's when the hour is known, else the count since it is: what came
+    /// before an outage is not counted since its end.
+    #[test]
+    fn the_count_is_of_the_minutes_known() {
+        let at = |min: f64| min * 60_000.0;
+        let mut a = Activity::whole_from(at(1_000.0));
+        for m in 1_000..1_050 {
+            a.record(at(f64::from(m) + 0.5));
+        }
+        assert_eq!(a.count_known(at(1_059.5)), 50, "the whole hour known");
+        assert_eq!(a.count_known(at(1_070.5)), 39, "the hour's, the first 11 minutes past it");
+        // Cut off from 1,050 to 1,055, which the broker could not fill; 5 since.
+        a.whole_since = at(1_055.0);
+        for m in 1_055..1_060 {
+            a.record(at(f64::from(m) + 0.5));
+        }
+        assert_eq!(a.count_known(at(1_059.5)), 5, "since the outage's end, not the 50 before");
+        assert_eq!(a.count_known(at(1_200.0)), 0, "nothing in the hour");
+    }
+
     #[test]
     fn a_steady_rate_reads_the_same_all_minute() {
         let times: Vec<f64> = (0..180).map(|s| f64::from(s) * 1000.0 + 500.0).collect();
