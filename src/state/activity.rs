@@ -136,7 +136,6 @@ mod tests {
         assert!(!Activity::default().partial(3_600_000.0, opened), "all known (whole since 1970)");
     }
 
-    /// One a second, steadily: 60 in the last 60 s at any moment of a minute, its start too.
     /// The count is the hour's when the hour is known, else the count since it is: what came
     /// before an outage is not counted since its end.
     #[test]
@@ -157,6 +156,7 @@ mod tests {
         assert_eq!(a.count_known(at(1_200.0)), 0, "nothing in the hour");
     }
 
+    /// One a second, steadily: 60 in the last 60 s at any moment of a minute, its start too.
     #[test]
     fn a_steady_rate_reads_the_same_all_minute() {
         let times: Vec<f64> = (0..180).map(|s| f64::from(s) * 1000.0 + 500.0).collect();

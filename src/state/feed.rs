@@ -234,7 +234,7 @@ impl Feed {
     /// is what the page saw.
     pub fn synced(&mut self, seq: u64, complete: bool, history_from: Option<u64>) -> bool {
         let to = history_from.map_or(seq, |s| s.saturating_sub(1));
-        let complete = complete || to.saturating_sub(self.asked) <= self.cap as u64 && (self.asked + 1..=to).all(|s| self.seqs.contains(&s));
+        let complete = complete || to.saturating_sub(self.asked) <= self.cap as u64 && (self.asked.saturating_add(1)..=to).all(|s| self.seqs.contains(&s));
         self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
         complete
     }
@@ -386,6 +386,10 @@ mod tests {
         assert!(f.clone().synced(12, false, Some(9)), "8 live, 9 to 12 in the history");
         assert!(!f.clone().synced(12, false, Some(10)), "9 in neither");
         assert!(!f.clone().synced(u64::MAX, false, None), "a hostile seq is told at once");
+        let mut last = Feed::with_cap(3);
+        last.push(&note(Some(u64::MAX), "z"), 0.0, Origin::Live);
+        assert_eq!(last.ask_since(), u64::MAX);
+        assert!(last.synced(u64::MAX, false, None), "nothing after the last seq there is");
         // A catalog older than what was seen keeps the highest.
         f.synced(5, true, None);
         assert_eq!(f.ask_since(), 8);
