@@ -19,6 +19,15 @@ fn mesa(nombre: &str, material: &str, altura: i64) -> Furniture {
     Furniture::new("e2e-mesa-1", nombre, "Mesa de pruebas", altura, 120, material, "juan")
 }
 
+/// The dashboard `broker` serves, connected to `to` through a fault proxy and pinging every
+/// second with a pong due within 1.5 s, so that a link the proxy swallows is noticed in 2.5 s.
+async fn open_through_a_proxy(browser: &Browser, broker: &TestBroker, to: std::net::SocketAddr) -> (furniture_faultproxy::FaultProxy, Dashboard) {
+    let proxy = furniture_faultproxy::FaultProxy::start(to).await.unwrap();
+    let url = format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr);
+    let page = Dashboard::open(browser, &url).await;
+    (proxy, page)
+}
+
 /// Created, updated and deleted show in the feed, the catalog and the toasts; a restarted broker
 /// is reconnected to without help and the next change shows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -922,16 +931,14 @@ async fn the_client_count_follows_screens_coming_and_going() {
 async fn a_silent_dead_socket_is_detected_and_what_was_missed_replayed_once() {
     let Some(browser) = Browser::start().await else { return };
     let broker = TestBroker::start(None).await;
-    let proxy = furniture_faultproxy::FaultProxy::start(broker.addr).await.unwrap();
-    let url = format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr);
-    let page = Dashboard::open(&browser, &url).await;
+    let (proxy, page) = open_through_a_proxy(&browser, &broker, broker.addr).await;
     page.wait_state("live").await;
     broker.send(Action::Created, Furniture::new("h-0", "Banco", "", 45, 120, "teca", "ana")).await;
     page.wait_feed("created", "h-0").await;
     proxy.set_open(furniture_faultproxy::Fault::Blackhole);
     // Broadcast while the page's connection swallows everything: the page misses it.
     broker.send(Action::Updated, Furniture::new("h-0", "Banco largo", "", 45, 180, "teca", "ana")).await;
-    page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
+    page.wait_not_live().await;
     page.wait_state("live").await;
     page.wait_feed("updated", "h-0").await;
     page.wait_card("h-0", |c| c.name == "Banco largo").await;
@@ -952,21 +959,19 @@ async fn without_history_only_an_outage_that_missed_a_change_is_a_gap() {
     let Some(browser) = Browser::start().await else { return };
     let broker = TestBroker::start_with(None, |c| c.history = 0).await;
     broker.send(Action::Created, Furniture::new("n-0", "Banco", "", 45, 120, "teca", "ana")).await;
-    let proxy = furniture_faultproxy::FaultProxy::start(broker.addr).await.unwrap();
-    let url = format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr);
-    let page = Dashboard::open(&browser, &url).await;
+    let (proxy, page) = open_through_a_proxy(&browser, &broker, broker.addr).await;
     page.wait_state("live").await;
     page.wait_card("n-0", |c| c.name == "Banco").await;
     // The proxy swallows what the open connection carries; the page's next one goes through.
     proxy.set_open(furniture_faultproxy::Fault::Blackhole);
-    page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
+    page.wait_not_live().await;
     page.wait_state("live").await;
     broker.send(Action::Created, Furniture::new("n-1", "Silla", "", 45, 90, "haya", "ana")).await;
     page.wait_feed("created", "n-1").await;
     assert_eq!(page.count("[data-testid=feed-item][data-action=gap]").await, 0, "nothing was missed");
     proxy.set_open(furniture_faultproxy::Fault::Blackhole);
     broker.send(Action::Updated, Furniture::new("n-1", "Silla alta", "", 45, 110, "haya", "ana")).await;
-    page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
+    page.wait_not_live().await;
     page.wait_state("live").await;
     page.wait_card("n-1", |c| c.name == "Silla alta").await;
     page.wait_until("a gap marker", "return !!document.querySelector('[data-testid=feed-item][data-action=gap]')").await;
@@ -981,9 +986,7 @@ async fn without_history_only_an_outage_that_missed_a_change_is_a_gap() {
 async fn an_outage_longer_than_the_history_is_a_gap_however_long_the_replay() {
     let Some(browser) = Browser::start().await else { return };
     let broker = TestBroker::start_with(None, |c| c.history = 600).await;
-    let proxy = furniture_faultproxy::FaultProxy::start(broker.addr).await.unwrap();
-    let url = format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr);
-    let page = Dashboard::open(&browser, &url).await;
+    let (proxy, page) = open_through_a_proxy(&browser, &broker, broker.addr).await;
     page.wait_state("live").await;
     broker.send(Action::Created, Furniture::new("o-0", "Estantería", "", 180, 100, "haya", "ana")).await;
     page.wait_feed("created", "o-0").await;
@@ -994,7 +997,7 @@ async fn an_outage_longer_than_the_history_is_a_gap_however_long_the_replay() {
         let f = Furniture::new("o-0", &format!("Estantería {i}"), "", 180, 100, "haya", "ana");
         publisher.send(&ProducerMessage { action: Action::Updated, furniture: f }).await.unwrap();
     }
-    page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
+    page.wait_not_live().await;
     page.wait_state("live").await;
     page.wait_card("o-0", |c| c.name == "Estantería 700").await;
     page.wait_until("a gap marker", "return !!document.querySelector('[data-testid=feed-item][data-action=gap]')").await;
@@ -1010,16 +1013,14 @@ async fn an_outage_longer_than_the_history_is_a_gap_however_long_the_replay() {
 async fn a_broker_that_lost_its_state_while_the_page_was_cut_off_leaves_a_gap() {
     let Some(browser) = Browser::start().await else { return };
     let mut broker = TestBroker::start(None).await;
-    let proxy = furniture_faultproxy::FaultProxy::start(broker.addr).await.unwrap();
-    let url = format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr);
-    let page = Dashboard::open(&browser, &url).await;
+    let (proxy, page) = open_through_a_proxy(&browser, &broker, broker.addr).await;
     page.wait_state("live").await;
     broker.send(Action::Created, Furniture::new("r-0", "Banco", "", 45, 120, "teca", "ana")).await;
     page.wait_feed("created", "r-0").await;
     proxy.set_open(furniture_faultproxy::Fault::Blackhole);
     broker.send(Action::Updated, Furniture::new("r-0", "Banco largo", "", 45, 180, "teca", "ana")).await;
     broker.restart().await;
-    page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
+    page.wait_not_live().await;
     page.wait_state("live").await;
     page.wait_until("a gap marker", "return !!document.querySelector('[data-testid=feed-item][data-action=gap]')").await;
     assert!(page.text("[data-testid=feed-item][data-action=gap]").await.contains("el servidor volvió con otro estado"));
@@ -1035,12 +1036,10 @@ async fn an_outage_with_the_python_broker_is_marked_as_a_gap() {
     let Some(python) = support::PythonBroker::start() else { return };
     let broker = TestBroker::start(None).await;
     let python_addr: std::net::SocketAddr = python.url.trim_start_matches("ws://").trim_end_matches('/').parse().unwrap();
-    let proxy = furniture_faultproxy::FaultProxy::start(python_addr).await.unwrap();
-    let url = format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr);
-    let page = Dashboard::open(&browser, &url).await;
+    let (proxy, page) = open_through_a_proxy(&browser, &broker, python_addr).await;
     page.wait_state("live").await;
     proxy.set_open(furniture_faultproxy::Fault::Blackhole);
-    page.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
+    page.wait_not_live().await;
     page.wait_state("live").await;
     page.wait_until("a gap marker", "return !!document.querySelector('[data-testid=feed-item][data-action=gap]')").await;
     assert!(page.text("[data-testid=feed-item][data-action=gap]").await.contains("pueden faltar cambios"));
@@ -1055,8 +1054,7 @@ async fn an_outage_with_the_python_broker_is_marked_as_a_gap() {
 async fn the_network_going_away_shows_offline_and_comes_back() {
     let Some(browser) = Browser::start().await else { return };
     let broker = TestBroker::start(None).await;
-    let proxy = furniture_faultproxy::FaultProxy::start(broker.addr).await.unwrap();
-    let page = Dashboard::open(&browser, &format!("{}?ws=ws://{}/&ping_after=1000&pong_timeout=1500", broker.page_url(), proxy.addr)).await;
+    let (proxy, page) = open_through_a_proxy(&browser, &broker, broker.addr).await;
     page.wait_state("live").await;
     page.cdp("Network.enable", json!({})).await;
     let conditions = |offline: bool| json!({"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1});

@@ -314,6 +314,11 @@ impl Dashboard {
         .await;
     }
 
+    /// Until the page no longer says it is live (a dead link noticed).
+    pub async fn wait_not_live(&self) {
+        self.wait_until("the dead socket noticed", "return document.querySelector('[data-testid=connection-status]').dataset.state !== 'live'").await;
+    }
+
     pub async fn wait_feed(&self, action: &str, id: &str) {
         self.wait_until(
             &format!("a {action} feed item for {id}"),
