@@ -14,7 +14,7 @@ use crate::state::catalog_view::{join_part, next_hundred, wall_page_label, Catal
 use crate::state::connection::ConnState;
 use crate::state::diagnostics::{Diagnostics, Direction};
 use crate::state::diff::diff;
-use crate::state::feed::{Feed, FeedFilter, GapReason, Origin, Saved};
+use crate::state::feed::{Feed, FeedFilter, GapReason, Origin, Saved, DEFAULT_FEED_CAP};
 use crate::state::health::{local_day, Health};
 use crate::state::i18n::Lang;
 use crate::state::inbox::{came_as_burst, Inbox, Queued, RedrawPace, Throttle, FEED_INTERVAL_MS};
@@ -318,9 +318,9 @@ impl Live {
                     let start = self.pending_gap.get_value().map_or(from, |(earlier, _, _)| earlier.min(from));
                     self.pending_gap.set_value(Some((start, now, now)));
                     outage_ms = Some(now - from);
-                } else if let Some((from, to, _)) = self.pending_gap.get_value().filter(|g| g.2.is_infinite()) {
-                    // The outage a page saved before it reloaded: this is the welcome it waited for.
-                    self.pending_gap.set_value(Some((from, to, now)));
+                } else if let Some((from, _, _)) = self.pending_gap.get_value().filter(|g| g.2.is_infinite()) {
+                    // What a page that reloaded itself missed: this is the welcome it waited for.
+                    self.pending_gap.set_value(Some((from, now, now)));
                 }
                 if renumbered {
                     // Whatever was missed belongs to a state the broker no longer has: the feed
@@ -355,7 +355,9 @@ impl Live {
                 let first_sync = !matches!(self.source.get_untracked(), CatalogSource::Synced { .. });
                 // Asked from the numbering's start (a new one), whose history it need not keep.
                 let from_start = self.feed.with_untracked(|f| f.last_seq()).is_none();
-                let origin = if first_sync { Origin::History } else { Origin::Recovered };
+                // A page that reloaded itself asks from what the page before saw: what it is given
+                // back was missed, as after an outage.
+                let origin = if first_sync && self.feed.with_untracked(Feed::asked) == 0 { Origin::History } else { Origin::Recovered };
                 // Behind what we saw of its numbering (its state put back from a copy): the seqs
                 // it hands out next are not the ones we saw.
                 let behind = self.feed.with_untracked(|f| f.last_seq()).is_some_and(|seen| reply.seq < seen);
@@ -745,17 +747,21 @@ impl Live {
         // Times by the browser's clock, which the next page's starts from.
         let mut feed = self.feed.with_untracked(Feed::saved);
         for saved in &mut feed {
-            if let Saved::Gap(from, to, _) = saved {
-                (*from, *to) = (wall_ms(*from), wall_ms(*to));
+            match saved {
+                Saved::Change(c) => c.received_ms = wall_ms(c.received_ms),
+                Saved::Gap(from, to, _) => (*from, *to) = (wall_ms(*from), wall_ms(*to)),
             }
         }
         let mut snapshot = Snapshot {
             saved_ms: js_sys::Date::now(),
             stream: self.stream.get_value(),
+            seq: self.feed.with_untracked(Feed::last_seq),
             catalog: self.catalog.with_untracked(|c| c.entries()),
             feed,
             outage: self.pending_gap.get_value().map(|(from, to, _)| (wall_ms(from), wall_ms(to))),
             reconnects: Some(self.health.with_untracked(Health::reconnects)),
+            counts: Some(self.feed.with_untracked(Feed::counts)),
+            activity_since: Some(wall_ms(self.activity.with_untracked(|a| a.whole_since))),
         };
         let why = match reason {
             ReloadReason::Nightly => "nightly",
@@ -786,16 +792,28 @@ impl Live {
         self.catalog.update(|c| {
             c.replace(snapshot.catalog, now);
             c.tell_last_actions(snapshot.feed.iter().filter_map(|s| match s {
-                Saved::Change(n) => Some(n),
+                Saved::Change(c) => Some(&c.notification),
                 Saved::Gap(..) => None,
             }));
         });
-        self.feed.update(|f| f.restore(&snapshot.feed, now));
+        // The hour's counts as the page before had them, from the changes it kept: those that
+        // came live when they came, the others at the broker's time.
+        if let Some(since) = snapshot.activity_since {
+            let times = snapshot.feed.iter().filter_map(|s| match s {
+                Saved::Change(c) => Some(c.notification.timestamp.filter(|_| c.origin != Origin::Live).map_or(c.received_ms, |t| t.unix_millis())),
+                Saved::Gap(..) => None,
+            });
+            self.activity.update_untracked(|a| *a = Activity::restored(since, times, snapshot.feed.len() >= DEFAULT_FEED_CAP));
+        }
+        self.feed.update(|f| f.restore(snapshot.feed, snapshot.counts, snapshot.seq));
         if let Some((day, count)) = snapshot.reconnects {
             self.health.update(|h| h.restore_reconnects(day, count));
         }
-        // Waits for the first welcome, then for the broker's answer, as the page before would have.
-        self.pending_gap.set_value(snapshot.outage.map(|(from, to)| (from, to, f64::INFINITY)));
+        // What came while no page listened (an outage the page before had not heard the answer
+        // for, and the reload's own seconds) waits for the first welcome, then for the broker's
+        // answer, as an outage does: a broker that replays it fills it, the Python one cannot.
+        let from = snapshot.outage.map_or(snapshot.saved_ms, |(from, _)| from);
+        self.pending_gap.set_value(Some((from, from, f64::INFINITY)));
     }
 
     /// The server's clock now, by the best offset estimate (for "n min ago").

@@ -99,6 +99,7 @@ async fn a_late_page_gets_the_catalog_from_the_broker() {
     assert!(page.eval(&action("late-1")).await.as_str().unwrap().contains("action-updated"), "the updated card shown as updated");
     assert!(page.eval(&action("late-0")).await.as_str().unwrap().contains("action-created"));
     assert_eq!(page.count("[data-testid=toast]").await, 0, "history raises no toasts");
+    assert_eq!(page.count("[data-testid=feed-item] .history").await, 7, "each row says it came before the page opened");
     assert!(page.text("[data-testid=catalog-source]").await.contains("Sincronizado"));
     // The charts count the replayed history and the catalog by material.
     page.wait_until("the activity chart", "return document.querySelector('[data-testid=activity-chart] svg').getAttribute('aria-label') === '7 avisos en la última hora'").await;
@@ -690,24 +691,47 @@ async fn a_digest_stays_readable_while_changes_keep_coming() {
 }
 
 /// A snapshot of a screen showing "Mesa guardada" (two changes, with a gap marker between them),
-/// 4 reconnects today, and `outage` as the outage its broker had not yet answered for.
+/// 4 reconnects today, the last two hours known, and `outage` as the outage its broker had not
+/// yet answered for.
 fn saved_screen(outage: Option<(f64, f64)>) -> furniture_dashboard::state::snapshot::Snapshot {
-    use furniture_dashboard::state::feed::{GapReason, Saved};
+    use furniture_dashboard::state::feed::{Change, GapReason, Origin, Saved};
     use furniture_protocol::{CatalogEntry, Notification};
     let mesa = Furniture::new("s-1", "Mesa guardada", "", 75, 120, "roble", "ana");
+    let saved = |action, seq, origin| Saved::Change(Change::saved(Notification { action, furniture: mesa.clone(), message: "🪑 guardada".into(), timestamp: None, seq: Some(seq) }, origin, unix_ms() - 60_000.0, Vec::new()));
     furniture_dashboard::state::snapshot::Snapshot {
         saved_ms: unix_ms(),
         stream: Some("saved".into()),
+        seq: Some(2),
         catalog: vec![CatalogEntry { furniture: std::sync::Arc::new(mesa.clone()), seq: Some(2), timestamp: None }],
         feed: vec![
-            Saved::Change(Notification { action: Action::Created, furniture: mesa.clone(), message: "🪑 creada".into(), timestamp: None, seq: Some(1) }),
+            saved(Action::Created, 1, Origin::History),
             Saved::Gap(unix_ms() - 7_200_000.0, unix_ms() - 7_100_000.0, GapReason::Disconnected),
-            Saved::Change(Notification { action: Action::Updated, furniture: mesa, message: "🔄 guardada".into(), timestamp: None, seq: Some(2) }),
+            saved(Action::Updated, 2, Origin::Live),
         ],
         outage,
         // The day is the browser's today, set by `reload_with`.
         reconnects: Some((0, 4)),
+        counts: None,
+        activity_since: Some(unix_ms() - 7_200_000.0),
     }
+}
+
+/// The `stream` our broker numbers its changes in, and the `seq` it stands at, as a client's
+/// welcome and `sync` tell them.
+async fn broker_numbering(broker: &TestBroker) -> (String, u64) {
+    use furniture_protocol::{decode_server, ServerFrame, SyncRequest};
+    use futures_util::{SinkExt, StreamExt};
+    let (mut ws, _) = tokio_tungstenite::connect_async(broker.ws_url()).await.unwrap();
+    let mut stream = None;
+    ws.send(tokio_tungstenite::tungstenite::Message::text(SyncRequest { since: None, batch: false, parts: false }.encode())).await.unwrap();
+    while let Some(Ok(frame)) = ws.next().await {
+        match decode_server(frame.to_text().unwrap_or_default()) {
+            ServerFrame::Welcome { stream: s, .. } => stream = s,
+            ServerFrame::Sync(reply) => return (stream.expect("our broker numbers its changes"), reply.seq),
+            _ => {}
+        }
+    }
+    panic!("no sync reply");
 }
 
 fn unix_ms() -> f64 {
@@ -746,7 +770,55 @@ async fn a_reloaded_wall_screen_restores_what_it_showed() {
     let class = page.eval("return document.querySelector('[data-testid=catalog-item][data-furniture-id=s-1]').className").await;
     assert!(class.as_str().unwrap().contains("action-updated"), "the card's last action the saved feed's: {class}");
     page.wait_until("the saved reconnects", "return document.querySelector('[data-testid=health]').textContent.includes('4 reconexiones hoy')").await;
+    let hour = page.eval("return document.querySelector('[data-testid=activity-chart] svg').getAttribute('aria-label')").await;
+    assert_eq!(hour, "2 avisos en la última hora", "the hour the page before knew whole, with the changes it kept");
     assert!(page.eval_bool("return sessionStorage.getItem('furniture-dashboard.snapshot') === null").await, "restored once, then forgotten");
+    page.close().await;
+}
+
+/// A wall screen that reloads itself goes on from the page before: its rows as they came (one
+/// live, without a label; one from before that page opened, saying so), the update's diff, the
+/// heading's count and the hour's; what changed while it reloaded is given back by the broker,
+/// marked as recovered, and no gap is marked, the broker having filled it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_wall_screen_goes_on_from_the_page_before() {
+    use furniture_dashboard::state::diff::diff;
+    use furniture_dashboard::state::feed::{Change, Origin, Saved};
+    use furniture_protocol::Notification;
+    let Some(browser) = Browser::start().await else { return };
+    let broker = TestBroker::start(None).await;
+    let before = mesa("Mesa de antes", "roble", 75);
+    let after = mesa("Mesa de antes", "roble", 80);
+    broker.send(Action::Created, before.clone()).await;
+    broker.send(Action::Updated, after.clone()).await;
+    let (stream, seq) = broker_numbering(&broker).await;
+    let note = |action, furniture: &Furniture, seq| Notification { action, furniture: furniture.clone(), message: "🪑".into(), timestamp: None, seq: Some(seq) };
+    let snapshot = furniture_dashboard::state::snapshot::Snapshot {
+        saved_ms: unix_ms(),
+        stream: Some(stream),
+        seq: Some(seq),
+        catalog: Vec::new(),
+        feed: vec![
+            Saved::Change(Change::saved(note(Action::Created, &before, seq - 1), Origin::History, unix_ms() - 90_000.0, Vec::new())),
+            Saved::Change(Change::saved(note(Action::Updated, &after, seq), Origin::Live, unix_ms() - 30_000.0, diff(&before, &after))),
+        ],
+        outage: None,
+        reconnects: None,
+        counts: Some([20, 30, 7]),
+        activity_since: Some(unix_ms() - 7_200_000.0),
+    };
+    // Deleted while no page listens: after the page before saved its screen, before this one asks.
+    broker.send(Action::Deleted, after).await;
+    let page = reload_with(&browser, &broker, &broker.ws_url(), &snapshot).await;
+    page.wait_state("live").await;
+    page.wait_until("the deletion given back", "return document.querySelectorAll('[data-testid=feed-item]').length === 3").await;
+    assert_eq!(page.eval(FEED_ACTIONS).await, "deleted updated created", "no gap: the broker gave back what the reload missed");
+    let labels = page.eval("return [...document.querySelectorAll('[data-testid=feed-item] .feed-meta')].map(m => (m.querySelector('.history, .replayed')?.textContent ?? '').replace(' · ', '')).join('|')").await;
+    assert_eq!(labels, "recuperado||antes de abrir la página", "each row as it came");
+    assert!(page.text("[data-testid=feed-diff]").await.contains("altura: 75 → 80"), "the update's diff kept");
+    assert_eq!(page.text("#feed-title .count").await, "58", "20 + 30 + 7 counted by the pages before, and the deletion");
+    let figure = page.text("[data-testid=activity-chart] .chart-figure").await;
+    assert!(figure.ends_with("· 3/h"), "the two changes before the reload and the deletion, over the whole hour the page before knew: {figure}");
     page.close().await;
 }
 
@@ -765,6 +837,22 @@ async fn an_outage_saved_before_a_reload_is_marked_as_a_gap_after_it() {
     assert_eq!(page.eval(FEED_ACTIONS).await, "gap updated gap created", "the outage above what was saved");
     let health = page.eval("return document.querySelector('[data-testid=health]').textContent").await;
     assert!(health.as_str().is_some_and(|h| h.contains("4 reconexiones hoy")), "the reconnect the page before counted is not counted again: {health}");
+    page.close().await;
+}
+
+/// Against the Python broker, which cannot give back what came while a wall screen reloaded
+/// itself, the reloaded page marks those seconds as a gap, from its save to its welcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seconds_of_a_reload_the_python_broker_cannot_fill_are_a_gap() {
+    let Some(browser) = Browser::start().await else { return };
+    let Some(python) = support::PythonBroker::start() else { return };
+    let broker = TestBroker::start(None).await;
+    let page = reload_with(&browser, &broker, &python.url, &saved_screen(None)).await;
+    page.wait_state("live").await;
+    page.wait_until("the reload's gap", "return document.querySelectorAll('[data-action=gap]').length === 2").await;
+    assert_eq!(page.eval(FEED_ACTIONS).await, "gap updated gap created", "the reload's seconds above what was saved");
+    let hour = page.eval("return document.querySelector('[data-testid=activity-chart] svg').getAttribute('aria-label')").await;
+    assert!(hour.as_str().is_some_and(|h| h.contains("desde las")), "the hour counted since the reload: {hour}");
     page.close().await;
 }
 

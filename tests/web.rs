@@ -541,7 +541,7 @@ async fn changes_waiting_when_the_page_is_shown_go_into_the_away_digest() {
 #[wasm_bindgen_test]
 fn a_screen_too_big_to_save_is_saved_without_its_catalog() {
     use furniture_dashboard::app::{save_snapshot, SNAPSHOT_KEY};
-    use furniture_dashboard::state::feed::{GapReason, Saved};
+    use furniture_dashboard::state::feed::{Change, GapReason, Origin, Saved};
     use furniture_dashboard::state::snapshot::Snapshot;
     use furniture_protocol::CatalogEntry;
     let storage = web_sys::window().unwrap().session_storage().unwrap().unwrap();
@@ -558,10 +558,13 @@ fn a_screen_too_big_to_save_is_saved_without_its_catalog() {
     let mut snapshot = Snapshot {
         saved_ms: js_sys::Date::now(),
         stream: Some("s".into()),
+        seq: Some(1),
         catalog,
-        feed: vec![Saved::Change(note(Action::Created, "item-1", "Mesa", 1)), Saved::Gap(10.0, 20.0, GapReason::Disconnected)],
+        feed: vec![Saved::Change(Change::saved(note(Action::Created, "item-1", "Mesa", 1), Origin::Live, 5.0, Vec::new())), Saved::Gap(10.0, 20.0, GapReason::Disconnected)],
         outage: Some((30.0, 40.0)),
         reconnects: Some((20_428, 2)),
+        counts: Some([1, 0, 0]),
+        activity_since: None,
     };
     let saved = save_snapshot(&storage, &mut snapshot);
     let text = storage.get_item(SNAPSHOT_KEY).unwrap();

@@ -45,6 +45,20 @@ impl Activity {
         }
     }
 
+    /// The activity of a page that reloaded itself, counted again from the changes it kept, at
+    /// the times in `times`, oldest first: whole since `whole_since`, as the page before said, and
+    /// when its feed was `full` (so that it held only the last of them) since the oldest kept.
+    pub fn restored(whole_since: f64, times: impl IntoIterator<Item = f64>, full: bool) -> Activity {
+        let mut a = Activity::whole_from(whole_since);
+        for (i, at) in times.into_iter().enumerate() {
+            if i == 0 && full {
+                a.whole_since = a.whole_since.max(at);
+            }
+            a.record(at);
+        }
+        a
+    }
+
     /// True when the `window_ms` before `now_ms` reach back past what is known: the count over
     /// them is the count since [`Activity::whole_since`].
     pub fn partial(&self, window_ms: f64, now_ms: f64) -> bool {
@@ -134,6 +148,21 @@ mod tests {
         assert!(!a.partial(60_000.0, opened + 60_000.0));
         assert!(a.partial(3_600_000.0, opened + 60_000.0));
         assert!(!Activity::default().partial(3_600_000.0, opened), "all known (whole since 1970)");
+    }
+
+    /// A reloaded page counts the hour as the page before did, from the changes that page kept;
+    /// from the oldest of them when the feed kept only the last.
+    #[test]
+    fn a_restored_activity_counts_the_changes_kept() {
+        let now = 1.8e12;
+        let times = [now - 7_200_000.0, now - 1_800_000.0, now - 1_790_000.0, now - 5_000.0];
+        let a = Activity::restored(now - 3.0 * 3_600_000.0, times, false);
+        assert_eq!(a.count_known(now), 3, "an hour ago and older left out");
+        assert!(!a.partial(3_600_000.0, now));
+        let a = Activity::restored(now - 3.0 * 3_600_000.0, times[1..].iter().copied(), true);
+        assert_eq!((a.count_known(now), a.whole_since), (3, now - 1_800_000.0), "whole since the oldest kept");
+        let a = Activity::restored(now - 60_000.0, times, true);
+        assert_eq!(a.whole_since, now - 60_000.0, "or since what the page before knew");
     }
 
     /// The count is the hour's when the hour is known, else the count since it is: what came

@@ -25,7 +25,9 @@ pub enum FeedEntry {
 /// A line of the feed as a page saves it for the next ([`Feed::saved`], [`Feed::restore`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Saved {
-    Change(Notification),
+    /// A change as it was shown: how it came, when, and what it changed (its `key` and
+    /// `generation` are the new page's to give).
+    Change(Change),
     /// A gap marker: from, to, why.
     Gap(f64, f64, GapReason),
 }
@@ -57,15 +59,22 @@ pub struct Change {
     pub changes: Vec<FieldChange>,
 }
 
-/// How a change reached this page.
+impl Change {
+    /// A change to save or restore (key and generation are given when it is put in a feed).
+    pub fn saved(notification: Notification, origin: Origin, received_ms: f64, changes: Vec<FieldChange>) -> Change {
+        Change { key: 0, notification, received_ms, origin, generation: 0, changes }
+    }
+}
+
+/// How a change reached this page (numbered as a saved screen keeps it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     /// As it happened.
-    Live,
+    Live = 0,
     /// From the broker's history when the page opened: it happened before.
-    History,
+    History = 1,
     /// Missed while disconnected, then replayed by the broker.
-    Recovered,
+    Recovered = 2,
 }
 
 impl FeedEntry {
@@ -150,27 +159,34 @@ impl Feed {
             .rev()
             .map(|e| match e {
                 FeedEntry::Change(c) => {
-                    let mut n = c.notification.clone();
+                    let mut c = Change::clone(c);
                     if c.generation != self.generation {
-                        n.seq = None;
+                        c.notification.seq = None;
                     }
-                    Saved::Change(n)
+                    Saved::Change(c)
                 }
                 FeedEntry::Gap { from_ms, to_ms, reason, .. } => Saved::Gap(*from_ms, *to_ms, *reason),
             })
             .collect()
     }
 
-    /// Puts in what a page saved ([`Feed::saved`]), received at `now_ms`.
-    pub fn restore(&mut self, saved: &[Saved], now_ms: f64) {
+    /// Puts in what a page saved ([`Feed::saved`]), each change as it came to that page (live,
+    /// from the history, recovered), when, and with what it changed; and that page's counts
+    /// ([`Feed::counts`]) when it gave them, else those of the changes put in; and the highest
+    /// `seq` it had seen ([`Feed::last_seq`]), its catalog's when that is newer than its rows.
+    pub fn restore(&mut self, saved: Vec<Saved>, counts: Option<[u64; 3]>, last_seq: Option<u64>) {
         for s in saved {
             match s {
-                Saved::Change(n) => {
-                    self.push(n, now_ms, Origin::History);
+                Saved::Change(c) => {
+                    self.push_with_changes(&c.notification, c.received_ms, c.origin, c.changes);
                 }
-                Saved::Gap(from, to, reason) => self.push_gap(*from, *to, *reason),
+                Saved::Gap(from, to, reason) => self.push_gap(from, to, reason),
             }
         }
+        if let Some(counts) = counts {
+            self.counts = counts;
+        }
+        self.last_seq = self.last_seq.max(last_seq);
     }
 
     /// Adds a gap marker at the top.
@@ -223,6 +239,11 @@ impl Feed {
         self.asked
     }
 
+    /// Where the last `sync` asked from ([`Feed::ask_since`]).
+    pub fn asked(&self) -> u64 {
+        self.asked
+    }
+
     /// The broker's catalog as it stood at `seq` is taken in, with the history it gave from
     /// `history_from` (its first `seq`; the history runs on to `seq` without a hole), which was
     /// `complete` or did not reach back to what was asked: everything up to `seq` is seen now (a
@@ -239,9 +260,15 @@ impl Feed {
         complete
     }
 
-    /// Changes received per action since the page opened (created, updated, deleted).
+    /// Changes received per action since the page opened, or since the first of the pages that
+    /// reloaded themselves into this one (created, updated, deleted).
     pub fn count(&self, action: Action) -> u64 {
         self.counts[Action::ALL.iter().position(|a| *a == action).unwrap_or(0)]
+    }
+
+    /// The counts of [`Feed::count`], created, updated and deleted, for the next page.
+    pub fn counts(&self) -> [u64; 3] {
+        self.counts
     }
 
     fn take_key(&mut self) -> u64 {
@@ -535,16 +562,45 @@ mod tests {
         f.push(&note(Some(1), "b1"), 0.0, Origin::Live);
         f.push_gap(3.0, 4.0, GapReason::Disconnected);
         let saved = f.saved();
-        let seqs: Vec<_> = saved.iter().filter_map(|s| if let Saved::Change(n) = s { Some(n.seq) } else { None }).collect();
+        let seqs: Vec<_> = saved.iter().filter_map(|s| if let Saved::Change(c) = s { Some(c.notification.seq) } else { None }).collect();
         assert_eq!(seqs, [None, None, None, Some(1)]);
         let mut restored = Feed::default();
-        restored.restore(&saved, 0.0);
+        restored.restore(saved, None, None);
         assert_eq!(ids(&restored), ["gap", "b1", "gap", "a3", "a2", "a1"], "gap markers where they were");
         let gaps: Vec<_> = restored.iter().filter_map(|e| if let FeedEntry::Gap { from_ms, to_ms, reason, .. } = e { Some((*from_ms, *to_ms, *reason)) } else { None }).collect();
         assert_eq!(gaps, [(3.0, 4.0, GapReason::Disconnected), (1.0, 2.0, GapReason::HistoryTooShort)]);
         assert_eq!(restored.last_seq(), Some(1));
         assert!(restored.push(&note(Some(2), "b2"), 0.0, Origin::Live), "the new numbering's seq 2, which the old one had too");
         assert_eq!(ids(&restored)[0], "b2");
+    }
+
+    /// A wall that reloads itself shows its rows as they were: each as it came (live, from the
+    /// history, recovered; until the evening of 2026-12-07 all read "before the page opened"),
+    /// at the time it came (the reload's, for a change without a timestamp, until then), with
+    /// what an update changed, and the heading's count goes on from the page before's, not from
+    /// the rows it kept.
+    #[test]
+    fn a_restored_feed_keeps_how_and_when_each_change_came_and_the_counts() {
+        let mut f = Feed::with_cap(3);
+        f.push(&note(Some(1), "h"), 10.0, Origin::History);
+        f.push(&note(Some(2), "r"), 20.0, Origin::Recovered);
+        let edit = FieldChange { key: "altura", label: ("altura", "height"), from: "75".into(), to: "80".into() };
+        f.push_with_changes(&note(Some(3), "l"), 30.0, Origin::Live, vec![edit.clone()]);
+        f.push(&note(Some(4), "l2"), 40.0, Origin::Live);
+        assert_eq!(f.counts(), [4, 0, 0]);
+        let mut restored = Feed::with_cap(3);
+        restored.restore(f.saved(), Some(f.counts()), Some(9));
+        let rows: Vec<_> = restored.iter().map(|e| match e {
+            FeedEntry::Change(c) => (c.notification.seq, c.origin, c.received_ms, c.changes.clone()),
+            FeedEntry::Gap { .. } => unreachable!(),
+        }).collect();
+        assert_eq!(rows, [(Some(4), Origin::Live, 40.0, vec![]), (Some(3), Origin::Live, 30.0, vec![edit]), (Some(2), Origin::Recovered, 20.0, vec![])]);
+        assert_eq!(restored.count(Action::Created), 4, "the page before's count, not the 3 rows kept");
+        assert_eq!(restored.unread(), 2, "the live rows as new as they were");
+        assert_eq!(restored.ask_since(), 9, "asks from the page before's last seq, past its rows");
+        let mut older = Feed::default();
+        older.restore(f.saved(), None, None);
+        assert_eq!(older.count(Action::Created), 3, "a page of before that saved no counts: the rows'");
     }
 
     #[test]
