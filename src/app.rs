@@ -146,8 +146,10 @@ pub struct Live {
     stream: StoredValue<Option<String>>,
     /// Set while disconnected: since when (ms).
     down_since: StoredValue<Option<f64>>,
-    /// After a reconnect, the outage waiting to be filled by `sync`: (from, to, welcome at;
-    /// infinite for one restored from before a reload, until the first welcome).
+    /// After a reconnect, the outage waiting to be filled by `sync`: (from, to, since when the
+    /// broker has had to answer: its welcome; infinite for a broker that numbers its changes,
+    /// which answers however late, and for one restored from before a reload until the first
+    /// welcome).
     pending_gap: StoredValue<Option<(f64, f64, f64)>>,
     /// The catalog entries of the `sync_part` frames received so far, until the `sync` reply
     /// they precede (parts are taken while they hold fewer than the catalog's own limit,
@@ -301,6 +303,7 @@ impl Live {
                     self.source.set(CatalogSource::Waiting(Some(now)));
                 }
                 self.clients.set(client_count);
+                let numbered = stream.is_some();
                 let mut renumbered = false;
                 if stream.is_some() && stream != self.stream.get_value() {
                     if self.stream.get_value().is_some() {
@@ -311,16 +314,20 @@ impl Live {
                     self.stream.set_value(stream);
                 }
                 let mut outage_ms = None;
+                // A broker that numbers its changes (ours) answers `sync`, however late (a big
+                // catalog, a busy machine): what was missed waits for its answer. From the others
+                // (the Python one) it waits `SYNC_GRACE_MS`, then is marked as a gap.
+                let grace_from = if numbered { f64::INFINITY } else { now };
                 if let Some(from) = self.down_since.get_value() {
                     self.down_since.set_value(None);
                     // An outage whose answer never came (the connection lost again at once)
                     // is part of this one.
                     let start = self.pending_gap.get_value().map_or(from, |(earlier, _, _)| earlier.min(from));
-                    self.pending_gap.set_value(Some((start, now, now)));
+                    self.pending_gap.set_value(Some((start, now, grace_from)));
                     outage_ms = Some(now - from);
                 } else if let Some((from, _, _)) = self.pending_gap.get_value().filter(|g| g.2.is_infinite()) {
                     // What a page that reloaded itself missed: this is the welcome it waited for.
-                    self.pending_gap.set_value(Some((from, now, now)));
+                    self.pending_gap.set_value(Some((from, now, grace_from)));
                 }
                 if renumbered {
                     // Whatever was missed belongs to a state the broker no longer has: the feed
@@ -710,8 +717,9 @@ impl Live {
                 self.source.set(CatalogSource::LiveSince(welcomed));
             }
         }
-        // A broker that never answered `sync` (the Python one) cannot fill an outage. One that
-        // answered before does answer, however late, and its reply says whether it filled it.
+        // A broker that does not answer `sync` (the Python one) cannot fill an outage. One that
+        // answered before, or numbers its changes, does answer, however late, and its reply says
+        // whether it filled it.
         if let Some((from, to, welcomed)) = self.pending_gap.get_value() {
             if now - welcomed > SYNC_GRACE_MS && !matches!(self.source.get_untracked(), CatalogSource::Synced { .. }) {
                 self.pending_gap.set_value(None);

@@ -747,7 +747,9 @@ async fn reload_with(browser: &Browser, broker: &TestBroker, ws: &str, snapshot:
     let mut snapshot = snapshot.clone();
     snapshot.reconnects = snapshot.reconnects.map(|(_, n)| (today.as_i64().expect("a day"), n));
     let text = serde_json::to_string(&snapshot.encode()).unwrap();
-    page.eval(&format!("sessionStorage.setItem('furniture-dashboard.snapshot', {text}); location.reload()")).await;
+    page.eval(&format!("window.__before_reload = true; sessionStorage.setItem('furniture-dashboard.snapshot', {text}); location.reload()")).await;
+    // The page after the reload, not the one before, which may still answer for a moment.
+    page.wait_until("the reloaded page", "return window.__before_reload === undefined && !!document.querySelector('[data-testid=connection-status]')").await;
     page
 }
 

@@ -473,6 +473,31 @@ async fn a_broker_without_sync_after_ours_is_not_taken_for_ours() {
     assert!(gap.contains("pueden faltar cambios"), "{gap}");
 }
 
+/// Our broker's answer to `sync` coming more than 3 s after its welcome (a big catalog, a busy
+/// machine) to a page it had not answered before (a wall that reloaded itself, or whose first
+/// answer a lost connection cut short): the outage waits for it, and the answer, which gives back
+/// everything, leaves no gap (one was marked 3 s after the welcome, as for the Python broker).
+#[wasm_bindgen_test]
+async fn our_brokers_late_answer_fills_the_outage_before_it() {
+    use furniture_dashboard::ws::WsEvent;
+    use furniture_protocol::encode_sync_reply;
+    let host = host();
+    let live = live();
+    let _mounted = mount(&host, live, move || view! { <FeedPanel/> });
+    welcomed(live, "a");
+    lost(live);
+    gloo_timers::future::TimeoutFuture::new(1_100).await;
+    welcomed(live, "a");
+    gloo_timers::future::TimeoutFuture::new(3_100).await;
+    live.tick();
+    gloo_timers::future::TimeoutFuture::new(150).await;
+    assert!(host.query_selector("[data-testid=feed-item][data-action=gap]").unwrap().is_none(), "no gap before the answer");
+    let missed = [note(Action::Created, "m1", "Mesa", 3).encode()];
+    live.on_event(WsEvent::Frame(encode_sync_reply(3, true, &[], missed.iter().map(String::as_str))));
+    until("the change given back", || host.query_selector("[data-testid=feed-item][data-action=created]").unwrap().is_some()).await;
+    assert!(host.query_selector("[data-testid=feed-item][data-action=gap]").unwrap().is_none(), "nothing missed");
+}
+
 /// A broker that lost its state while the page was away (its numbering started over, no clean
 /// close) is one line for the outage, even when the page's connection was lost again before the
 /// broker's answer to an earlier welcome, and its reply, which cannot give its new numbering's

@@ -104,13 +104,15 @@ impl Snapshot {
                         }
                     }
                 }
-                Some(Saved::Change(Change::saved(n, origin, line.get(2).and_then(Value::as_f64).unwrap_or(now_ms), edits)))
+                Some(Saved::Change(Change::saved(n, origin, line.get(2).and_then(Value::as_f64).unwrap_or(now_ms).min(now_ms).max(0.0), edits)))
             })
             .collect();
         // Optional: a page of before it saved none.
         let outage = v["outage_from"].as_f64().zip(v["outage_to"].as_f64());
         let reconnects = v["reconnects"][0].as_i64().zip(v["reconnects"][1].as_u64().and_then(|n| u32::try_from(n).ok()));
-        let count = |i: usize| v["counts"][i].as_u64();
+        // Times and counts a page could have reached: no later than now, no count past a
+        // double's whole numbers (a count one short of u64's highest would overflow).
+        let count = |i: usize| v["counts"][i].as_u64().filter(|n| *n < 1 << 53);
         let counts = count(0).zip(count(1)).zip(count(2)).map(|((c, u), d)| [c, u, d]);
         Some(Snapshot {
             saved_ms,
@@ -121,7 +123,7 @@ impl Snapshot {
             outage,
             reconnects,
             counts,
-            activity_since: v["activity_since"].as_f64(),
+            activity_since: v["activity_since"].as_f64().filter(|t| (0.0..=now_ms).contains(t)),
         })
     }
 }
@@ -148,7 +150,7 @@ mod tests {
             outage: Some((400.0, 900.0)),
             reconnects: Some((20_428, 3)),
             counts: Some([12, 30, 4]),
-            activity_since: Some(30_000.0),
+            activity_since: Some(500.0),
         }
     }
 
@@ -200,6 +202,22 @@ mod tests {
         }
         s.feed[1] = Saved::Change(Change::saved(mesa(Action::Created, 7), Origin::History, 2_000.0, Vec::new()));
         assert_eq!(Snapshot::decode(&v.to_string(), 2_000.0), Some(s));
+    }
+
+    /// Times past the moment of reading and counts past what a page could reach (only a
+    /// hand-edited storage holds them) are not taken: the hour's minutes and the feed's counts
+    /// would overflow.
+    #[test]
+    fn times_and_counts_out_of_reach_are_not_taken() {
+        let mut v: Value = serde_json::from_str(&sample().encode()).unwrap();
+        v["activity_since"] = json!(1e308);
+        v["counts"] = json!([1, u64::MAX, 0]);
+        v["feed"][1][2] = json!(-1e308);
+        v["feed"][3][2] = json!(1e308);
+        let s = Snapshot::decode(&v.to_string(), 2_000.0).unwrap();
+        assert_eq!((s.activity_since, s.counts), (None, None));
+        let received: Vec<f64> = s.feed.iter().filter_map(|l| if let Saved::Change(c) = l { Some(c.received_ms) } else { None }).collect();
+        assert_eq!(received, [0.0, 2_000.0, 650.0]);
     }
 
     #[test]
