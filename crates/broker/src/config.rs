@@ -125,7 +125,8 @@ pub struct Config {
 
     /// Seconds a new TCP connection has to send its complete HTTP request (the WebSocket
     /// handshake); slower ones are dropped (1 to 86400). An HTTP connection kept alive after an
-    /// answer is closed when idle as long.
+    /// answer is closed when idle as long, and one whose client reads nothing of an answer for as
+    /// long.
     #[arg(long, hide_env_values = true, env = "BROKER_HANDSHAKE_TIMEOUT_SECS", help_heading = "Limits", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=MAX_SECS))]
     pub handshake_timeout_secs: u64,
 

@@ -12,7 +12,7 @@ use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::services::ServeDir;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::admission::{self, Slot};
 use crate::hub::Hub;
@@ -38,7 +38,7 @@ pub fn router(state: AppState) -> Router {
     Router::new().fallback(entry).with_state(state)
 }
 
-fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+pub(crate) fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
     headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
@@ -188,7 +188,8 @@ async fn index(config: &Config) -> Response {
             ([(header::CACHE_CONTROL, "no-cache")], Html(page)).into_response()
         }
         Err(e) => {
-            warn!(path = %path.display(), error = %e, "dashboard not found");
+            // Said once at the start (main.rs); a line per request would let anyone fill the log.
+            debug!(path = %path.display(), error = %e, "dashboard not found");
             (
                 StatusCode::NOT_FOUND,
                 Html(format!(

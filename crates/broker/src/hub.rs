@@ -601,7 +601,9 @@ impl Hub {
     }
 
     /// Encodes the reply (unless its catalog is shared) without the lock, then queues it, and
-    /// after it what was held back.
+    /// after it what was held back. The last frame, which copies the catalog's rest (all of it
+    /// for a client that asked without parts) and the history missed, is made without the lock
+    /// too: under it, a client asking again and again held back everyone's notifications.
     fn sync_finish(&self, id: u64, started: SyncStarted) {
         let SyncStarted { part_bytes, seq, complete, missed, shared, entries } = started;
         let shared = match (shared, entries) {
@@ -611,6 +613,8 @@ impl Hub {
                 Arc::new(SharedCatalog { seq, parts: parts.into_iter().map(Utf8Bytes::from).collect(), rest })
             }
         };
+        let missed = missed.iter().map(|f| f.as_str());
+        let reply = Utf8Bytes::from(SyncCatalog::reply(seq, complete, &shared.rest, missed.clone()));
         let mut st = self.lock();
         // Gone: closed meanwhile, or every client was when the state was loaded again.
         if !st.clients.contains_key(&id) {
@@ -623,12 +627,10 @@ impl Hub {
         }
         let Some(client) = st.clients.get_mut(&id) else { return };
         let held = client.held.take().unwrap_or_default();
-        let missed = missed.iter().map(|f| f.as_str());
         // Parts that would not fit in the client's queue, beside what was held for it, go as
-        // one frame instead.
+        // one frame instead (made under the lock: a queue shorter than a catalog's parts).
         let frames: Vec<Utf8Bytes> = if shared.parts.len() + 1 + held.len() <= client.queue.capacity() {
-            let reply = SyncCatalog::reply(seq, complete, &shared.rest, missed);
-            shared.parts.iter().cloned().chain([reply.into()]).collect()
+            shared.parts.iter().cloned().chain([reply]).collect()
         } else {
             let parts: Vec<&str> = shared.parts.iter().map(Utf8Bytes::as_str).collect();
             vec![SyncCatalog::reply(seq, complete, &SyncCatalog::whole(&parts, &shared.rest), missed).into()]

@@ -28,6 +28,7 @@ pub mod http;
 pub mod hub;
 pub mod metrics;
 pub mod redis;
+pub mod stall;
 pub mod store;
 
 use std::sync::Arc;
@@ -122,8 +123,15 @@ impl Broker {
                 // browser that loaded the page).
                 let served = Arc::new(std::sync::atomic::AtomicBool::new(false));
                 let seen = served.clone();
+                // An answer the client stops reading ends the connection after the same timeout;
+                // not a WebSocket's, once it asks for one.
+                let websocket = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let stream = stall::WriteStall::new(stream, timeout, websocket.clone());
                 let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                     seen.store(true, std::sync::atomic::Ordering::Relaxed);
+                    if http::is_websocket_upgrade(req.headers()) {
+                        websocket.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                     req.extensions_mut().insert(ConnectInfo(peer));
                     req.extensions_mut().insert(slot.clone());
                     tower::ServiceExt::oneshot(router.clone(), req)

@@ -56,6 +56,9 @@ async fn main() -> std::process::ExitCode {
         tracing::warn!("{banner}");
     }
     tracing::info!(%addr, %dashboard, %state, seq = broker.seq(), publishing = publish_rule, "broker listening");
+    if !std::path::Path::new(&dashboard).join("index.html").is_file() {
+        tracing::warn!(%dashboard, "no dashboard there (no index.html): the page answers 404, saying how to build it; WebSocket clients are served as usual");
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     match broker.serve(listener, shutdown).await {

@@ -296,6 +296,30 @@ async fn bad_frames_and_refused_connections_are_logged_within_bounds() {
     let _ = std::fs::remove_file(&log);
 }
 
+/// A broker run without the dashboard (as a drop-in for the Python one) says so once at the
+/// start; asking for the page again and again adds no line (it was a warning per request).
+#[tokio::test]
+async fn a_missing_dashboard_is_said_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (port, data, log) = (free_port(), temp_dir("no-dashboard"), temp_dir("no-dashboard.log"));
+    let mut broker = start(port, &data, &log, &["--dashboard-dir", "/nonexistent/dist"]);
+    let _ready = connect(port).await;
+    for _ in 0..50 {
+        let mut http = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+        let mut answer = Vec::new();
+        http.read_to_end(&mut answer).await.unwrap();
+        assert!(answer.starts_with(b"HTTP/1.1 404"), "{}", String::from_utf8_lossy(&answer));
+    }
+    broker.kill().unwrap();
+    broker.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().filter(|l| l.contains("dashboard")).count(), 2, "the start's line and its warning:\n{text}");
+    assert!(text.lines().any(|l| l.contains("WARN") && l.contains("no dashboard there")), "{text}");
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_file(&log);
+}
+
 /// Handshakes from an origin not allowed, as fast as they come and with an `Origin` of any
 /// length, cannot flood the log either: the first lines say which origin, cut short; the rest are
 /// counted in /metrics.

@@ -253,6 +253,40 @@ async fn a_kept_alive_connection_closed_when_idle_is_not_counted_as_refused() {
     assert_eq!(metric(broker.addr, series).await, 1.0, "the kept-alive connection counted as refused");
 }
 
+/// A client that asks for a file and reads none of it (a zero TCP window never times out by
+/// itself) loses its connection once the answer has made no progress for the handshake timeout,
+/// and with it the slot of its address it held; the address's WebSocket viewers are served on.
+#[tokio::test]
+async fn an_answer_the_client_stops_reading_ends_its_connection() {
+    let dir = std::env::temp_dir().join(format!("furniture-stall-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let size = 32 << 20;
+    std::fs::write(dir.join("big.bin"), vec![b'x'; size]).unwrap();
+    let served = dir.clone();
+    let broker = Broker::start(move |c| {
+        c.handshake_timeout_secs = 1;
+        c.max_connections_per_ip = 2;
+        c.dashboard_dir = served;
+    })
+    .await;
+    let (mut viewer, _) = broker.viewer().await;
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(broker.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stalled, b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    // The address's second slot is free again once the stalled answer is given up.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let (mut third, _) = broker.viewer().await;
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stalled.read_to_end(&mut got)).await.expect("closed");
+    assert!(got.len() < size, "the whole file came: the answer was not given up");
+    for ws in [&mut viewer, &mut third] {
+        ws.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
+        assert_eq!(next_json(ws).await["type"], "pong");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// What a browser's `JSON.parse` would read differently or not at all, and changes nested too deep
 /// for a sync reply to carry, are refused at the door:
 /// nothing of it is broadcast, the sender stays connected, and the next good change is seq 1.
