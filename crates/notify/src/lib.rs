@@ -43,6 +43,10 @@ pub enum NotifyError {
     /// may or may not have been made (a broker killed or restarted in between).
     #[error("the connection to the broker at {url} ended before it confirmed the change, which may or may not have been made: {}", one_line(reason))]
     Unconfirmed { url: String, reason: String },
+    /// What answers there is not a WebSocket broker (a web server's page, a 404, a redirect,
+    /// which this client does not follow): trying again cannot help; nothing was sent.
+    #[error("the server at {url} is not a WebSocket broker: {}", one_line(reason))]
+    NotABroker { url: String, reason: String },
     /// Our broker said no (no publish token, protected mode, storage failing); nothing was
     /// broadcast.
     #[error("the broker at {url} refused the change: {}", one_line(reason))]
@@ -203,6 +207,11 @@ impl Notifier {
                         }
                         _ => {}
                     },
+                    // Too big: both brokers close so before reading the frame, which then is
+                    // certainly not made.
+                    Message::Close(Some(f)) if f.code == tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Size => {
+                        return Err(NotifyError::Refused { url: self.shown_url(), reason: format!("the change is too big for it (close 1009: {})", f.reason) })
+                    }
                     Message::Close(Some(f)) => {
                         return Err(self.unconfirmed(format!("close {} ({})", u16::from(f.code), f.reason)))
                     }
@@ -242,12 +251,12 @@ impl Notifier {
                     if text.starts_with(r#"{"type":"error""#) {
                         if let ServerFrame::Error { message, refusal, .. } = decode_server(&text) {
                             // It answers the oldest change not answered yet (brokers answer in order).
-                            answered.waiting().pop_front();
+                            answered.state().waiting.pop_front();
                             seen.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert((refusal, message));
                         }
-                    } else if !answered.waiting().is_empty() {
+                    } else if !answered.state().waiting.is_empty() {
                         if let ServerFrame::Notification(n) = decode_server(&text) {
-                            let mut waiting = answered.waiting();
+                            let waiting = &mut answered.state().waiting;
                             if waiting.front().is_some_and(|(action, furniture)| *action == n.action && *furniture == n.furniture) {
                                 waiting.pop_front();
                             }
@@ -303,7 +312,10 @@ impl Notifier {
         match e {
             E::Url(reason) => NotifyError::InvalidUrl { url: self.shown_url(), reason: reason.to_string() },
             // This project's broker refuses a wrong token (401) and an origin off its list (403)
-            // for good, saying why in the body; the rest (too many connections, stopping) pass.
+            // for good, saying why in the body; any other answer but those that pass (too many
+            // connections, 429; a timeout, 408; a broker stopping or a proxy without its broker,
+            // 5xx) is not a broker's: a web server's page, a 404, a redirect (which the Python
+            // producer follows and this client does not).
             E::Http(response) => {
                 // A body may echo the request (a redirect's "Moved to /ws/?token=…"): the URL's
                 // secrets are hidden in it as in the URL.
@@ -314,7 +326,8 @@ impl Notifier {
                 let url = self.shown_url();
                 match response.status().as_u16() {
                     401 | 403 => NotifyError::Refused { url, reason },
-                    _ => NotifyError::Connect { url, reason },
+                    408 | 429 | 500.. => NotifyError::Connect { url, reason },
+                    _ => NotifyError::NotABroker { url, reason },
                 }
             }
             // Closed without a word (a broker too busy or stopping refuses so).
@@ -322,7 +335,7 @@ impl Notifier {
                 NotifyError::Connect { url: self.shown_url(), reason: "the server closed the connection before answering (too busy, or stopping?)".to_owned() }
             }
             // It answered, but not as a WebSocket server does (a web server, another service).
-            E::Protocol(p) => NotifyError::Connect { url: self.shown_url(), reason: format!("the server there does not speak WebSocket ({p})") },
+            E::Protocol(p) => NotifyError::NotABroker { url: self.shown_url(), reason: format!("the server there does not speak WebSocket ({p})") },
             other => NotifyError::Connect { url: self.shown_url(), reason: other.to_string() },
         }
     }
@@ -357,29 +370,38 @@ type FirstRefusal = (Option<Refusal>, String);
 /// The changes a [`Publisher`] sent that its broker has not answered yet, by echoing them back
 /// (brokers send every notification to its sender too) or refusing them; shared with the task
 /// that reads the broker's frames, and readable after the publisher is closed. At most
-/// [`TALLY_MAX`] wait: past it the oldest is taken as answered (a broker that echoes nothing
-/// cannot make it grow for ever).
+/// [`TALLY_MAX`] wait: past it the oldest is let go, and counted as not answered (a broker that
+/// echoes nothing cannot make it grow for ever, nor its changes pass for answered).
 #[derive(Clone, Default)]
-pub struct Tally(std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<(Action, Furniture)>>>);
+pub struct Tally(std::sync::Arc<std::sync::Mutex<TallyState>>);
+
+/// The changes waiting for an answer, oldest first, and how many were let go unanswered.
+#[derive(Default)]
+struct TallyState {
+    waiting: std::collections::VecDeque<(Action, Furniture)>,
+    let_go: usize,
+}
 
 impl Tally {
-    fn waiting(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<(Action, Furniture)>> {
+    fn state(&self) -> std::sync::MutexGuard<'_, TallyState> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Changes sent and not answered: on a connection that has ended, they may or may not have
     /// been made.
     pub fn unanswered(&self) -> usize {
-        self.waiting().len()
+        let state = self.state();
+        state.waiting.len() + state.let_go
     }
 
     /// A change is sent (counted before it is written: its echo may come back at once).
     fn sent(&self, msg: &ProducerMessage) {
-        let mut waiting = self.waiting();
-        if waiting.len() >= TALLY_MAX {
-            waiting.pop_front();
+        let mut state = self.state();
+        if state.waiting.len() >= TALLY_MAX {
+            state.waiting.pop_front();
+            state.let_go += 1;
         }
-        waiting.push_back((msg.action, msg.furniture.clone()));
+        state.waiting.push_back((msg.action, msg.furniture.clone()));
     }
 }
 
@@ -529,8 +551,9 @@ mod tests {
         }
     }
 
-    /// A tally keeps at most `TALLY_MAX` changes, dropping the oldest: a broker that answers
-    /// nothing cannot make it grow for ever.
+    /// A tally keeps at most `TALLY_MAX` changes, letting the oldest go: a broker that answers
+    /// nothing cannot make it grow for ever, and what it let go still counts as not answered
+    /// (it counted as answered: past 10,000 a broker that echoed nothing passed for one that did).
     #[test]
     fn a_tally_holds_at_most_its_bound() {
         let tally = Tally::default();
@@ -540,8 +563,32 @@ mod tests {
         }
         assert_eq!(tally.unanswered(), TALLY_MAX);
         tally.sent(&change("one more"));
-        assert_eq!(tally.unanswered(), TALLY_MAX);
-        assert_eq!(tally.waiting().front().and_then(|(_, f)| f.id()).as_deref(), Some("1"), "the oldest went");
+        assert_eq!(tally.state().waiting.len(), TALLY_MAX);
+        assert_eq!(tally.state().waiting.front().and_then(|(_, f)| f.id()).as_deref(), Some("1"), "the oldest went");
+        assert_eq!(tally.unanswered(), TALLY_MAX + 1, "let go, not answered");
+    }
+
+    /// A publisher's changes past the tally's bound, to a server that echoes none of them, all
+    /// count as unanswered: the demo then says that the broker answered none (it took the
+    /// changes let go for answered, and 50 of 10,050 for delivered).
+    #[tokio::test]
+    async fn changes_let_go_by_the_tally_count_as_unanswered() {
+        use futures_util::StreamExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+            while ws.next().await.is_some() {}
+        });
+        let mut publisher = Notifier::new(url).connect().await.unwrap();
+        let sent = TALLY_MAX + 50;
+        for i in 0..sent {
+            let msg = ProducerMessage { action: Action::Created, furniture: Furniture::new(&i.to_string(), "Mesa", "", 75, 120, "roble", "ana") };
+            publisher.send(&msg).await.unwrap();
+        }
+        assert_eq!(publisher.tally().unanswered(), sent);
+        server.abort();
     }
 
     /// Both ways of sending (one change, or a publisher for many) write at once: Nagle's

@@ -7,6 +7,14 @@ use furniture_notify::demo::DemoGenerator;
 use furniture_notify::{Action, Furniture, Notifier, NotifyError, ProducerMessage, Publisher, DEFAULT_URL};
 use serde_json::Value;
 
+/// `eprintln!`, but a line that cannot be written (standard error closed: `2>&1 | head`) is lost
+/// instead of panicking: the exit status stays the one the run earned.
+macro_rules! say {
+    ($($line:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($line)*);
+    }};
+}
+
 /// Sends furniture catalog changes to the notification broker, like the catalog's back end does.
 #[derive(Parser)]
 #[command(name = "furniture-notify", version, after_help = "Exit status: 0 when sent, 1 when the change could not be delivered to the broker, 2 for usage errors.")]
@@ -122,7 +130,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("furniture-notify: cannot start: {e}");
+            say!("furniture-notify: cannot start: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -135,7 +143,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> ExitCode {
     let Some(timeout) = seconds(cli.timeout).filter(|t| !t.is_zero()) else {
-        eprintln!("furniture-notify: --timeout must be a positive number of seconds (at most a day)");
+        say!("furniture-notify: --timeout must be a positive number of seconds (at most a day)");
         return ExitCode::from(2);
     };
     let notifier = Notifier::new(cli.url).with_connect_timeout(timeout);
@@ -146,11 +154,11 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Demo(demo) => return run_demo(&notifier, demo).await,
     };
     if record.id.as_deref().is_some_and(|id| id.trim().is_empty()) {
-        eprintln!("furniture-notify: --id is empty; give the catalog id of the item (or leave --id out of `created` to have one made up)");
+        say!("furniture-notify: --id is empty; give the catalog id of the item (or leave --id out of `created` to have one made up)");
         return ExitCode::from(2);
     }
     if action != Action::Created && record.id.is_none() {
-        eprintln!("furniture-notify: {} needs --id, the catalog id of the item it {}", action.as_str(), if action == Action::Updated { "changed" } else { "deleted" });
+        say!("furniture-notify: {} needs --id, the catalog id of the item it {}", action.as_str(), if action == Action::Updated { "changed" } else { "deleted" });
         return ExitCode::from(2);
     }
     let msg = ProducerMessage { action, furniture: record.into_furniture(action == Action::Created) };
@@ -164,11 +172,11 @@ async fn run(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e @ NotifyError::InvalidUrl { .. }) => {
-            eprintln!("furniture-notify: {e}");
+            say!("furniture-notify: {e}");
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("furniture-notify: {e}");
+            say!("furniture-notify: {e}");
             ExitCode::FAILURE
         }
     }
@@ -182,11 +190,11 @@ fn seconds(s: f64) -> Option<Duration> {
 async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     let period = if demo.rate.is_finite() && demo.rate > 0.0 { seconds(1.0 / demo.rate) } else { None };
     let Some(period) = period else {
-        eprintln!("furniture-notify: --rate must be a positive number of changes per second (at least one a day)");
+        say!("furniture-notify: --rate must be a positive number of changes per second (at least one a day)");
         return ExitCode::from(2);
     };
     let Some(duration) = demo.duration.map(|s| seconds(s).filter(|d| !d.is_zero()).ok_or(())).transpose().ok() else {
-        eprintln!("furniture-notify: --duration must be a number of seconds, more than 0 and at most a day");
+        say!("furniture-notify: --duration must be a number of seconds, more than 0 and at most a day");
         return ExitCode::from(2);
     };
     let seed = demo.seed.unwrap_or_else(|| fastrand::u64(..));
@@ -204,7 +212,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     // Connections in a row that ended with none of their changes answered.
     let mut silent = 0;
     let mut next = tokio::time::Instant::now();
-    eprintln!("demo: changes at {}/s to {} (seed {seed}); Ctrl-C stops", demo.rate, notifier.shown_url());
+    say!("demo: changes at {}/s to {} (seed {seed}); Ctrl-C stops", demo.rate, notifier.shown_url());
     let mut pending = gen.next_message();
     // One listener for the whole run: a Ctrl-C (or a service manager's SIGTERM) while
     // connecting or sending counts too.
@@ -242,7 +250,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
             lost += unanswered;
             if unanswered > 0 && unanswered == sent_here {
                 // Making up for them would send as many again, for ever.
-                eprintln!("demo: the broker answered none of the {unanswered} changes sent on this connection (does it send changes back to their sender?)");
+                say!("demo: the broker answered none of the {unanswered} changes sent on this connection (does it send changes back to their sender?)");
                 break;
             }
             if refused.is_some() || demo.count.is_some_and(|c| sent.saturating_sub(lost) >= c) {
@@ -263,7 +271,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
             // A broker that closes on every change without answering it: making up for them
             // would reconnect and send again for ever.
             None if silent >= SILENT_CONNECTIONS => {
-                eprintln!("demo: the broker answered none of the changes sent on its last {silent} connections, each ended before an answer (does it send changes back to their sender?)");
+                say!("demo: the broker answered none of the changes sent on its last {silent} connections, each ended before an answer (does it send changes back to their sender?)");
                 return ExitCode::FAILURE;
             }
             None => match tokio::select! { _ = &mut stop => { interrupted = true; break } () = over() => break, c = notifier.connect() => c } {
@@ -274,15 +282,15 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
                 }
                 // Trying again cannot help: a URL that cannot work, a wrong token.
                 Err(e @ NotifyError::InvalidUrl { .. }) => {
-                    eprintln!("furniture-notify: {e}");
+                    say!("furniture-notify: {e}");
                     return ExitCode::from(2);
                 }
-                Err(e @ NotifyError::Refused { .. }) => {
-                    eprintln!("demo: {e}");
+                Err(e @ (NotifyError::Refused { .. } | NotifyError::NotABroker { .. })) => {
+                    say!("demo: {e}");
                     return ExitCode::FAILURE;
                 }
                 Err(e) => {
-                    eprintln!("demo: {e}; retrying in {:.1}s", retry.as_secs_f32());
+                    say!("demo: {e}; retrying in {:.1}s", retry.as_secs_f32());
                     next = tokio::time::Instant::now() + retry;
                     retry = (retry * 2).min(Duration::from_secs(5));
                     continue;
@@ -298,7 +306,7 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
             r = tokio::time::timeout(SEND_TIMEOUT, p.send(&pending)) => r,
         };
         let Ok(result) = sending else {
-            eprintln!("demo: the broker took no change for {}s; reconnecting", SEND_TIMEOUT.as_secs());
+            say!("demo: the broker took no change for {}s; reconnecting", SEND_TIMEOUT.as_secs());
             lost += end(&mut publisher, sent_here, &mut silent);
             continue;
         };
@@ -331,21 +339,21 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
                 }
             }
             Err(e @ NotifyError::Refused { .. }) => {
-                eprintln!("demo: {e}");
+                say!("demo: {e}");
                 return ExitCode::FAILURE;
             }
             // An earlier change may or may not have been made (a broker on Redis lost its
             // answer): it is not sent again, so that it cannot appear twice; this one goes out on
             // a new connection.
             Err(e @ NotifyError::InDoubt { .. }) => {
-                eprintln!("demo: {e}; going on without it");
+                say!("demo: {e}; going on without it");
                 // This one was not sent (the answer about the earlier one stopped it).
                 sent -= 1;
                 sent_here -= 1;
                 lost += end(&mut publisher, sent_here, &mut silent);
             }
             Err(e) => {
-                eprintln!("demo: {e}; reconnecting");
+                say!("demo: {e}; reconnecting");
                 lost += end(&mut publisher, sent_here, &mut silent);
             }
         }
@@ -359,15 +367,15 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     }
     let delivered = sent.saturating_sub(lost);
     match lost {
-        0 => eprintln!("demo: sent {sent} changes in {:.1}s", started.elapsed().as_secs_f32()),
-        _ => eprintln!(
+        0 => say!("demo: sent {sent} changes in {:.1}s", started.elapsed().as_secs_f32()),
+        _ => say!(
             "demo: sent {sent} changes in {:.1}s; {lost} of them on connections that ended before the broker answered (they may or may not have been made)",
             started.elapsed().as_secs_f32()
         ),
     }
     if let Some(e) = refused {
         // One of the last changes was refused: the broker has not all of them.
-        eprintln!("demo: {e}");
+        say!("demo: {e}");
         return ExitCode::FAILURE;
     }
     // Stopped by its deadline short of its count, or with nothing delivered at all: the broker
@@ -375,11 +383,11 @@ async fn run_demo(notifier: &Notifier, demo: Demo) -> ExitCode {
     match demo.count {
         Some(count) if !interrupted && delivered < count => {
             let when = if deadline.is_some_and(|d| Instant::now() >= d) { " before the deadline" } else { "" };
-            eprintln!("demo: only {delivered} of {count} changes delivered{when}");
+            say!("demo: only {delivered} of {count} changes delivered{when}");
             ExitCode::FAILURE
         }
         None if !interrupted && delivered == 0 => {
-            eprintln!("demo: no change delivered");
+            say!("demo: no change delivered");
             ExitCode::FAILURE
         }
         _ => ExitCode::SUCCESS,

@@ -256,6 +256,47 @@ async fn a_closed_output_stops_the_demo_and_fails_no_change() {
     shutdown.cancel();
 }
 
+/// Its standard error closed too (`2>&1 | head -3`), the demo still stops with status 0, and a
+/// change that could not be sent still fails with 1: a line to standard error that cannot be
+/// written is lost, not a panic with status 101.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_standard_error_changes_no_exit_status() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let (addr, shutdown) = this_projects_broker(|_| {}).await;
+    let url = format!("ws://{addr}");
+    let demo = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(BIN).args(["demo", "--rate", "100", "--count", "1000"]).env("WEBSOCKET_URL", url).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stderr.take());
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        child.wait().unwrap()
+    });
+    let status = tokio::time::timeout(Duration::from_secs(30), demo).await.expect("the demo stopped").unwrap();
+    assert_eq!(status.code(), Some(0));
+    shutdown.cancel();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let once = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(BIN).args(["deleted", "--id", "x"]).env("WEBSOCKET_URL", format!("ws://127.0.0.1:{port}")).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stderr.take());
+        child.wait().unwrap()
+    });
+    assert_eq!(once.await.unwrap().code(), Some(1), "not delivered");
+}
+
+/// A change too big for the broker (closed with 1009 before it reads the frame) was certainly
+/// not made: refused, status 1, not "may or may not have been made".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_too_big_for_the_broker_is_refused_not_in_doubt() {
+    let (addr, shutdown) = this_projects_broker(|c| c.max_frame_bytes = 1024).await;
+    let out = run(&["created", "--nombre", &"x".repeat(2_000)], &format!("ws://{addr}")).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("refused the change: the change is too big for it (close 1009"), "{stderr}");
+    assert!(!stderr.contains("may or may not"), "{stderr}");
+    shutdown.cancel();
+}
+
 /// The demo's waits end at its `--duration`: a slow rate does not keep it going past it.
 #[tokio::test]
 async fn the_demo_stops_at_its_duration_between_slow_changes() {
@@ -280,22 +321,31 @@ async fn unreachable_broker_is_one_line_and_status_1() {
 }
 
 /// A server there that is not a WebSocket one (a web server answering HTTP/1.0, as Python's
-/// `http.server` does) is said to be so, status 1.
+/// `http.server` does, or a 404) is said to be so, status 1; the demo stops at once (it retried
+/// every 5 s for ever).
 #[tokio::test]
 async fn a_server_that_does_not_speak_websocket_is_named_so() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let (mut tcp, _) = listener.accept().await.unwrap();
-        let mut request = [0u8; 1024];
-        let _ = tcp.read(&mut request).await;
-        let _ = tcp.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<html></html>").await;
-    });
-    let out = run(&["deleted", "--id", "x"], &url).await;
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("the server there does not speak WebSocket"), "{err}");
+    for (answer, says) in [
+        (&b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<html></html>"[..], "the server there does not speak WebSocket"),
+        (&b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nno socket"[..], "HTTP 404 Not Found instead of a WebSocket: no socket"),
+    ] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let mut request = [0u8; 1024];
+                let _ = tcp.read(&mut request).await;
+                let _ = tcp.write_all(answer).await;
+            }
+        });
+        for args in [&["deleted", "--id", "x"][..], &["demo", "--count", "1"][..]] {
+            let out = tokio::time::timeout(Duration::from_secs(30), run(args, &url)).await.expect("stopped, not retrying");
+            assert_eq!(out.status.code(), Some(1));
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("is not a WebSocket broker") && err.contains(says), "{args:?}: {err}");
+        }
+    }
 }
 
 /// Usage errors exit with status 2.
