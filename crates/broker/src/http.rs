@@ -38,7 +38,7 @@ pub fn router(state: AppState) -> Router {
     Router::new().fallback(entry).with_state(state)
 }
 
-pub(crate) fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
     headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())

@@ -124,17 +124,23 @@ impl Broker {
                 let served = Arc::new(std::sync::atomic::AtomicBool::new(false));
                 let seen = served.clone();
                 // An answer the client stops reading ends the connection after the same timeout;
-                // not a WebSocket's, once it asks for one.
+                // not a WebSocket's, once its upgrade is granted (a refused one, answered as any
+                // request, is kept alive as HTTP: its next answers stay guarded).
                 let websocket = Arc::new(std::sync::atomic::AtomicBool::new(false));
                 let stream = stall::WriteStall::new(stream, timeout, websocket.clone());
                 let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                     seen.store(true, std::sync::atomic::Ordering::Relaxed);
-                    if http::is_websocket_upgrade(req.headers()) {
-                        websocket.store(true, std::sync::atomic::Ordering::Relaxed);
-                    }
                     req.extensions_mut().insert(ConnectInfo(peer));
                     req.extensions_mut().insert(slot.clone());
-                    tower::ServiceExt::oneshot(router.clone(), req)
+                    let answer = tower::ServiceExt::oneshot(router.clone(), req);
+                    let websocket = websocket.clone();
+                    async move {
+                        let answer = answer.await;
+                        if let Ok(response) = &answer {
+                            websocket.store(response.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        answer
+                    }
                 });
                 let mut builder = hyper::server::conn::http1::Builder::new();
                 builder.timer(TokioTimer::new()).header_read_timeout(timeout);

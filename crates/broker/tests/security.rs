@@ -273,7 +273,10 @@ async fn an_answer_the_client_stops_reading_ends_its_connection() {
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stalled = socket.connect(broker.addr).await.unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut stalled, b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    // After a WebSocket request refused (400: no `Connection: upgrade`), on the same connection:
+    // the refusal does not take the guard off.
+    let requests = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\nGET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n";
+    tokio::io::AsyncWriteExt::write_all(&mut stalled, requests).await.unwrap();
     // The address's second slot is free again once the stalled answer is given up.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let (mut third, _) = broker.viewer().await;

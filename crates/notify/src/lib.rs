@@ -544,6 +544,7 @@ mod tests {
             NotifyError::InDoubt { url: url.clone(), reason: said.clone() },
             NotifyError::Unconfirmed { url: url.clone(), reason: said.clone() },
             NotifyError::Connect { url: url.clone(), reason: said.clone() },
+            NotifyError::NotABroker { url: url.clone(), reason: said.clone() },
             NotifyError::Send { url, reason: said.clone() },
         ] {
             let shown = e.to_string();
