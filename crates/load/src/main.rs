@@ -100,6 +100,10 @@ struct Fanout {
     /// it connects) again as soon as each reply has arrived, for as long as the run sends.
     #[arg(long, default_value_t = 0)]
     syncers: usize,
+    /// The syncers ask without parts (`{"type":"sync"}`), as a client other than the dashboard
+    /// may: the whole catalog in one frame, each reply a copy of its own.
+    #[arg(long)]
+    syncers_whole: bool,
     /// Every viewer asks for the whole catalog once as the sending starts, as dashboards do
     /// when they all come back after a restart (the replies are not counted as deliveries).
     #[arg(long)]
@@ -430,7 +434,8 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
     let viewer_count = viewers.len() as u64;
     let (stop_tx, stop_rx) = watch::channel(false);
     let syncs = Arc::new(AtomicU64::new(0));
-    let syncers: Vec<_> = syncer_sockets.into_iter().map(|ws| tokio::spawn(syncer(ws, stop_rx.clone(), syncs.clone()))).collect();
+    let ask = if a.syncers_whole { r#"{"type":"sync"}"# } else { r#"{"type":"sync","parts":true}"# };
+    let syncers: Vec<_> = syncer_sockets.into_iter().map(|ws| tokio::spawn(syncer(ws, ask, stop_rx.clone(), syncs.clone()))).collect();
     let progress = Arc::new(AtomicU64::new(0));
     let timed = Arc::new(AtomicU64::new(0));
     if a.viewers_sync {
@@ -534,6 +539,7 @@ async fn fanout(target: &Target, a: Fanout, broker_pid: Option<u32>) -> Value {
         "viewers_cut_off": cut_off.len(),
         "catalog_prefilled": a.prefill,
         "syncers": a.syncers,
+        "syncers_whole": a.syncers_whole,
         "syncs_answered": syncs_answered,
         "viewers_synced": a.viewers_sync,
         "broker": broker_usage.map_or(Value::Null, |u| u.to_json()),
@@ -563,10 +569,9 @@ async fn prefill(target: &Target, count: usize, payload: &str) -> Result<(), Str
     Ok(())
 }
 
-/// Asks for the catalog in parts, reads the reply to its end, and asks again, until `stop`;
+/// Asks for the catalog with `ask`, reads the reply to its end, and asks again, until `stop`;
 /// counts the replies.
-async fn syncer(mut ws: Ws, mut stop: watch::Receiver<bool>, syncs: Arc<AtomicU64>) {
-    let ask = r#"{"type":"sync","parts":true}"#;
+async fn syncer(mut ws: Ws, ask: &'static str, mut stop: watch::Receiver<bool>, syncs: Arc<AtomicU64>) {
     if ws.send(Message::text(ask)).await.is_err() {
         return;
     }
