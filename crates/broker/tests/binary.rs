@@ -37,6 +37,13 @@ fn start(port: u16, data: &Path, log: &Path, extra: &[&str]) -> Child {
         .unwrap()
 }
 
+/// Kills the broker, waits for it, and gives back what it logged.
+fn killed_log(broker: &mut Child, log: &Path) -> String {
+    broker.kill().unwrap();
+    broker.wait().unwrap();
+    std::fs::read_to_string(log).unwrap()
+}
+
 async fn connect(port: u16) -> Ws {
     let url = format!("ws://127.0.0.1:{port}");
     let started = Instant::now();
@@ -102,9 +109,7 @@ async fn switches_from_the_environment_take_1_and_0() {
             .spawn()
             .unwrap();
         let _ws = connect(port).await;
-        broker.kill().unwrap();
-        broker.wait().unwrap();
-        let said = std::fs::read_to_string(&log).unwrap();
+        let said = killed_log(&mut broker, &log);
         assert_eq!(said.contains("state=memory only"), in_memory, "BROKER_IN_MEMORY={value}: {said}");
         assert_eq!(data.exists(), !in_memory, "BROKER_IN_MEMORY={value}: the state folder");
         let _ = std::fs::remove_dir_all(&data);
@@ -244,9 +249,7 @@ async fn log_lines_stay_one_per_event_and_never_show_the_token() {
         let _ = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/?token=wrong-guess")).await;
         ws.close(None).await.unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        broker.kill().unwrap();
-        broker.wait().unwrap();
-        let text = std::fs::read_to_string(&log).unwrap();
+        let text = killed_log(&mut broker, &log);
         assert!(!text.contains("hunter2") && !text.contains("wrong-guess"), "a token reached the log:\n{text}");
         assert!(text.contains("broadcast") && text.contains("connection refused"), "{text}");
         for line in text.lines() {
@@ -283,9 +286,7 @@ async fn bad_frames_and_refused_connections_are_logged_within_bounds() {
     let seconds = refusing.elapsed().as_secs() as usize + 1;
     viewer.send(Message::text(r#"{"type":"ping"}"#)).await.unwrap();
     while !matches!(next_frame(&mut viewer).await, ServerFrame::Pong { .. }) {}
-    broker.kill().unwrap();
-    broker.wait().unwrap();
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = killed_log(&mut broker, &log);
     let count = |says: &str| text.lines().filter(|l| l.contains(says)).count();
     assert_eq!(count("frame ignored") + count("publish refused"), 20, "{text}");
     assert_eq!(count("more ignored frames or refused publishes from this client"), 1, "{text}");
@@ -311,9 +312,7 @@ async fn a_missing_dashboard_is_said_once() {
         http.read_to_end(&mut answer).await.unwrap();
         assert!(answer.starts_with(b"HTTP/1.1 404"), "{}", String::from_utf8_lossy(&answer));
     }
-    broker.kill().unwrap();
-    broker.wait().unwrap();
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = killed_log(&mut broker, &log);
     assert_eq!(text.lines().filter(|l| l.contains("dashboard")).count(), 2, "the start's line and its warning:\n{text}");
     assert!(text.lines().any(|l| l.contains("WARN") && l.contains("no dashboard there")), "{text}");
     let _ = std::fs::remove_dir_all(&data);
@@ -338,9 +337,7 @@ async fn refused_origins_are_logged_within_bounds() {
         assert!(matches!(refused, Err(tokio_tungstenite::tungstenite::Error::Http(ref r)) if r.status() == 403), "{refused:?}");
     }
     let seconds = refusing.elapsed().as_secs() as usize + 1;
-    broker.kill().unwrap();
-    broker.wait().unwrap();
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = killed_log(&mut broker, &log);
     let said = text.lines().filter(|l| l.contains("https://evil.example/xxx")).count();
     assert!(said >= 1 && said <= 10 * (seconds + 1), "{said} lines of 100 refusals in {seconds} s:\n{text}");
     assert!(text.lines().all(|l| l.len() < 1_000), "a line longer than 1,000 bytes:\n{text}");

@@ -569,11 +569,9 @@ mod tests {
         assert_eq!(tally.unanswered(), TALLY_MAX + 1, "let go, not answered");
     }
 
-    /// A publisher's changes past the tally's bound, to a server that echoes none of them, all
-    /// count as unanswered: the demo then says that the broker answered none (it took the
-    /// changes let go for answered, and 50 of 10,050 for delivered).
-    #[tokio::test]
-    async fn changes_let_go_by_the_tally_count_as_unanswered() {
+    /// A WebSocket server for one connection that reads everything and answers nothing: its
+    /// URL, and its task to abort.
+    async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
         use futures_util::StreamExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("ws://{}/", listener.local_addr().unwrap());
@@ -582,6 +580,15 @@ mod tests {
             let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
             while ws.next().await.is_some() {}
         });
+        (url, server)
+    }
+
+    /// A publisher's changes past the tally's bound, to a server that echoes none of them, all
+    /// count as unanswered: the demo then says that the broker answered none (it took the
+    /// changes let go for answered, and 50 of 10,050 for delivered).
+    #[tokio::test]
+    async fn changes_let_go_by_the_tally_count_as_unanswered() {
+        let (url, server) = silent_server().await;
         let mut publisher = Notifier::new(url).connect().await.unwrap();
         let sent = TALLY_MAX + 50;
         for i in 0..sent {
@@ -597,13 +604,7 @@ mod tests {
     /// broker's ping waited for the broker's delayed acknowledgement (BENCHMARKS.md).
     #[tokio::test]
     async fn changes_are_written_without_waiting_to_fill_a_segment() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("ws://{}/", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let _ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
-            std::future::pending::<()>().await;
-        });
+        let (url, server) = silent_server().await;
         let ws = Notifier::new(url).open().await.expect("a WebSocket to the local listener");
         let MaybeTlsStream::Plain(tcp) = ws.get_ref() else { panic!("a plain TCP stream for ws://") };
         assert!(tcp.nodelay().unwrap(), "TCP_NODELAY set on the notifier's socket");
