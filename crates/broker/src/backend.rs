@@ -11,14 +11,14 @@
 //! nothing) before any client is handed it, and every broker hands committed notifications to
 //! its clients in `seq` order, each once: the hub reads them back with [`Backend::read_after`].
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use furniture_protocol::{Action, CatalogEntry, Notification};
+use furniture_protocol::{Action, CatalogEntry, Furniture, Notification};
 
 use crate::store::{new_stream_id, Change, Loaded, Store, StoreError};
 #[cfg(test)]
@@ -102,15 +102,99 @@ pub trait Backend: Send + Sync + 'static {
 }
 
 /// What a committed change does to the catalog, decided where `seq` is allocated so that every
-/// broker agrees: `Some(true)` puts the item (created and updated, when it `fits`: already there,
-/// or the catalog below its bound), `Some(false)` removes it (deleted), `None` leaves the catalog
-/// alone (a record without `furniture_id`, or a new item in a full catalog).
+/// broker agrees: `Some(true)` puts the item (created and updated, when it `fits`: see
+/// [`Room::fits`]), `Some(false)` removes it (deleted), `None` leaves the catalog alone (a record
+/// without `furniture_id`, or a change that does not fit: a new item, or an update's record, that
+/// would take the catalog past one of its bounds; an item updated so keeps its last record).
 pub fn catalog_change(action: Action, has_id: bool, fits: bool) -> Option<bool> {
     match action {
         _ if !has_id => None,
         Action::Deleted => Some(false),
         Action::Created | Action::Updated if fits => Some(true),
         _ => None,
+    }
+}
+
+/// The bytes a record takes in the catalog, as the catalog's bound in bytes counts them: its JSON
+/// encoding's length. Computed from the record itself, so that the state file, Redis and every
+/// broker's copy of the catalog count the same.
+pub fn record_bytes(furniture: &Furniture) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, &furniture.0);
+    count.0
+}
+
+/// The catalog's bounds (`--max-catalog-items`, `--max-catalog-bytes`) and what it holds against
+/// them: each item's [`record_bytes`] and their sum.
+#[derive(Debug, Clone, Default)]
+pub struct Room {
+    sizes: HashMap<String, usize>,
+    bytes: usize,
+    max_items: usize,
+    max_bytes: usize,
+}
+
+impl Room {
+    /// The room of a catalog holding `items` (ids and records).
+    pub fn new<'a>(max_items: usize, max_bytes: usize, items: impl IntoIterator<Item = (String, &'a Furniture)>) -> Room {
+        let mut room = Room { sizes: HashMap::new(), bytes: 0, max_items, max_bytes };
+        for (id, furniture) in items {
+            room.put(id, record_bytes(furniture));
+        }
+        room
+    }
+
+    /// Whether item `id` with a record of `size` bytes may be put: an item already there when
+    /// its new record keeps the catalog within its bytes, a new one when the catalog has room
+    /// for one more item and for its bytes.
+    pub fn fits(&self, id: &str, size: usize) -> bool {
+        match self.sizes.get(id) {
+            Some(&old) => self.bytes - old + size <= self.max_bytes,
+            None => self.sizes.len() < self.max_items && self.bytes.saturating_add(size) <= self.max_bytes,
+        }
+    }
+
+    /// Puts item `id` with a record of `size` bytes (in place of its last one); gives back the
+    /// size it had.
+    pub fn put(&mut self, id: String, size: usize) -> Option<usize> {
+        self.bytes += size;
+        let old = self.sizes.insert(id, size);
+        self.bytes -= old.unwrap_or(0);
+        old
+    }
+
+    /// Takes item `id` out; gives back the size it had.
+    pub fn remove(&mut self, id: &str) -> Option<usize> {
+        let old = self.sizes.remove(id);
+        self.bytes -= old.unwrap_or(0);
+        old
+    }
+
+    /// Puts back what [`Room::put`] or [`Room::remove`] gave back.
+    pub fn undo(&mut self, id: &str, old: Option<usize>) {
+        match old {
+            Some(size) => {
+                self.put(id.to_owned(), size);
+            }
+            None => {
+                self.remove(id);
+            }
+        }
+    }
+
+    /// Bytes of the records held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 
@@ -130,7 +214,6 @@ pub fn catalog_change(action: Action, has_id: bool, fits: bool) -> Option<bool> 
 pub struct Embedded {
     inner: Arc<Mutex<Inner>>,
     recent: Arc<Mutex<Recent>>,
-    max_items: usize,
     /// The state file's writer; `None` in memory, where a commit is done at once.
     writer: Option<Writer>,
 }
@@ -165,8 +248,8 @@ struct Inner {
     store: Option<Store>,
     stream: String,
     seq: u64,
-    /// Ids in the catalog, to decide whether a new item still fits.
-    ids: HashSet<String>,
+    /// What the catalog holds against its bounds, to decide whether a change fits.
+    room: Room,
     /// What was loaded at open, handed to the first `load`.
     loaded: Option<Loaded>,
     /// Transactions written to the state file.
@@ -204,46 +287,42 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Whether `id` is in the catalog once the changes of the batch so far (`changed`) are made.
-fn present(ids: &HashSet<String>, changed: &HashMap<String, bool>, id: &str) -> bool {
-    changed.get(id).copied().unwrap_or_else(|| ids.contains(id))
-}
-
 /// Numbers `drafts` after everything committed, in order, and keeps them with their catalog
 /// changes: all of them or, when the file cannot be written, none (the state is then as before).
-fn commit_all(st: &mut Inner, recent: &Mutex<Recent>, max_items: usize, drafts: Vec<Notification>) -> Result<Vec<u64>, BackendError> {
-    // Each draft's fit in the catalog is decided over the changes of the drafts before it.
-    let mut changed: HashMap<String, bool> = HashMap::new();
-    let mut len = st.ids.len();
+fn commit_all(st: &mut Inner, recent: &Mutex<Recent>, drafts: Vec<Notification>) -> Result<Vec<u64>, BackendError> {
+    // Each draft's fit in the catalog is decided over the changes of the drafts before it, made
+    // to the room as they go and undone, last first, if the file cannot be written.
+    let mut undo: Vec<(String, Option<usize>)> = Vec::new();
     let mut numbered = Vec::with_capacity(drafts.len());
     for (seq, mut draft) in (st.seq + 1..).zip(drafts) {
         draft.seq = Some(seq);
         let frame = draft.encode();
         let id = draft.furniture.id();
-        let fits = id.as_deref().is_some_and(|id| present(&st.ids, &changed, id)) || len < max_items;
+        let size = record_bytes(&draft.furniture);
+        let fits = id.as_deref().is_some_and(|id| st.room.fits(id, size));
         let change = match (catalog_change(draft.action, id.is_some(), fits), id) {
-            (Some(put), Some(id)) => {
-                if put != present(&st.ids, &changed, &id) {
-                    if put {
-                        len += 1;
-                    } else {
-                        len -= 1;
-                    }
-                }
-                changed.insert(id.clone(), put);
-                if put {
-                    Owned::Put(id, CatalogEntry { furniture: std::sync::Arc::new(draft.furniture), seq: Some(seq), timestamp: draft.timestamp })
-                } else {
-                    Owned::Remove(id)
-                }
+            (Some(true), Some(id)) => {
+                undo.push((id.clone(), st.room.put(id.clone(), size)));
+                Owned::Put(id, CatalogEntry { furniture: std::sync::Arc::new(draft.furniture), seq: Some(seq), timestamp: draft.timestamp })
+            }
+            (Some(false), Some(id)) => {
+                undo.push((id.clone(), st.room.remove(&id)));
+                Owned::Remove(id)
             }
             _ => Owned::None,
         };
         numbered.push(Numbered { seq, frame, change });
     }
+    let undone = |st: &mut Inner, undo: Vec<(String, Option<usize>)>| {
+        for (id, old) in undo.into_iter().rev() {
+            st.room.undo(&id, old);
+        }
+    };
     if let Some(store) = st.store.as_mut() {
         if store.is_closed() {
-            return Err(BackendError::Stopping(format!("the state file {} is closed: the broker is stopping", store.path().display())));
+            let why = format!("the state file {} is closed: the broker is stopping", store.path().display());
+            undone(st, undo);
+            return Err(BackendError::Stopping(why));
         }
         let rows: Vec<(u64, &str, Change<'_>)> = numbered
             .iter()
@@ -256,17 +335,13 @@ fn commit_all(st: &mut Inner, recent: &Mutex<Recent>, max_items: usize, drafts: 
                 (n.seq, n.frame.as_str(), change)
             })
             .collect();
-        store
-            .record_all(&rows)
-            .map_err(|e| BackendError::Write(format!("cannot write the state file {}: {e}", store.path().display())))?;
-        st.transactions += 1;
-    }
-    for (id, put) in changed {
-        if put {
-            st.ids.insert(id);
-        } else {
-            st.ids.remove(&id);
+        let written = store.record_all(&rows).map_err(|e| BackendError::Write(format!("cannot write the state file {}: {e}", store.path().display())));
+        drop(rows);
+        if let Err(e) = written {
+            undone(st, undo);
+            return Err(e);
         }
+        st.transactions += 1;
     }
     let mut seqs = Vec::with_capacity(numbered.len());
     let mut recent = lock(recent);
@@ -286,7 +361,6 @@ fn commit_all(st: &mut Inner, recent: &Mutex<Recent>, max_items: usize, drafts: 
 fn write_loop(
     inner: Arc<Mutex<Inner>>,
     recent: Arc<Mutex<Recent>>,
-    max_items: usize,
     queue: std::sync::mpsc::Receiver<Job>,
     queued: Arc<AtomicUsize>,
     busy: Arc<std::sync::atomic::AtomicBool>,
@@ -311,7 +385,7 @@ fn write_loop(
         // The lock is let go before anyone is answered.
         let result = {
             let mut st = lock(&inner);
-            let result = if drafts.is_empty() { Ok(Vec::new()) } else { commit_all(&mut st, &recent, max_items, drafts) };
+            let result = if drafts.is_empty() { Ok(Vec::new()) } else { commit_all(&mut st, &recent, drafts) };
             st.last_write = Some(Instant::now());
             queued.fetch_sub(taken, Ordering::SeqCst);
             result
@@ -353,9 +427,10 @@ fn write_loop(
 
 impl Embedded {
     /// Opens `dir` (or nothing, when `dir` is `None`: state in memory, a new numbering).
-    /// `history` is how many notifications the file keeps, `max_items` the catalog's bound,
-    /// `in_flight` the most commits that can wait to be read back (those of every connection).
-    pub fn open(dir: Option<&std::path::Path>, history: usize, max_items: usize, in_flight: usize) -> Result<Embedded, StoreError> {
+    /// `history` is how many notifications the file keeps, `max_items` and `max_bytes` the
+    /// catalog's bounds, `in_flight` the most commits that can wait to be read back (those of
+    /// every connection).
+    pub fn open(dir: Option<&std::path::Path>, history: usize, max_items: usize, max_bytes: usize, in_flight: usize) -> Result<Embedded, StoreError> {
         let (store, loaded) = match dir {
             Some(dir) => {
                 let (store, loaded) = Store::open(dir, history)?;
@@ -363,13 +438,13 @@ impl Embedded {
             }
             None => (None, Loaded { stream: new_stream_id(), ..Loaded::default() }),
         };
-        let ids = loaded.catalog.iter().filter_map(|e| e.furniture.id()).collect();
+        let room = Room::new(max_items, max_bytes, loaded.catalog.iter().filter_map(|e| Some((e.furniture.id()?, &*e.furniture))));
         let on_disk = store.is_some();
         let inner = Arc::new(Mutex::new(Inner {
             store,
             stream: loaded.stream.clone(),
             seq: loaded.seq,
-            ids,
+            room,
             loaded: Some(loaded),
             transactions: 0,
             last_write: None,
@@ -385,14 +460,14 @@ impl Embedded {
                 .name("state-writer".into())
                 .spawn({
                     let busy = busy.clone();
-                    move || write_loop(shared, read_back, max_items, pending, counted, busy)
+                    move || write_loop(shared, read_back, pending, counted, busy)
                 })
                 .map_err(|source| StoreError::Writer { source })?;
             Some(Writer { queue, queued, busy, thread })
         } else {
             None
         };
-        Ok(Embedded { inner, recent, max_items, writer })
+        Ok(Embedded { inner, recent, writer })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -466,7 +541,7 @@ impl Backend for Embedded {
 
     fn commit(&self, draft: Notification) -> BoxFuture<'_, Result<u64, BackendError>> {
         let Some(writer) = &self.writer else {
-            let seq = commit_all(&mut self.lock(), &self.recent, self.max_items, vec![draft]).map(|seqs| seqs[0]);
+            let seq = commit_all(&mut self.lock(), &self.recent, vec![draft]).map(|seqs| seqs[0]);
             return Box::pin(std::future::ready(seq));
         };
         // Alone and after a quiet spell, written here. Nothing sent to the writer is waiting (it
@@ -483,7 +558,7 @@ impl Backend for Embedded {
                 // syncs its header to disk: that one is the writer thread's.
                 let afresh = st.store.as_ref().is_some_and(Store::log_starts_afresh);
                 if writer.queued.load(Ordering::SeqCst) == 0 && quiet && !afresh {
-                    let seq = commit_all(&mut st, &self.recent, self.max_items, vec![draft]).map(|seqs| seqs[0]);
+                    let seq = commit_all(&mut st, &self.recent, vec![draft]).map(|seqs| seqs[0]);
                     st.last_write = Some(Instant::now());
                     if st.store.as_ref().is_some_and(Store::checkpoint_due) {
                         writer.queued.fetch_add(1, Ordering::SeqCst);
@@ -548,6 +623,31 @@ mod tests {
         Notification { action, message: String::new(), furniture: Furniture::new(id, nombre, "", 75, 120, "roble", "ana"), timestamp: None, seq: None }
     }
 
+    /// The room fits items up to both bounds, exactly at them included; an item's new record
+    /// counts in place of its last; what `put` and `remove` give back undoes them.
+    #[test]
+    fn the_room_fits_up_to_its_bounds_and_undoes() {
+        let f = |id: &str| Furniture::new(id, "Mesa", "", 75, 120, "roble", "ana");
+        let s = record_bytes(&f("a"));
+        assert_eq!(s, serde_json::to_string(&f("a").0).unwrap().len(), "a record's bytes are its JSON's");
+        let mut room = Room::new(2, 2 * s, [("a".to_owned(), &f("a"))]);
+        assert!(room.fits("b", s), "exactly at the bound");
+        assert!(!room.fits("b", s + 1));
+        assert!(room.fits("a", 2 * s) && !room.fits("a", 2 * s + 1), "a record counts in place of its last");
+        let old = room.put("b".into(), s);
+        assert!(!room.fits("c", 0), "no third item, whatever its bytes");
+        room.undo("b", old);
+        assert_eq!(room.bytes(), s);
+        let old = room.put("a".into(), 5);
+        assert_eq!((old, room.bytes()), (Some(s), 5));
+        room.undo("a", old);
+        let old = room.remove("a");
+        assert_eq!(room.bytes(), 0);
+        room.undo("a", old);
+        assert_eq!(room.bytes(), s);
+        assert!(room.fits("b", s) && !room.fits("b", s + 1));
+    }
+
     fn temp_dir(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("furniture-backend-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -572,7 +672,7 @@ mod tests {
     #[tokio::test]
     async fn waiting_commits_share_transactions_of_at_most_max_batch_in_call_order() {
         let dir = temp_dir("batch");
-        let backend = Embedded::open(Some(&dir), 1000, 10_000, 1000).unwrap();
+        let backend = Embedded::open(Some(&dir), 1000, 10_000, usize::MAX, 1000).unwrap();
         let n = 2 * MAX_BATCH + 88;
         // The writer cannot write while the state is held, so every commit waits in its queue.
         let commits = backend
@@ -601,7 +701,7 @@ mod tests {
     #[tokio::test]
     async fn a_commit_after_the_stop_is_refused() {
         let dir = temp_dir("closed");
-        let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
+        let backend = Embedded::open(Some(&dir), 100, 100, usize::MAX, 100).unwrap();
         assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
         backend.flush();
         match backend.commit(draft(Action::Created, "b", "Silla")).await {
@@ -621,7 +721,7 @@ mod tests {
         let marks = |c: &rusqlite::Connection| -> i64 {
             c.query_row("SELECT count(*) FROM meta WHERE key = 'open_in_boot'", [], |r| r.get(0)).unwrap()
         };
-        let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
+        let backend = Embedded::open(Some(&dir), 100, 100, usize::MAX, 100).unwrap();
         assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
         assert_eq!(backend.with_connection_for_tests(marks), Some(1), "marked open while open");
         drop(backend);
@@ -638,7 +738,7 @@ mod tests {
     async fn a_lone_commit_is_written_before_commit_returns() {
         use futures_util::FutureExt;
         let dir = temp_dir("alone");
-        let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
+        let backend = Embedded::open(Some(&dir), 100, 100, usize::MAX, 100).unwrap();
         // The first write after opening goes to the writer thread (it starts the log afresh).
         assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
         backend.writer_idle_for_tests().await;
@@ -659,7 +759,7 @@ mod tests {
     #[tokio::test]
     async fn the_write_ahead_log_stays_near_its_bound() {
         let dir = temp_dir("wal");
-        let backend = Embedded::open(Some(&dir), 10_000, 10_000, 1000).unwrap();
+        let backend = Embedded::open(Some(&dir), 10_000, 10_000, usize::MAX, 1000).unwrap();
         // Several pages a commit (the history's frame and the catalog's record overflow a page).
         let big = "x".repeat(6000);
         let n = 600u64;
@@ -686,7 +786,7 @@ mod tests {
     async fn a_lone_commit_that_fails_changes_nothing() {
         use futures_util::FutureExt;
         let dir = temp_dir("lone-failed");
-        let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
+        let backend = Embedded::open(Some(&dir), 100, 100, usize::MAX, 100).unwrap();
         // The first write after opening goes to the writer thread (it starts the log afresh).
         assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
         backend.with_connection_for_tests(|c| c.execute_batch("PRAGMA max_page_count = 1;").unwrap());
@@ -709,7 +809,7 @@ mod tests {
     #[tokio::test]
     async fn the_catalog_bound_holds_within_a_transaction() {
         let dir = temp_dir("bound");
-        let backend = Embedded::open(Some(&dir), 100, 2, 100).unwrap();
+        let backend = Embedded::open(Some(&dir), 100, 2, usize::MAX, 100).unwrap();
         let steps = [
             (Action::Created, "a"),
             (Action::Created, "b"),
@@ -736,11 +836,12 @@ mod tests {
     }
 
     /// A transaction that cannot be written refuses every commit in it and changes nothing: the
-    /// next commit takes the next `seq` after the last one written.
+    /// next commit takes the next `seq` after the last one written, and the catalog's room is
+    /// as it was (the items refused take none of its 3 places).
     #[tokio::test]
     async fn a_failed_transaction_refuses_all_of_its_commits() {
         let dir = temp_dir("failed");
-        let backend = Embedded::open(Some(&dir), 100, 100, 100).unwrap();
+        let backend = Embedded::open(Some(&dir), 100, 3, usize::MAX, 100).unwrap();
         assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
         let big = "x".repeat(64 * 1024);
         let commits = backend
@@ -754,9 +855,10 @@ mod tests {
         }
         backend.with_connection_for_tests(|c| c.execute_batch("PRAGMA max_page_count = 1073741823;").unwrap());
         assert_eq!(backend.commit(draft(Action::Created, "e", "Silla")).await, Ok(2));
-        assert_eq!(read_back(&backend).await, [1, 2]);
+        assert_eq!(backend.commit(draft(Action::Created, "f", "Banco")).await, Ok(3));
+        assert_eq!(read_back(&backend).await, [1, 2, 3]);
         drop(backend);
-        assert_eq!(in_file(&dir), (2, vec!["a".to_owned(), "e".to_owned()]));
+        assert_eq!(in_file(&dir), (3, vec!["a".to_owned(), "e".to_owned(), "f".to_owned()]));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -44,10 +44,21 @@ pub struct Config {
     #[arg(long, hide_env_values = true, env = "BROKER_HISTORY", help_heading = "State", default_value_t = 1000)]
     pub history: usize,
 
+    /// Bytes of notifications kept for clients that reconnect, at most, beside --history's
+    /// count: the oldest go first. A client that missed more resyncs in full.
+    #[arg(long, hide_env_values = true, env = "BROKER_MAX_HISTORY_BYTES", help_heading = "State", default_value_t = 8 << 20)]
+    pub max_history_bytes: usize,
+
     /// Items the broker's catalog holds at most; a create beyond it is broadcast but not kept
     /// (counted in /metrics, logged at most once a minute).
     #[arg(long, hide_env_values = true, env = "BROKER_MAX_CATALOG_ITEMS", help_heading = "State", default_value_t = 100_000)]
     pub max_catalog_items: usize,
+
+    /// Bytes of records the broker's catalog holds at most (each record counted as its JSON);
+    /// a create or update that would take it past them is broadcast but not kept, the item
+    /// updated so keeping its last record (counted in /metrics, logged at most once a minute).
+    #[arg(long, hide_env_values = true, env = "BROKER_MAX_CATALOG_BYTES", help_heading = "State", default_value_t = 64 << 20)]
+    pub max_catalog_bytes: usize,
 
     /// Folder of the broker's state (catalog, history, `seq`), an SQLite file written before
     /// every broadcast; created when missing.

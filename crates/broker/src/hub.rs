@@ -21,13 +21,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::extract::ws::Utf8Bytes;
 use furniture_protocol::{
     catalog::{Applied, Skip},
+    Action,
     decode_server, encode_error, encode_pong, encode_welcome, notification_text, Catalog, Notification, ProducerMessage, Refusal,
     ServerFrame, SyncCatalog, SyncRequest, Timestamp, SYNC_PART_BYTES,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::{Backend, BackendError, BoxFuture, Committed, Embedded};
+use crate::backend::{record_bytes, Backend, BackendError, BoxFuture, Committed, Embedded, Room};
 use crate::close::{CloseReason, Closer};
 use crate::metrics::{Metrics, Snapshot};
 use crate::store::StoreError;
@@ -117,8 +118,9 @@ struct State {
     /// Id of the `seq` numbering (see PROTOCOL: `stream`).
     stream: String,
     catalog: Catalog,
-    /// Encoded notifications, oldest first, with their `seq`.
-    history: VecDeque<(u64, Utf8Bytes)>,
+    /// What `catalog` holds against its bounds: a change is kept as the backend kept it.
+    room: Room,
+    history: History,
     /// The catalog as the last `sync` reply encoded it, whole and in parts, shared by the replies
     /// at the same `seq` (dropped when the next notification is handed out): a client asking
     /// again and again costs the encoding once.
@@ -128,7 +130,7 @@ struct State {
     /// The frames queued for all clients and for the fullest one, as `/metrics` last counted
     /// them, and when.
     queue_gauges: Option<(Instant, usize, usize)>,
-    /// Creates left out of the full catalog, for the log.
+    /// Changes left out of the full catalog, for the log.
     left_out: Throttled,
 }
 
@@ -138,6 +140,53 @@ impl State {
         let client = self.clients.remove(&id)?;
         self.producers -= usize::from(client.producer);
         Some(client)
+    }
+}
+
+/// The ids and records of `catalog`, to count them against its bounds.
+fn catalog_records(catalog: &Catalog) -> impl Iterator<Item = (String, &furniture_protocol::Furniture)> {
+    catalog.iter().map(|(id, e)| (id.clone(), &*e.furniture))
+}
+
+/// Encoded notifications, oldest first, with their `seq`, kept for `sync`: at most `max_len` of
+/// them (`--history`) and `max_bytes` of frames (`--max-history-bytes`), the oldest going first.
+/// They are always the last ones handed out, without a gap: a frame larger than the whole bound
+/// leaves it empty, and the next one starts it again.
+struct History {
+    frames: VecDeque<(u64, Utf8Bytes)>,
+    bytes: usize,
+    max_len: usize,
+    max_bytes: usize,
+}
+
+impl History {
+    fn new(max_len: usize, max_bytes: usize, loaded: Vec<(u64, String)>) -> History {
+        let mut history = History { frames: VecDeque::new(), bytes: 0, max_len, max_bytes };
+        for (seq, frame) in loaded {
+            history.push(seq, Utf8Bytes::from(frame));
+        }
+        history
+    }
+
+    fn push(&mut self, seq: u64, frame: Utf8Bytes) {
+        self.bytes += frame.len();
+        self.frames.push_back((seq, frame));
+        while self.frames.len() > self.max_len || self.bytes > self.max_bytes {
+            match self.frames.pop_front() {
+                Some((_, old)) => self.bytes -= old.len(),
+                None => break,
+            }
+        }
+    }
+
+    /// The `seq` of the oldest kept.
+    fn oldest(&self) -> Option<u64> {
+        self.frames.front().map(|(s, _)| *s)
+    }
+
+    /// The frames kept after `since`.
+    fn after(&self, since: u64) -> Vec<Utf8Bytes> {
+        self.frames.iter().filter(|(s, _)| *s > since).map(|(_, f)| f.clone()).collect()
     }
 }
 
@@ -176,6 +225,9 @@ pub struct Hub {
     delivering: tokio::sync::Mutex<()>,
     queue_len: usize,
     history_len: usize,
+    max_history_bytes: usize,
+    /// The catalog's bounds, `--max-catalog-items` and `--max-catalog-bytes`.
+    max_catalog: (usize, usize),
 }
 
 impl Hub {
@@ -184,7 +236,7 @@ impl Hub {
     pub async fn open(config: &crate::Config, metrics: Arc<Metrics>) -> Result<Arc<Hub>, StoreError> {
         let backend: Arc<dyn Backend> = match &config.redis {
             Some(url) => Arc::new(
-                crate::redis::Redis::connect(url, config.history, config.max_catalog_items)
+                crate::redis::Redis::connect(url, config.history, config.max_catalog_items, config.max_catalog_bytes)
                     .await
                     .map_err(|e| StoreError::Redis { url: crate::redis::redact(url), detail: e.to_string() })?,
             ),
@@ -194,6 +246,7 @@ impl Hub {
                     dir,
                     config.history,
                     config.max_catalog_items,
+                    config.max_catalog_bytes,
                     config.max_connections.max(1) * crate::connection::MAX_PUBLISHES_IN_FLIGHT,
                 )?)
             }
@@ -217,7 +270,8 @@ impl Hub {
         let loaded = backend.load(config.history).await?;
         let mut catalog = Catalog::with_max_items(config.max_catalog_items);
         catalog.replace(loaded.catalog);
-        let history = loaded.history.into_iter().map(|(s, f)| (s, Utf8Bytes::from(f))).collect();
+        let room = Room::new(config.max_catalog_items, config.max_catalog_bytes, catalog_records(&catalog));
+        let history = History::new(config.history, config.max_history_bytes, loaded.history);
         Ok(Arc::new(Hub {
             state: Mutex::new(State {
                 clients: HashMap::new(),
@@ -226,6 +280,7 @@ impl Hub {
                 seq: loaded.seq,
                 stream: loaded.stream,
                 catalog,
+                room,
                 history,
                 storage_ok: true,
                 left_out: Throttled::default(),
@@ -237,6 +292,8 @@ impl Hub {
             delivering: tokio::sync::Mutex::new(()),
             queue_len: config.client_queue.max(1) as usize,
             history_len: config.history,
+            max_history_bytes: config.max_history_bytes,
+            max_catalog: (config.max_catalog_items, config.max_catalog_bytes),
         }))
     }
 
@@ -358,13 +415,41 @@ impl Hub {
         }
     }
 
-    /// A create broadcast but left out of the catalog, which holds `--max-catalog-items`:
-    /// counted, and logged, the first at once and the rest at most once a minute.
+    /// A change broadcast but left out of the catalog, which would have gone past
+    /// `--max-catalog-items` or `--max-catalog-bytes`: counted, and logged, the first at once
+    /// and the rest at most once a minute.
     fn left_out(&self, throttled: &mut Throttled, n: &Notification) {
-        self.metrics.left_out.fetch_add(1, Ordering::Relaxed);
+        let counter = if n.action == Action::Updated { &self.metrics.left_out_updates } else { &self.metrics.left_out };
+        counter.fetch_add(1, Ordering::Relaxed);
         if let Some(left_out) = throttled.event(Instant::now()) {
             let id = n.furniture.id().unwrap_or_default();
-            tracing::warn!(seq = n.seq, id = ?id, left_out, "the catalog is full (--max-catalog-items): creates are broadcast but not kept");
+            tracing::warn!(
+                seq = n.seq,
+                id = ?id,
+                left_out,
+                "the catalog is full (--max-catalog-items or --max-catalog-bytes): changes that would take it past either are broadcast but not kept (an item updated so keeps its last record)"
+            );
+        }
+    }
+
+    /// Applies a committed notification to the hub's copy of the catalog as the backend applied
+    /// it: the same rule ([`crate::backend::catalog_change`]) on the same records and bounds.
+    fn apply(&self, st: &mut State, n: &Notification) {
+        let Some(id) = n.furniture.id() else { return };
+        let size = record_bytes(&n.furniture);
+        if n.action != Action::Deleted && !st.room.fits(&id, size) {
+            self.left_out(&mut st.left_out, n);
+            return;
+        }
+        match st.catalog.apply(n) {
+            Applied::Inserted(id) | Applied::Updated(id) => {
+                st.room.put(id, size);
+            }
+            Applied::Removed(id) => {
+                st.room.remove(&id);
+            }
+            Applied::Skipped(Skip::Full) => self.left_out(&mut st.left_out, n),
+            Applied::Skipped(_) => {}
         }
     }
 
@@ -378,22 +463,13 @@ impl Hub {
                 continue;
             }
             match decode_server(&committed.frame) {
-                ServerFrame::Notification(n) => {
-                    if st.catalog.apply(&n) == Applied::Skipped(Skip::Full) {
-                        self.left_out(&mut st.left_out, &n);
-                    }
-                }
+                ServerFrame::Notification(n) => self.apply(st, &n),
                 other => tracing::warn!(seq = committed.seq, frame = ?other, "a committed frame that is not a notification"),
             }
             let frame = Utf8Bytes::from(committed.frame);
             st.seq = committed.seq;
             st.sync_catalogs = [None, None];
-            if self.history_len > 0 {
-                if st.history.len() >= self.history_len {
-                    st.history.pop_front();
-                }
-                st.history.push_back((committed.seq, frame.clone()));
-            }
+            st.history.push(committed.seq, frame.clone());
             let mut slow = Vec::new();
             for (id, client) in &mut st.clients {
                 if !client.send(frame.clone()) {
@@ -417,7 +493,8 @@ impl Hub {
             Ok(loaded) => {
                 let mut st = self.lock();
                 st.catalog.replace(loaded.catalog);
-                st.history = loaded.history.into_iter().map(|(s, f)| (s, Utf8Bytes::from(f))).collect();
+                st.room = Room::new(self.max_catalog.0, self.max_catalog.1, catalog_records(&st.catalog));
+                st.history = History::new(self.history_len, self.max_history_bytes, loaded.history);
                 st.seq = loaded.seq;
                 st.stream = loaded.stream;
                 st.sync_catalogs = [None, None];
@@ -581,13 +658,13 @@ impl Hub {
                 Some(client) if client.held.is_none() && client.taken() >= client.sync_through => {}
                 _ => return None,
             }
-            let oldest = st.history.front().map(|(s, _)| *s);
+            let oldest = st.history.oldest();
             let (complete, missed): (bool, Vec<Utf8Bytes>) = match req.since {
                 None => (true, Vec::new()),
                 Some(since) if since >= st.seq => (true, Vec::new()),
                 Some(since) => {
                     let complete = oldest.is_some_and(|o| o <= since + 1);
-                    (complete, st.history.iter().filter(|(s, _)| *s > since).map(|(_, f)| f.clone()).collect())
+                    (complete, st.history.after(since))
                 }
             };
             let shared = st.sync_catalogs[usize::from(req.parts)].clone().filter(|c| c.seq == st.seq);
@@ -688,7 +765,9 @@ impl Hub {
             connections: st.clients.len(),
             seq: st.seq,
             catalog_items: st.catalog.len(),
-            history_len: st.history.len(),
+            catalog_bytes: st.room.bytes(),
+            history_len: st.history.frames.len(),
+            history_bytes: st.history.bytes,
             storage_ok: st.storage_ok,
             ..Snapshot::default()
         };
@@ -738,7 +817,7 @@ mod tests {
     async fn hub_with_queue(queue: u64) -> Arc<Hub> {
         let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
         config.client_queue = queue;
-        let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
+        let backend = Arc::new(Embedded::open(None, 10, 1000, usize::MAX, 10).unwrap());
         Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap()
     }
 
@@ -754,7 +833,7 @@ mod tests {
         for (queue, want_parts) in [(64, true), (3, false)] {
             let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
             config.client_queue = queue;
-            let backend = Arc::new(Embedded::open(None, 10, 1000, 10).unwrap());
+            let backend = Arc::new(Embedded::open(None, 10, 1000, usize::MAX, 10).unwrap());
             let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
             let shutdown = CancellationToken::new();
             let mut viewer = hub.register(&shutdown);
@@ -986,7 +1065,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let config = crate::Config::on("127.0.0.1:0".parse().unwrap());
         let metrics = Arc::new(Metrics::default());
-        let backend = Arc::new(Embedded::open(Some(&dir), 10, 100, 10).unwrap());
+        let backend = Arc::new(Embedded::open(Some(&dir), 10, 100, usize::MAX, 10).unwrap());
         let hub = Hub::with_backend(&config, metrics.clone(), backend).await.unwrap();
         assert_eq!(hub.publish(change("a", "Mesa"), Instant::now()).await, Ok(1));
         hub.flush();
@@ -1005,7 +1084,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("furniture-hub-full-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let config = crate::Config::on("127.0.0.1:0".parse().unwrap());
-        let backend = Arc::new(Embedded::open(Some(&dir), 10, 100, 10).unwrap());
+        let backend = Arc::new(Embedded::open(Some(&dir), 10, 100, usize::MAX, 10).unwrap());
         let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend.clone()).await.unwrap();
         let shutdown = CancellationToken::new();
         let mut viewer = hub.register(&shutdown);
@@ -1028,7 +1107,7 @@ mod tests {
             let st = hub.lock();
             assert!(st.catalog.get("b").is_none());
             assert_eq!(st.catalog.get("a").unwrap().furniture.nombre().as_deref(), Some("Mesa"), "the update did not apply");
-            assert_eq!(st.history.len(), 1);
+            assert_eq!(st.history.frames.len(), 1);
         }
         assert_eq!(hub.metrics.storage_errors.load(std::sync::atomic::Ordering::Relaxed), 2);
         limit("1073741823");

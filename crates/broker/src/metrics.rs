@@ -160,8 +160,12 @@ pub struct Metrics {
     pub throttled: AtomicU64,
     pub storage_errors: AtomicU64,
     pub reloads: AtomicU64,
-    /// Creates broadcast but not kept: the catalog held `--max-catalog-items`.
+    /// Creates broadcast but not kept: the catalog held `--max-catalog-items`, or the item would
+    /// have taken it past `--max-catalog-bytes`.
     pub left_out: AtomicU64,
+    /// Updates broadcast but not kept: the new record would have taken the catalog past
+    /// `--max-catalog-bytes`.
+    pub left_out_updates: AtomicU64,
     pub broadcast_latency: Histogram,
 }
 
@@ -173,7 +177,9 @@ pub struct Snapshot {
     pub max_queue_depth: usize,
     pub seq: u64,
     pub catalog_items: usize,
+    pub catalog_bytes: usize,
     pub history_len: usize,
+    pub history_bytes: usize,
     pub storage_ok: bool,
 }
 
@@ -209,7 +215,9 @@ impl Metrics {
         gauge("max_queue_depth", "Frames waiting in the fullest client send queue.", hub.max_queue_depth as u64);
         gauge("seq", "The last seq broadcast.", hub.seq);
         gauge("catalog_items", "Items in the broker's catalog.", hub.catalog_items as u64);
+        gauge("catalog_bytes", "Bytes of the records in the broker's catalog, as --max-catalog-bytes counts them (their JSON).", hub.catalog_bytes as u64);
         gauge("history_notifications", "Notifications kept for clients that resync.", hub.history_len as u64);
+        gauge("history_bytes", "Bytes of the notifications kept for clients that resync (at most --max-history-bytes).", hub.history_bytes as u64);
         gauge("storage_up", "1 when the last write or read of the state (file or Redis) succeeded, or state is in memory.", hub.storage_ok as u64);
         let mut counter = |name: &str, help: &str, rows: &[(Option<(&str, &str)>, u64)]| {
             let _ = writeln!(out, "# HELP {p}_{name} {help}\n# TYPE {p}_{name} counter");
@@ -251,7 +259,8 @@ impl Metrics {
         counter("throttled_total", "Times a connection was slowed down for sending above its message rate.", &one(&self.throttled));
         counter("storage_errors_total", "Failed writes or reads of the state (the state file, or Redis).", &one(&self.storage_errors));
         counter("state_reloads_total", "Times the state was loaded again and every client asked to resync (1012).", &one(&self.reloads));
-        counter("catalog_full_creates_total", "Creates broadcast but not kept in the catalog, which held --max-catalog-items.", &one(&self.left_out));
+        counter("catalog_full_creates_total", "Creates broadcast but not kept in the catalog, which held --max-catalog-items or would have gone past --max-catalog-bytes.", &one(&self.left_out));
+        counter("catalog_full_updates_total", "Updates broadcast but not kept in the catalog (the item keeps its last record), which would have gone past --max-catalog-bytes.", &one(&self.left_out_updates));
         self.broadcast_latency.render(
             &mut out,
             &format!("{p}_broadcast_seconds"),

@@ -9,6 +9,8 @@
 //! | `furniture:stream` | string | the id of the numbering, sent in every welcome as `stream` |
 //! | `furniture:log` | stream | every notification frame, entry id `<seq>-0`, capped (`MAXLEN ~`) |
 //! | `furniture:catalog` | hash | `furniture_id` → the frame of the item's last change |
+//! | `furniture:catalog_sizes` | hash | `furniture_id` → the bytes its record counts against `--max-catalog-bytes` |
+//! | `furniture:catalog_bytes` | string | the sum of `furniture:catalog_sizes` |
 //!
 //! A commit is one Lua script, so it is atomic and ordered against every other broker's: it
 //! allocates the `seq`, writes the frame with it into the log and applies the catalog change.
@@ -46,13 +48,15 @@ use redis::{AsyncConnectionConfig, FromRedisValue, RedisError, ScriptInvocation}
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use crate::backend::{catalog_change, Backend, BackendError, BoxFuture, Committed};
+use crate::backend::{catalog_change, record_bytes, Backend, BackendError, BoxFuture, Committed};
 use crate::store::{new_stream_id, Loaded};
 
 const SEQ: &str = "furniture:seq";
 const STREAM: &str = "furniture:stream";
 const LOG: &str = "furniture:log";
 const CATALOG: &str = "furniture:catalog";
+const CATALOG_SIZES: &str = "furniture:catalog_sizes";
+const CATALOG_BYTES: &str = "furniture:catalog_bytes";
 
 /// How long connecting to Redis may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -74,10 +78,14 @@ const RESOLVE_RETRY: Duration = Duration::from_millis(250);
 const COMMITTER_KEY_SECS: u64 = 86_400;
 
 /// Numbers, stores and appends notifications, in order. KEYS: seq, stream, log, catalog, this
-/// committing task's record. ARGV: the catalog's bound; the log's length; a new numbering id in
-/// case there is none; the batch's number; the record's lifetime (s); then three per
-/// notification: the frame without `seq` (a JSON object), the item's id (or empty), 1 when the
-/// change puts the item, 0 when it removes it, empty when it leaves the catalog alone.
+/// committing task's record, the catalog's sizes, their sum. ARGV: the catalog's bound in items;
+/// the log's length; a new numbering id in case there is none; the batch's number; the record's
+/// lifetime (s); the catalog's bound in bytes; then four per notification: the frame without
+/// `seq` (a JSON object), the item's id (or empty), 1 when the change puts the item, 0 when it
+/// removes it, empty when it leaves the catalog alone, and the bytes of its record
+/// ([`crate::backend::record_bytes`]). Whether a put fits is decided here, as
+/// [`crate::backend::Room::fits`] decides it. A catalog written before its sizes were kept has
+/// each item counted, once, as the length of its frame (a little more than its record).
 /// Returns their `seq`s, or nothing when the record names this batch or a later one (fenced).
 const COMMIT: &str = r#"
 local last = redis.call('GET', KEYS[5])
@@ -85,23 +93,45 @@ if last and tonumber(string.match(last, '^%d+')) >= tonumber(ARGV[4]) then
   return {}
 end
 redis.call('SET', KEYS[2], ARGV[3], 'NX')
+local max_items, max_bytes = tonumber(ARGV[1]), tonumber(ARGV[6])
+local total = tonumber(redis.call('GET', KEYS[7]) or '-1')
+if total < 0 then
+  total = 0
+  for _, id in ipairs(redis.call('HKEYS', KEYS[4])) do
+    local size = tonumber(redis.call('HGET', KEYS[6], id) or '-1')
+    if size < 0 then
+      size = redis.call('HSTRLEN', KEYS[4], id)
+      redis.call('HSET', KEYS[6], id, size)
+    end
+    total = total + size
+  end
+end
 local seqs = {}
-for i = 6, #ARGV, 3 do
+for i = 7, #ARGV, 4 do
   local seq = redis.call('INCR', KEYS[1])
   local frame = string.sub(ARGV[i], 1, -2) .. ',"seq":' .. seq .. '}'
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'f', frame)
-  local id, put = ARGV[i + 1], ARGV[i + 2]
-  if id ~= '' then
+  local id, put, size = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  if id ~= '' and put ~= '' then
+    local old = 0
+    local present = redis.call('HEXISTS', KEYS[4], id) == 1
+    if present then
+      old = tonumber(redis.call('HGET', KEYS[6], id) or redis.call('HSTRLEN', KEYS[4], id))
+    end
     if put == '0' then
       redis.call('HDEL', KEYS[4], id)
-    elseif put == '1' then
-      if redis.call('HEXISTS', KEYS[4], id) == 1 or redis.call('HLEN', KEYS[4]) < tonumber(ARGV[1]) then
-        redis.call('HSET', KEYS[4], id, frame)
-      end
+      redis.call('HDEL', KEYS[6], id)
+      total = total - old
+    elseif (present and total - old + size <= max_bytes)
+        or (not present and redis.call('HLEN', KEYS[4]) < max_items and total + size <= max_bytes) then
+      redis.call('HSET', KEYS[4], id, frame)
+      redis.call('HSET', KEYS[6], id, size)
+      total = total - old + size
     end
   end
   seqs[#seqs + 1] = seq
 end
+redis.call('SET', KEYS[7], string.format('%d', total))
 redis.call('SET', KEYS[5], ARGV[4] .. ' ' .. seqs[1], 'EX', ARGV[5])
 return seqs
 "#;
@@ -154,6 +184,7 @@ pub struct Redis {
     /// For the follower's blocking reads, which would hold up commands behind them.
     follower: Mutex<Option<MultiplexedConnection>>,
     max_items: usize,
+    max_bytes: usize,
     log_len: usize,
     load: redis::Script,
     numbering: redis::Script,
@@ -175,6 +206,7 @@ struct Job {
     frame: String,
     id: String,
     put: &'static str,
+    size: usize,
     done: oneshot::Sender<Result<u64, BackendError>>,
 }
 
@@ -183,6 +215,7 @@ struct Committer {
     link: Link,
     connection: Arc<Mutex<Option<MultiplexedConnection>>>,
     max_items: usize,
+    max_bytes: usize,
     log_len: usize,
     script: redis::Script,
     resolve: redis::Script,
@@ -236,10 +269,10 @@ impl Committer {
     /// lost, finds out which (see the module's documentation).
     async fn commit(&self, batch: &[Job]) -> Result<Vec<u64>, BackendError> {
         let mut call = self.script.prepare_invoke();
-        call.key(SEQ).key(STREAM).key(LOG).key(CATALOG).key(&self.record);
-        call.arg(self.max_items).arg(self.log_len).arg(new_stream_id()).arg(self.batch_no).arg(COMMITTER_KEY_SECS);
+        call.key(SEQ).key(STREAM).key(LOG).key(CATALOG).key(&self.record).key(CATALOG_SIZES).key(CATALOG_BYTES);
+        call.arg(self.max_items).arg(self.log_len).arg(new_stream_id()).arg(self.batch_no).arg(COMMITTER_KEY_SECS).arg(self.max_bytes);
         for job in batch {
-            call.arg(&job.frame).arg(&job.id).arg(job.put);
+            call.arg(&job.frame).arg(&job.id).arg(job.put).arg(job.size);
         }
         match self.invoke(&call).await {
             Ok(seqs) => Ok(seqs),
@@ -331,14 +364,15 @@ impl Link {
 
 impl Redis {
     /// Connects (failing at once when Redis cannot be reached). `history` is how many
-    /// notifications a broker keeps for `sync`, `max_items` the catalog's bound.
-    pub async fn connect(url: &str, history: usize, max_items: usize) -> Result<Redis, BackendError> {
+    /// notifications a broker keeps for `sync`, `max_items` and `max_bytes` the catalog's bounds.
+    pub async fn connect(url: &str, history: usize, max_items: usize, max_bytes: usize) -> Result<Redis, BackendError> {
         let client = redis::Client::open(url).map_err(|e| BackendError::Unreachable(format!("not a Redis URL: {e}")))?;
         let redis = Redis {
             link: Link { client, url: redact(url) },
             commands: Arc::new(Mutex::new(None)),
             follower: Mutex::new(None),
             max_items,
+            max_bytes,
             log_len: history.max(LOG_MIN_LEN),
             load: redis::Script::new(LOAD),
             numbering: redis::Script::new(NUMBERING),
@@ -373,6 +407,7 @@ impl Redis {
                 link: self.link.clone(),
                 connection: self.commands.clone(),
                 max_items: self.max_items,
+                max_bytes: self.max_bytes,
                 log_len: self.log_len,
                 script: redis::Script::new(COMMIT),
                 resolve: redis::Script::new(RESOLVE),
@@ -464,7 +499,7 @@ impl Backend for Redis {
             None => "",
         };
         let (done, result) = oneshot::channel();
-        let job = Job { frame: draft.encode(), id: id.unwrap_or_default(), put, done };
+        let job = Job { frame: draft.encode(), id: id.unwrap_or_default(), put, size: record_bytes(&draft.furniture), done };
         let queued = self.commits().send(job).is_ok();
         let url = self.link.url.clone();
         Box::pin(async move {

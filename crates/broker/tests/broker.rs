@@ -382,6 +382,59 @@ async fn sync_returns_catalog_and_missed_notifications() {
     assert_eq!(reply["catalog"].as_array().unwrap().len(), 2);
 }
 
+/// `--max-history-bytes` bounds the history by its frames' bytes beside `--history`'s count: the
+/// oldest go first, a sync from before them says it is not complete, and a frame larger than the
+/// whole bound leaves the history empty rather than with a gap.
+#[tokio::test]
+async fn history_is_bounded_by_bytes_the_oldest_going_first() {
+    const MAX: usize = 2_500;
+    let broker = Broker::start(|c| c.max_history_bytes = MAX).await;
+    let (mut viewer, _) = broker.viewer().await;
+    let n = broker.notifier();
+    // Publishes one change and gives its frame as the viewer receives it: the bytes kept.
+    let mut publish = async |i: usize, size: usize| -> String {
+        n.send(&ProducerMessage { action: Action::Created, furniture: mesa(&format!("h{i}"), &"x".repeat(size)) }).await.unwrap();
+        loop {
+            match tokio::time::timeout(WAIT, viewer.next()).await.unwrap().unwrap().unwrap() {
+                Message::Text(t) => return t.to_string(),
+                Message::Ping(_) | Message::Pong(_) => {}
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    };
+    let mut frames = Vec::new();
+    for i in 1..=4 {
+        frames.push(publish(i, 400).await);
+    }
+    assert!(frames.iter().all(|f| f.len() > MAX / 3 && f.len() < MAX / 2), "two of the four fit, not three: {}", frames[0].len());
+    let (mut asker, _) = broker.viewer().await;
+    let mut ask = async |since: u64| -> (bool, Vec<u64>) {
+        asker.send(Message::text(format!(r#"{{"type":"sync","since":{since}}}"#))).await.unwrap();
+        // Past the notifications it receives as a viewer.
+        let reply = loop {
+            let v = next_json(&mut asker).await;
+            if v["type"] == "sync" {
+                break v;
+            }
+        };
+        let missed = reply["missed"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+        (reply["complete"].as_bool().unwrap(), missed)
+    };
+    assert_eq!(ask(2).await, (true, vec![3, 4]));
+    assert_eq!(ask(1).await, (false, vec![3, 4]), "seq 2 went for the bytes (1000 allowed by count)");
+    assert_eq!(metric(broker.addr, "furniture_broker_history_bytes").await, (frames[2].len() + frames[3].len()) as f64);
+    assert_eq!(metric(broker.addr, "furniture_broker_history_notifications").await, 2.0);
+
+    // A frame over the whole bound leaves nothing; the one after it starts the history again.
+    let big = publish(5, 3_000).await;
+    assert!(big.len() > MAX);
+    assert_eq!(ask(4).await, (false, vec![]), "not seq 4 without 5");
+    let small = publish(6, 10).await;
+    assert_eq!(ask(4).await, (false, vec![6]));
+    assert_eq!(ask(5).await, (true, vec![6]));
+    assert_eq!(metric(broker.addr, "furniture_broker_history_bytes").await, small.len() as f64);
+}
+
 /// A publisher that closes right after its last send loses nothing, even when the broker reads
 /// it more slowly than it sent (its message rate): `close` waits for the broker's answer, which
 /// comes once every change sent before it was read.
@@ -546,6 +599,36 @@ async fn creates_beyond_the_catalog_cap_are_broadcast_and_counted_not_kept() {
         .map(|e| (e["furniture"]["furniture_id"].as_str().unwrap_or_default(), e["furniture"]["nombre"].as_str().unwrap_or_default()))
         .collect();
     assert_eq!(kept, [("c-1", "Mesa alta")]);
+}
+
+/// At `--max-catalog-bytes` the catalog keeps no change that would take its records past the
+/// bound: such a create or update is still broadcast, and counted; the item updated so keeps its
+/// last record, and a client that syncs gets the catalog as kept.
+#[tokio::test]
+async fn changes_beyond_the_catalogs_bytes_are_broadcast_and_counted_not_kept() {
+    use furniture_broker::backend::record_bytes;
+    let size = |id: &str, nombre: &str| record_bytes(&mesa(id, nombre));
+    let bound = size("c-1", "Mesa") + size("c-2", "Silla");
+    let broker = Broker::start(|c| c.max_catalog_bytes = bound).await;
+    let (mut viewer, _) = broker.viewer().await;
+    let notifier = broker.notifier();
+    for (action, id, nombre) in [(Action::Created, "c-1", "Mesa"), (Action::Created, "c-2", "Silla"), (Action::Created, "c-3", "Banco"), (Action::Updated, "c-1", "Mesa alta"), (Action::Updated, "c-2", "Sille")] {
+        notifier.send(&ProducerMessage { action, furniture: mesa(id, nombre) }).await.unwrap();
+        let v = next_json(&mut viewer).await;
+        assert_eq!((v["furniture"]["furniture_id"].as_str(), v["furniture"]["nombre"].as_str()), (Some(id), Some(nombre)), "every change is broadcast");
+    }
+    assert_eq!(metric(broker.addr, "furniture_broker_catalog_full_creates_total").await, 1.0);
+    assert_eq!(metric(broker.addr, "furniture_broker_catalog_full_updates_total").await, 1.0);
+    assert_eq!(metric(broker.addr, "furniture_broker_catalog_bytes").await, bound as f64, "exactly at the bound");
+    viewer.send(Message::text(r#"{"type":"sync"}"#)).await.unwrap();
+    let reply = next_json(&mut viewer).await;
+    let kept: Vec<(&str, &str)> = reply["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["furniture"]["furniture_id"].as_str().unwrap(), e["furniture"]["nombre"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kept, [("c-1", "Mesa"), ("c-2", "Sille")]);
 }
 
 /// Connections beyond the cap are refused with HTTP 503; the open ones are unaffected.

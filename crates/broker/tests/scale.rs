@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use furniture_broker::backend::{Backend, BackendError, Embedded};
+use furniture_broker::backend::{record_bytes, Backend, BackendError, Embedded};
 use furniture_broker::redis::Redis;
 use furniture_notify::{Action, NotifyError, ProducerMessage};
 use furniture_protocol::{decode_server, Notification, ServerFrame};
@@ -80,9 +80,9 @@ async fn keeps_the_contract(b: Arc<dyn Backend>) {
 async fn the_embedded_backend_keeps_the_contract() {
     let dir = std::env::temp_dir().join(format!("furniture-contract-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    keeps_the_contract(Arc::new(Embedded::open(Some(&dir), 10, 2, 16).unwrap())).await;
+    keeps_the_contract(Arc::new(Embedded::open(Some(&dir), 10, 2, usize::MAX, 16).unwrap())).await;
     // Opened again, the file holds the same state.
-    let again = Embedded::open(Some(&dir), 10, 2, 16).unwrap();
+    let again = Embedded::open(Some(&dir), 10, 2, usize::MAX, 16).unwrap();
     let loaded = again.load(10).await.unwrap();
     assert_eq!((loaded.seq, loaded.catalog.len(), loaded.history.len()), (6, 1, 6));
     drop(again);
@@ -92,11 +92,72 @@ async fn the_embedded_backend_keeps_the_contract() {
 #[tokio::test]
 async fn the_redis_backend_keeps_the_contract() {
     let Some(redis) = RedisServer::start().await else { return };
-    keeps_the_contract(Arc::new(Redis::connect(&redis.url(), 10, 2).await.unwrap())).await;
+    keeps_the_contract(Arc::new(Redis::connect(&redis.url(), 10, 2, usize::MAX).await.unwrap())).await;
     // A second connection (another broker) sees the same state.
-    let other = Redis::connect(&redis.url(), 10, 2).await.unwrap();
+    let other = Redis::connect(&redis.url(), 10, 2, usize::MAX).await.unwrap();
     let loaded = other.load(10).await.unwrap();
     assert_eq!((loaded.seq, loaded.catalog.len(), loaded.history.len()), (6, 1, 6));
+}
+
+/// What every backend does at `--max-catalog-bytes`: a create or an update whose record would
+/// take the catalog past its bytes is committed (and read back, to be broadcast) but not kept,
+/// an item updated so keeping its last record; a deletion makes room again. Exactly at the
+/// bound fits. `b` is new and empty, its catalog bound to [`catalog_bytes_bound`] bytes.
+async fn keeps_the_catalog_within_its_bytes(b: Arc<dyn Backend>) {
+    let size = |nombre: &str| record_bytes(&mesa("a", nombre));
+    assert!(b.load(10).await.unwrap().catalog.is_empty());
+    assert_eq!(b.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
+    assert_eq!(b.commit(draft(Action::Created, "b", "Silla")).await, Ok(2));
+    // "c" would need one byte more than is left.
+    assert_eq!(b.commit(draft(Action::Created, "c", "Banco")).await, Ok(3), "committed though it does not fit");
+    assert_eq!(b.commit(draft(Action::Updated, "a", "Mesa alta")).await, Ok(4), "committed though it does not fit");
+    assert_eq!(b.commit(draft(Action::Updated, "b", "Sillon")).await, Ok(5), "one byte more: exactly at the bound");
+    assert_eq!(b.commit(draft(Action::Deleted, "b", "Sillon")).await, Ok(6));
+    assert_eq!(b.commit(draft(Action::Created, "c", "Banco")).await, Ok(7), "room again");
+    assert_eq!(seqs(&b.read_after(0, Duration::ZERO).await.unwrap()), [1, 2, 3, 4, 5, 6, 7], "every change is read back");
+    let loaded = b.load(10).await.unwrap();
+    let mut items: Vec<(String, Option<String>)> = loaded.catalog.iter().map(|e| (e.furniture.id().unwrap(), e.furniture.nombre())).collect();
+    items.sort();
+    assert_eq!(items, [("a".to_owned(), Some("Mesa".to_owned())), ("c".to_owned(), Some("Banco".to_owned()))]);
+    assert!(size("Mesa") + size("Banco") <= catalog_bytes_bound());
+}
+
+/// The bytes [`keeps_the_catalog_within_its_bytes`] bounds its catalog to: "Mesa" and "Silla" and
+/// one byte, so that "Banco" (a byte longer than "Mesa") does not fit beside them, nor "Mesa
+/// alta" for "Mesa", and "Sillon" for "Silla" exactly does.
+fn catalog_bytes_bound() -> usize {
+    record_bytes(&mesa("a", "Mesa")) + record_bytes(&mesa("b", "Silla")) + 1
+}
+
+#[tokio::test]
+async fn the_embedded_backend_keeps_the_catalog_within_its_bytes() {
+    let dir = std::env::temp_dir().join(format!("furniture-bytes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    keeps_the_catalog_within_its_bytes(Arc::new(Embedded::open(Some(&dir), 10, 100, catalog_bytes_bound(), 16).unwrap())).await;
+    // Opened again, the room is counted from the file: "b" does not fit beside "a" and "c".
+    let again = Embedded::open(Some(&dir), 10, 100, catalog_bytes_bound(), 16).unwrap();
+    again.load(10).await.unwrap();
+    assert_eq!(again.commit(draft(Action::Created, "b", "Silla")).await, Ok(8));
+    drop(again);
+    let again = Embedded::open(Some(&dir), 10, 100, catalog_bytes_bound(), 16).unwrap();
+    assert_eq!(again.load(10).await.unwrap().catalog.len(), 2, "b was not kept");
+    drop(again);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn the_redis_backend_keeps_the_catalog_within_its_bytes() {
+    let Some(redis) = RedisServer::start().await else { return };
+    keeps_the_catalog_within_its_bytes(Arc::new(Redis::connect(&redis.url(), 10, 100, catalog_bytes_bound()).await.unwrap())).await;
+    // A catalog written before its sizes were kept counts each item once as its frame's length.
+    let mut con = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("DEL").arg("furniture:catalog_sizes").arg("furniture:catalog_bytes").query_async(&mut con).await.unwrap();
+    let b = Redis::connect(&redis.url(), 10, 100, usize::MAX).await.unwrap();
+    assert_eq!(b.commit(draft(Action::Created, "d", "Mesa")).await, Ok(8));
+    let frames: Vec<String> = redis::cmd("HVALS").arg("furniture:catalog").query_async(&mut con).await.unwrap();
+    let counted: u64 = redis::cmd("GET").arg("furniture:catalog_bytes").query_async(&mut con).await.unwrap();
+    let (a_c, d) = (frames.iter().filter(|f| !f.contains(r#""furniture_id":"d""#)).map(String::len).sum::<usize>(), record_bytes(&mesa("d", "Mesa")));
+    assert_eq!(counted as usize, a_c + d);
 }
 
 /// The bounds of what is kept for reading back: past them, a reader is told it has a gap (and
@@ -104,7 +165,7 @@ async fn the_redis_backend_keeps_the_contract() {
 #[tokio::test]
 async fn reading_back_past_what_is_kept_is_a_gap() {
     // Embedded: at most `in_flight` commits wait to be read back.
-    let embedded = Embedded::open(None, 10, 100, 2).unwrap();
+    let embedded = Embedded::open(None, 10, 100, usize::MAX, 2).unwrap();
     for i in 0..2 {
         embedded.commit(draft(Action::Created, &format!("e{i}"), "Mesa")).await.unwrap();
     }
@@ -116,7 +177,7 @@ async fn reading_back_past_what_is_kept_is_a_gap() {
 
     // Redis: the log is capped (MAXLEN ~, which trims whole nodes of 100 entries).
     let Some(redis) = RedisServer::start().await else { return };
-    let b = Redis::connect(&redis.url(), 10, 1000).await.unwrap().with_log_len(10);
+    let b = Redis::connect(&redis.url(), 10, 1000, usize::MAX).await.unwrap().with_log_len(10);
     for i in 0..300 {
         b.commit(draft(Action::Created, &format!("r{i}"), "Mesa")).await.unwrap();
     }
@@ -131,7 +192,7 @@ async fn reading_back_past_what_is_kept_is_a_gap() {
 async fn waiting_commits_go_to_redis_in_batches_of_at_most_max_batch() {
     use furniture_broker::redis::MAX_BATCH;
     let Some(redis) = RedisServer::start().await else { return };
-    let b = Redis::connect(&redis.url(), 10, 1000).await.unwrap();
+    let b = Redis::connect(&redis.url(), 10, 1000, usize::MAX).await.unwrap();
     b.commit(draft(Action::Created, "warm", "Mesa")).await.unwrap(); // the script is loaded
     let mut con = redis::Client::open(redis.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
     let mut script_calls = async || -> u64 {
@@ -152,7 +213,7 @@ async fn waiting_commits_go_to_redis_in_batches_of_at_most_max_batch() {
 /// loaded and the connection open).
 async fn behind_a_proxy(redis: &RedisServer) -> (furniture_faultproxy::FaultProxy, Redis) {
     let proxy = furniture_faultproxy::FaultProxy::start(([127, 0, 0, 1], redis.port).into()).await.unwrap();
-    let b = Redis::connect(&format!("redis://{}", proxy.addr), 10, 1000).await.unwrap();
+    let b = Redis::connect(&format!("redis://{}", proxy.addr), 10, 1000, usize::MAX).await.unwrap();
     assert_eq!(b.commit(draft(Action::Created, "warm", "Mesa")).await, Ok(1));
     (proxy, b)
 }
@@ -214,7 +275,7 @@ async fn a_commit_unresolved_within_its_bound_is_in_doubt() {
 #[tokio::test]
 async fn an_unreachable_redis_is_a_clear_error_at_start() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let err = Redis::connect(&format!("redis://:s3cret@127.0.0.1:{port}"), 10, 10).await.err().expect("nothing listens there");
+    let err = Redis::connect(&format!("redis://:s3cret@127.0.0.1:{port}"), 10, 10, usize::MAX).await.err().expect("nothing listens there");
     assert!(matches!(err, BackendError::Unreachable(_)));
     let text = err.to_string();
     assert!(text.contains(&format!("127.0.0.1:{port}")) && !text.contains("s3cret"), "{text}");
