@@ -222,6 +222,14 @@ impl RateLimit {
         })
     }
 
+    /// `per_minute` on average, `burst` at once; `None` when `per_minute` is 0 (no limit).
+    pub fn per_minute(per_minute: u32, burst: u32) -> Option<RateLimit> {
+        RateLimit::new(per_minute, burst).map(|mut limit| {
+            limit.rate /= 60.0;
+            limit
+        })
+    }
+
     /// Takes one frame's token; returns how long to wait first when there is none left.
     pub fn take(&mut self, now: Instant) -> Option<Duration> {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();

@@ -130,6 +130,14 @@ pub struct Config {
     #[arg(long, hide_env_values = true, env = "BROKER_MAX_MESSAGES_PER_SEC", help_heading = "Limits", default_value_t = 1000)]
     pub max_messages_per_sec: u32,
 
+    /// `sync` requests one connection may make per minute, on average, after its first 4;
+    /// beyond it the broker answers its next one, and reads anything after it, only when its
+    /// turn comes (a dashboard asks once per connection). Each reply copies or queues the whole
+    /// catalog: without a limit, a client asking again and again slows everyone's
+    /// notifications. 0 means no limit.
+    #[arg(long, hide_env_values = true, env = "BROKER_MAX_SYNCS_PER_MINUTE", help_heading = "Limits", default_value_t = 30)]
+    pub max_syncs_per_minute: u32,
+
     /// Frames one connection may send at once above its rate before it is slowed down.
     #[arg(long, hide_env_values = true, env = "BROKER_MESSAGE_BURST", help_heading = "Limits", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub message_burst: u32,

@@ -12,7 +12,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesOrdered;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use furniture_protocol::{decode_client, encode_batch, ClientFrame};
+use furniture_protocol::{decode_client, encode_batch, ClientFrame, SyncRequest};
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
@@ -66,7 +66,13 @@ pub async fn serve(
         config.clone(),
         hub.metrics.clone(),
     )));
-    let peer_ctx = Peer::new(id, publishing, RateLimit::new(config.max_messages_per_sec, config.message_burst), batches);
+    let peer_ctx = Peer::new(
+        id,
+        publishing,
+        RateLimit::new(config.max_messages_per_sec, config.message_burst),
+        RateLimit::per_minute(config.max_syncs_per_minute, SYNC_BURST),
+        batches,
+    );
     // Publishes committing, oldest first: owned here so that they are seen through even when
     // the connection ends first (the hub hands out what a publish committed when it completes).
     let mut publishing = FuturesOrdered::new();
@@ -274,6 +280,8 @@ struct Peer {
     publishing: Publishing,
     /// `None`: no rate limit.
     rate: Option<RateLimit>,
+    /// Its `sync` requests' limit (`--max-syncs-per-minute`, [`SYNC_BURST`]); `None`: none.
+    syncs: Option<RateLimit>,
     /// Set when the client asks (in `sync`) for frames that pile up to come as one `batch` frame.
     batches: Arc<AtomicBool>,
     /// Set when the client has sent a `sync`: it knows this broker's extensions, and its pongs
@@ -298,14 +306,18 @@ fn may_log(logged: &AtomicU64, id: u64) -> bool {
     n < LOGGED_PER_CLIENT
 }
 
+/// `sync` requests a connection may make at once before `--max-syncs-per-minute` paces them: a
+/// dashboard asks once per connection.
+pub const SYNC_BURST: u32 = 4;
+
 /// Lines logged about one client's ignored frames and refused publishes: the first this many
 /// (enough to see what is wrong), then one saying the rest are only counted (`/metrics`), so that
 /// a client sending nothing but those cannot flood the log.
 pub const LOGGED_PER_CLIENT: u64 = 20;
 
 impl Peer {
-    fn new(id: u64, publishing: Publishing, rate: Option<RateLimit>, batches: Arc<AtomicBool>) -> Peer {
-        Peer { id, publishing, rate, batches, extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false), producer: AtomicBool::new(false), logged: Arc::new(AtomicU64::new(0)) }
+    fn new(id: u64, publishing: Publishing, rate: Option<RateLimit>, syncs: Option<RateLimit>, batches: Arc<AtomicBool>) -> Peer {
+        Peer { id, publishing, rate, syncs, batches, extended: AtomicBool::new(false), sync_ignored: AtomicBool::new(false), producer: AtomicBool::new(false), logged: Arc::new(AtomicU64::new(0)) }
     }
 
     /// Whether another line about this client's ignored or refused frames may be logged.
@@ -327,7 +339,7 @@ async fn read_loop<'a, S>(
     S: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let id = peer.id;
-    let (mut throttle_logged, mut binary_logged) = (false, false);
+    let (mut throttle_logged, mut binary_logged, mut sync_paced_logged) = (false, false, false);
     let pipelined = hub.pipelined();
     // `publishing` holds the publishes committing, oldest first (when not `pipelined`, only the
     // one being awaited).
@@ -391,6 +403,19 @@ async fn read_loop<'a, S>(
         let received = Instant::now();
         match start(&text, &peer, hub, received) {
             Started::Done => {}
+            Started::Sync(req) => {
+                if let Some(wait) = peer.syncs.as_mut().and_then(|r| r.take(received.into_std())) {
+                    hub.metrics.syncs_paced.fetch_add(1, Ordering::Relaxed);
+                    if !std::mem::replace(&mut sync_paced_logged, true) {
+                        warn!(client = id, "client asking for the catalog above --max-syncs-per-minute: answering it, and reading it, more slowly");
+                    }
+                    wait_seeing_through(wait, publishing).await;
+                    if closer.is_closing() {
+                        continue;
+                    }
+                }
+                answer_sync(req, &peer, hub);
+            }
             Started::Publishing(publish) if pipelined => publishing.push_back(publish),
             // Awaited in place, but held by `serve`: should the writer end the connection
             // meanwhile, the publish is still seen through (a change with its seq is handed out).
@@ -416,14 +441,19 @@ async fn pace(peer: &mut Peer, hub: &Hub, received: Instant, logged: &mut bool, 
             *logged = true;
             warn!(client = peer.id, "client above its message rate: reading it more slowly");
         }
-        let waited = tokio::time::sleep(wait);
-        tokio::pin!(waited);
-        loop {
-            tokio::select! {
-                biased;
-                () = &mut waited => break,
-                Some(()) = publishing.next(), if !publishing.is_empty() => {}
-            }
+        wait_seeing_through(wait, publishing).await;
+    }
+}
+
+/// Waits `wait`, seeing the client's publishes committing meanwhile through.
+async fn wait_seeing_through(wait: std::time::Duration, publishing: &mut FuturesOrdered<BoxFuture<'_, ()>>) {
+    let waited = tokio::time::sleep(wait);
+    tokio::pin!(waited);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut waited => break,
+            Some(()) = publishing.next(), if !publishing.is_empty() => {}
         }
     }
 }
@@ -432,9 +462,11 @@ async fn pace(peer: &mut Peer, hub: &Hub, received: Instant, logged: &mut bool, 
 /// which paces the reading, not the handling); for the fuzz target. With state in memory only the
 /// future is ready at its first poll.
 pub async fn handle_text(text: &str, id: u64, publishing: Publishing, hub: &Hub) {
-    let peer = Peer::new(id, publishing, None, Arc::new(AtomicBool::new(false)));
-    if let Started::Publishing(publish) = start(text, &peer, hub, Instant::now()) {
-        publish.await;
+    let peer = Peer::new(id, publishing, None, None, Arc::new(AtomicBool::new(false)));
+    match start(text, &peer, hub, Instant::now()) {
+        Started::Publishing(publish) => publish.await,
+        Started::Sync(req) => answer_sync(req, &peer, hub),
+        Started::Done => {}
     }
 }
 
@@ -443,6 +475,8 @@ pub async fn handle_text(text: &str, id: u64, publishing: Publishing, hub: &Hub)
 enum Started<'a> {
     Done,
     Publishing(BoxFuture<'a, ()>),
+    /// A `sync` to answer in its turn ([`Peer::syncs`]).
+    Sync(SyncRequest),
 }
 
 /// One handler per kind of client frame.
@@ -487,15 +521,7 @@ fn start<'a>(text: &str, peer: &Peer, hub: &'a Hub, received: Instant) -> Starte
                 peer.batches.store(true, Ordering::Relaxed);
             }
             peer.extended.store(true, Ordering::Relaxed);
-            if hub.sync(id, req) {
-                hub.metrics.inbound(Inbound::Sync);
-            } else {
-                hub.metrics.inbound(Inbound::Ignored);
-                if !peer.sync_ignored.swap(true, Ordering::Relaxed) {
-                    warn!(client = id, "sync ignored: the reply to its last one has not all left its send queue (and any more like it)");
-                }
-            }
-            Started::Done
+            Started::Sync(req)
         }
         ClientFrame::Ignored(reason) => {
             hub.metrics.inbound(Inbound::Ignored);
@@ -503,6 +529,19 @@ fn start<'a>(text: &str, peer: &Peer, hub: &'a Hub, received: Instant) -> Starte
                 warn!(client = id, reason = reason.label(), detail = ?reason.to_string(), bytes = text.len(), "frame ignored");
             }
             Started::Done
+        }
+    }
+}
+
+/// Answers a `sync` (or ignores it, while the reply to the last one has not all left the
+/// client's queue).
+fn answer_sync(req: SyncRequest, peer: &Peer, hub: &Hub) {
+    if hub.sync(peer.id, req) {
+        hub.metrics.inbound(Inbound::Sync);
+    } else {
+        hub.metrics.inbound(Inbound::Ignored);
+        if !peer.sync_ignored.swap(true, Ordering::Relaxed) {
+            warn!(client = peer.id, "sync ignored: the reply to its last one has not all left its send queue (and any more like it)");
         }
     }
 }
@@ -675,7 +714,7 @@ mod tests {
             .map(|n| Ok(Message::Text(format!(r#"{{"type":"furniture_created","furniture":{{"furniture_id":"f{n}","nombre":"Mesa"}}}}"#).into())))
             .collect();
         let stream = futures_util::stream::iter(frames).chain(futures_util::stream::pending());
-        let peer = Peer::new(1, Publishing::Allowed, None, Arc::new(AtomicBool::new(false)));
+        let peer = Peer::new(1, Publishing::Allowed, None, None, Arc::new(AtomicBool::new(false)));
         let reader = tokio::spawn(async move {
             let closer = Closer::new(&tokio_util::sync::CancellationToken::new());
             read_loop(stream, peer, &hub, &closer, &AtomicBool::new(false), &mut FuturesOrdered::new()).await;
@@ -715,7 +754,7 @@ mod tests {
             .collect();
         let stream = futures_util::stream::iter(frames).chain(futures_util::stream::pending());
         // One frame a second, one at once: the second waits a second before the next is read.
-        let peer = Peer::new(1, Publishing::Allowed, RateLimit::new(1, 1), Arc::new(AtomicBool::new(false)));
+        let peer = Peer::new(1, Publishing::Allowed, RateLimit::new(1, 1), None, Arc::new(AtomicBool::new(false)));
         let reading = hub.clone();
         let reader = tokio::spawn(async move {
             let closer = Closer::new(&tokio_util::sync::CancellationToken::new());
@@ -746,7 +785,7 @@ mod tests {
         assert!(!hub.pipelined());
         let frame = Ok(Message::Text(r#"{"type":"furniture_created","furniture":{"furniture_id":"f","nombre":"Mesa"}}"#.into()));
         let stream = futures_util::stream::iter([frame]).chain(futures_util::stream::pending());
-        let peer = Peer::new(1, Publishing::Allowed, None, Arc::new(AtomicBool::new(false)));
+        let peer = Peer::new(1, Publishing::Allowed, None, None, Arc::new(AtomicBool::new(false)));
         let closer = Closer::new(&tokio_util::sync::CancellationToken::new());
         let awaiting_pong = AtomicBool::new(false);
         let mut publishing = FuturesOrdered::new();

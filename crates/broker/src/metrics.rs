@@ -158,6 +158,8 @@ pub struct Metrics {
     publishes_refused: [AtomicU64; REFUSALS.len()],
     closes: [AtomicU64; CLOSES.len()],
     pub throttled: AtomicU64,
+    /// `sync` requests answered later, the connection above `--max-syncs-per-minute`.
+    pub syncs_paced: AtomicU64,
     pub storage_errors: AtomicU64,
     pub reloads: AtomicU64,
     /// Creates broadcast but not kept: the catalog held `--max-catalog-items`, or the item would
@@ -257,6 +259,7 @@ impl Metrics {
         let slow = self.closes[CLOSES.iter().position(|c| *c == CloseReason::TooSlow).unwrap_or(0)].load(Relaxed);
         counter("slow_consumer_disconnects_total", "Clients cut off because their send queue was full.", &[(None, slow)]);
         counter("throttled_total", "Times a connection was slowed down for sending above its message rate.", &one(&self.throttled));
+        counter("syncs_paced_total", "Sync requests answered later, their connection above --max-syncs-per-minute.", &one(&self.syncs_paced));
         counter("storage_errors_total", "Failed writes or reads of the state (the state file, or Redis).", &one(&self.storage_errors));
         counter("state_reloads_total", "Times the state was loaded again and every client asked to resync (1012).", &one(&self.reloads));
         counter("catalog_full_creates_total", "Creates broadcast but not kept in the catalog, which held --max-catalog-items or would have gone past --max-catalog-bytes.", &one(&self.left_out));

@@ -382,6 +382,31 @@ async fn sync_returns_catalog_and_missed_notifications() {
     assert_eq!(reply["catalog"].as_array().unwrap().len(), 2);
 }
 
+/// `--max-syncs-per-minute` paces a connection that asks for the catalog again and again: its
+/// first four are answered at once, the ones after in their turn (here one a second), each
+/// answered all the same, and counted.
+#[tokio::test]
+async fn a_connection_asking_for_the_catalog_again_and_again_is_answered_in_its_turn() {
+    let broker = Broker::start(|c| c.max_syncs_per_minute = 60).await;
+    broker.notifier().send(&ProducerMessage { action: Action::Created, furniture: mesa("s", "Mesa") }).await.unwrap();
+    let opened = std::time::Instant::now();
+    let (mut ws, _) = broker.viewer().await;
+    let mut answered = Vec::new();
+    for _ in 0..6 {
+        // Each asked once the last reply is in (asked before, it would be ignored).
+        ws.send(Message::text(r#"{"type":"sync"}"#)).await.unwrap();
+        let reply = next_json(&mut ws).await;
+        assert_eq!((reply["type"].as_str(), reply["catalog"].as_array().map(Vec::len)), (Some("sync"), Some(1)));
+        answered.push(opened.elapsed());
+    }
+    // The bucket holds four when the connection opens and gains one a second: the sixth is
+    // answered two seconds after the opening at the earliest, however fast the machine.
+    assert!(answered[5] >= Duration::from_secs(2), "{answered:?}");
+    assert!(answered[4] >= Duration::from_secs(1), "{answered:?}");
+    assert_eq!(metric(broker.addr, "furniture_broker_syncs_paced_total").await, 2.0);
+    assert_eq!(metric(broker.addr, r#"furniture_broker_messages_in_total{kind="sync"}"#).await, 6.0);
+}
+
 /// `--max-history-bytes` bounds the history by its frames' bytes beside `--history`'s count: the
 /// oldest go first, a sync from before them says it is not complete, and a frame larger than the
 /// whole bound leaves the history empty rather than with a gap.
