@@ -199,6 +199,20 @@ impl Config {
         c
     }
 
+    /// Settings that each parse but do not go together: why, for the operator.
+    pub fn check(&self) -> Result<(), String> {
+        // A connection whose `sync` waits its turn is not read meanwhile, its pong included.
+        if self.max_syncs_per_minute > 0 && 60 / u64::from(self.max_syncs_per_minute) >= self.ping_timeout_secs {
+            return Err(format!(
+                "--max-syncs-per-minute {} makes a client that asks too often wait {} s for its turn, unread, which is past --ping-timeout-secs {}: its pong would go unread and it would be closed (1011); raise one of them",
+                self.max_syncs_per_minute,
+                60 / u64::from(self.max_syncs_per_minute),
+                self.ping_timeout_secs
+            ));
+        }
+        Ok(())
+    }
+
     pub fn handshake_timeout(&self) -> Duration {
         Duration::from_secs(self.handshake_timeout_secs)
     }
@@ -225,6 +239,19 @@ mod tests {
             assert!(err.contains("86401") && err.contains("1..=86400"), "{flag}: {err}");
             assert!(Config::try_parse_from(["broker", flag, "18446744073709551615"]).is_err(), "{flag}: the largest u64");
         }
+    }
+
+    /// A sync's turn longer than the ping's timeout would close the client it paces: refused
+    /// at start, with both flags named.
+    #[test]
+    fn a_syncs_turn_must_come_within_the_pings_timeout() {
+        let check = |args: &[&str]| Config::try_parse_from([&["broker"], args].concat()).unwrap().check();
+        assert_eq!(check(&[]), Ok(()), "the defaults: 2 s within 20 s");
+        assert_eq!(check(&["--max-syncs-per-minute", "4"]), Ok(()), "15 s within 20 s");
+        let err = check(&["--max-syncs-per-minute", "3"]).unwrap_err();
+        assert!(err.contains("--max-syncs-per-minute 3") && err.contains("20 s") && err.contains("--ping-timeout-secs 20"), "{err}");
+        assert!(check(&["--ping-timeout-secs", "2"]).is_err(), "2 s is not within 2 s");
+        assert_eq!(check(&["--ping-timeout-secs", "2", "--max-syncs-per-minute", "0"]), Ok(()), "no limit, no turn");
     }
 
     /// A limit that would make the broker useless (every connection refused, every publish

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::Utf8Bytes;
 use furniture_protocol::{
-    catalog::{Applied, Skip},
+    catalog::Applied,
     Action,
     decode_server, encode_error, encode_pong, encode_welcome, notification_text, Catalog, Notification, ProducerMessage, Refusal,
     ServerFrame, SyncCatalog, SyncRequest, Timestamp, SYNC_PART_BYTES,
@@ -268,7 +268,9 @@ impl Hub {
         backend: Arc<dyn Backend>,
     ) -> Result<Arc<Hub>, BackendError> {
         let loaded = backend.load(config.history).await?;
-        let mut catalog = Catalog::with_max_items(config.max_catalog_items);
+        // Bounded by `room`, as the backend's catalog is: all that was loaded is kept, as there
+        // (more than the bounds when they were lowered since).
+        let mut catalog = Catalog::with_max_items(usize::MAX);
         catalog.replace(loaded.catalog);
         let room = Room::new(config.max_catalog_items, config.max_catalog_bytes, catalog_records(&catalog));
         let history = History::new(config.history, config.max_history_bytes, loaded.history);
@@ -448,7 +450,6 @@ impl Hub {
             Applied::Removed(id) => {
                 st.room.remove(&id);
             }
-            Applied::Skipped(Skip::Full) => self.left_out(&mut st.left_out, n),
             Applied::Skipped(_) => {}
         }
     }
@@ -1074,6 +1075,40 @@ mod tests {
         assert_eq!(metrics.storage_errors.load(Ordering::Relaxed), 0);
         assert_eq!(hub.seq(), 1);
         drop(hub);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Opened with a catalog bound lower than what the state file holds (the bound lowered
+    /// since), the hub keeps all of it as the state file does, and both take a new item only
+    /// once deletions bring them under the bound: the copy sync replies come from stays the
+    /// state file's.
+    #[tokio::test]
+    async fn a_catalog_above_a_lowered_bound_is_kept_alike_by_the_hub_and_the_file() {
+        let dir = std::env::temp_dir().join(format!("furniture-hub-lowered-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
+        {
+            let backend = Arc::new(Embedded::open(Some(&dir), 10, 100, usize::MAX, 10).unwrap());
+            let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+            for id in ["a", "b", "c"] {
+                hub.publish(change(id, "Mesa"), Instant::now()).await.unwrap();
+            }
+        }
+        config.max_catalog_items = 2;
+        let backend = Arc::new(Embedded::open(Some(&dir), 10, 2, usize::MAX, 10).unwrap());
+        let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
+        let ids = |hub: &Hub| hub.lock().catalog.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&hub), ["a", "b", "c"]);
+        let mut delete = change("a", "Mesa");
+        delete.action = Action::Deleted;
+        hub.publish(delete, Instant::now()).await.unwrap();
+        hub.publish(change("d", "Mesa"), Instant::now()).await.unwrap();
+        assert_eq!(ids(&hub), ["b", "c"], "at the bound still: d is not kept");
+        drop(hub);
+        let (_, loaded) = crate::store::Store::open(&dir, 10).unwrap();
+        let mut in_file: Vec<String> = loaded.catalog.iter().filter_map(|e| e.furniture.id()).collect();
+        in_file.sort();
+        assert_eq!(in_file, ["b", "c"], "the file agrees");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

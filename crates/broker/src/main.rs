@@ -24,6 +24,9 @@ async fn main() -> std::process::ExitCode {
         logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
     }
 
+    if let Err(why) = config.check() {
+        return fail(why);
+    }
     let listen = config.listen;
     let publish_rule = match (&config.publish_token, config.allow_remote_publish) {
         (Some(_), _) => "token",

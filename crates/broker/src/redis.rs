@@ -84,8 +84,10 @@ const COMMITTER_KEY_SECS: u64 = 86_400;
 /// `seq` (a JSON object), the item's id (or empty), 1 when the change puts the item, 0 when it
 /// removes it, empty when it leaves the catalog alone, and the bytes of its record
 /// ([`crate::backend::record_bytes`]). Whether a put fits is decided here, as
-/// [`crate::backend::Room::fits`] decides it. A catalog written before its sizes were kept has
-/// each item counted, once, as the length of its frame (a little more than its record).
+/// [`crate::backend::Room::fits`] decides it. The sizes are counted again whenever they do not
+/// cover the catalog item for item (a catalog written before they were kept, or changed by
+/// hand): an item without one is counted as the length of its frame (a little more than its
+/// record), sizes of items gone are dropped.
 /// Returns their `seq`s, or nothing when the record names this batch or a later one (fenced).
 const COMMIT: &str = r#"
 local last = redis.call('GET', KEYS[5])
@@ -95,8 +97,13 @@ end
 redis.call('SET', KEYS[2], ARGV[3], 'NX')
 local max_items, max_bytes = tonumber(ARGV[1]), tonumber(ARGV[6])
 local total = tonumber(redis.call('GET', KEYS[7]) or '-1')
-if total < 0 then
+if total < 0 or redis.call('HLEN', KEYS[6]) ~= redis.call('HLEN', KEYS[4]) then
   total = 0
+  for _, id in ipairs(redis.call('HKEYS', KEYS[6])) do
+    if redis.call('HEXISTS', KEYS[4], id) == 0 then
+      redis.call('HDEL', KEYS[6], id)
+    end
+  end
   for _, id in ipairs(redis.call('HKEYS', KEYS[4])) do
     local size = tonumber(redis.call('HGET', KEYS[6], id) or '-1')
     if size < 0 then

@@ -158,6 +158,12 @@ async fn the_redis_backend_keeps_the_catalog_within_its_bytes() {
     let counted: u64 = redis::cmd("GET").arg("furniture:catalog_bytes").query_async(&mut con).await.unwrap();
     let (a_c, d) = (frames.iter().filter(|f| !f.contains(r#""furniture_id":"d""#)).map(String::len).sum::<usize>(), record_bytes(&mesa("d", "Mesa")));
     assert_eq!(counted as usize, a_c + d);
+    // An item taken out of the catalog by hand: its size goes at the next commit.
+    let _: () = redis::cmd("HDEL").arg("furniture:catalog").arg("d").query_async(&mut con).await.unwrap();
+    assert_eq!(b.commit(draft(Action::Deleted, "x", "Mesa")).await, Ok(9));
+    let counted: u64 = redis::cmd("GET").arg("furniture:catalog_bytes").query_async(&mut con).await.unwrap();
+    let sized: Vec<String> = redis::cmd("HKEYS").arg("furniture:catalog_sizes").query_async(&mut con).await.unwrap();
+    assert_eq!((counted as usize, sized.len()), (a_c, 2));
 }
 
 /// The bounds of what is kept for reading back: past them, a reader is told it has a gap (and
