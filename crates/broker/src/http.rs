@@ -146,7 +146,6 @@ async fn upgrade(app: AppState, peer: SocketAddr, req: Request) -> Response {
     };
     let slot: Option<Arc<Slot>> = Extension::<Arc<Slot>>::from_request_parts(&mut parts, &()).await.ok().map(|e| e.0);
     let reg = app.hub.register(&app.shutdown);
-    app.hub.metrics.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let hub = app.hub.clone();
     let config = app.config.clone();
     let tasks = app.tasks.clone();
@@ -158,6 +157,8 @@ async fn upgrade(app: AppState, peer: SocketAddr, req: Request) -> Response {
             warn!(%peer, error = %e, "WebSocket upgrade failed");
         })
         .on_upgrade(move |socket| {
+            // Counted once the upgrade is done: a client gone before its 101 is not a connection.
+            hub.metrics.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tasks.track_future(async move {
                 connection::serve(socket, peer, hub, reg, publishing, config).await;
                 // The connection's place under the caps is given back only now.

@@ -235,7 +235,7 @@ impl Metrics {
             }
         };
         let one = |a: &AtomicU64| vec![(None, a.load(Relaxed))];
-        counter("connections_total", "WebSocket connections accepted.", &one(&self.connections_accepted));
+        counter("connections_total", "WebSocket connections accepted (their upgrade done).", &one(&self.connections_accepted));
         let rows: Vec<_> = ConnRefusal::ALL
             .iter()
             .zip(&self.refused)

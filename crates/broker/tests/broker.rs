@@ -656,6 +656,17 @@ async fn changes_beyond_the_catalogs_bytes_are_broadcast_and_counted_not_kept() 
     assert_eq!(kept, [("c-1", "Mesa"), ("c-2", "Sille")]);
 }
 
+/// `connections_total` counts the WebSocket connections made, not the requests refused.
+#[tokio::test]
+async fn connections_total_counts_the_connections_made() {
+    let broker = Broker::start(|c| c.publish_token = Some("s".parse().unwrap())).await;
+    let (_a, _) = broker.viewer().await;
+    let (_b, _) = broker.viewer().await;
+    assert!(connect_async(format!("{}/?token=guess", broker.url())).await.is_err(), "a wrong token is refused");
+    assert_eq!(metric(broker.addr, "furniture_broker_connections_total").await, 2.0);
+    assert_eq!(metric(broker.addr, r#"furniture_broker_connections_refused_total{reason="bad_token"}"#).await, 1.0);
+}
+
 /// Connections beyond the cap are refused with HTTP 503; the open ones are unaffected.
 #[tokio::test]
 async fn connections_beyond_the_cap_are_refused() {
