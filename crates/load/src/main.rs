@@ -97,7 +97,8 @@ struct Fanout {
     #[arg(long, default_value_t = 0)]
     prefill: usize,
     /// Connections that ask for the whole catalog (`sync` in parts, as the dashboard does when
-    /// it connects) again as soon as each reply has arrived, for as long as the run sends.
+    /// it connects) again as soon as each reply has arrived, for as long as the run sends (the
+    /// broker answers each in its turn past its --max-syncs-per-minute).
     #[arg(long, default_value_t = 0)]
     syncers: usize,
     /// The syncers ask without parts (`{"type":"sync"}`), as a client other than the dashboard
