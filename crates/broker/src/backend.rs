@@ -427,13 +427,20 @@ fn write_loop(
 
 impl Embedded {
     /// Opens `dir` (or nothing, when `dir` is `None`: state in memory, a new numbering).
-    /// `history` is how many notifications the file keeps, `max_items` and `max_bytes` the
-    /// catalog's bounds, `in_flight` the most commits that can wait to be read back (those of
-    /// every connection).
-    pub fn open(dir: Option<&std::path::Path>, history: usize, max_items: usize, max_bytes: usize, in_flight: usize) -> Result<Embedded, StoreError> {
+    /// `history` is how many notifications the file keeps, `history_bytes` how many bytes of
+    /// them are read back at most, `max_items` and `max_bytes` the catalog's bounds, `in_flight`
+    /// the most commits that can wait to be read back (those of every connection).
+    pub fn open(
+        dir: Option<&std::path::Path>,
+        history: usize,
+        history_bytes: usize,
+        max_items: usize,
+        max_bytes: usize,
+        in_flight: usize,
+    ) -> Result<Embedded, StoreError> {
         let (store, loaded) = match dir {
             Some(dir) => {
-                let (store, loaded) = Store::open(dir, history)?;
+                let (store, loaded) = Store::open_within(dir, history, history_bytes)?;
                 (Some(store), loaded)
             }
             None => (None, Loaded { stream: new_stream_id(), ..Loaded::default() }),
@@ -672,7 +679,7 @@ mod tests {
     #[tokio::test]
     async fn waiting_commits_share_transactions_of_at_most_max_batch_in_call_order() {
         let dir = temp_dir("batch");
-        let backend = Embedded::open(Some(&dir), 1000, 10_000, usize::MAX, 1000).unwrap();
+        let backend = Embedded::open(Some(&dir), 1000, usize::MAX, 10_000, usize::MAX, 1000).unwrap();
         let n = 2 * MAX_BATCH + 88;
         // The writer cannot write while the state is held, so every commit waits in its queue.
         let commits = backend
@@ -701,7 +708,7 @@ mod tests {
     #[tokio::test]
     async fn a_commit_after_the_stop_is_refused() {
         let dir = temp_dir("closed");
-        let backend = Embedded::open(Some(&dir), 100, 100, usize::MAX, 100).unwrap();
+        let backend = Embedded::open(Some(&dir), 100, usize::MAX, 100, usize::MAX, 100).unwrap();
         assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
         backend.flush();
         match backend.commit(draft(Action::Created, "b", "Silla")).await {
@@ -721,7 +728,7 @@ mod tests {
         let marks = |c: &rusqlite::Connection| -> i64 {
             c.query_row("SELECT count(*) FROM meta WHERE key = 'open_in_boot'", [], |r| r.get(0)).unwrap()
         };
-        let backend = Embedded::open(Some(&dir), 100, 100, usize::MAX, 100).unwrap();
+        let backend = Embedded::open(Some(&dir), 100, usize::MAX, 100, usize::MAX, 100).unwrap();
         assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
         assert_eq!(backend.with_connection_for_tests(marks), Some(1), "marked open while open");
         drop(backend);
@@ -738,7 +745,7 @@ mod tests {
     async fn a_lone_commit_is_written_before_commit_returns() {
         use futures_util::FutureExt;
         let dir = temp_dir("alone");
-        let backend = Embedded::open(Some(&dir), 100, 100, usize::MAX, 100).unwrap();
+        let backend = Embedded::open(Some(&dir), 100, usize::MAX, 100, usize::MAX, 100).unwrap();
         // The first write after opening goes to the writer thread (it starts the log afresh).
         assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
         backend.writer_idle_for_tests().await;
@@ -759,7 +766,7 @@ mod tests {
     #[tokio::test]
     async fn the_write_ahead_log_stays_near_its_bound() {
         let dir = temp_dir("wal");
-        let backend = Embedded::open(Some(&dir), 10_000, 10_000, usize::MAX, 1000).unwrap();
+        let backend = Embedded::open(Some(&dir), 10_000, usize::MAX, 10_000, usize::MAX, 1000).unwrap();
         // Several pages a commit (the history's frame and the catalog's record overflow a page).
         let big = "x".repeat(6000);
         let n = 600u64;
@@ -786,7 +793,7 @@ mod tests {
     async fn a_lone_commit_that_fails_changes_nothing() {
         use futures_util::FutureExt;
         let dir = temp_dir("lone-failed");
-        let backend = Embedded::open(Some(&dir), 100, 100, usize::MAX, 100).unwrap();
+        let backend = Embedded::open(Some(&dir), 100, usize::MAX, 100, usize::MAX, 100).unwrap();
         // The first write after opening goes to the writer thread (it starts the log afresh).
         assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
         backend.with_connection_for_tests(|c| c.execute_batch("PRAGMA max_page_count = 1;").unwrap());
@@ -809,7 +816,7 @@ mod tests {
     #[tokio::test]
     async fn the_catalog_bound_holds_within_a_transaction() {
         let dir = temp_dir("bound");
-        let backend = Embedded::open(Some(&dir), 100, 2, usize::MAX, 100).unwrap();
+        let backend = Embedded::open(Some(&dir), 100, usize::MAX, 2, usize::MAX, 100).unwrap();
         let steps = [
             (Action::Created, "a"),
             (Action::Created, "b"),
@@ -841,7 +848,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_transaction_refuses_all_of_its_commits() {
         let dir = temp_dir("failed");
-        let backend = Embedded::open(Some(&dir), 100, 3, usize::MAX, 100).unwrap();
+        let backend = Embedded::open(Some(&dir), 100, usize::MAX, 3, usize::MAX, 100).unwrap();
         assert_eq!(backend.commit(draft(Action::Created, "a", "Mesa")).await, Ok(1));
         let big = "x".repeat(64 * 1024);
         let commits = backend

@@ -245,6 +245,7 @@ impl Hub {
                 Arc::new(Embedded::open(
                     dir,
                     config.history,
+                    config.max_history_bytes,
                     config.max_catalog_items,
                     config.max_catalog_bytes,
                     config.max_connections.max(1) * crate::connection::MAX_PUBLISHES_IN_FLIGHT,
@@ -818,7 +819,7 @@ mod tests {
     async fn hub_with_queue(queue: u64) -> Arc<Hub> {
         let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
         config.client_queue = queue;
-        let backend = Arc::new(Embedded::open(None, 10, 1000, usize::MAX, 10).unwrap());
+        let backend = Arc::new(Embedded::open(None, 10, usize::MAX, 1000, usize::MAX, 10).unwrap());
         Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap()
     }
 
@@ -834,7 +835,7 @@ mod tests {
         for (queue, want_parts) in [(64, true), (3, false)] {
             let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
             config.client_queue = queue;
-            let backend = Arc::new(Embedded::open(None, 10, 1000, usize::MAX, 10).unwrap());
+            let backend = Arc::new(Embedded::open(None, 10, usize::MAX, 1000, usize::MAX, 10).unwrap());
             let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
             let shutdown = CancellationToken::new();
             let mut viewer = hub.register(&shutdown);
@@ -1066,7 +1067,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let config = crate::Config::on("127.0.0.1:0".parse().unwrap());
         let metrics = Arc::new(Metrics::default());
-        let backend = Arc::new(Embedded::open(Some(&dir), 10, 100, usize::MAX, 10).unwrap());
+        let backend = Arc::new(Embedded::open(Some(&dir), 10, usize::MAX, 100, usize::MAX, 10).unwrap());
         let hub = Hub::with_backend(&config, metrics.clone(), backend).await.unwrap();
         assert_eq!(hub.publish(change("a", "Mesa"), Instant::now()).await, Ok(1));
         hub.flush();
@@ -1088,14 +1089,14 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let mut config = crate::Config::on("127.0.0.1:0".parse().unwrap());
         {
-            let backend = Arc::new(Embedded::open(Some(&dir), 10, 100, usize::MAX, 10).unwrap());
+            let backend = Arc::new(Embedded::open(Some(&dir), 10, usize::MAX, 100, usize::MAX, 10).unwrap());
             let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
             for id in ["a", "b", "c"] {
                 hub.publish(change(id, "Mesa"), Instant::now()).await.unwrap();
             }
         }
         config.max_catalog_items = 2;
-        let backend = Arc::new(Embedded::open(Some(&dir), 10, 2, usize::MAX, 10).unwrap());
+        let backend = Arc::new(Embedded::open(Some(&dir), 10, usize::MAX, 2, usize::MAX, 10).unwrap());
         let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend).await.unwrap();
         let ids = |hub: &Hub| hub.lock().catalog.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&hub), ["a", "b", "c"]);
@@ -1119,7 +1120,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("furniture-hub-full-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let config = crate::Config::on("127.0.0.1:0".parse().unwrap());
-        let backend = Arc::new(Embedded::open(Some(&dir), 10, 100, usize::MAX, 10).unwrap());
+        let backend = Arc::new(Embedded::open(Some(&dir), 10, usize::MAX, 100, usize::MAX, 10).unwrap());
         let hub = Hub::with_backend(&config, Arc::new(Metrics::default()), backend.clone()).await.unwrap();
         let shutdown = CancellationToken::new();
         let mut viewer = hub.register(&shutdown);

@@ -85,6 +85,8 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     history_len: usize,
+    /// Bytes of the history's frames read back at most (the newest first).
+    history_bytes: usize,
     /// Frames in the write-ahead log after the last commit, as its hook counts them.
     wal_frames: Arc<AtomicUsize>,
     /// Closed at a graceful stop ([`Store::close`]): nothing more is written.
@@ -109,11 +111,18 @@ impl Store {
     /// Opens (or creates) `dir/state.sqlite3` and reads everything back. `history_len` is how
     /// many notifications to keep.
     pub fn open(dir: &Path, history_len: usize) -> Result<(Store, Loaded), StoreError> {
-        Store::open_in_boot(dir, history_len, current_boot().as_deref())
+        Store::open_within(dir, history_len, usize::MAX)
     }
 
-    /// [`Store::open`] in the boot of the machine `boot` (`None`: unknown, not recorded).
-    fn open_in_boot(dir: &Path, history_len: usize, boot: Option<&str>) -> Result<(Store, Loaded), StoreError> {
+    /// [`Store::open`], reading back only the newest notifications whose frames fit in
+    /// `history_bytes` (the file keeps `history_len` of them whatever their bytes): a start
+    /// holds no more of them than the broker will keep.
+    pub fn open_within(dir: &Path, history_len: usize, history_bytes: usize) -> Result<(Store, Loaded), StoreError> {
+        Store::open_in_boot(dir, history_len, history_bytes, current_boot().as_deref())
+    }
+
+    /// [`Store::open_within`] in the boot of the machine `boot` (`None`: unknown, not recorded).
+    fn open_in_boot(dir: &Path, history_len: usize, history_bytes: usize, boot: Option<&str>) -> Result<(Store, Loaded), StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder { dir: dir.to_owned(), source })?;
         let path = dir.join(FILE_NAME);
         let unreadable = |detail: String| StoreError::Unreadable { path: path.clone(), dir: dir.to_owned(), detail };
@@ -170,7 +179,7 @@ impl Store {
             Ok(())
         }));
         hooked.map_err(|e| unreadable(e.to_string()))?;
-        let mut store = Store { conn, path: path.clone(), history_len, wal_frames, closed: false };
+        let mut store = Store { conn, path: path.clone(), history_len, history_bytes, wal_frames, closed: false };
         let loaded = store.load().map_err(|e| classify(e, &store.path, unreadable))?;
         let mut loaded = match loaded {
             Ok(l) => l,
@@ -252,20 +261,23 @@ impl Store {
         }
         drop(it);
         drop(rows);
-        let mut history = Vec::new();
-        let mut rows = self.conn.prepare("SELECT seq, frame FROM history ORDER BY seq")?;
+        // The newest first, as many as --history asks for now (it may have been lowered since)
+        // and as fit in the bytes kept.
+        let (mut history, mut bytes) = (Vec::new(), 0usize);
+        let mut rows = self.conn.prepare("SELECT seq, frame FROM history ORDER BY seq DESC")?;
         let mut it = rows.query([])?;
         while let Some(row) = it.next()? {
+            let len = row.get_ref(1)?.as_str().map_or(0, str::len);
+            if history.len() == self.history_len || bytes.saturating_add(len) > self.history_bytes {
+                break;
+            }
+            bytes += len;
             let s: i64 = row.get(0)?;
             history.push((s as u64, row.get::<_, String>(1)?));
         }
         drop(it);
         drop(rows);
-        // Keep only what --history asks for now (it may have been lowered since).
-        if history.len() > self.history_len {
-            let cut = history.len() - self.history_len;
-            history.drain(..cut);
-        }
+        history.reverse();
         Ok(Ok(Loaded { stream, seq, catalog, history }))
     }
 
@@ -438,6 +450,33 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Opened within a number of bytes, the history read back is the newest notifications whose
+    /// frames fit in them, exactly at the bound included, and still no more than its count.
+    #[test]
+    fn history_is_read_back_within_its_bytes_the_newest_first() {
+        let dir = temp_dir("history-bytes");
+        let (mut store, _) = Store::open(&dir, 10).unwrap();
+        let frames = ["a".repeat(100), "b".repeat(300), "c".repeat(200), "d".repeat(100)];
+        for (seq, frame) in (1..).zip(&frames) {
+            store.record_all(&[(seq, frame.as_str(), Change::None)]).unwrap();
+        }
+        drop(store);
+        let seqs = |loaded: &Loaded| loaded.history.iter().map(|(s, _)| *s).collect::<Vec<u64>>();
+        let (store, loaded) = Store::open_within(&dir, 10, 300).unwrap();
+        assert_eq!(seqs(&loaded), [3, 4], "200 + 100 bytes: exactly at the bound");
+        assert_eq!(loaded.history[0].1, frames[2]);
+        drop(store);
+        let (store, loaded) = Store::open_within(&dir, 10, 299).unwrap();
+        assert_eq!(seqs(&loaded), [4]);
+        drop(store);
+        let (store, loaded) = Store::open_within(&dir, 10, 99).unwrap();
+        assert!(loaded.history.is_empty(), "not even the newest fits");
+        drop(store);
+        let (_, loaded) = Store::open_within(&dir, 1, 10_000).unwrap();
+        assert_eq!(seqs(&loaded), [4], "and no more than its count");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn what_was_recorded_is_read_back_and_history_is_trimmed_to_its_bound() {
         let dir = temp_dir("roundtrip");
@@ -467,16 +506,16 @@ mod tests {
     #[test]
     fn a_file_left_open_by_an_earlier_boot_starts_a_new_numbering() {
         let dir = temp_dir("boot");
-        let (mut store, first) = Store::open_in_boot(&dir, 10, Some("boot-1")).unwrap();
+        let (mut store, first) = Store::open_in_boot(&dir, 10, usize::MAX, Some("boot-1")).unwrap();
         let a = entry("a", 1);
         store.record_all(&[(1, "f1", Change::Put("a", &a)), (2, "f2", Change::None)]).unwrap();
         drop(store);
 
-        let (store, killed) = Store::open_in_boot(&dir, 10, Some("boot-1")).unwrap();
+        let (store, killed) = Store::open_in_boot(&dir, 10, usize::MAX, Some("boot-1")).unwrap();
         assert_eq!((&killed.stream, killed.seq, killed.history.len()), (&first.stream, 2, 2), "killed in the same boot: the file has everything");
         drop(store);
 
-        let (mut store, after_power_cut) = Store::open_in_boot(&dir, 10, Some("boot-2")).unwrap();
+        let (mut store, after_power_cut) = Store::open_in_boot(&dir, 10, usize::MAX, Some("boot-2")).unwrap();
         assert_ne!(after_power_cut.stream, first.stream, "a new numbering");
         assert_eq!(after_power_cut.stream.len(), 16);
         assert_eq!(after_power_cut.seq, 2, "the count goes on");
@@ -485,17 +524,17 @@ mod tests {
         store.record_all(&[(3, "f3", Change::None)]).unwrap();
         drop(store);
 
-        let (mut store, again) = Store::open_in_boot(&dir, 10, Some("boot-2")).unwrap();
+        let (mut store, again) = Store::open_in_boot(&dir, 10, usize::MAX, Some("boot-2")).unwrap();
         assert_eq!((&again.stream, again.seq), (&after_power_cut.stream, 3), "the new numbering is kept in the file");
         store.close().unwrap();
         drop(store);
-        let (store, after_clean_stop) = Store::open_in_boot(&dir, 10, Some("boot-3")).unwrap();
+        let (store, after_clean_stop) = Store::open_in_boot(&dir, 10, usize::MAX, Some("boot-3")).unwrap();
         assert_eq!(after_clean_stop.stream, after_power_cut.stream, "closed cleanly before the machine stopped");
         assert_eq!(after_clean_stop.history.len(), 1);
         drop(store);
 
         // Where the boot is unknown nothing is recorded, and nothing changes.
-        let (store, unknown) = Store::open_in_boot(&dir, 10, None).unwrap();
+        let (store, unknown) = Store::open_in_boot(&dir, 10, usize::MAX, None).unwrap();
         assert_eq!(unknown.stream, after_power_cut.stream);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -508,7 +547,7 @@ mod tests {
     fn the_first_commit_after_opening_starts_the_log_afresh() {
         let dir = temp_dir("afresh");
         for (seq, opening) in [(1, "new"), (2, "existing")] {
-            let (mut store, _) = Store::open_in_boot(&dir, 10, Some("boot-1")).unwrap();
+            let (mut store, _) = Store::open_in_boot(&dir, 10, usize::MAX, Some("boot-1")).unwrap();
             assert!(store.log_starts_afresh(), "{opening} file");
             store.record_all(&[(seq, "f", Change::None)]).unwrap();
             assert!(!store.log_starts_afresh(), "{opening} file, after a commit");

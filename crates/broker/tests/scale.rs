@@ -80,9 +80,9 @@ async fn keeps_the_contract(b: Arc<dyn Backend>) {
 async fn the_embedded_backend_keeps_the_contract() {
     let dir = std::env::temp_dir().join(format!("furniture-contract-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    keeps_the_contract(Arc::new(Embedded::open(Some(&dir), 10, 2, usize::MAX, 16).unwrap())).await;
+    keeps_the_contract(Arc::new(Embedded::open(Some(&dir), 10, usize::MAX, 2, usize::MAX, 16).unwrap())).await;
     // Opened again, the file holds the same state.
-    let again = Embedded::open(Some(&dir), 10, 2, usize::MAX, 16).unwrap();
+    let again = Embedded::open(Some(&dir), 10, usize::MAX, 2, usize::MAX, 16).unwrap();
     let loaded = again.load(10).await.unwrap();
     assert_eq!((loaded.seq, loaded.catalog.len(), loaded.history.len()), (6, 1, 6));
     drop(again);
@@ -133,13 +133,13 @@ fn catalog_bytes_bound() -> usize {
 async fn the_embedded_backend_keeps_the_catalog_within_its_bytes() {
     let dir = std::env::temp_dir().join(format!("furniture-bytes-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    keeps_the_catalog_within_its_bytes(Arc::new(Embedded::open(Some(&dir), 10, 100, catalog_bytes_bound(), 16).unwrap())).await;
+    keeps_the_catalog_within_its_bytes(Arc::new(Embedded::open(Some(&dir), 10, usize::MAX, 100, catalog_bytes_bound(), 16).unwrap())).await;
     // Opened again, the room is counted from the file: "b" does not fit beside "a" and "c".
-    let again = Embedded::open(Some(&dir), 10, 100, catalog_bytes_bound(), 16).unwrap();
+    let again = Embedded::open(Some(&dir), 10, usize::MAX, 100, catalog_bytes_bound(), 16).unwrap();
     again.load(10).await.unwrap();
     assert_eq!(again.commit(draft(Action::Created, "b", "Silla")).await, Ok(8));
     drop(again);
-    let again = Embedded::open(Some(&dir), 10, 100, catalog_bytes_bound(), 16).unwrap();
+    let again = Embedded::open(Some(&dir), 10, usize::MAX, 100, catalog_bytes_bound(), 16).unwrap();
     assert_eq!(again.load(10).await.unwrap().catalog.len(), 2, "b was not kept");
     drop(again);
     std::fs::remove_dir_all(&dir).unwrap();
@@ -171,7 +171,7 @@ async fn the_redis_backend_keeps_the_catalog_within_its_bytes() {
 #[tokio::test]
 async fn reading_back_past_what_is_kept_is_a_gap() {
     // Embedded: at most `in_flight` commits wait to be read back.
-    let embedded = Embedded::open(None, 10, 100, usize::MAX, 2).unwrap();
+    let embedded = Embedded::open(None, 10, usize::MAX, 100, usize::MAX, 2).unwrap();
     for i in 0..2 {
         embedded.commit(draft(Action::Created, &format!("e{i}"), "Mesa")).await.unwrap();
     }
