@@ -615,15 +615,15 @@ async fn creates_beyond_the_catalog_cap_are_broadcast_and_counted_not_kept() {
     }
     assert_eq!(metric(broker.addr, "furniture_broker_catalog_full_creates_total").await, 2.0);
     assert_eq!(metric(broker.addr, "furniture_broker_catalog_items").await, 1.0);
-    viewer.send(Message::text(r#"{"type":"sync"}"#)).await.unwrap();
-    let reply = next_json(&mut viewer).await;
-    let kept: Vec<(&str, &str)> = reply["catalog"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["furniture"]["furniture_id"].as_str().unwrap_or_default(), e["furniture"]["nombre"].as_str().unwrap_or_default()))
-        .collect();
-    assert_eq!(kept, [("c-1", "Mesa alta")]);
+    assert_eq!(synced_catalog(&mut viewer).await, [["c-1", "Mesa alta"]]);
+}
+
+/// The catalog as a client that syncs now gets it: each item's id and name, in order.
+async fn synced_catalog(ws: &mut Ws) -> Vec<[String; 2]> {
+    ws.send(Message::text(r#"{"type":"sync"}"#)).await.unwrap();
+    let reply = next_json(ws).await;
+    let field = |e: &Value, name: &str| e["furniture"][name].as_str().unwrap_or_default().to_owned();
+    reply["catalog"].as_array().unwrap().iter().map(|e| [field(e, "furniture_id"), field(e, "nombre")]).collect()
 }
 
 /// At `--max-catalog-bytes` the catalog keeps no change that would take its records past the
@@ -645,15 +645,7 @@ async fn changes_beyond_the_catalogs_bytes_are_broadcast_and_counted_not_kept() 
     assert_eq!(metric(broker.addr, "furniture_broker_catalog_full_creates_total").await, 1.0);
     assert_eq!(metric(broker.addr, "furniture_broker_catalog_full_updates_total").await, 1.0);
     assert_eq!(metric(broker.addr, "furniture_broker_catalog_bytes").await, bound as f64, "exactly at the bound");
-    viewer.send(Message::text(r#"{"type":"sync"}"#)).await.unwrap();
-    let reply = next_json(&mut viewer).await;
-    let kept: Vec<(&str, &str)> = reply["catalog"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["furniture"]["furniture_id"].as_str().unwrap(), e["furniture"]["nombre"].as_str().unwrap()))
-        .collect();
-    assert_eq!(kept, [("c-1", "Mesa"), ("c-2", "Sille")]);
+    assert_eq!(synced_catalog(&mut viewer).await, [["c-1", "Mesa"], ["c-2", "Sille"]]);
 }
 
 /// `connections_total` counts the WebSocket connections made, not the requests refused.
