@@ -31,6 +31,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct Committed {
     pub seq: u64,
     pub frame: String,
+    /// Its record's [`record_bytes`] when the committer counted them already (the state file's
+    /// does; a shared backend's reader counts them again).
+    pub record_bytes: Option<usize>,
 }
 
 /// Why the state could not be written or read.
@@ -272,6 +275,8 @@ struct Recent {
 struct Numbered {
     seq: u64,
     frame: String,
+    /// Its record's [`record_bytes`].
+    size: usize,
     /// What it does to the catalog ([`catalog_change`]).
     change: Owned,
 }
@@ -311,7 +316,7 @@ fn commit_all(st: &mut Inner, recent: &Mutex<Recent>, drafts: Vec<Notification>)
             }
             _ => Owned::None,
         };
-        numbered.push(Numbered { seq, frame, change });
+        numbered.push(Numbered { seq, frame, size, change });
     }
     let undone = |st: &mut Inner, undo: Vec<(String, Option<usize>)>| {
         for (id, old) in undo.into_iter().rev() {
@@ -351,7 +356,7 @@ fn commit_all(st: &mut Inner, recent: &Mutex<Recent>, drafts: Vec<Notification>)
         if recent.list.len() >= recent.max {
             recent.list.pop_front();
         }
-        recent.list.push_back(Committed { seq: n.seq, frame: n.frame });
+        recent.list.push_back(Committed { seq: n.seq, frame: n.frame, record_bytes: Some(n.size) });
     }
     Ok(seqs)
 }

@@ -683,7 +683,7 @@ mod tests {
                 self.gate.acquire().await.expect("the gate stays open").forget();
                 let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
                 draft.seq = Some(seq);
-                self.done.lock().unwrap().push(crate::backend::Committed { seq, frame: draft.encode() });
+                self.done.lock().unwrap().push(crate::backend::Committed { seq, frame: draft.encode(), record_bytes: None });
                 Ok(seq)
             })
         }

@@ -437,9 +437,10 @@ impl Hub {
 
     /// Applies a committed notification to the hub's copy of the catalog as the backend applied
     /// it: the same rule ([`crate::backend::catalog_change`]) on the same records and bounds.
-    fn apply(&self, st: &mut State, n: &Notification) {
+    /// `counted` is its record's bytes when the backend counted them already.
+    fn apply(&self, st: &mut State, n: &Notification, counted: Option<usize>) {
         let Some(id) = n.furniture.id() else { return };
-        let size = record_bytes(&n.furniture);
+        let size = if n.action == Action::Deleted { 0 } else { counted.unwrap_or_else(|| record_bytes(&n.furniture)) };
         if n.action != Action::Deleted && !st.room.fits(&id, size) {
             self.left_out(&mut st.left_out, n);
             return;
@@ -465,7 +466,7 @@ impl Hub {
                 continue;
             }
             match decode_server(&committed.frame) {
-                ServerFrame::Notification(n) => self.apply(st, &n),
+                ServerFrame::Notification(n) => self.apply(st, &n, committed.record_bytes),
                 other => tracing::warn!(seq = committed.seq, frame = ?other, "a committed frame that is not a notification"),
             }
             let frame = Utf8Bytes::from(committed.frame);

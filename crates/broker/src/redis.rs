@@ -441,7 +441,7 @@ impl Redis {
                     "the Redis log no longer holds notifications {expected}..{seq} (it keeps the last {LOG_MIN_LEN} or --history)"
                 )));
             }
-            out.push(Committed { seq, frame });
+            out.push(Committed { seq, frame, record_bytes: None });
         }
         Ok(out)
     }
